@@ -5,6 +5,8 @@
  * own table in `<area>/error-codes.ts`; this file only composes them.
  */
 import { ISO7816_ERRORS } from './iso7816/error-codes.ts';
+import { ATR_ERRORS } from './iso7816/atr-error-codes.ts';
+import { T1_ERRORS } from './iso7816/t1-error-codes.ts';
 import { CCID_ERRORS } from './ccid/error-codes.ts';
 import { CRYPTO_ERRORS } from './crypto/error-codes.ts';
 import { CARD_APP_ERRORS } from './ssc/error-codes.ts';
@@ -12,6 +14,8 @@ import { FLEET_ERRORS } from './fleet/error-codes.ts';
 
 export const PROTO_ERRORS = {
   ...ISO7816_ERRORS,
+  ...ATR_ERRORS,
+  ...T1_ERRORS,
   ...CCID_ERRORS,
   ...CRYPTO_ERRORS,
   ...CARD_APP_ERRORS,

@@ -1,11 +1,17 @@
 /**
  * The error registry of `@onecard/simulators`. Every error this package throws on purpose is a
- * {@link SimulatorError} with a stable `code` from {@link SIM_ERRORS}, documented in `docs/errors.md`
- * (kept in sync by `test/errors.test.ts`). Branch on `code`, never on `message`.
+ * {@link SimulatorError} with a stable `code` from {@link SIM_ERRORS}, documented in
+ * `docs/errors.md` (kept in sync by `test/errors.test.ts`). Each area keeps its own table in
+ * `<area>/error-codes.ts`; this file composes them. Branch on `code`, never on `message`.
  */
+import { CARD_SIM_ERRORS } from './card/error-codes.ts';
+import { READER_SIM_ERRORS } from './reader/error-codes.ts';
+
 export const SIM_ERRORS = {
   SIM_ERR_INVALID_ARGUMENT: 'Invalid argument',
-} as const satisfies Record<`SIM_ERR_${string}`, string>;
+  ...CARD_SIM_ERRORS,
+  ...READER_SIM_ERRORS,
+} as const;
 
 export type SimulatorErrorCode = keyof typeof SIM_ERRORS;
 
