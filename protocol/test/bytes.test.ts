@@ -13,7 +13,8 @@ t.test('hex round trip', async (t) => {
 
 t.test('bad hex fails with PROTO_ERR_HEX', async (t) => {
   for (const bad of ['0', 'GG', '0x00', 'abc']) {
-    t.throws(() => fromHex(bad), (e: unknown) => isProtocolError(e, 'PROTO_ERR_HEX'), bad);
+    t.throws(() => fromHex(bad), { name: 'ProtocolError', code: 'PROTO_ERR_HEX' }, bad);
+    try { fromHex(bad); } catch (e) { t.ok(isProtocolError(e, 'PROTO_ERR_HEX')); }
   }
 });
 
