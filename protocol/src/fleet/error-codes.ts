@@ -1,3 +1,9 @@
-/** Error codes of the fleet area, composed into the package registry by `src/errors.ts`. */
+/** Error codes of the fleet protocol (topics and message envelopes), composed into the package registry by `src/errors.ts`. */
 export const FLEET_ERRORS = {
+  PROTO_ERR_FLEET_TERMINAL_ID: 'Invalid terminal id',
+  PROTO_ERR_FLEET_TOPIC: 'Not a OneCard fleet topic',
+  PROTO_ERR_FLEET_PAYLOAD_TOO_LARGE: 'Fleet message payload exceeds the size limit',
+  PROTO_ERR_FLEET_JSON: 'Fleet message payload is not valid UTF-8 JSON',
+  PROTO_ERR_FLEET_SCHEMA: 'Fleet message does not match its schema',
+  PROTO_ERR_FLEET_VERSION: 'Unsupported fleet message schema version',
 } as const satisfies Record<`PROTO_ERR_${string}`, string>;

@@ -1,0 +1,3 @@
+/** The OneCard fleet protocol: MQTT topics, the terminal access rule, and message schemas. */
+export * from './topics.ts';
+export * from './messages.ts';

@@ -1,0 +1,191 @@
+/**
+ * Message bodies of the OneCard fleet protocol. Every body is a UTF-8 JSON object with a schema
+ * version `v`; each topic kind has one TypeBox schema, compiled once. Decoding is strict:
+ * oversized payloads, invalid JSON, a wrong `v` and schema mismatches each fail with their own
+ * code, and the schema error names the offending path.
+ */
+import { Type, type Static, type TSchema } from '@sinclair/typebox';
+import { TypeCompiler, type TypeCheck } from '@sinclair/typebox/compiler';
+import { ProtocolError } from '../errors.ts';
+
+/** Schema version carried in every envelope as `v`. */
+export const FLEET_SCHEMA_VERSION = 1;
+/** Largest payload the decoder accepts (the broker refuses larger ones before they get here). */
+export const MAX_FLEET_PAYLOAD = 256 * 1024;
+
+const V = Type.Literal(FLEET_SCHEMA_VERSION);
+const Id = Type.String({ pattern: '^[A-Za-z0-9_-]{1,64}$' });
+const Version = Type.Integer({ minimum: 0 });
+const Sha256 = Type.String({ pattern: '^[0-9a-f]{64}$' });
+const Epoch = Type.Integer({ minimum: 0 });
+const Ts = Type.Integer({ minimum: 0, description: 'milliseconds since the Unix epoch' });
+
+export const ReaderInfo = Type.Object({
+  id: Type.String({ maxLength: 64 }),
+  link: Type.Union([Type.Literal('serial'), Type.Literal('hid'), Type.Literal('pcsc'), Type.Literal('memory')]),
+  status: Type.Union([Type.Literal('ok'), Type.Literal('absent'), Type.Literal('error')]),
+  card: Type.Optional(Type.Boolean()),
+  psam: Type.Optional(Type.Boolean()),
+}, { additionalProperties: false });
+
+export const DataVersions = Type.Object({
+  software: Type.String({ maxLength: 64 }),
+  config: Version,
+  keys: Version,
+  hotlist: Version,
+}, { additionalProperties: false });
+
+export const Birth = Type.Object({
+  v: V,
+  epoch: Epoch,
+  ts: Ts,
+  versions: DataVersions,
+  readers: Type.Array(ReaderInfo, { maxItems: 16 }),
+  kind: Type.Optional(Type.String({ maxLength: 32 })),
+}, { additionalProperties: false });
+
+export const Death = Type.Object({ v: V, epoch: Epoch }, { additionalProperties: false });
+
+export const Telemetry = Type.Object({
+  v: V,
+  epoch: Epoch,
+  ts: Ts,
+  health: Type.Union([Type.Literal('ok'), Type.Literal('degraded'), Type.Literal('failed')]),
+  readers: Type.Array(ReaderInfo, { maxItems: 16 }),
+  counters: Type.Record(Type.String({ pattern: '^[a-z][a-z0-9_.]{0,63}$' }), Type.Number()),
+  outbox: Type.Optional(Type.Object({ pending: Type.Integer({ minimum: 0 }), full: Type.Boolean() }, { additionalProperties: false })),
+}, { additionalProperties: false });
+
+export const OutboxRecord = Type.Object({
+  eventId: Type.String({ minLength: 8, maxLength: 64 }),
+  seq: Type.Integer({ minimum: 1 }),
+  ts: Ts,
+  type: Type.String({ pattern: '^[a-z][a-z0-9_.-]{0,63}$' }),
+  body: Type.Record(Type.String(), Type.Unknown()),
+}, { additionalProperties: false });
+
+export const EventsBatch = Type.Object({
+  v: V,
+  records: Type.Array(OutboxRecord, { minItems: 1, maxItems: 1000 }),
+}, { additionalProperties: false });
+
+export const Ack = Type.Object({ v: V, upToSeq: Type.Integer({ minimum: 0 }) }, { additionalProperties: false });
+
+export const ConfigPointer = Type.Object({ v: V, version: Version, sha256: Sha256 }, { additionalProperties: false });
+
+export const ConfigStatus = Type.Object({
+  v: V,
+  version: Version,
+  status: Type.Union([Type.Literal('applied'), Type.Literal('rejected')]),
+  error: Type.Optional(Type.Object({ code: Type.String({ maxLength: 64 }), message: Type.String({ maxLength: 1024 }) }, { additionalProperties: false })),
+}, { additionalProperties: false });
+
+export const JobKind = Type.Union([Type.Literal('keys'), Type.Literal('hotlist'), Type.Literal('update'), Type.Literal('config')]);
+
+export const JobNotify = Type.Object({
+  v: V,
+  next: Type.Union([Type.Null(), Type.Object({ jobId: Id, kind: JobKind, version: Version }, { additionalProperties: false })]),
+}, { additionalProperties: false });
+
+export const JobProgress = Type.Object({
+  v: V,
+  status: Type.Union([Type.Literal('in-progress'), Type.Literal('succeeded'), Type.Literal('failed'), Type.Literal('rejected')]),
+  step: Type.Optional(Type.String({ maxLength: 64 })),
+  kcv: Type.Optional(Type.String({ pattern: '^[0-9A-F]{6,10}$' })),
+  error: Type.Optional(Type.Object({ code: Type.String({ maxLength: 64 }), message: Type.String({ maxLength: 1024 }) }, { additionalProperties: false })),
+}, { additionalProperties: false });
+
+export const HotlistPointer = Type.Object({ v: V, version: Version }, { additionalProperties: false });
+
+export const RpcRequest = Type.Object({
+  v: V,
+  method: Type.Union([Type.Literal('diagnostics'), Type.Literal('reader-info'), Type.Literal('reboot'), Type.Literal('reconcile')]),
+  params: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
+}, { additionalProperties: false });
+
+export const RpcResponse = Type.Object({
+  v: V,
+  ok: Type.Boolean(),
+  result: Type.Optional(Type.Unknown()),
+  error: Type.Optional(Type.Object({ code: Type.String({ maxLength: 64 }), message: Type.String({ maxLength: 1024 }) }, { additionalProperties: false })),
+}, { additionalProperties: false });
+
+/** Schema of each message kind, by the topic suffix that carries it. */
+export const FLEET_SCHEMAS = {
+  birth: Birth,
+  death: Death,
+  tele: Telemetry,
+  events: EventsBatch,
+  ack: Ack,
+  config: ConfigPointer,
+  'config/status': ConfigStatus,
+  'jobs/notify': JobNotify,
+  'jobs/progress': JobProgress,
+  hotlist: HotlistPointer,
+  'rpc/request': RpcRequest,
+  'rpc/response': RpcResponse,
+} as const;
+
+export type FleetMessageKind = keyof typeof FLEET_SCHEMAS;
+export type FleetMessage<K extends FleetMessageKind> = Static<(typeof FLEET_SCHEMAS)[K]>;
+export type BirthMessage = Static<typeof Birth>;
+export type TelemetryMessage = Static<typeof Telemetry>;
+export type OutboxRecordMessage = Static<typeof OutboxRecord>;
+export type EventsBatchMessage = Static<typeof EventsBatch>;
+export type ConfigStatusMessage = Static<typeof ConfigStatus>;
+export type JobProgressMessage = Static<typeof JobProgress>;
+
+const compiled = new Map<FleetMessageKind, TypeCheck<TSchema>>();
+function checker(kind: FleetMessageKind): TypeCheck<TSchema> {
+  let c = compiled.get(kind);
+  if (c === undefined) {
+    c = TypeCompiler.Compile(FLEET_SCHEMAS[kind]);
+    compiled.set(kind, c);
+  }
+  return c;
+}
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+const utf8Enc = new TextEncoder();
+
+/**
+ * Validates an already-parsed value as a message of `kind`.
+ * @throws ProtocolError `PROTO_ERR_FLEET_VERSION`, `PROTO_ERR_FLEET_SCHEMA` (details.path names the field)
+ */
+export function validateFleetMessage<K extends FleetMessageKind>(kind: K, value: unknown): FleetMessage<K> {
+  const c = checker(kind);
+  if (c.Check(value)) return value as FleetMessage<K>;
+  if (typeof value === 'object' && value !== null && 'v' in value && (value as { v: unknown }).v !== FLEET_SCHEMA_VERSION) {
+    throw new ProtocolError('PROTO_ERR_FLEET_VERSION', `${kind}: v=${String((value as { v: unknown }).v).slice(0, 16)}`, { kind });
+  }
+  const first = c.Errors(value).First();
+  const path = first?.path === undefined || first.path === '' ? '/' : first.path;
+  throw new ProtocolError('PROTO_ERR_FLEET_SCHEMA', `${kind} ${path}: ${first?.message ?? 'invalid'}`, { kind, path });
+}
+
+/**
+ * Decodes a payload as a message of `kind`.
+ * @throws ProtocolError `PROTO_ERR_FLEET_PAYLOAD_TOO_LARGE`, `PROTO_ERR_FLEET_JSON`,
+ *   `PROTO_ERR_FLEET_VERSION`, `PROTO_ERR_FLEET_SCHEMA`
+ */
+export function decodeFleetMessage<K extends FleetMessageKind>(kind: K, payload: Uint8Array, maxBytes = MAX_FLEET_PAYLOAD): FleetMessage<K> {
+  if (payload.length > maxBytes) throw new ProtocolError('PROTO_ERR_FLEET_PAYLOAD_TOO_LARGE', `${payload.length} > ${maxBytes}`, { kind, length: payload.length });
+  let value: unknown;
+  try {
+    value = JSON.parse(utf8.decode(payload));
+  } catch (cause) {
+    throw new ProtocolError('PROTO_ERR_FLEET_JSON', kind, { kind }, { cause });
+  }
+  return validateFleetMessage(kind, value);
+}
+
+/**
+ * Encodes a message of `kind`, validating it first so nothing malformed leaves a process.
+ * @throws ProtocolError `PROTO_ERR_FLEET_SCHEMA`, `PROTO_ERR_FLEET_VERSION`, `PROTO_ERR_FLEET_PAYLOAD_TOO_LARGE`
+ */
+export function encodeFleetMessage<K extends FleetMessageKind>(kind: K, message: FleetMessage<K>): Uint8Array {
+  validateFleetMessage(kind, message);
+  const bytes = utf8Enc.encode(JSON.stringify(message));
+  if (bytes.length > MAX_FLEET_PAYLOAD) throw new ProtocolError('PROTO_ERR_FLEET_PAYLOAD_TOO_LARGE', `${bytes.length} > ${MAX_FLEET_PAYLOAD}`, { kind, length: bytes.length });
+  return bytes;
+}
