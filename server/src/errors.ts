@@ -1,13 +1,43 @@
 /**
  * The error registry of `@onecard/server`. Every error this package throws on purpose is a
- * {@link ServerError} with a stable `code` from {@link SRV_ERRORS}, documented in `docs/errors.md`
- * (kept in sync by `test/errors.test.ts`). Branch on `code`, never on `message`.
+ * {@link ServerError} with a stable `code` from {@link SRV_ERRORS} and the HTTP status it maps to;
+ * documented in `docs/errors.md` (kept in sync by `test/errors.test.ts`). Routes answer errors as
+ * `{ error: { code, message } }`. Branch on `code`, never on `message`.
  */
 export const SRV_ERRORS = {
   SRV_ERR_INVALID_ARGUMENT: 'Invalid argument',
+  SRV_ERR_CONFIG: 'Invalid server configuration',
+  SRV_ERR_VALIDATION: 'Request does not match its schema',
+  SRV_ERR_UNAUTHENTICATED: 'Missing or invalid credentials',
+  SRV_ERR_FORBIDDEN: 'The caller\'s role does not allow this',
+  SRV_ERR_NOT_FOUND: 'No such resource',
+  SRV_ERR_CONFLICT: 'The resource changed or already exists',
+  SRV_ERR_VERSION_MISMATCH: 'Version precondition failed',
+  SRV_ERR_RATE_LIMITED: 'Too many requests',
+  SRV_ERR_ENROLMENT_TOKEN: 'Enrolment token is unknown, used or expired',
+  SRV_ERR_TERMINAL_DISABLED: 'Terminal is disabled',
+  SRV_ERR_PAYLOAD_TOO_LARGE: 'Payload too large',
+  SRV_ERR_STORE: 'Store failure',
+  SRV_ERR_MIGRATION: 'Store migration failed',
+  SRV_ERR_INTERNAL: 'Internal error',
 } as const satisfies Record<`SRV_ERR_${string}`, string>;
 
 export type ServerErrorCode = keyof typeof SRV_ERRORS;
+
+/** HTTP status for each code that can reach a client. */
+export const SRV_ERROR_STATUS: Partial<Record<ServerErrorCode, number>> = {
+  SRV_ERR_INVALID_ARGUMENT: 400,
+  SRV_ERR_VALIDATION: 400,
+  SRV_ERR_UNAUTHENTICATED: 401,
+  SRV_ERR_FORBIDDEN: 403,
+  SRV_ERR_NOT_FOUND: 404,
+  SRV_ERR_CONFLICT: 409,
+  SRV_ERR_VERSION_MISMATCH: 409,
+  SRV_ERR_PAYLOAD_TOO_LARGE: 413,
+  SRV_ERR_RATE_LIMITED: 429,
+  SRV_ERR_ENROLMENT_TOKEN: 403,
+  SRV_ERR_TERMINAL_DISABLED: 403,
+};
 
 export class ServerError extends Error {
   readonly code: ServerErrorCode;
@@ -19,5 +49,9 @@ export class ServerError extends Error {
     this.name = 'ServerError';
     this.code = code;
     this.details = details;
+  }
+
+  get statusCode(): number {
+    return SRV_ERROR_STATUS[this.code] ?? 500;
   }
 }

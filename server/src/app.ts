@@ -1,0 +1,118 @@
+/**
+ * `buildApp(opts)` composes the fleet server from its plugins and never listens; `main.ts` does.
+ * Tests build it with an in-memory store and drive it with `inject()`.
+ */
+import { EventEmitter } from 'node:events';
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import rateLimit from '@fastify/rate-limit';
+import { ServerError, SRV_ERRORS } from './errors.ts';
+import { systemClock, type Clock, type ServerContext, type ServerKeys, type ServerSettings } from './context.ts';
+import { generateServerKeys, hashToken, newId, newToken } from './crypto-util.ts';
+import type { Store } from './store/types.ts';
+import metricsPlugin from './plugins/metrics.ts';
+import authPlugin from './plugins/auth.ts';
+import adminRoutes from './routes/admin.ts';
+import terminalRoutes from './routes/terminals.ts';
+
+/** Events between feature plugins (e.g. `terminal-disabled` → the broker drops the connection). */
+export interface FleetBusEvents {
+  'terminal-disabled': [terminalId: string];
+  'terminal-credentials-changed': [terminalId: string];
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    fleet: EventEmitter<FleetBusEvents>;
+  }
+}
+
+export interface BuildAppOptions {
+  readonly store: Store;
+  readonly clock?: Clock;
+  readonly keys?: ServerKeys;
+  readonly settings?: Partial<ServerSettings>;
+  /** Fastify logger option; `false` in tests unless a test parses the log. */
+  readonly logger?: FastifyServerOptions['logger'];
+  /** Largest accepted request body in bytes. */
+  readonly bodyLimit?: number;
+}
+
+export const DEFAULT_SETTINGS: ServerSettings = {
+  enrolmentTokenTtlSeconds: 24 * 3600,
+  mqttUrl: 'mqtt://127.0.0.1:1883',
+  authRateLimitPerMinute: 30,
+};
+
+/** Headers and body fields pino must never print. */
+export const REDACT_PATHS = ['req.headers.authorization', 'req.body.token', 'req.body.password', 'res.body.token', 'res.body.password'];
+
+export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> {
+  const app = Fastify({
+    logger: opts.logger ?? false,
+    bodyLimit: opts.bodyLimit ?? 1024 * 1024,
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: false } },
+  });
+  const ctx: ServerContext = {
+    store: opts.store,
+    clock: opts.clock ?? systemClock,
+    keys: opts.keys ?? generateServerKeys(),
+    settings: { ...DEFAULT_SETTINGS, ...opts.settings },
+    logger: app.log,
+  };
+  app.decorate('ctx', ctx);
+  app.decorate('fleet', new EventEmitter<FleetBusEvents>());
+
+  app.setErrorHandler((err, req, reply) => {
+    if (err instanceof ServerError) {
+      if (err.code === 'SRV_ERR_UNAUTHENTICATED') reply.header('www-authenticate', 'Bearer');
+      return reply.code(err.statusCode).send({ error: { code: err.code, message: err.message, ...(Object.keys(err.details).length > 0 ? { details: err.details } : {}) } });
+    }
+    const e = err as { validation?: unknown; statusCode?: number; code?: string; message: string };
+    if (e.validation !== undefined) return reply.code(400).send({ error: { code: 'SRV_ERR_VALIDATION', message: `${SRV_ERRORS.SRV_ERR_VALIDATION}: ${e.message}` } });
+    if (e.statusCode === 429) return reply.code(429).send({ error: { code: 'SRV_ERR_RATE_LIMITED', message: SRV_ERRORS.SRV_ERR_RATE_LIMITED } });
+    if (e.statusCode === 413 || e.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return reply.code(413).send({ error: { code: 'SRV_ERR_PAYLOAD_TOO_LARGE', message: SRV_ERRORS.SRV_ERR_PAYLOAD_TOO_LARGE } });
+    if (e.statusCode !== undefined && e.statusCode >= 400 && e.statusCode < 500) return reply.code(e.statusCode).send({ error: { code: 'SRV_ERR_INVALID_ARGUMENT', message: e.message } });
+    req.log.error({ err }, 'unhandled error');
+    return reply.code(500).send({ error: { code: 'SRV_ERR_INTERNAL', message: SRV_ERRORS.SRV_ERR_INTERNAL } });
+  });
+  app.setNotFoundHandler((req, reply) => reply.code(404).send({ error: { code: 'SRV_ERR_NOT_FOUND', message: `${SRV_ERRORS.SRV_ERR_NOT_FOUND}: ${req.method} ${req.url.split('?')[0]}` } }));
+
+  await app.register(swagger, {
+    openapi: {
+      info: { title: 'OneCard fleet server', version: '0.1.0', description: 'Enrolment, terminals, configuration, hotlist, keys, rollouts, events and audit. Admin routes take `Authorization: Bearer <token>`.' },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+      security: [{ bearer: [] }],
+    },
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs' });
+  await app.register(rateLimit, { global: false });
+  await app.register(metricsPlugin);
+  await app.register(authPlugin);
+
+  app.get('/health', { schema: { tags: ['ops'], summary: 'Liveness' } }, async () => ({ status: 'ok' }));
+  app.get('/ready', { schema: { tags: ['ops'], summary: 'Readiness: the store answers' } }, async (_req, reply) => {
+    const ok = await ctx.store.ping().catch(() => false);
+    reply.code(ok ? 200 : 503);
+    return { status: ok ? 'ready' : 'not-ready', store: ctx.store.kind };
+  });
+
+  await app.register(adminRoutes);
+  await app.register(terminalRoutes);
+  return app;
+}
+
+/**
+ * On an empty store, creates the first admin token: `presetToken` (from `ONECARD_ADMIN_TOKEN`) or a
+ * new random one. Returns the clear token when one was created (the caller prints it once), or
+ * `undefined` when admin tokens already exist.
+ */
+export async function bootstrapAdminToken(store: Store, clock: Clock, presetToken?: string): Promise<string | undefined> {
+  if ((await store.listAdminTokens()).length > 0) return undefined;
+  if (presetToken !== undefined && presetToken.length < 16) throw new ServerError('SRV_ERR_CONFIG', 'ONECARD_ADMIN_TOKEN must be at least 16 characters');
+  const token = presetToken ?? newToken('oca');
+  await store.createAdminToken({ id: newId('adm_'), name: 'bootstrap', role: 'admin', tokenHash: hashToken(token), createdAt: clock.now() });
+  await store.appendAudit({ ts: clock.now(), actor: 'system', action: 'admin-token.bootstrap', target: 'bootstrap', ip: '', details: { preset: presetToken !== undefined } });
+  return token;
+}

@@ -1,0 +1,128 @@
+/**
+ * Server configuration from (lowest to highest precedence) defaults, a JSON file (`--config`),
+ * environment variables (`ONECARD_*`) and command-line flags. Pure: takes argv, env and a file
+ * reader, returns the settings or a usage error; `main.ts` does the I/O.
+ */
+import { ServerError } from './errors.ts';
+
+export interface ServerConfig {
+  dataDir: string;
+  host: string;
+  httpPort: number;
+  mqttPort: number;
+  mqttHost: string;
+  /** URL terminals are told to connect to; defaults to mqtt://<host>:<mqttPort>. */
+  publicMqttUrl: string | undefined;
+  /** Public HTTP base URL terminals fetch documents from; defaults to http://<host>:<httpPort>. */
+  publicHttpUrl: string | undefined;
+  logLevel: string;
+  enrolmentTokenTtlSeconds: number;
+  authRateLimitPerMinute: number;
+}
+
+export const CONFIG_DEFAULTS: ServerConfig = {
+  dataDir: './data',
+  host: '127.0.0.1',
+  httpPort: 8080,
+  mqttPort: 1883,
+  mqttHost: '127.0.0.1',
+  publicMqttUrl: undefined,
+  publicHttpUrl: undefined,
+  logLevel: 'info',
+  enrolmentTokenTtlSeconds: 86400,
+  authRateLimitPerMinute: 30,
+};
+
+interface OptionSpec {
+  readonly key: keyof ServerConfig;
+  readonly flag: string;
+  readonly env: string;
+  readonly kind: 'string' | 'port' | 'int';
+  readonly help: string;
+}
+
+export const OPTIONS: readonly OptionSpec[] = [
+  { key: 'dataDir', flag: '--data-dir', env: 'ONECARD_DATA_DIR', kind: 'string', help: 'directory for the SQLite store and the server key (created if missing)' },
+  { key: 'host', flag: '--host', env: 'ONECARD_HOST', kind: 'string', help: 'address the HTTP API binds to' },
+  { key: 'httpPort', flag: '--http-port', env: 'ONECARD_HTTP_PORT', kind: 'port', help: 'HTTP API port (0 picks a free one)' },
+  { key: 'mqttHost', flag: '--mqtt-host', env: 'ONECARD_MQTT_HOST', kind: 'string', help: 'address the embedded MQTT broker binds to' },
+  { key: 'mqttPort', flag: '--mqtt-port', env: 'ONECARD_MQTT_PORT', kind: 'port', help: 'embedded MQTT broker port (0 picks a free one)' },
+  { key: 'publicMqttUrl', flag: '--public-mqtt-url', env: 'ONECARD_PUBLIC_MQTT_URL', kind: 'string', help: 'MQTT URL handed to terminals at enrolment' },
+  { key: 'publicHttpUrl', flag: '--public-http-url', env: 'ONECARD_PUBLIC_HTTP_URL', kind: 'string', help: 'HTTP base URL terminals fetch documents from' },
+  { key: 'logLevel', flag: '--log-level', env: 'ONECARD_LOG_LEVEL', kind: 'string', help: 'pino level: fatal, error, warn, info, debug, trace' },
+  { key: 'enrolmentTokenTtlSeconds', flag: '--enrolment-ttl', env: 'ONECARD_ENROLMENT_TTL', kind: 'int', help: 'default enrolment token lifetime in seconds' },
+  { key: 'authRateLimitPerMinute', flag: '--auth-rate-limit', env: 'ONECARD_AUTH_RATE_LIMIT', kind: 'int', help: 'enrolment attempts per minute per IP' },
+];
+
+export function usage(): string {
+  const lines = [
+    'Usage: onecard-server [options]',
+    '',
+    'Starts the OneCard fleet server: HTTP API (with /docs), embedded MQTT broker and SQLite store.',
+    'On an empty data directory the first admin token is taken from ONECARD_ADMIN_TOKEN or',
+    'generated and printed once.',
+    '',
+    'Options (flag, environment variable, default):',
+  ];
+  for (const o of OPTIONS) lines.push(`  ${o.flag.padEnd(20)} ${o.env.padEnd(26)} ${String(CONFIG_DEFAULTS[o.key] ?? '-')}`, `      ${o.help}`);
+  lines.push('  --config FILE        ONECARD_CONFIG             JSON file with any of the keys above (camelCase)', '  --help               show this help', '', 'Example: onecard-server --data-dir ./data --http-port 8080 --mqtt-port 1883');
+  return lines.join('\n');
+}
+
+function coerce(o: OptionSpec, raw: unknown, source: string): string | number {
+  if (o.kind === 'string') {
+    if (typeof raw !== 'string' || raw.length === 0) throw new ServerError('SRV_ERR_CONFIG', `${source}: ${o.flag} needs a value`, { option: o.key });
+    return raw;
+  }
+  const n = typeof raw === 'number' ? raw : typeof raw === 'string' && /^\d+$/.test(raw) ? Number(raw) : NaN;
+  if (!Number.isInteger(n) || n < 0 || (o.kind === 'port' && n > 65535)) throw new ServerError('SRV_ERR_CONFIG', `${source}: ${o.flag} must be ${o.kind === 'port' ? 'a port number (0-65535)' : 'a non-negative integer'}`, { option: o.key });
+  return n;
+}
+
+export type ParsedArgs = { help: true } | { help: false; config: ServerConfig };
+
+/**
+ * @throws ServerError `SRV_ERR_CONFIG` naming the option at fault.
+ */
+export function parseServerConfig(argv: readonly string[], env: Readonly<Record<string, string | undefined>>, readFile: (path: string) => string): ParsedArgs {
+  const cfg: Record<string, unknown> = { ...CONFIG_DEFAULTS };
+  const flags = new Map<string, string>();
+  let configFile = env.ONECARD_CONFIG;
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === '--help' || a === '-h') return { help: true };
+    const [name, inline] = a.includes('=') ? [a.slice(0, a.indexOf('=')), a.slice(a.indexOf('=') + 1)] : [a, undefined];
+    const value = inline ?? argv[++i];
+    if (name === '--config') {
+      if (value === undefined) throw new ServerError('SRV_ERR_CONFIG', '--config needs a file', { option: 'config' });
+      configFile = value;
+      continue;
+    }
+    if (!OPTIONS.some((o) => o.flag === name)) throw new ServerError('SRV_ERR_CONFIG', `unknown option ${name} (see --help)`, { option: name });
+    if (value === undefined) throw new ServerError('SRV_ERR_CONFIG', `${name} needs a value`, { option: name });
+    flags.set(name, value);
+  }
+  if (configFile !== undefined) {
+    let doc: unknown;
+    try {
+      doc = JSON.parse(readFile(configFile));
+    } catch (cause) {
+      throw new ServerError('SRV_ERR_CONFIG', `cannot read config file ${configFile}`, { option: 'config' }, { cause });
+    }
+    if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) throw new ServerError('SRV_ERR_CONFIG', `${configFile}: must be a JSON object`);
+    for (const [k, v] of Object.entries(doc)) {
+      const o = OPTIONS.find((x) => x.key === k);
+      if (o === undefined) throw new ServerError('SRV_ERR_CONFIG', `${configFile}: unknown key ${k}`, { option: k });
+      cfg[o.key] = coerce(o, v, configFile);
+    }
+  }
+  for (const o of OPTIONS) {
+    const e = env[o.env];
+    if (e !== undefined && e !== '') cfg[o.key] = coerce(o, e, o.env);
+  }
+  for (const o of OPTIONS) {
+    const f = flags.get(o.flag);
+    if (f !== undefined) cfg[o.key] = coerce(o, f, o.flag);
+  }
+  return { help: false, config: cfg as unknown as ServerConfig };
+}

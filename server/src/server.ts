@@ -1,0 +1,61 @@
+/**
+ * Starts a whole server process from a configuration: store, keys, HTTP API and embedded broker.
+ * Used by `main.ts` and by end-to-end tests and the demo, which need real ports.
+ */
+import type { FastifyInstance } from 'fastify';
+import { buildApp, bootstrapAdminToken, REDACT_PATHS } from './app.ts';
+import type { ServerConfig } from './config.ts';
+import { systemClock } from './context.ts';
+import { loadOrCreateServerKeys } from './keys-file.ts';
+import { openSqliteStore } from './store/sqlite.ts';
+import { dirname } from 'node:path';
+
+export interface RunningServer {
+  readonly app: FastifyInstance;
+  readonly httpUrl: string;
+  readonly mqttUrl: string;
+  readonly bootstrapToken: string | undefined;
+  close(): Promise<void>;
+}
+
+export interface StartOptions {
+  readonly config: ServerConfig;
+  readonly dbPath: string;
+  readonly adminTokenPreset?: string | undefined;
+  /** pino destination override (tests parse the log). */
+  readonly logStream?: NodeJS.WritableStream;
+}
+
+export async function startServer(opts: StartOptions): Promise<RunningServer> {
+  const cfg = opts.config;
+  const store = openSqliteStore(opts.dbPath);
+  const keys = loadOrCreateServerKeys(dirname(opts.dbPath));
+  const clock = systemClock;
+  const app = await buildApp({
+    store, clock, keys,
+    logger: { level: cfg.logLevel, redact: { paths: REDACT_PATHS, censor: '[redacted]' }, ...(opts.logStream !== undefined ? { stream: opts.logStream } : {}) },
+    settings: {
+      enrolmentTokenTtlSeconds: cfg.enrolmentTokenTtlSeconds,
+      authRateLimitPerMinute: cfg.authRateLimitPerMinute,
+      mqttUrl: cfg.publicMqttUrl ?? `mqtt://${cfg.mqttHost}:${cfg.mqttPort}`,
+    },
+  });
+  const bootstrapToken = await bootstrapAdminToken(store, clock, opts.adminTokenPreset);
+  await app.listen({ host: cfg.host, port: cfg.httpPort });
+  const addr = app.server.address();
+  const httpPort = typeof addr === 'object' && addr !== null ? addr.port : cfg.httpPort;
+  const httpUrl = `http://${cfg.host}:${httpPort}`;
+  let closed = false;
+  return {
+    app,
+    httpUrl,
+    mqttUrl: cfg.publicMqttUrl ?? `mqtt://${cfg.mqttHost}:${cfg.mqttPort}`,
+    bootstrapToken,
+    async close() {
+      if (closed) return;
+      closed = true;
+      await app.close();
+      await store.close();
+    },
+  };
+}
