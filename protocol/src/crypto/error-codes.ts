@@ -1,3 +1,20 @@
 /** Error codes of the crypto area, composed into the package registry by `src/errors.ts`. */
 export const CRYPTO_ERRORS = {
+  PROTO_ERR_CRYPTO_ALGORITHM: 'cipher or hash algorithm not known or not available in this runtime',
+  PROTO_ERR_CRYPTO_KEY_LENGTH: 'key length not valid for the algorithm',
+  PROTO_ERR_CRYPTO_DATA_LENGTH: 'data length not valid (not a whole number of blocks, or wrong field size)',
+  PROTO_ERR_CRYPTO_IV_LENGTH: 'initial vector length differs from the block size',
+  PROTO_ERR_CRYPTO_PADDING: 'ISO/IEC 9797-1 method 2 padding (80 00..) missing or malformed',
+  PROTO_ERR_CRYPTO_LD: 'length byte LD of decrypted data does not fit the cryptogram',
+  PROTO_ERR_CRYPTO_PARAM: 'parameter out of range (factor, random, amount, PIN, output length)',
+  PROTO_ERR_TR31_KBPK: 'key block protection key not valid for the key block version',
+  PROTO_ERR_TR31_CHARSET: 'key block contains a character outside printable ASCII',
+  PROTO_ERR_TR31_VERSION: 'key block version ID not supported',
+  PROTO_ERR_TR31_LENGTH: 'key block length field malformed or not matching the block',
+  PROTO_ERR_TR31_HEADER: 'key block header field not valid',
+  PROTO_ERR_TR31_OPT_BLOCK: 'key block optional block malformed',
+  PROTO_ERR_TR31_HEX: 'key block payload or authenticator is not upper-case hex of a valid length',
+  PROTO_ERR_TR31_MAC: 'key block authenticator does not verify',
+  PROTO_ERR_TR31_KEY_LENGTH: 'wrapped key length not valid for the payload or the header algorithm',
+  PROTO_ERR_TR31_KCV: 'key check value in the KC optional block does not match the unwrapped key',
 } as const satisfies Record<`PROTO_ERR_${string}`, string>;
