@@ -1,0 +1,2 @@
+/** OneCard simulators: cards, PSAMs and readers that behave like the real things, faults included. */
+export * from './card/index.ts';
