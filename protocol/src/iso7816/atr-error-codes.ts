@@ -1,3 +1,22 @@
 /** Error codes of ATR, historical-byte and compact-TLV decoding, composed into the package registry by `src/errors.ts`. */
 export const ATR_ERRORS = {
+  PROTO_ERR_ATR_TRUNCATED: 'ATR ends before a byte announced by T0 or a TDi (interface or historical byte)',
+  PROTO_ERR_ATR_TS: 'ATR initial character TS is neither 3B (direct) nor 3F (inverse convention)',
+  PROTO_ERR_ATR_TOO_LONG: 'ATR is longer than 33 bytes',
+  PROTO_ERR_ATR_TCK_MISSING: 'ATR has no TCK although a TDi indicates a protocol other than T=0',
+  PROTO_ERR_ATR_TCK_BAD: 'ATR check byte TCK is wrong (XOR of T0 to TCK is not 00)',
+  PROTO_ERR_ATR_TCK_UNEXPECTED: 'ATR has a TCK byte although only T=0 is indicated',
+  PROTO_ERR_ATR_TRAILING: 'Surplus bytes after the end of the ATR',
+  PROTO_ERR_ATR_FI_RFU: 'TA1 codes a reserved (RFU) clock rate conversion factor Fi',
+  PROTO_ERR_ATR_DI_RFU: 'TA1 codes a reserved (RFU) baud rate adjustment factor Di',
+  PROTO_ERR_ATR_T15_IN_TD1: 'TD1 indicates T=15, which is only allowed from TD2 on',
+  PROTO_ERR_ATR_PROTOCOL_ORDER: 'Protocols indicated by the TDi bytes are not in ascending order',
+  PROTO_ERR_ATR_IFSC: 'T=1 IFSC (first TAi after T=1, i >= 3) is 00 or FF',
+  PROTO_ERR_ATR_BWI: 'T=1 BWI (first TBi after T=1, i >= 3) is above 9 (RFU)',
+  PROTO_ERR_ATR_WI: 'T=0 waiting time integer WI (TC2) is 00 (RFU)',
+  PROTO_ERR_ATR_FIELD: 'ATR or historical-byte field value out of range for encoding',
+  PROTO_ERR_ATR_COMPACT_TLV: 'Compact-TLV data object runs past the end of the historical bytes',
+  PROTO_ERR_ATR_HIST_CATEGORY: 'Historical bytes use a reserved (RFU) category indicator 81 to 8F',
+  PROTO_ERR_ATR_HIST_STATUS: 'Historical-byte status indicator is missing or has a wrong length',
+  PROTO_ERR_ATR_SSC_LAYOUT: 'Historical bytes do not have the 13-byte social security card layout',
 } as const satisfies Record<`PROTO_ERR_${string}`, string>;

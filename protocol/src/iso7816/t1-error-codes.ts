@@ -1,3 +1,22 @@
 /** Error codes of the T=1 block protocol engine, composed into the package registry by `src/errors.ts`. */
 export const T1_ERRORS = {
+  PROTO_ERR_T1_BLOCK_TRUNCATED: 'T=1 block shorter than its prologue, LEN and EDC require',
+  PROTO_ERR_T1_TRAILING_BYTES: 'T=1 block followed by bytes after its EDC',
+  PROTO_ERR_T1_LEN_RESERVED: 'T=1 LEN = FF is reserved',
+  PROTO_ERR_T1_EDC: 'T=1 epilogue (LRC or CRC) does not match the block',
+  PROTO_ERR_T1_INF_TOO_LONG: "T=1 INF longer than the receiver's information field size (IFSC/IFSD)",
+  PROTO_ERR_T1_PCB: 'T=1 PCB with reserved bits set or an unknown coding',
+  PROTO_ERR_T1_S_TYPE: 'T=1 S-block of an unknown type',
+  PROTO_ERR_T1_BLOCK_LEN: 'T=1 LEN not allowed for this block type (R: 0, S(RESYNCH/ABORT): 0, S(IFS/WTX): 1)',
+  PROTO_ERR_T1_IFS_VALUE: 'T=1 information field size outside 01..FE',
+  PROTO_ERR_T1_NAD: 'T=1 NAD is not the expected node address',
+  PROTO_ERR_T1_PARAM: 'Invalid T=1 parameter',
+  PROTO_ERR_T1_EMPTY_APDU: 'T=1 exchange needs a non-empty APDU',
+  PROTO_ERR_T1_BUSY: 'T=1 exchange already in progress',
+  PROTO_ERR_T1_UNEXPECTED_EVENT: 'T=1 event not valid in the current state',
+  PROTO_ERR_T1_DEAD: 'T=1 channel dead after resynchronisation failed; reset the card',
+  PROTO_ERR_T1_OUTCOME_UNKNOWN: 'T=1 resynchronised after the whole command reached the card; its outcome is unknown',
+  PROTO_ERR_T1_ABORTED: 'T=1 chain aborted by S(ABORT)',
+  PROTO_ERR_T1_RESPONSE_TOO_LONG: 'T=1 chained response longer than the allowed maximum; chain aborted',
+  PROTO_ERR_T1_COMMAND_TOO_LONG: 'T=1 chained command longer than the card accepts; chain aborted',
 } as const satisfies Record<`PROTO_ERR_${string}`, string>;
