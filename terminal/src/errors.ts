@@ -1,11 +1,26 @@
 /**
  * The error registry of `@onecard/terminal`. Every error this package throws on purpose is a
  * {@link TerminalError} with a stable `code` from {@link TERM_ERRORS}, documented in `docs/errors.md`
- * (kept in sync by `test/errors.test.ts`). Branch on `code`, never on `message`.
+ * (kept in sync by `test/errors.test.ts`). Each area keeps its table in `<area>/error-codes.ts`.
+ * Branch on `code`, never on `message`.
  */
+import { LINK_ERRORS } from './link/error-codes.ts';
+import { CARD_ERRORS } from './card/error-codes.ts';
+import { SERVICES_ERRORS } from './services/error-codes.ts';
+import { API_ERRORS } from './api/error-codes.ts';
+import { ECARD_ERRORS } from './ecard/error-codes.ts';
+import { AGENT_ERRORS } from './agent/error-codes.ts';
+
 export const TERM_ERRORS = {
   TERM_ERR_INVALID_ARGUMENT: 'Invalid argument',
-} as const satisfies Record<`TERM_ERR_${string}`, string>;
+  TERM_ERR_USAGE: 'Invalid command line',
+  ...LINK_ERRORS,
+  ...CARD_ERRORS,
+  ...SERVICES_ERRORS,
+  ...API_ERRORS,
+  ...ECARD_ERRORS,
+  ...AGENT_ERRORS,
+} as const;
 
 export type TerminalErrorCode = keyof typeof TERM_ERRORS;
 
