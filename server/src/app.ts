@@ -13,6 +13,7 @@ import { generateServerKeys, hashToken, newId, newToken } from './crypto-util.ts
 import type { Store } from './store/types.ts';
 import metricsPlugin from './plugins/metrics.ts';
 import authPlugin from './plugins/auth.ts';
+import brokerPlugin from './plugins/broker.ts';
 import adminRoutes from './routes/admin.ts';
 import terminalRoutes from './routes/terminals.ts';
 
@@ -37,6 +38,8 @@ export interface BuildAppOptions {
   readonly logger?: FastifyServerOptions['logger'];
   /** Largest accepted request body in bytes. */
   readonly bodyLimit?: number;
+  /** Largest accepted MQTT payload in bytes. */
+  readonly maxMqttPayload?: number;
 }
 
 export const DEFAULT_SETTINGS: ServerSettings = {
@@ -90,6 +93,7 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
   await app.register(rateLimit, { global: false });
   await app.register(metricsPlugin);
   await app.register(authPlugin);
+  await app.register(brokerPlugin, { ...(opts.maxMqttPayload !== undefined ? { maxPayload: opts.maxMqttPayload } : {}) });
 
   app.get('/health', { schema: { tags: ['ops'], summary: 'Liveness' } }, async () => ({ status: 'ok' }));
   app.get('/ready', { schema: { tags: ['ops'], summary: 'Readiness: the store answers' } }, async (_req, reply) => {

@@ -9,6 +9,7 @@ import { systemClock } from './context.ts';
 import { loadOrCreateServerKeys } from './keys-file.ts';
 import { openSqliteStore } from './store/sqlite.ts';
 import { dirname } from 'node:path';
+import { createServer, type Server } from 'node:net';
 
 export interface RunningServer {
   readonly app: FastifyInstance;
@@ -45,15 +46,26 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
   const addr = app.server.address();
   const httpPort = typeof addr === 'object' && addr !== null ? addr.port : cfg.httpPort;
   const httpUrl = `http://${cfg.host}:${httpPort}`;
+  const mqttServer: Server = createServer((socket) => app.broker.handle(socket));
+  await new Promise<void>((resolve, reject) => {
+    mqttServer.once('error', reject);
+    mqttServer.listen(cfg.mqttPort, cfg.mqttHost, () => resolve());
+  });
+  const maddr = mqttServer.address();
+  const mqttPort = typeof maddr === 'object' && maddr !== null ? maddr.port : cfg.mqttPort;
+  const mqttUrl = `mqtt://${cfg.mqttHost}:${mqttPort}`;
+  // Terminals enrolled from now on are told the real port when 0 (a free one) was asked for.
+  (app.ctx.settings as { mqttUrl: string }).mqttUrl = cfg.publicMqttUrl ?? mqttUrl;
   let closed = false;
   return {
     app,
     httpUrl,
-    mqttUrl: cfg.publicMqttUrl ?? `mqtt://${cfg.mqttHost}:${cfg.mqttPort}`,
+    mqttUrl,
     bootstrapToken,
     async close() {
       if (closed) return;
       closed = true;
+      await new Promise<void>((r) => { mqttServer.close(() => r()); for (const c of (app.broker as unknown as { clients: Record<string, { close(): void }> }).clients ? Object.values((app.broker as unknown as { clients: Record<string, { close(): void }> }).clients) : []) c.close(); });
       await app.close();
       await store.close();
     },

@@ -1,0 +1,188 @@
+/**
+ * The embedded MQTT broker (aedes). Access decisions come from `broker/acl.ts`; this plugin looks
+ * terminals up, counts refusals, drops the connection of a terminal that is disabled or re-keyed,
+ * validates uplink payloads against the fleet schemas and hands them to the feature plugins
+ * through `app.uplink`. It never listens: `server.ts` pipes sockets into `app.broker.handle`.
+ */
+import { EventEmitter } from 'node:events';
+import type { FastifyInstance } from 'fastify';
+import fp from 'fastify-plugin';
+import { Aedes, type AedesPublishPacket, type Client, type PublishPacket } from 'aedes';
+import { decodeFleetMessage, parseTopic, type FleetMessage, type FleetMessageKind, MAX_FLEET_PAYLOAD } from '@onecard/protocol/fleet';
+import { isProtocolError } from '@onecard/protocol/errors';
+import { decideConnect, decidePublish, decideSubscribe } from '../broker/acl.ts';
+
+/** Uplink kinds a feature plugin can handle, and the schema each payload is checked against. */
+export const UPLINK_SCHEMA: Readonly<Record<string, FleetMessageKind>> = {
+  birth: 'birth',
+  death: 'death',
+  tele: 'tele',
+  events: 'events',
+  'config/status': 'config/status',
+  jobs: 'jobs/progress',
+  rpc: 'rpc/response',
+};
+
+export interface UplinkEvents {
+  birth: [terminalId: string, msg: FleetMessage<'birth'>];
+  death: [terminalId: string, msg: FleetMessage<'death'>];
+  tele: [terminalId: string, msg: FleetMessage<'tele'>];
+  events: [terminalId: string, msg: FleetMessage<'events'>];
+  'config/status': [terminalId: string, msg: FleetMessage<'config/status'>];
+  jobs: [terminalId: string, msg: FleetMessage<'jobs/progress'>, jobId: string];
+  rpc: [terminalId: string, msg: FleetMessage<'rpc/response'>, reqId: string];
+  /** A terminal's connection closed (clean or not); `epoch` is the one its last birth gave. */
+  disconnect: [terminalId: string, epoch: number];
+}
+
+/**
+ * Handlers registered with {@link Uplink.handle} run in order; the broker acknowledges a QoS 1
+ * PUBLISH only after they resolve, so a handler that stores data makes the message durable before
+ * the terminal sees PUBACK.
+ */
+export class Uplink extends EventEmitter<UplinkEvents> {
+  readonly #handlers = new Map<string, ((terminalId: string, msg: never, extra: string) => Promise<void>)[]>();
+
+  handle<K extends keyof UplinkEvents & string>(kind: K, fn: (...args: UplinkEvents[K]) => Promise<void>): void {
+    const list = this.#handlers.get(kind) ?? [];
+    list.push(fn as unknown as (terminalId: string, msg: never, extra: string) => Promise<void>);
+    this.#handlers.set(kind, list);
+  }
+
+  async dispatch(kind: string, terminalId: string, msg: unknown, extra: string): Promise<void> {
+    for (const h of this.#handlers.get(kind) ?? []) await h(terminalId, msg as never, extra);
+    (this.emit as (k: string, ...a: unknown[]) => boolean)(kind, terminalId, msg, extra);
+  }
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    broker: Aedes;
+    uplink: Uplink;
+    /** Publishes from the server to the broker (QoS 1, optionally retained). */
+    publishDown(topic: string, payload: Uint8Array, retain?: boolean): Promise<void>;
+    /** Current connection epoch per connected terminal (from its last birth). */
+    terminalEpochs: Map<string, number>;
+  }
+}
+
+export interface BrokerOptions {
+  readonly maxPayload?: number;
+}
+
+async function brokerPlugin(app: FastifyInstance, opts: BrokerOptions): Promise<void> {
+  const maxPayload = opts.maxPayload ?? MAX_FLEET_PAYLOAD;
+  const { store } = app.ctx;
+  const m = app.metrics;
+  m.define('onecard_mqtt_refused_total', 'counter', 'Refused MQTT connects, publishes and subscriptions by reason');
+  m.define('onecard_mqtt_malformed_total', 'counter', 'Uplink payloads dropped because they failed their schema');
+  m.define('onecard_mqtt_connected', 'gauge', 'Connected MQTT clients');
+  const uplink = new Uplink();
+  const epochs = new Map<string, number>();
+  const broker = await Aedes.createBroker({
+    id: `onecard-${process.pid}`,
+    heartbeatInterval: 60_000,
+    connectTimeout: 30_000,
+    maxClientsIdLength: 64,
+  });
+  m.collect(() => m.set('onecard_mqtt_connected', broker.connectedClients));
+
+  const refuse = (what: string, reason: string): void => {
+    m.inc('onecard_mqtt_refused_total', { what, reason });
+  };
+
+  broker.authenticate = (client, username, password, done) => {
+    const lookup = username !== undefined && /^[A-Za-z0-9_-]{1,64}$/.test(username) ? store.getTerminal(username) : Promise.resolve(undefined);
+    lookup.then((terminal) => {
+      const v = decideConnect({ clientId: client.id, username, password: password === undefined ? undefined : new Uint8Array(password) }, terminal);
+      if (v.ok) return done(null, true);
+      refuse('connect', v.reason);
+      app.log.warn({ clientId: client.id.slice(0, 64), reason: v.reason }, 'mqtt connect refused');
+      const err = Object.assign(new Error(v.reason), { returnCode: v.reason === 'terminal-disabled' || v.reason === 'client-id-mismatch' ? 5 : 4 });
+      return done(err as Error & { returnCode: 4 | 5 }, false);
+    }, (err: unknown) => {
+      app.log.error({ err }, 'mqtt authenticate failed');
+      done(Object.assign(new Error('store unavailable'), { returnCode: 3 }) as Error & { returnCode: 3 }, false);
+    });
+  };
+
+  broker.authorizePublish = (client, packet, cb) => {
+    if (client === null) return cb(null); // the server's own publishes
+    const v = decidePublish(client.id, packet.topic, packet.payload.length, maxPayload);
+    if (v.ok) return cb(null);
+    refuse('publish', v.reason);
+    app.log.warn({ clientId: client.id, topic: packet.topic.slice(0, 128), reason: v.reason }, 'mqtt publish refused');
+    return cb(new Error(v.reason));
+  };
+
+  broker.authorizeSubscribe = (client, sub, cb) => {
+    const v = decideSubscribe(client.id, sub.topic);
+    if (v.ok) return cb(null, sub);
+    refuse('subscribe', v.reason);
+    app.log.warn({ clientId: client.id, filter: sub.topic.slice(0, 128), reason: v.reason }, 'mqtt subscribe refused');
+    return cb(null, null); // SUBACK 0x80 for this filter [MQTT-3.9.3-2]
+  };
+
+  // Uplink: validated, then dispatched; the PUBACK waits for the handlers. [MQTT-4.3.2-2]
+  broker.published = (packet: AedesPublishPacket, client: Client | null, cb) => {
+    if (client === null || packet.topic.startsWith('$SYS')) return cb();
+    const parsed = parseTopic(packet.topic);
+    if (parsed === undefined || parsed.dir !== 'up' || parsed.terminalId !== client.id) return cb();
+    const kind = parsed.kind;
+    const schema = UPLINK_SCHEMA[kind];
+    if (schema === undefined) return cb();
+    let msg: unknown;
+    try {
+      msg = decodeFleetMessage(schema, new Uint8Array(packet.payload as Buffer), maxPayload);
+    } catch (err) {
+      if (!isProtocolError(err)) return cb(err as Error);
+      m.inc('onecard_mqtt_malformed_total', { kind });
+      app.log.warn({ terminalId: client.id, kind, code: err.code, path: err.details.path }, 'malformed uplink dropped');
+      return cb();
+    }
+    const extra = parsed.kind === 'jobs' ? parsed.jobId : parsed.kind === 'rpc' ? parsed.reqId : '';
+    uplink.dispatch(kind, client.id, msg, extra).then(() => cb(), (err: unknown) => {
+      app.log.error({ err, terminalId: client.id, kind }, 'uplink handler failed');
+      // Not acknowledged as durable: close the connection so the terminal retransmits.
+      client.close();
+      cb();
+    });
+  };
+
+  uplink.handle('birth', async (terminalId, msg) => {
+    epochs.set(terminalId, msg.epoch);
+    await store.updatePresence(terminalId, { online: true, epoch: msg.epoch, at: app.ctx.clock.now(), reported: { versions: msg.versions, readers: msg.readers, ...(msg.kind !== undefined ? { kind: msg.kind } : {}) } });
+  });
+  uplink.handle('death', async (terminalId, msg) => {
+    await store.updatePresence(terminalId, { online: false, epoch: msg.epoch, at: app.ctx.clock.now() });
+  });
+  broker.on('clientDisconnect', (client) => {
+    const epoch = epochs.get(client.id);
+    if (epoch === undefined) return;
+    const current = (broker as unknown as { clients: Record<string, Client | undefined> }).clients[client.id];
+    if (current !== undefined && current !== client) return; // a newer connection took over
+    epochs.delete(client.id);
+    store.updatePresence(client.id, { online: false, epoch, at: app.ctx.clock.now() }).catch((err: unknown) => app.log.error({ err }, 'presence update failed'));
+    uplink.emit('disconnect', client.id, epoch);
+  });
+
+  const dropClient = (terminalId: string): void => {
+    const c = (broker as unknown as { clients: Record<string, Client | undefined> }).clients[terminalId];
+    c?.close();
+  };
+  app.fleet.on('terminal-disabled', dropClient);
+  app.fleet.on('terminal-credentials-changed', dropClient);
+
+  app.decorate('broker', broker);
+  app.decorate('uplink', uplink);
+  app.decorate('terminalEpochs', epochs);
+  app.decorate('publishDown', (topic: string, payload: Uint8Array, retain = false) => new Promise<void>((resolve, reject) => {
+    const packet: PublishPacket = { cmd: 'publish', topic, payload: Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength), qos: 1, retain, dup: false };
+    broker.publish(packet, (err) => (err ? reject(err) : resolve()));
+  }));
+  app.addHook('onClose', async () => {
+    await new Promise<void>((r) => broker.close(() => r()));
+  });
+}
+
+export default fp(brokerPlugin, { name: 'onecard-broker', dependencies: ['onecard-metrics'] });
