@@ -10,6 +10,7 @@ import { concat, fromHex, toHex, xorBytes } from '../bytes.ts';
 import type { CommandApdu } from '../ssc/commands.ts';
 import { readBinary } from '../ssc/commands.ts';
 import { decodeBcdDigits, decodeCn, encodeBcdDateTime, readUint, writeUint } from '../ssc/bcd.ts';
+import { cmd, paramChecks } from '../ssc/command-builder.ts';
 
 export type { CommandApdu } from '../ssc/commands.ts';
 export { externalAuthenticate, getChallenge, getResponse, selectByFid, selectByName } from '../ssc/commands.ts';
@@ -27,24 +28,11 @@ export const PSAM_KEY_IDS = { IRK: 0x08, STKSSSE: 0x09, RKSSSE: 0x0a, PUK: 0x10 
 /** PSAM key types (b5–b1 of the usage byte) [P9 §6.2]. */
 export const PSAM_KEY_TYPES = { medicalPurchase: 2, mac: 6, encrypt: 7, macEncrypt: 8, load: 9, tac: 12 } as const;
 
-function cmd(cla: number, ins: number, p1: number, p2: number, data?: Uint8Array, le?: number): CommandApdu {
-  const c: { cla: number; ins: number; p1: number; p2: number; data?: Uint8Array; le?: number } = { cla, ins, p1, p2 };
-  if (data !== undefined) c.data = data;
-  if (le !== undefined) c.le = le;
-  return c;
-}
+const { param, byteParam, lenParam } = paramChecks('PROTO_ERR_PSAM_PARAM');
 
-function param(ok: boolean, detail: string, field: string): void {
-  if (!ok) throw new ProtocolError('PROTO_ERR_PSAM_PARAM', detail, { field });
-}
 
-function byteParam(v: number, field: string, min = 0, max = 0xff): void {
-  param(Number.isInteger(v) && v >= min && v <= max, `must be ${min}–${max}`, field);
-}
 
-function lenParam(data: Uint8Array, lengths: readonly number[], field: string): void {
-  param(lengths.includes(data.length), `length must be ${lengths.join(' or ')}`, field);
-}
+
 
 function amountParam(v: number, field: string): void {
   param(Number.isInteger(v) && v >= 0 && v <= 0xffffffff, 'amount must be 0–FFFFFFFF fen', field);

@@ -10,6 +10,7 @@ import type { CommandApdu, SelectOptions } from '../ssc/commands.ts';
 import { parseFci, readBinary, readRecord, selectByName } from '../ssc/commands.ts';
 import { encodeBcdDateTime, writeUint } from '../ssc/bcd.ts';
 import { parsePublicInfo, type PublicInfo } from './records.ts';
+import { cmd, paramChecks } from '../ssc/command-builder.ts';
 
 export type { CommandApdu } from '../ssc/commands.ts';
 
@@ -19,20 +20,10 @@ export const TUNION_AID = fromHex('A000000632010105');
 /** SFIs of the transit application [transit-purse §2, §4]. */
 export const PURSE_SFI = { publicInfo: 0x15, log: 0x18 } as const;
 
-function cmd(cla: number, ins: number, p1: number, p2: number, data?: Uint8Array, le?: number): CommandApdu {
-  const c: { cla: number; ins: number; p1: number; p2: number; data?: Uint8Array; le?: number } = { cla, ins, p1, p2 };
-  if (data !== undefined) c.data = data;
-  if (le !== undefined) c.le = le;
-  return c;
-}
+const { param, uintParam } = paramChecks('PROTO_ERR_PURSE_PARAM');
 
-function param(ok: boolean, detail: string, field: string): void {
-  if (!ok) throw new ProtocolError('PROTO_ERR_PURSE_PARAM', detail, { field });
-}
 
-function uintParam(v: number, max: number, field: string): void {
-  param(Number.isInteger(v) && v >= 0 && v <= max, `must be 0–${max}`, field);
-}
+
 
 /** SELECT the T-Union application `00 A4 04 00 08 A000000632010105 [00]`. */
 export function selectTUnion(options: SelectOptions = {}): CommandApdu {

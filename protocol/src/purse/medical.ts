@@ -7,21 +7,16 @@ import { ProtocolError } from '../errors.ts';
 import { concat } from '../bytes.ts';
 import type { CommandApdu } from '../ssc/commands.ts';
 import { encodeBcdDateTime, readUint, writeUint } from '../ssc/bcd.ts';
+import { cmd as buildCmd, paramChecks } from '../ssc/command-builder.ts';
 
+/** Medical-purse commands all use CLA `B0` [P5 §7]. */
 function cmd(p: { ins: number; p1: number; p2: number; data?: Uint8Array; le?: number }): CommandApdu {
-  const c: { cla: number; ins: number; p1: number; p2: number; data?: Uint8Array; le?: number } = { cla: 0xb0, ins: p.ins, p1: p.p1, p2: p.p2 };
-  if (p.data !== undefined) c.data = p.data;
-  if (p.le !== undefined) c.le = p.le;
-  return c;
+  return buildCmd(0xb0, p.ins, p.p1, p.p2, p.data, p.le);
 }
 
-function param(ok: boolean, detail: string, field: string): void {
-  if (!ok) throw new ProtocolError('PROTO_ERR_PURSE_PARAM', detail, { field });
-}
+const { param, uintParam } = paramChecks('PROTO_ERR_PURSE_PARAM');
 
-function uintParam(v: number, max: number, field: string): void {
-  param(Number.isInteger(v) && v >= 0 && v <= max, `must be 0–${max}`, field);
-}
+
 
 function len(data: Uint8Array, n: number, field: string): void {
   if (data.length !== n) throw new ProtocolError('PROTO_ERR_PURSE_RESPONSE_LENGTH', `${field} is ${n} bytes`, { field, length: data.length });

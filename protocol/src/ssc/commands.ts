@@ -9,19 +9,11 @@ import { ProtocolError } from '../errors.ts';
 import { concat, fromHex } from '../bytes.ts';
 import { dataItemByTag } from './data-items.ts';
 import { decodeBerTlvs, decodeSimpleTlvs, findTlv, type SimpleTlv } from './tlv.ts';
+import { cmd, paramChecks } from './command-builder.ts';
 
-/**
- * A command APDU as a structure, compatible with the ISO 7816 encoder. `le` is the expected
- * response length Ne (1–256; 256 is sent as Le byte `00`); absent means no Le.
- */
-export interface CommandApdu {
-  readonly cla: number;
-  readonly ins: number;
-  readonly p1: number;
-  readonly p2: number;
-  readonly data?: Uint8Array;
-  readonly le?: number;
-}
+/** Command APDUs are the ISO 7816 structure (`le` is Ne: 1–256, 256 sent as Le byte `00`). */
+export type { CommandApdu } from '../iso7816/apdu.ts';
+import type { CommandApdu } from '../iso7816/apdu.ts';
 
 /** SSSE DF name `sx1.sh.社会保障` (ASCII ‖ GBK) [P6 table 1]. */
 export const SSSE_DF_NAME = fromHex('7378312E73682EC9E7BBE1B1A3D5CF');
@@ -49,24 +41,11 @@ export const SSC_KEY_IDS = {
 export const SSC_ALGORITHMS = { DES: 1, SSF33: 2, SM4: 3 } as const;
 export type SscAlgorithm = (typeof SSC_ALGORITHMS)[keyof typeof SSC_ALGORITHMS];
 
-function cmd(cla: number, ins: number, p1: number, p2: number, data?: Uint8Array, le?: number): CommandApdu {
-  const c: { cla: number; ins: number; p1: number; p2: number; data?: Uint8Array; le?: number } = { cla, ins, p1, p2 };
-  if (data !== undefined) c.data = data;
-  if (le !== undefined) c.le = le;
-  return c;
-}
+const { param, byteParam, lenParam } = paramChecks('PROTO_ERR_SSC_PARAM');
 
-function param(ok: boolean, detail: string, field: string): void {
-  if (!ok) throw new ProtocolError('PROTO_ERR_SSC_PARAM', detail, { field });
-}
 
-function byteParam(v: number, field: string, min = 0, max = 0xff): void {
-  param(Number.isInteger(v) && v >= min && v <= max, `must be ${min}–${max}`, field);
-}
 
-function lenParam(data: Uint8Array, lengths: readonly number[], field: string): void {
-  param(lengths.includes(data.length), `length must be one of ${lengths.join('/')}`, field);
-}
+
 
 /** Whether a SELECT asks for the FCI with Le `00`. */
 export interface SelectOptions {

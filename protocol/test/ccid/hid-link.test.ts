@@ -2,17 +2,8 @@ import t from 'tap';
 import { fromHex, toHex } from '../../src/bytes.ts';
 import { encodeHidReports, createHidReassembler, HID_LINK } from '../../src/ccid/hid-link.ts';
 import type { HidLinkEvent, HidReassembler } from '../../src/ccid/hid-link.ts';
+import { mulberry32 as rng } from '../support/prng.ts';
 
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let x = a;
-    x = Math.imul(x ^ (x >>> 15), x | 1);
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function pad(hex: string, size = 64): string {
   return (hex.replace(/\s/g, '') + '00'.repeat(size)).slice(0, size * 2).toUpperCase();

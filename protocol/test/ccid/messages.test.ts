@@ -8,17 +8,8 @@ import {
   needsNextBlock, exchangeLevel, peekCcidMessageLength, PC_TO_RDR, RDR_TO_PC,
 } from '../../src/ccid/messages.ts';
 import type { CcidMessage } from '../../src/ccid/messages.ts';
+import { mulberry32 as rng } from '../support/prng.ts';
 
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let x = a;
-    x = Math.imul(x ^ (x >>> 15), x | 1);
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const ok = { iccStatus: 'present-active', commandStatus: 'ok' } as const;
 

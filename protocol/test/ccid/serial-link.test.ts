@@ -7,17 +7,8 @@ import {
 } from '../../src/ccid/serial-link.ts';
 import type { SerialEvent, SerialDecoderOptions } from '../../src/ccid/serial-link.ts';
 import { openProbeCommands, GEMPC_DESCRIPTORS } from '../../src/ccid/gempc-twin.ts';
+import { mulberry32 as rng } from '../support/prng.ts';
 
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let x = a;
-    x = Math.imul(x ^ (x >>> 15), x | 1);
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Events as comparable plain data (hex for bytes). */
 function show(events: readonly SerialEvent[]): unknown[] {

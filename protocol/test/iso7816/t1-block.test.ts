@@ -5,18 +5,8 @@ import type { T1Block, T1Edc } from '../../src/iso7816/t1-block.ts';
 import {
   decodeT1Block, describeT1Block, encodeT1Block, t1BlockLength, t1Crc, t1EdcLength, t1Lrc, t1Pcb,
 } from '../../src/iso7816/t1-block.ts';
+import { mulberry32 as prng } from '../support/prng.ts';
 
-/** Deterministic PRNG (mulberry32) so random tests are reproducible. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let x = a;
-    x = Math.imul(x ^ (x >>> 15), x | 1);
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 // [7816-3 §11.3] known blocks with LRC: hex, decoded block
 const lrcVectors: ReadonlyArray<readonly [string, T1Block]> = [

@@ -3,18 +3,8 @@ import { toHex } from '../../src/bytes.ts';
 import type { T1Edc } from '../../src/iso7816/t1-block.ts';
 import type { T1CardEffect, T1CardState, T1TerminalEffect, T1TerminalState } from '../../src/iso7816/t1.ts';
 import { t1Card, t1CardStep, t1Terminal, t1TerminalStep } from '../../src/iso7816/t1.ts';
+import { mulberry32 as prng } from '../support/prng.ts';
 
-/** Deterministic PRNG (mulberry32). */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let x = a;
-    x = Math.imul(x ^ (x >>> 15), x | 1);
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface LinkOptions {
   readonly seed: number;
