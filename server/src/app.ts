@@ -16,11 +16,16 @@ import authPlugin from './plugins/auth.ts';
 import brokerPlugin from './plugins/broker.ts';
 import adminRoutes from './routes/admin.ts';
 import terminalRoutes from './routes/terminals.ts';
+import configRoutes from './routes/config.ts';
+import hotlistRoutes from './routes/hotlist.ts';
+import ingestRoutes from './routes/ingest.ts';
 
 /** Events between feature plugins (e.g. `terminal-disabled` → the broker drops the connection). */
 export interface FleetBusEvents {
   'terminal-disabled': [terminalId: string];
   'terminal-credentials-changed': [terminalId: string];
+  /** The hotlist moved to `version` (the hotlist plugin announces it to the fleet). */
+  'hotlist-changed': [version: number];
 }
 
 declare module 'fastify' {
@@ -84,8 +89,8 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
 
   await app.register(swagger, {
     openapi: {
-      info: { title: 'OneCard fleet server', version: '0.1.0', description: 'Enrolment, terminals, configuration, hotlist, keys, rollouts, events and audit. Admin routes take `Authorization: Bearer <token>`.' },
-      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+      info: { title: 'OneCard fleet server', version: '0.1.0', description: 'Enrolment, terminals, configuration, hotlist, keys, rollouts, events and audit. Admin routes take `Authorization: Bearer <token>`; terminal routes (`/api/v1/terminal/...`) take `Authorization: Basic base64(terminalId:password)` or `Bearer <password>`.' },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' }, terminalBasic: { type: 'http', scheme: 'basic', description: 'terminal id and MQTT password from enrolment' } } },
       security: [{ bearer: [] }],
     },
   });
@@ -104,6 +109,9 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
 
   await app.register(adminRoutes);
   await app.register(terminalRoutes);
+  await app.register(configRoutes);
+  await app.register(hotlistRoutes);
+  await app.register(ingestRoutes);
   return app;
 }
 

@@ -51,7 +51,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: 'publicHttpUrl', flag: '--public-http-url', env: 'ONECARD_PUBLIC_HTTP_URL', kind: 'string', help: 'HTTP base URL terminals fetch documents from' },
   { key: 'logLevel', flag: '--log-level', env: 'ONECARD_LOG_LEVEL', kind: 'string', help: 'pino level: fatal, error, warn, info, debug, trace' },
   { key: 'enrolmentTokenTtlSeconds', flag: '--enrolment-ttl', env: 'ONECARD_ENROLMENT_TTL', kind: 'int', help: 'default enrolment token lifetime in seconds' },
-  { key: 'authRateLimitPerMinute', flag: '--auth-rate-limit', env: 'ONECARD_AUTH_RATE_LIMIT', kind: 'int', help: 'enrolment attempts per minute per IP' },
+  { key: 'authRateLimitPerMinute', flag: '--auth-rate-limit', env: 'ONECARD_AUTH_RATE_LIMIT', kind: 'int', help: 'enrolment attempts, and failed admin/terminal authentications, per minute per IP' },
 ];
 
 export function usage(): string {

@@ -4,6 +4,8 @@
  * documented in `docs/errors.md` (kept in sync by `test/errors.test.ts`). Routes answer errors as
  * `{ error: { code, message } }`. Branch on `code`, never on `message`.
  */
+import { UPDATES_ERRORS, UPDATES_ERROR_STATUS } from './updates/error-codes.ts';
+
 export const SRV_ERRORS = {
   SRV_ERR_INVALID_ARGUMENT: 'Invalid argument',
   SRV_ERR_CONFIG: 'Invalid server configuration',
@@ -17,9 +19,11 @@ export const SRV_ERRORS = {
   SRV_ERR_ENROLMENT_TOKEN: 'Enrolment token is unknown, used or expired',
   SRV_ERR_TERMINAL_DISABLED: 'Terminal is disabled',
   SRV_ERR_PAYLOAD_TOO_LARGE: 'Payload too large',
+  SRV_ERR_CONFIG_SCHEMA: 'Configuration document does not match the terminal configuration schema',
   SRV_ERR_STORE: 'Store failure',
   SRV_ERR_MIGRATION: 'Store migration failed',
   SRV_ERR_INTERNAL: 'Internal error',
+  ...UPDATES_ERRORS,
 } as const satisfies Record<`SRV_ERR_${string}`, string>;
 
 export type ServerErrorCode = keyof typeof SRV_ERRORS;
@@ -34,9 +38,11 @@ export const SRV_ERROR_STATUS: Partial<Record<ServerErrorCode, number>> = {
   SRV_ERR_CONFLICT: 409,
   SRV_ERR_VERSION_MISMATCH: 409,
   SRV_ERR_PAYLOAD_TOO_LARGE: 413,
+  SRV_ERR_CONFIG_SCHEMA: 400,
   SRV_ERR_RATE_LIMITED: 429,
   SRV_ERR_ENROLMENT_TOKEN: 403,
   SRV_ERR_TERMINAL_DISABLED: 403,
+  ...UPDATES_ERROR_STATUS,
 };
 
 export class ServerError extends Error {

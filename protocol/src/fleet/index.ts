@@ -1,3 +1,4 @@
 /** The OneCard fleet protocol: MQTT topics, the terminal access rule, and message schemas. */
 export * from './topics.ts';
 export * from './messages.ts';
+export * from './config-schema.ts';

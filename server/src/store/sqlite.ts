@@ -7,6 +7,8 @@ import { ServerError } from '../errors.ts';
 import type {
   AdminTokenRecord, AuditRecord, EnrolmentTokenRecord, GroupRecord, NewEnrolmentToken, NewAuditRecord, PresenceUpdate, Role, Store,
   TerminalFilter, TerminalPatch, TerminalRecord, TerminalStatus,
+  ConfigAssignment, ConfigDocRecord, ConfigScope, ConfigStatusRecord, ConfigVersionRecord, EffectiveConfig, EventFilter, EventRecord,
+  HotlistAdd, HotlistChangeResult, HotlistDelta, HotlistEntry, IngestResult, NewEvent, TelemetryRecord, TerminalConfigState,
 } from './types.ts';
 
 /** Schema migrations, applied in order; the applied count is kept in `PRAGMA user_version`. */
@@ -28,6 +30,37 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
      id INTEGER PRIMARY KEY AUTOINCREMENT, ts INTEGER NOT NULL, actor TEXT NOT NULL, action TEXT NOT NULL,
      target TEXT NOT NULL, ip TEXT NOT NULL, details TEXT NOT NULL);
    CREATE INDEX audit_actor ON audit(actor);`,
+  // 2: configuration, hotlist, events, telemetry; bearer lookup of terminal credentials.
+  `CREATE INDEX terminals_credential ON terminals(credential_hash);
+   CREATE TABLE config_docs (
+     id TEXT PRIMARY KEY, name TEXT NOT NULL, created_at INTEGER NOT NULL, version INTEGER NOT NULL,
+     updated_at INTEGER NOT NULL, updated_by TEXT NOT NULL);
+   CREATE TABLE config_versions (
+     version INTEGER PRIMARY KEY AUTOINCREMENT, doc_id TEXT NOT NULL REFERENCES config_docs(id) DEFERRABLE INITIALLY DEFERRED,
+     sha256 TEXT NOT NULL, body TEXT NOT NULL, created_at INTEGER NOT NULL, created_by TEXT NOT NULL);
+   CREATE INDEX config_versions_doc ON config_versions(doc_id);
+   CREATE TABLE config_assignments (
+     scope TEXT NOT NULL, target TEXT NOT NULL, doc_id TEXT NOT NULL REFERENCES config_docs(id), PRIMARY KEY (scope, target)) WITHOUT ROWID;
+   CREATE INDEX config_assignments_doc ON config_assignments(doc_id);
+   CREATE TABLE terminal_config_status (
+     terminal_id TEXT PRIMARY KEY, version INTEGER NOT NULL, status TEXT NOT NULL, error_code TEXT, error_message TEXT,
+     at INTEGER NOT NULL, applied_version INTEGER) WITHOUT ROWID;
+   CREATE TABLE hotlist (
+     card_number TEXT PRIMARY KEY, version INTEGER NOT NULL, reported_at INTEGER NOT NULL, reported_by TEXT NOT NULL,
+     source TEXT NOT NULL, reason TEXT NOT NULL) WITHOUT ROWID;
+   CREATE TABLE hotlist_log (
+     version INTEGER NOT NULL, card_number TEXT NOT NULL, op TEXT NOT NULL, at INTEGER NOT NULL, by TEXT NOT NULL,
+     PRIMARY KEY (version, card_number)) WITHOUT ROWID;
+   CREATE TABLE hotlist_meta (id INTEGER PRIMARY KEY CHECK (id = 1), version INTEGER NOT NULL, log_floor INTEGER NOT NULL);
+   INSERT INTO hotlist_meta (id, version, log_floor) VALUES (1, 0, 0);
+   CREATE TABLE events (
+     id INTEGER PRIMARY KEY, terminal_id TEXT NOT NULL, event_id TEXT NOT NULL, seq INTEGER NOT NULL, ts INTEGER NOT NULL,
+     type TEXT NOT NULL, body TEXT NOT NULL, received_at INTEGER NOT NULL, UNIQUE (terminal_id, event_id));
+   CREATE INDEX events_terminal_ts ON events(terminal_id, ts);
+   CREATE INDEX events_type_ts ON events(type, ts);
+   CREATE TABLE telemetry (
+     terminal_id TEXT PRIMARY KEY, ts INTEGER NOT NULL, received_at INTEGER NOT NULL, epoch INTEGER NOT NULL, health TEXT NOT NULL,
+     readers TEXT NOT NULL, counters TEXT NOT NULL, outbox TEXT) WITHOUT ROWID;`,
 ];
 
 interface TerminalRow {
@@ -48,6 +81,34 @@ const toEnrol = (r: EnrolRow): EnrolmentTokenRecord => ({
   id: r.id, groupId: r.group_id, tags: JSON.parse(r.tags) as string[], expiresAt: r.expires_at, createdAt: r.created_at,
   createdBy: r.created_by, usedAt: r.used_at, usedBy: r.used_by, forTerminal: r.for_terminal,
 });
+interface DocRow { id: string; name: string; created_at: number; version: number; sha256: string; updated_at: number; updated_by: string }
+interface VersionRow { version: number; doc_id: string; sha256: string; body?: string; created_at: number; created_by: string }
+interface StatusRow { terminal_id: string; version: number; status: string; error_code: string | null; error_message: string | null; at: number; applied_version: number | null }
+interface HotlistRow { card_number: string; version: number; reported_at: number; reported_by: string; source: string; reason: string }
+interface EventRow { id: number; terminal_id: string; event_id: string; seq: number; ts: number; type: string; body: string; received_at: number }
+interface TeleRow { terminal_id: string; ts: number; received_at: number; epoch: number; health: string; readers: string; counters: string; outbox: string | null }
+interface EffRow { terminal_id: string; doc_id: string; version: number; sha256: string }
+
+const DOC_SELECT = 'SELECT d.id, d.name, d.created_at, d.version, v.sha256, d.updated_at, d.updated_by FROM config_docs d JOIN config_versions v ON v.version = d.version';
+const toDoc = (r: DocRow): ConfigDocRecord => ({ id: r.id, name: r.name, createdAt: r.created_at, version: r.version, sha256: r.sha256, updatedAt: r.updated_at, updatedBy: r.updated_by });
+const toStatus = (r: StatusRow): ConfigStatusRecord => ({ terminalId: r.terminal_id, version: r.version, status: r.status as 'applied' | 'rejected', errorCode: r.error_code, errorMessage: r.error_message, at: r.at });
+const toHot = (r: HotlistRow): HotlistEntry => ({ cardNumber: r.card_number, version: r.version, reportedAt: r.reported_at, reportedBy: r.reported_by, source: r.source as 'admin' | 'terminal', reason: r.reason });
+const toEvent = (r: EventRow): EventRecord => ({ id: r.id, terminalId: r.terminal_id, eventId: r.event_id, seq: r.seq, ts: r.ts, type: r.type, body: JSON.parse(r.body) as Record<string, unknown>, receivedAt: r.received_at });
+const toTele = (r: TeleRow): TelemetryRecord => ({
+  terminalId: r.terminal_id, ts: r.ts, receivedAt: r.received_at, epoch: r.epoch, health: r.health,
+  readers: JSON.parse(r.readers) as Record<string, unknown>[], counters: JSON.parse(r.counters) as Record<string, number>,
+  outbox: r.outbox === null ? null : JSON.parse(r.outbox) as { pending: number; full: boolean },
+});
+const toEff = (r: EffRow): EffectiveConfig => ({ terminalId: r.terminal_id, docId: r.doc_id, version: r.version, sha256: r.sha256 });
+
+/** Effective document per terminal: its own assignment, else its group's. */
+const EFFECTIVE_SQL = `SELECT t.id AS terminal_id, d.id AS doc_id, d.version AS version, v.sha256 AS sha256
+  FROM terminals t
+  LEFT JOIN config_assignments ta ON ta.scope = 'terminal' AND ta.target = t.id
+  LEFT JOIN config_assignments ga ON ga.scope = 'group' AND ga.target = t.group_id
+  JOIN config_docs d ON d.id = coalesce(ta.doc_id, ga.doc_id)
+  JOIN config_versions v ON v.version = d.version`;
+
 const toAudit = (r: AuditRow): AuditRecord => ({ id: r.id, ts: r.ts, actor: r.actor, action: r.action, target: r.target, ip: r.ip, details: JSON.parse(r.details) as Record<string, unknown> });
 
 /**
@@ -196,6 +257,246 @@ export class SqliteStore implements Store {
       : 'UPDATE terminals SET online = 0, epoch = ?, last_seen = max(coalesce(last_seen, 0), ?), reported = coalesce(?, reported) WHERE id = ? AND epoch = ?';
     const reported = u.reported === undefined ? null : JSON.stringify(u.reported);
     return this.#db.prepare(sql).run(u.epoch, u.at, reported, id, u.epoch).changes === 1;
+  }
+
+  async findTerminalByCredentialHash(credentialHash: string): Promise<TerminalRecord | undefined> {
+    const r = this.#db.prepare('SELECT * FROM terminals WHERE credential_hash = ?').get(credentialHash) as TerminalRow | undefined;
+    return r === undefined ? undefined : toTerminal(r);
+  }
+
+  // ── configuration ───────────────────────────────────────────────────────────────────────────
+
+  async createConfigDoc(rec: { id: string; name: string; body: string; sha256: string; at: number; by: string }): Promise<ConfigDocRecord> {
+    return this.#db.transaction(() => {
+      if (this.#db.prepare('SELECT 1 FROM config_docs WHERE id = ?').get(rec.id) !== undefined) throw new ServerError('SRV_ERR_CONFLICT', `config ${rec.id} exists`, { id: rec.id });
+      const version = Number(this.#db.prepare('INSERT INTO config_versions (doc_id, sha256, body, created_at, created_by) VALUES (?, ?, ?, ?, ?)').run(rec.id, rec.sha256, rec.body, rec.at, rec.by).lastInsertRowid);
+      this.#db.prepare('INSERT INTO config_docs (id, name, created_at, version, updated_at, updated_by) VALUES (?, ?, ?, ?, ?, ?)').run(rec.id, rec.name, rec.at, version, rec.at, rec.by);
+      return toDoc(this.#db.prepare(`${DOC_SELECT} WHERE d.id = ?`).get(rec.id) as DocRow);
+    })();
+  }
+
+  async updateConfigDoc(id: string, rec: { body: string; sha256: string; at: number; by: string; expectedVersion?: number }): Promise<ConfigDocRecord> {
+    return this.#db.transaction(() => {
+      const cur = this.#db.prepare('SELECT version FROM config_docs WHERE id = ?').get(id) as { version: number } | undefined;
+      if (cur === undefined) throw new ServerError('SRV_ERR_NOT_FOUND', `config ${id}`, { id });
+      if (rec.expectedVersion !== undefined && rec.expectedVersion !== cur.version) {
+        throw new ServerError('SRV_ERR_VERSION_MISMATCH', `config ${id} is at version ${cur.version}`, { expected: rec.expectedVersion, actual: cur.version });
+      }
+      const version = Number(this.#db.prepare('INSERT INTO config_versions (doc_id, sha256, body, created_at, created_by) VALUES (?, ?, ?, ?, ?)').run(id, rec.sha256, rec.body, rec.at, rec.by).lastInsertRowid);
+      this.#db.prepare('UPDATE config_docs SET version = ?, updated_at = ?, updated_by = ? WHERE id = ?').run(version, rec.at, rec.by, id);
+      return toDoc(this.#db.prepare(`${DOC_SELECT} WHERE d.id = ?`).get(id) as DocRow);
+    })();
+  }
+
+  async getConfigDoc(id: string): Promise<ConfigDocRecord | undefined> {
+    const r = this.#db.prepare(`${DOC_SELECT} WHERE d.id = ?`).get(id) as DocRow | undefined;
+    return r === undefined ? undefined : toDoc(r);
+  }
+
+  async listConfigDocs(): Promise<ConfigDocRecord[]> {
+    return (this.#db.prepare(`${DOC_SELECT} ORDER BY d.id`).all() as DocRow[]).map(toDoc);
+  }
+
+  async getConfigVersion(version: number): Promise<ConfigVersionRecord | undefined> {
+    const r = this.#db.prepare('SELECT version, doc_id, sha256, body, created_at, created_by FROM config_versions WHERE version = ?').get(version) as VersionRow | undefined;
+    return r === undefined ? undefined : { version: r.version, docId: r.doc_id, sha256: r.sha256, body: r.body!, createdAt: r.created_at, createdBy: r.created_by };
+  }
+
+  async listConfigVersions(docId: string): Promise<Omit<ConfigVersionRecord, 'body'>[]> {
+    return (this.#db.prepare('SELECT version, doc_id, sha256, created_at, created_by FROM config_versions WHERE doc_id = ? ORDER BY version DESC').all(docId) as VersionRow[])
+      .map((r) => ({ version: r.version, docId: r.doc_id, sha256: r.sha256, createdAt: r.created_at, createdBy: r.created_by }));
+  }
+
+  async assignConfig(a: ConfigAssignment): Promise<void> {
+    if (this.#db.prepare('SELECT 1 FROM config_docs WHERE id = ?').get(a.docId) === undefined) throw new ServerError('SRV_ERR_NOT_FOUND', `config ${a.docId}`);
+    const exists = a.scope === 'group' ? this.#db.prepare('SELECT 1 FROM groups WHERE id = ?').get(a.target) : this.#db.prepare('SELECT 1 FROM terminals WHERE id = ?').get(a.target);
+    if (exists === undefined) throw new ServerError('SRV_ERR_NOT_FOUND', `${a.scope} ${a.target}`);
+    this.#db.prepare('INSERT INTO config_assignments (scope, target, doc_id) VALUES (?, ?, ?) ON CONFLICT (scope, target) DO UPDATE SET doc_id = excluded.doc_id').run(a.scope, a.target, a.docId);
+  }
+
+  async unassignConfig(scope: ConfigScope, target: string): Promise<boolean> {
+    return this.#db.prepare('DELETE FROM config_assignments WHERE scope = ? AND target = ?').run(scope, target).changes === 1;
+  }
+
+  async listConfigAssignments(docId?: string): Promise<ConfigAssignment[]> {
+    const rows = (docId === undefined
+      ? this.#db.prepare('SELECT scope, target, doc_id FROM config_assignments ORDER BY scope, target').all()
+      : this.#db.prepare('SELECT scope, target, doc_id FROM config_assignments WHERE doc_id = ? ORDER BY scope, target').all(docId)) as { scope: ConfigScope; target: string; doc_id: string }[];
+    return rows.map((r) => ({ scope: r.scope, target: r.target, docId: r.doc_id }));
+  }
+
+  async listEffectiveConfigs(filter: { terminalIds?: readonly string[]; docId?: string; groupId?: string }): Promise<EffectiveConfig[]> {
+    const where: string[] = [];
+    const args: string[] = [];
+    if (filter.terminalIds !== undefined) { where.push('t.id IN (SELECT value FROM json_each(?))'); args.push(JSON.stringify(filter.terminalIds)); }
+    if (filter.docId !== undefined) { where.push('d.id = ?'); args.push(filter.docId); }
+    if (filter.groupId !== undefined) { where.push('t.group_id = ?'); args.push(filter.groupId); }
+    const sql = `${EFFECTIVE_SQL} ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY t.id`;
+    return (this.#db.prepare(sql).all(...args) as EffRow[]).map(toEff);
+  }
+
+  async recordConfigStatus(rec: ConfigStatusRecord): Promise<void> {
+    this.#db.prepare(`INSERT INTO terminal_config_status (terminal_id, version, status, error_code, error_message, at, applied_version)
+      VALUES (@terminalId, @version, @status, @errorCode, @errorMessage, @at, CASE WHEN @status = 'applied' THEN @version END)
+      ON CONFLICT (terminal_id) DO UPDATE SET version = excluded.version, status = excluded.status, error_code = excluded.error_code,
+        error_message = excluded.error_message, at = excluded.at,
+        applied_version = CASE WHEN excluded.status = 'applied' THEN excluded.version ELSE terminal_config_status.applied_version END`).run(rec);
+  }
+
+  async getTerminalConfigState(terminalId: string): Promise<TerminalConfigState> {
+    const eff = this.#db.prepare(`${EFFECTIVE_SQL} WHERE t.id = ?`).get(terminalId) as EffRow | undefined;
+    const st = this.#db.prepare('SELECT * FROM terminal_config_status WHERE terminal_id = ?').get(terminalId) as StatusRow | undefined;
+    return { terminalId, desired: eff === undefined ? null : toEff(eff), reported: st === undefined ? null : toStatus(st), appliedVersion: st?.applied_version ?? null };
+  }
+
+  async configRolloutSummary(docId: string): Promise<{ terminals: number; applied: number; rejected: number; pending: number }> {
+    const r = this.#db.prepare(`SELECT count(*) AS terminals,
+        coalesce(sum(CASE WHEN s.applied_version = e.version THEN 1 ELSE 0 END), 0) AS applied,
+        coalesce(sum(CASE WHEN s.status = 'rejected' AND s.version = e.version THEN 1 ELSE 0 END), 0) AS rejected
+      FROM (${EFFECTIVE_SQL} WHERE d.id = ?) e LEFT JOIN terminal_config_status s ON s.terminal_id = e.terminal_id`).get(docId) as { terminals: number; applied: number; rejected: number };
+    return { ...r, pending: r.terminals - r.applied - r.rejected };
+  }
+
+  // ── hotlist ─────────────────────────────────────────────────────────────────────────────────
+
+  async hotlistVersion(): Promise<number> {
+    return (this.#db.prepare('SELECT version FROM hotlist_meta WHERE id = 1').get() as { version: number }).version;
+  }
+
+  #hotlistAddSync(adds: readonly HotlistAdd[], at: number): HotlistChangeResult {
+    const cur = (this.#db.prepare('SELECT version FROM hotlist_meta WHERE id = 1').get() as { version: number }).version;
+    const next = cur + 1;
+    const ins = this.#db.prepare('INSERT OR IGNORE INTO hotlist (card_number, version, reported_at, reported_by, source, reason) VALUES (?, ?, ?, ?, ?, ?)');
+    const log = this.#db.prepare("INSERT INTO hotlist_log (version, card_number, op, at, by) VALUES (?, ?, 'add', ?, ?)");
+    const changed: string[] = [];
+    for (const a of adds) {
+      if (ins.run(a.cardNumber, next, at, a.reportedBy, a.source, a.reason).changes === 1) {
+        log.run(next, a.cardNumber, at, a.reportedBy);
+        changed.push(a.cardNumber);
+      }
+    }
+    if (changed.length === 0) return { version: cur, changed };
+    this.#db.prepare('UPDATE hotlist_meta SET version = ? WHERE id = 1').run(next);
+    return { version: next, changed };
+  }
+
+  async hotlistAdd(adds: readonly HotlistAdd[], at: number): Promise<HotlistChangeResult> {
+    return this.#db.transaction(() => this.#hotlistAddSync(adds, at))();
+  }
+
+  async hotlistRemove(cardNumbers: readonly string[], at: number, by: string): Promise<HotlistChangeResult> {
+    return this.#db.transaction(() => {
+      const cur = (this.#db.prepare('SELECT version FROM hotlist_meta WHERE id = 1').get() as { version: number }).version;
+      const next = cur + 1;
+      const del = this.#db.prepare('DELETE FROM hotlist WHERE card_number = ?');
+      const log = this.#db.prepare("INSERT INTO hotlist_log (version, card_number, op, at, by) VALUES (?, ?, 'remove', ?, ?)");
+      const changed: string[] = [];
+      for (const c of cardNumbers) {
+        if (del.run(c).changes === 1) {
+          log.run(next, c, at, by);
+          changed.push(c);
+        }
+      }
+      if (changed.length === 0) return { version: cur, changed };
+      this.#db.prepare('UPDATE hotlist_meta SET version = ? WHERE id = 1').run(next);
+      return { version: next, changed };
+    })();
+  }
+
+  async getHotlistEntry(cardNumber: string): Promise<HotlistEntry | undefined> {
+    const r = this.#db.prepare('SELECT * FROM hotlist WHERE card_number = ?').get(cardNumber) as HotlistRow | undefined;
+    return r === undefined ? undefined : toHot(r);
+  }
+
+  async listHotlist(opts: { prefix?: string; afterCard?: string; limit?: number } = {}): Promise<HotlistEntry[]> {
+    const where: string[] = [];
+    const args: (string | number)[] = [];
+    if (opts.prefix !== undefined) { where.push('card_number >= ? AND card_number < ?'); args.push(opts.prefix, `${opts.prefix}\uffff`); }
+    if (opts.afterCard !== undefined) { where.push('card_number > ?'); args.push(opts.afterCard); }
+    args.push(Math.min(Math.max(opts.limit ?? 100, 1), 10000));
+    return (this.#db.prepare(`SELECT * FROM hotlist ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY card_number LIMIT ?`).all(...args) as HotlistRow[]).map(toHot);
+  }
+
+  async hotlistSince(since: number | undefined): Promise<HotlistDelta> {
+    return this.#db.transaction((): HotlistDelta => {
+      const meta = this.#db.prepare('SELECT version, log_floor FROM hotlist_meta WHERE id = 1').get() as { version: number; log_floor: number };
+      const full = (): HotlistDelta => ({ kind: 'full', version: meta.version, cards: this.#db.prepare('SELECT card_number FROM hotlist ORDER BY card_number').pluck().all() as string[] });
+      if (since === undefined || since < meta.log_floor || since > meta.version) return full();
+      const touched = this.#db.prepare(`SELECT l.card_number AS c, h.card_number IS NOT NULL AS listed
+        FROM (SELECT DISTINCT card_number FROM hotlist_log WHERE version > ?) l LEFT JOIN hotlist h ON h.card_number = l.card_number
+        ORDER BY l.card_number`).all(since) as { c: string; listed: number }[];
+      if (touched.length > 0) {
+        const total = (this.#db.prepare('SELECT count(*) AS n FROM hotlist').get() as { n: number }).n;
+        if (touched.length > total) return full(); // the snapshot is smaller than the delta
+      }
+      return { kind: 'delta', fromVersion: since, version: meta.version, add: touched.filter((x) => x.listed === 1).map((x) => x.c), remove: touched.filter((x) => x.listed !== 1).map((x) => x.c) };
+    })();
+  }
+
+  async compactHotlistLog(keepFromVersion: number): Promise<void> {
+    this.#db.transaction(() => {
+      const meta = this.#db.prepare('SELECT version, log_floor FROM hotlist_meta WHERE id = 1').get() as { version: number; log_floor: number };
+      const floor = Math.min(Math.max(meta.log_floor, keepFromVersion), meta.version);
+      this.#db.prepare('DELETE FROM hotlist_log WHERE version <= ?').run(floor);
+      this.#db.prepare('UPDATE hotlist_meta SET log_floor = ? WHERE id = 1').run(floor);
+    })();
+  }
+
+  // ── ingest ──────────────────────────────────────────────────────────────────────────────────
+
+  #insertEvent: Database.Statement | undefined;
+
+  async ingestEvents(terminalId: string, records: readonly NewEvent[], receivedAt: number, hotlistAdds?: ReadonlyMap<string, HotlistAdd>): Promise<IngestResult> {
+    this.#insertEvent ??= this.#db.prepare('INSERT OR IGNORE INTO events (terminal_id, event_id, seq, ts, type, body, received_at) VALUES (?, ?, ?, ?, ?, ?, ?)');
+    const ins = this.#insertEvent;
+    return this.#db.transaction((): IngestResult => {
+      let inserted = 0;
+      let upToSeq = 0;
+      const adds: HotlistAdd[] = [];
+      for (const r of records) {
+        if (r.seq > upToSeq) upToSeq = r.seq;
+        if (ins.run(terminalId, r.eventId, r.seq, r.ts, r.type, JSON.stringify(r.body), receivedAt).changes === 1) {
+          inserted++;
+          const add = hotlistAdds?.get(r.eventId);
+          if (add !== undefined) adds.push(add);
+        }
+      }
+      const hotlist = adds.length > 0 ? this.#hotlistAddSync(adds, receivedAt) : null;
+      return { inserted, duplicates: records.length - inserted, upToSeq, hotlist: hotlist !== null && hotlist.changed.length > 0 ? hotlist : null };
+    })();
+  }
+
+  async listEvents(f: EventFilter = {}): Promise<EventRecord[]> {
+    const where: string[] = [];
+    const args: (string | number)[] = [];
+    if (f.terminalId !== undefined) { where.push('terminal_id = ?'); args.push(f.terminalId); }
+    if (f.type !== undefined) { where.push('type = ?'); args.push(f.type); }
+    if (f.typePrefix !== undefined) { where.push('type >= ? AND type < ?'); args.push(f.typePrefix, `${f.typePrefix}\uffff`); }
+    if (f.from !== undefined) { where.push('ts >= ?'); args.push(f.from); }
+    if (f.to !== undefined) { where.push('ts < ?'); args.push(f.to); }
+    if (f.afterId !== undefined) { where.push('id > ?'); args.push(f.afterId); }
+    args.push(Math.min(Math.max(f.limit ?? 100, 1), 10000));
+    return (this.#db.prepare(`SELECT * FROM events ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id LIMIT ?`).all(...args) as EventRow[]).map(toEvent);
+  }
+
+  async putTelemetry(rec: TelemetryRecord): Promise<void> {
+    this.#db.prepare(`INSERT INTO telemetry (terminal_id, ts, received_at, epoch, health, readers, counters, outbox) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+      ON CONFLICT (terminal_id) DO UPDATE SET ts = excluded.ts, received_at = excluded.received_at, epoch = excluded.epoch, health = excluded.health,
+        readers = excluded.readers, counters = excluded.counters, outbox = excluded.outbox`)
+      .run(rec.terminalId, rec.ts, rec.receivedAt, rec.epoch, rec.health, JSON.stringify(rec.readers), JSON.stringify(rec.counters), rec.outbox === null ? null : JSON.stringify(rec.outbox));
+  }
+
+  async getTelemetry(terminalId: string): Promise<TelemetryRecord | undefined> {
+    const r = this.#db.prepare('SELECT * FROM telemetry WHERE terminal_id = ?').get(terminalId) as TeleRow | undefined;
+    return r === undefined ? undefined : toTele(r);
+  }
+
+  async listTelemetry(opts: { afterTerminalId?: string; limit?: number } = {}): Promise<TelemetryRecord[]> {
+    const lim = Math.min(Math.max(opts.limit ?? 100, 1), 10000);
+    const rows = opts.afterTerminalId === undefined
+      ? this.#db.prepare('SELECT * FROM telemetry ORDER BY terminal_id LIMIT ?').all(lim)
+      : this.#db.prepare('SELECT * FROM telemetry WHERE terminal_id > ? ORDER BY terminal_id LIMIT ?').all(opts.afterTerminalId, lim);
+    return (rows as TeleRow[]).map(toTele);
   }
 
   async appendAudit(rec: NewAuditRecord): Promise<number> {

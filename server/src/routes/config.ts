@@ -1,0 +1,217 @@
+/**
+ * Terminal configuration. Admins keep named documents (validated against `TerminalConfig` from
+ * `@onecard/protocol/fleet`); every edit creates a new fleet-wide version whose `sha256` is taken
+ * over the canonical JSON. Documents are assigned to groups or single terminals (terminal beats
+ * group). When a terminal's effective configuration changes, the server publishes a retained
+ * pointer `{v, version, sha256}` on `t/{id}/down/config`; the terminal fetches the document from
+ * `GET /api/v1/terminal/config/{version}` with its own credentials, applies it and reports
+ * `applied`/`rejected` on `up/config/status`. On birth the pointer is re-published when the
+ * terminal reports a different version than the desired one.
+ */
+import { createHash } from 'node:crypto';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { canonicalJson, downTopic, encodeFleetMessage, validateTerminalConfig } from '@onecard/protocol/fleet';
+import { isProtocolError } from '@onecard/protocol/errors';
+import { ServerError } from '../errors.ts';
+import type { ConfigDocRecord, ConfigScope, EffectiveConfig } from '../store/types.ts';
+
+const DocId = { type: 'string', pattern: '^[a-z0-9][a-z0-9_-]{0,63}$' } as const;
+const TargetId = { type: 'string', pattern: '^[A-Za-z0-9_-]{1,64}$' } as const;
+const VersionParam = { type: 'object', required: ['version'], properties: { version: { type: 'integer', minimum: 1 } } } as const;
+
+/** Publishes in slices of this many, yielding to the event loop between slices. */
+export const PUSH_SLICE = 500;
+
+/** Canonical bytes and digest of a validated document. @throws ServerError `SRV_ERR_CONFIG_SCHEMA` */
+export function canonicalConfig(document: unknown): { body: string; sha256: string } {
+  try {
+    validateTerminalConfig(document);
+  } catch (err) {
+    if (isProtocolError(err)) throw new ServerError('SRV_ERR_CONFIG_SCHEMA', err.message, { path: err.details.path });
+    throw err;
+  }
+  const body = canonicalJson(document);
+  return { body, sha256: createHash('sha256').update(body, 'utf8').digest('hex') };
+}
+
+/** `If-Match: "7"` / `If-Match: 7` / `expectedVersion: 7` → 7; conflicting values are refused. */
+function expectedVersion(req: FastifyRequest, bodyValue: number | undefined): number | undefined {
+  const h = req.headers['if-match'];
+  let fromHeader: number | undefined;
+  if (typeof h === 'string' && h !== '*') {
+    const m = /^(?:W\/)?"?(\d{1,15})"?$/.exec(h.trim());
+    if (m === null) throw new ServerError('SRV_ERR_VALIDATION', 'If-Match must be a version number', { field: 'If-Match' });
+    fromHeader = Number(m[1]);
+  }
+  if (fromHeader !== undefined && bodyValue !== undefined && fromHeader !== bodyValue) throw new ServerError('SRV_ERR_VALIDATION', 'If-Match and expectedVersion differ', { field: 'expectedVersion' });
+  return fromHeader ?? bodyValue;
+}
+
+export default async function configRoutes(app: FastifyInstance): Promise<void> {
+  const { store, clock } = app.ctx;
+  const m = app.metrics;
+  m.define('onecard_config_pointers_published_total', 'counter', 'Retained configuration pointers published');
+  m.define('onecard_config_status_total', 'counter', 'Configuration status reports by status');
+
+  /** Publishes the retained pointers of these effective configurations, in slices. */
+  const pushPointers = async (effs: readonly EffectiveConfig[]): Promise<void> => {
+    for (let i = 0; i < effs.length; i += PUSH_SLICE) {
+      const slice = effs.slice(i, i + PUSH_SLICE);
+      await Promise.all(slice.map((e) => app.publishDown(downTopic(e.terminalId, 'config'), encodeFleetMessage('config', { v: 1, version: e.version, sha256: e.sha256 }), true)));
+      m.inc('onecard_config_pointers_published_total', {}, slice.length);
+      if (i + PUSH_SLICE < effs.length) await new Promise((r) => setImmediate(r));
+    }
+  };
+  /** Clears the retained pointer of terminals that no longer have any configuration. */
+  const clearPointers = async (terminalIds: readonly string[]): Promise<void> => {
+    await Promise.all(terminalIds.map((id) => app.publishDown(downTopic(id, 'config'), new Uint8Array(0), true)));
+  };
+  /** After an assignment change on `scope/target`: push to the terminals affected. */
+  const pushAfterAssignment = async (scope: ConfigScope, target: string): Promise<number> => {
+    const effs = await store.listEffectiveConfigs(scope === 'group' ? { groupId: target } : { terminalIds: [target] });
+    await pushPointers(effs);
+    if (scope === 'terminal' && effs.length === 0) await clearPointers([target]);
+    if (scope === 'group') {
+      const have = new Set(effs.map((e) => e.terminalId));
+      const members = await store.listTerminals({ groupId: target, limit: 100000 });
+      await clearPointers(members.filter((t) => !have.has(t.id)).map((t) => t.id));
+    }
+    return effs.length;
+  };
+
+  const docView = async (d: ConfigDocRecord) => ({ ...d, assignments: await store.listConfigAssignments(d.id), rollout: await store.configRolloutSummary(d.id) });
+
+  // ── admin ───────────────────────────────────────────────────────────────────────────────────
+  const viewers = app.requireRole('viewer', 'operator', 'key-custodian');
+  const operators = app.requireRole('operator');
+
+  app.get('/api/v1/configs', { preHandler: viewers, schema: { tags: ['config'], summary: 'List configuration documents' } }, async () => ({ configs: await store.listConfigDocs() }));
+
+  app.post<{ Body: { id: string; name: string; document: unknown } }>('/api/v1/configs', {
+    preHandler: operators,
+    schema: {
+      tags: ['config'], summary: 'Create a configuration document (version = next fleet-wide number)',
+      body: { type: 'object', additionalProperties: false, required: ['id', 'name', 'document'], properties: { id: DocId, name: { type: 'string', minLength: 1, maxLength: 128 }, document: { type: 'object' } } },
+    },
+  }, async (req, reply) => {
+    const { body, sha256 } = canonicalConfig(req.body.document);
+    const doc = await store.createConfigDoc({ id: req.body.id, name: req.body.name, body, sha256, at: clock.now(), by: req.admin!.id });
+    await app.audit(req, 'config.create', doc.id, { version: doc.version, sha256 });
+    reply.code(201).header('etag', `"${doc.version}"`);
+    return docView(doc);
+  });
+
+  app.get<{ Params: { id: string } }>('/api/v1/configs/:id', { preHandler: viewers, schema: { tags: ['config'], summary: 'A document: newest version, its body, assignments and rollout state', params: { type: 'object', properties: { id: DocId } } } }, async (req, reply) => {
+    const doc = await store.getConfigDoc(req.params.id);
+    if (doc === undefined) throw new ServerError('SRV_ERR_NOT_FOUND', `config ${req.params.id}`);
+    const v = await store.getConfigVersion(doc.version);
+    reply.header('etag', `"${doc.version}"`);
+    return { ...(await docView(doc)), document: JSON.parse(v!.body) as unknown };
+  });
+
+  app.put<{ Params: { id: string }; Body: { document: unknown; expectedVersion?: number } }>('/api/v1/configs/:id', {
+    preHandler: operators,
+    schema: {
+      tags: ['config'], summary: 'New version of a document; precondition with `If-Match: "<version>"` or `expectedVersion` (409 SRV_ERR_VERSION_MISMATCH)',
+      params: { type: 'object', properties: { id: DocId } },
+      body: { type: 'object', additionalProperties: false, required: ['document'], properties: { document: { type: 'object' }, expectedVersion: { type: 'integer', minimum: 1 } } },
+    },
+  }, async (req, reply) => {
+    const expected = expectedVersion(req, req.body.expectedVersion);
+    const { body, sha256 } = canonicalConfig(req.body.document);
+    const doc = await store.updateConfigDoc(req.params.id, { body, sha256, at: clock.now(), by: req.admin!.id, ...(expected !== undefined ? { expectedVersion: expected } : {}) });
+    await app.audit(req, 'config.update', doc.id, { version: doc.version, sha256, ...(expected !== undefined ? { expectedVersion: expected } : {}) });
+    const effs = await store.listEffectiveConfigs({ docId: doc.id });
+    await pushPointers(effs);
+    reply.header('etag', `"${doc.version}"`);
+    return { ...(await docView(doc)), pushed: effs.length };
+  });
+
+  app.get<{ Params: { id: string } }>('/api/v1/configs/:id/versions', { preHandler: viewers, schema: { tags: ['config'], summary: 'Versions of a document, newest first', params: { type: 'object', properties: { id: DocId } } } }, async (req) => {
+    if ((await store.getConfigDoc(req.params.id)) === undefined) throw new ServerError('SRV_ERR_NOT_FOUND', `config ${req.params.id}`);
+    return { versions: await store.listConfigVersions(req.params.id) };
+  });
+
+  app.get<{ Params: { id: string; version: number } }>('/api/v1/configs/:id/versions/:version', {
+    preHandler: viewers,
+    schema: { tags: ['config'], summary: 'One version\'s document', params: { type: 'object', required: ['id', 'version'], properties: { id: DocId, version: { type: 'integer', minimum: 1 } } } },
+  }, async (req) => {
+    const v = await store.getConfigVersion(req.params.version);
+    if (v === undefined || v.docId !== req.params.id) throw new ServerError('SRV_ERR_NOT_FOUND', `config ${req.params.id} version ${req.params.version}`);
+    return { version: v.version, docId: v.docId, sha256: v.sha256, createdAt: v.createdAt, createdBy: v.createdBy, document: JSON.parse(v.body) as unknown };
+  });
+
+  for (const scope of ['group', 'terminal'] as const) {
+    const base = scope === 'group' ? '/api/v1/groups/:id/config' : '/api/v1/terminals/:id/config';
+    app.put<{ Params: { id: string }; Body: { configId: string } }>(base, {
+      preHandler: operators,
+      schema: {
+        tags: ['config'], summary: `Assign a configuration document to a ${scope} (${scope === 'terminal' ? 'overrides its group' : 'unless a terminal has its own'})`,
+        params: { type: 'object', properties: { id: TargetId } },
+        body: { type: 'object', additionalProperties: false, required: ['configId'], properties: { configId: DocId } },
+      },
+    }, async (req) => {
+      await store.assignConfig({ scope, target: req.params.id, docId: req.body.configId });
+      await app.audit(req, 'config.assign', `${scope}:${req.params.id}`, { configId: req.body.configId });
+      return { scope, target: req.params.id, configId: req.body.configId, pushed: await pushAfterAssignment(scope, req.params.id) };
+    });
+    app.delete<{ Params: { id: string } }>(base, {
+      preHandler: operators,
+      schema: { tags: ['config'], summary: `Remove a ${scope}'s configuration assignment`, params: { type: 'object', properties: { id: TargetId } } },
+    }, async (req, reply) => {
+      if (!(await store.unassignConfig(scope, req.params.id))) throw new ServerError('SRV_ERR_NOT_FOUND', `no assignment for ${scope} ${req.params.id}`);
+      await app.audit(req, 'config.unassign', `${scope}:${req.params.id}`);
+      await pushAfterAssignment(scope, req.params.id);
+      reply.code(204);
+    });
+  }
+
+  app.get<{ Params: { id: string } }>('/api/v1/terminals/:id/config', {
+    preHandler: viewers,
+    schema: { tags: ['config'], summary: 'Desired vs reported configuration of a terminal', params: { type: 'object', properties: { id: TargetId } } },
+  }, async (req) => {
+    const t = await store.getTerminal(req.params.id);
+    if (t === undefined) throw new ServerError('SRV_ERR_NOT_FOUND', `terminal ${req.params.id}`);
+    const st = await store.getTerminalConfigState(t.id);
+    const versions = (t.reported as { versions?: { config?: number } }).versions;
+    return { ...st, birthVersion: versions?.config ?? null, inSync: st.desired !== null && st.appliedVersion === st.desired.version };
+  });
+
+  // ── terminal ────────────────────────────────────────────────────────────────────────────────
+
+  app.get('/api/v1/terminal/config', {
+    preHandler: app.requireTerminal(),
+    schema: { tags: ['terminal'], summary: 'The caller\'s current configuration pointer `{v, version, sha256}` (204 when none is assigned)', security: [{ terminalBasic: [] }, { bearer: [] }] },
+  }, async (req, reply) => {
+    const [eff] = await store.listEffectiveConfigs({ terminalIds: [req.terminal!.id] });
+    if (eff === undefined) return reply.code(204).send();
+    return { v: 1, version: eff.version, sha256: eff.sha256 };
+  });
+
+  app.get<{ Params: { version: number } }>('/api/v1/terminal/config/:version', {
+    preHandler: app.requireTerminal(),
+    schema: { tags: ['terminal'], summary: 'A configuration document as its canonical JSON bytes (SHA-256 in `ETag`)', params: VersionParam, security: [{ terminalBasic: [] }, { bearer: [] }] },
+  }, async (req, reply) => {
+    const [eff] = await store.listEffectiveConfigs({ terminalIds: [req.terminal!.id] });
+    const v = await store.getConfigVersion(req.params.version);
+    // Only versions of the caller's own effective document: no reading other groups' settings.
+    if (eff === undefined || v === undefined || v.docId !== eff.docId) throw new ServerError('SRV_ERR_NOT_FOUND', `config version ${req.params.version}`);
+    reply.header('etag', `"${v.sha256}"`).header('x-config-version', String(v.version)).header('cache-control', 'private, max-age=31536000, immutable').type('application/json; charset=utf-8');
+    return reply.send(v.body);
+  });
+
+  // ── uplink ──────────────────────────────────────────────────────────────────────────────────
+
+  app.uplink.handle('config/status', async (terminalId, msg) => {
+    m.inc('onecard_config_status_total', { status: msg.status });
+    await store.recordConfigStatus({ terminalId, version: msg.version, status: msg.status, errorCode: msg.error?.code ?? null, errorMessage: msg.error?.message ?? null, at: clock.now() });
+    if (msg.status === 'rejected') app.log.warn({ terminalId, version: msg.version, code: msg.error?.code }, 'configuration rejected by terminal');
+  });
+
+  // Reconcile on (re)connect: the broker may have lost the retained pointer (restart), so a
+  // terminal that reports another version gets it again.
+  app.uplink.handle('birth', async (terminalId, msg) => {
+    const [eff] = await store.listEffectiveConfigs({ terminalIds: [terminalId] });
+    if (eff !== undefined && eff.version !== msg.versions.config) await pushPointers([eff]);
+  });
+}

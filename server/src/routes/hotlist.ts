@@ -1,0 +1,124 @@
+/**
+ * The card hotlist (lost, stolen or cancelled cards). Admins report and cancel cards; terminals
+ * report losses after a PIN-verified request at a kiosk (an `up/events` record of type
+ * `card.loss-report`, applied by the ingest plugin in the same transaction as the event). Every
+ * change bumps the hotlist version and is audited. The current version is announced with ONE
+ * retained pointer `{v, version}` on `fleet/broadcast/hotlist` that every terminal subscribes to
+ * (one publish for the whole fleet, re-published at start-up because the embedded broker keeps
+ * retained messages in memory). Terminals fetch `GET /api/v1/terminal/hotlist?since=N`: a delta of
+ * set operations, or the full sorted snapshot when N is unknown or too old, as JSON or as compact
+ * text, gzip-compressed when they accept it.
+ */
+import { gzipSync } from 'node:zlib';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { encodeFleetMessage } from '@onecard/protocol/fleet';
+import { ServerError } from '../errors.ts';
+import type { HotlistDelta } from '../store/types.ts';
+
+/** The single retained hotlist pointer every terminal subscribes to (under `fleet/broadcast/#`). */
+export const HOTLIST_BROADCAST_TOPIC = 'fleet/broadcast/hotlist';
+/** Social security card number (卡号): 9 characters, digits and capital letters [SPEC SC-IF §10.4]. */
+export const CARD_NUMBER_PATTERN = '^[0-9A-Z]{9}$';
+const CARD_NUMBER_RE = new RegExp(CARD_NUMBER_PATTERN);
+
+export function isCardNumber(s: unknown): s is string {
+  return typeof s === 'string' && CARD_NUMBER_RE.test(s);
+}
+
+/** Text form: a header line, then one card per line (full) or `+card` / `-card` (delta). */
+export function hotlistText(d: HotlistDelta): string {
+  if (d.kind === 'full') return `onecard-hotlist 1 full ${d.version} ${d.cards.length}\n${d.cards.map((c) => `${c}\n`).join('')}`;
+  return `onecard-hotlist 1 delta ${d.fromVersion} ${d.version} ${d.add.length} ${d.remove.length}\n${d.add.map((c) => `+${c}\n`).join('')}${d.remove.map((c) => `-${c}\n`).join('')}`;
+}
+
+/** Sends `body`, gzip-compressed when the client accepts gzip and the body is worth it. */
+export function sendMaybeGzip(req: FastifyRequest, reply: FastifyReply, body: string, type: string): FastifyReply {
+  reply.type(type).header('vary', 'accept-encoding');
+  const accept = req.headers['accept-encoding'];
+  if (typeof accept === 'string' && /(^|,)\s*gzip(\s*;\s*q=(?!0(\.0*)?\s*(,|$))[0-9.]+)?\s*(,|$)/.test(accept) && body.length > 256) {
+    return reply.header('content-encoding', 'gzip').send(gzipSync(Buffer.from(body, 'utf8')));
+  }
+  return reply.send(body);
+}
+
+const Cards = { type: 'array', minItems: 1, maxItems: 1000, uniqueItems: true, items: { type: 'string', pattern: CARD_NUMBER_PATTERN } } as const;
+
+export default async function hotlistRoutes(app: FastifyInstance): Promise<void> {
+  const { store, clock } = app.ctx;
+
+  const announce = async (version: number): Promise<void> => {
+    await app.publishDown(HOTLIST_BROADCAST_TOPIC, encodeFleetMessage('hotlist', { v: 1, version }), true);
+  };
+  app.fleet.on('hotlist-changed', (version) => {
+    announce(version).catch((err: unknown) => app.log.error({ err }, 'hotlist pointer publish failed'));
+  });
+  app.addHook('onReady', async () => {
+    await announce(await store.hotlistVersion());
+  });
+
+  const viewers = app.requireRole('viewer', 'operator', 'key-custodian');
+  const operators = app.requireRole('operator');
+
+  app.post<{ Body: { cardNumbers: string[]; reason: string } }>('/api/v1/hotlist/report', {
+    preHandler: operators,
+    schema: {
+      tags: ['hotlist'], summary: 'Report cards lost (one new hotlist version for the whole request)',
+      body: { type: 'object', additionalProperties: false, required: ['cardNumbers', 'reason'], properties: { cardNumbers: Cards, reason: { type: 'string', minLength: 1, maxLength: 256 } } },
+    },
+  }, async (req) => {
+    const r = await store.hotlistAdd(req.body.cardNumbers.map((c) => ({ cardNumber: c, reportedBy: req.admin!.id, source: 'admin' as const, reason: req.body.reason })), clock.now());
+    for (const c of r.changed) await app.audit(req, 'hotlist.report', c, { version: r.version, reason: req.body.reason, source: 'admin' });
+    if (r.changed.length > 0) app.fleet.emit('hotlist-changed', r.version);
+    const added = new Set(r.changed);
+    return { version: r.version, added: r.changed, alreadyListed: req.body.cardNumbers.filter((c) => !added.has(c)) };
+  });
+
+  app.post<{ Body: { cardNumbers: string[]; reason: string } }>('/api/v1/hotlist/cancel', {
+    preHandler: operators,
+    schema: {
+      tags: ['hotlist'], summary: 'Cancel loss reports: the cards are accepted again (one new version)',
+      body: { type: 'object', additionalProperties: false, required: ['cardNumbers', 'reason'], properties: { cardNumbers: Cards, reason: { type: 'string', minLength: 1, maxLength: 256 } } },
+    },
+  }, async (req) => {
+    const r = await store.hotlistRemove(req.body.cardNumbers, clock.now(), req.admin!.id);
+    for (const c of r.changed) await app.audit(req, 'hotlist.cancel', c, { version: r.version, reason: req.body.reason });
+    if (r.changed.length > 0) app.fleet.emit('hotlist-changed', r.version);
+    const removed = new Set(r.changed);
+    return { version: r.version, removed: r.changed, notListed: req.body.cardNumbers.filter((c) => !removed.has(c)) };
+  });
+
+  app.get<{ Querystring: { prefix?: string; after?: string; limit?: number } }>('/api/v1/hotlist', {
+    preHandler: viewers,
+    schema: {
+      tags: ['hotlist'], summary: 'Listed cards by card number; search by `prefix`, page with `after`',
+      querystring: { type: 'object', additionalProperties: false, properties: { prefix: { type: 'string', pattern: '^[0-9A-Z]{1,9}$' }, after: { type: 'string', pattern: CARD_NUMBER_PATTERN }, limit: { type: 'integer', minimum: 1, maximum: 10000 } } },
+    },
+  }, async (req) => {
+    const limit = req.query.limit ?? 100;
+    const entries = await store.listHotlist({ limit, ...(req.query.prefix !== undefined ? { prefix: req.query.prefix } : {}), ...(req.query.after !== undefined ? { afterCard: req.query.after } : {}) });
+    return { version: await store.hotlistVersion(), entries, next: entries.length === limit ? entries[entries.length - 1]!.cardNumber : null };
+  });
+
+  app.get<{ Params: { card: string } }>('/api/v1/hotlist/:card', {
+    preHandler: viewers,
+    schema: { tags: ['hotlist'], summary: 'Is this card listed? (404 when not)', params: { type: 'object', properties: { card: { type: 'string', pattern: CARD_NUMBER_PATTERN } } } },
+  }, async (req) => {
+    const e = await store.getHotlistEntry(req.params.card);
+    if (e === undefined) throw new ServerError('SRV_ERR_NOT_FOUND', 'card not listed');
+    return e;
+  });
+
+  app.get<{ Querystring: { since?: number; format?: 'json' | 'text' } }>('/api/v1/terminal/hotlist', {
+    preHandler: app.requireTerminal(),
+    schema: {
+      tags: ['terminal'], summary: 'Hotlist delta since `since`, or the full snapshot (JSON or text; gzip with Accept-Encoding)',
+      security: [{ terminalBasic: [] }, { bearer: [] }],
+      querystring: { type: 'object', additionalProperties: false, properties: { since: { type: 'integer', minimum: 0 }, format: { type: 'string', enum: ['json', 'text'] } } },
+    },
+  }, async (req, reply) => {
+    const d = await store.hotlistSince(req.query.since);
+    reply.header('x-hotlist-version', String(d.version)).header('x-hotlist-kind', d.kind).header('cache-control', 'no-store');
+    if (req.query.format === 'text') return sendMaybeGzip(req, reply, hotlistText(d), 'text/plain; charset=utf-8');
+    return sendMaybeGzip(req, reply, JSON.stringify({ v: 1, ...d }), 'application/json; charset=utf-8');
+  });
+}
