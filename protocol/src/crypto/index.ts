@@ -16,3 +16,4 @@ export * from './purse-crypto.ts';
 export * from './kcv.ts';
 export * from './tr31-header.ts';
 export * from './tr31.ts';
+export * from './sm2.ts';
