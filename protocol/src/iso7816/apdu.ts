@@ -293,9 +293,11 @@ export function withSecureMessaging(cla: number, sm: SecureMessaging): number {
  * CHANGE REFERENCE DATA `24` (incl. SSC `84 24`), RESET RETRY COUNTER `2C`, SSC CHANGE PIN `5E`,
  * EXTERNAL/MUTUAL AUTHENTICATE `82`, key loading `D4`.
  */
-export function isSecretBearingCommand(apdu: Pick<CommandApdu, 'ins'>): boolean {
+export function isSecretBearingCommand(apdu: Pick<CommandApdu, 'ins'> & Partial<Pick<CommandApdu, 'cla'>>): boolean {
   const ins = apdu.ins;
-  return ins === 0x20 || ins === 0x24 || ins === 0x2c || ins === 0x5e || ins === 0x82 || ins === 0xd4;
+  if (ins === 0x20 || ins === 0x24 || ins === 0x2c || ins === 0x5e || ins === 0x82 || ins === 0xd4) return true;
+  // PSAM CIPHER DATA (80 FA) carries the clear PIN block of a PIN reload [P9 §9.7].
+  return ins === 0xfa && (apdu.cla === undefined || (apdu.cla & 0xf0) === 0x80);
 }
 
 const HEX = '0123456789ABCDEF';

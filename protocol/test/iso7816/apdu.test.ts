@@ -181,6 +181,8 @@ t.test('[reader-link §6.7] trace redaction of secret-bearing commands', async (
   t.notMatch(formatCommandApdu(verify), /123456/);
   t.equal(formatCommandApdu(verify, { unsafe: true }), '00 20 00 00 Lc=3 123456');
   for (const ins of [0x24, 0x2c, 0x5e, 0x82, 0xd4]) t.notMatch(formatCommandApdu({ ...verify, ins }), /123456/);
+  t.notMatch(formatCommandApdu({ ...verify, cla: 0x80, ins: 0xfa }), /123456/, 'PSAM CIPHER DATA carries PIN blocks');
+  t.equal(isSecretBearingCommand({ cla: 0x00, ins: 0xfa }), false, 'FA outside the proprietary class is not CIPHER DATA');
   t.equal(formatCommandApdu({ cla: 0, ins: 0xb2, p1: 1, p2: 0, le: 18 }), '00 B2 01 00 Le=18');
   t.equal(formatCommandApdu({ cla: 0, ins: 0xa4, p1: 2, p2: 0, data: fromHex('EF05') }), '00 A4 02 00 Lc=2 EF05');
 });

@@ -1,3 +1,11 @@
-/** Error codes of the terminal's api area, composed into the package registry by `src/errors.ts`. */
+/** Error codes of the terminal's api area (local API, runtime composition and CLI), composed into the package registry by `src/errors.ts`. */
 export const API_ERRORS = {
+  TERM_ERR_API_TOKEN: 'Local API token missing or wrong (header x-onecard-token or Authorization: Bearer)',
+  TERM_ERR_API_ORIGIN: 'Browser origin not allowed to use the local API',
+  TERM_ERR_API_HOST: 'Host header not allowed (the local API answers only to localhost names)',
+  TERM_ERR_API_NOT_CONFIGURED: 'This terminal is not configured for the requested service',
+  TERM_ERR_API_TIMEOUT: 'Nothing happened before the timeout',
+  TERM_ERR_API_BAD_REQUEST: 'Request does not match the API schema',
+  TERM_ERR_CONFIG: 'Terminal configuration file invalid (details.field names the field)',
+  TERM_ERR_API_INTERNAL: 'Unexpected internal error (see the terminal log)',
 } as const satisfies Record<`TERM_ERR_${string}`, string>;

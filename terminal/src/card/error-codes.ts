@@ -6,4 +6,5 @@ export const CARD_ERRORS = {
   TERM_ERR_CARD_PROTOCOL: 'The card broke the transmission protocol',
   TERM_ERR_CARD_MUTE: 'No answer to reset: the card is mute or inserted wrongly',
   TERM_ERR_NO_CARD: 'No card in the reader',
+  TERM_ERR_SESSION_CLOSED: 'The card session is over',
 } as const satisfies Record<`TERM_ERR_${string}`, string>;

@@ -1,0 +1,4 @@
+import t from 'tap';
+import { servicesSuite } from './suite.ts';
+
+servicesSuite(t);
