@@ -19,6 +19,7 @@ import terminalRoutes from './routes/terminals.ts';
 import configRoutes from './routes/config.ts';
 import hotlistRoutes from './routes/hotlist.ts';
 import ingestRoutes from './routes/ingest.ts';
+import dashboardPlugin from './dashboard/plugin.ts';
 
 /** Events between feature plugins (e.g. `terminal-disabled` → the broker drops the connection). */
 export interface FleetBusEvents {
@@ -112,6 +113,7 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
   await app.register(configRoutes);
   await app.register(hotlistRoutes);
   await app.register(ingestRoutes);
+  await app.register(dashboardPlugin);
   return app;
 }
 
