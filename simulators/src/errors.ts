@@ -6,11 +6,17 @@
  */
 import { CARD_SIM_ERRORS } from './card/error-codes.ts';
 import { READER_SIM_ERRORS } from './reader/error-codes.ts';
+import { ECARD_SIM_ERRORS } from './ecard/error-codes.ts';
+import { READER_HID_SIM_ERRORS } from './reader-hid/error-codes.ts';
+import { FLEET_SIM_ERRORS } from './fleet/error-codes.ts';
 
 export const SIM_ERRORS = {
   SIM_ERR_INVALID_ARGUMENT: 'Invalid argument',
   ...CARD_SIM_ERRORS,
   ...READER_SIM_ERRORS,
+  ...ECARD_SIM_ERRORS,
+  ...READER_HID_SIM_ERRORS,
+  ...FLEET_SIM_ERRORS,
 } as const;
 
 export type SimulatorErrorCode = keyof typeof SIM_ERRORS;

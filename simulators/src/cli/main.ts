@@ -43,6 +43,7 @@ export async function main(argv: string[]): Promise<number> {
     process.stdout.write(`${HELP}\n`);
     return verb === undefined ? 1 : 0;
   }
+  if (verb === 'fleet') return (await import('./fleet-command.ts')).fleetCommand(rest);
   if (verb !== 'reader') usage(`unknown command ${verb} (expected "reader")`);
   const { values } = parseArgs({
     args: rest,

@@ -1,0 +1,152 @@
+#!/usr/bin/env bash
+# Extra CI suite: the broker's access control checked with the real Debian MQTT clients
+# (mosquitto_pub / mosquitto_sub from mosquitto-clients) against a OneCard server started from
+# the CLI on free ports with a temporary data dir. Three terminals are enrolled with curl; a
+# representative part of the security matrix is tried (the full matrix runs in
+# server/test/security with the mqtt npm client). Fails loudly on any unexpected outcome, cleans
+# up and stops by itself.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+export DEBIAN_FRONTEND=noninteractive
+SUDO=''
+[ "$(id -u)" -eq 0 ] || SUDO='sudo'
+if ! command -v mosquitto_pub >/dev/null || ! command -v mosquitto_sub >/dev/null || ! command -v jq >/dev/null; then
+  $SUDO apt-get update -qq >/dev/null
+  $SUDO apt-get install -y -qq mosquitto-clients jq curl openssl >/dev/null
+fi
+
+WORK=$(mktemp -d)
+SERVER_PID=''
+cleanup() {
+  if [ -n "$SERVER_PID" ] && kill -0 "$SERVER_PID" 2>/dev/null; then
+    kill "$SERVER_PID" 2>/dev/null || true
+    wait "$SERVER_PID" 2>/dev/null || true
+  fi
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+FAILS=0
+CHECKS=0
+pass() { CHECKS=$((CHECKS + 1)); echo "  ok   $1"; }
+fail() { CHECKS=$((CHECKS + 1)); FAILS=$((FAILS + 1)); echo "  FAIL $1" >&2; }
+expect() { # expect NAME WANT GOT
+  if [ "$2" = "$3" ]; then pass "$1"; else fail "$1 (wanted '$2', got '$3')"; fi
+}
+
+ADMIN_TOKEN="ci-mqtt-security-$(openssl rand -hex 16)"
+ONECARD_ADMIN_TOKEN="$ADMIN_TOKEN" timeout 300 node server/bin/onecard-server.js \
+  --data-dir "$WORK/data" --http-port 0 --mqtt-port 0 --log-level warn --auth-rate-limit 1000 \
+  >"$WORK/server.out" 2>"$WORK/server.err" &
+SERVER_PID=$!
+
+for _ in $(seq 1 150); do
+  grep -q '"event":"ready"' "$WORK/server.out" 2>/dev/null && break
+  kill -0 "$SERVER_PID" 2>/dev/null || { cat "$WORK/server.err" >&2; echo "server exited early" >&2; exit 1; }
+  sleep 0.2
+done
+READY=$(grep '"event":"ready"' "$WORK/server.out") || { echo "server not ready after 30 s" >&2; cat "$WORK/server.err" >&2; exit 1; }
+HTTP=$(jq -r .http <<<"$READY")
+MQTT=$(jq -r .mqtt <<<"$READY")
+MHOST=${MQTT#mqtt://}; MPORT=${MHOST##*:}; MHOST=${MHOST%:*}
+echo "server: $HTTP, broker $MHOST:$MPORT"
+
+api() { # api METHOD PATH [JSON]
+  curl -sS -X "$1" -H "authorization: Bearer $ADMIN_TOKEN" -H 'content-type: application/json' ${3:+-d "$3"} "$HTTP$2"
+}
+api POST /api/v1/groups '{"id":"ci-sec","name":"CI security"}' >/dev/null
+
+declare -A PW
+IDS=()
+for n in 1 2 3; do
+  TOKEN=$(api POST /api/v1/enrolment-tokens '{"groupId":"ci-sec","tags":["kind:kiosk"]}' | jq -r .token)
+  openssl ecparam -name prime256v1 -genkey -noout -out "$WORK/key$n.pem"
+  PUB=$(openssl ec -in "$WORK/key$n.pem" -pubout -outform DER 2>/dev/null | base64 -w0)
+  R=$(curl -sS -X POST -H 'content-type: application/json' -d "{\"token\":\"$TOKEN\",\"publicKey\":\"$PUB\",\"kind\":\"kiosk\"}" "$HTTP/api/v1/enrol")
+  ID=$(jq -r .terminalId <<<"$R")
+  [ -n "$ID" ] && [ "$ID" != null ] || { echo "enrolment $n failed: $R" >&2; exit 1; }
+  IDS+=("$ID")
+  PW[$ID]=$(jq -r .mqtt.password <<<"$R")
+done
+A=${IDS[0]}; B=${IDS[1]}; C=${IDS[2]}
+echo "terminals: A=$A B=$B C=$C"
+
+COMMON=(-V mqttv311 -h "$MHOST" -p "$MPORT")
+pub() { # pub CLIENTID USER PASSWORD TOPIC MESSAGE -> exit code
+  local rc=0
+  timeout 20 mosquitto_pub "${COMMON[@]}" -i "$1" -u "$2" -P "$3" -q 1 -t "$4" -m "$5" 2>>"$WORK/clients.err" || rc=$?
+  echo "$rc"
+}
+suback() { # suback CLIENTID USER PASSWORD FILTER... -> granted codes as printed by -d, or "refused:<rc>"
+  local id=$1 user=$2 pw=$3; shift 3
+  local args=() out rc=0
+  for f in "$@"; do args+=(-t "$f"); done
+  out=$(timeout 20 mosquitto_sub "${COMMON[@]}" -d -i "$id" -u "$user" -P "$pw" -q 1 "${args[@]}" -E -W 10 2>&1) || rc=$?
+  local codes
+  codes=$(sed -n 's/.*Subscribed (mid: [0-9]*): \(.*\)$/\1/p' <<<"$out" | head -n1)
+  if [ -n "$codes" ]; then echo "$codes"; else echo "refused:$rc"; fi
+}
+terminal_field() { api GET "/api/v1/terminals/$1" | jq -c "$2"; }
+refused() { curl -sS "$HTTP/metrics" | awk -v k="onecard_mqtt_refused_total{reason=\"$2\",what=\"$1\"}" '$1 == k { print $2; f=1 } END { if (!f) print 0 }'; }
+
+birth() { echo "{\"v\":1,\"epoch\":$1,\"ts\":$(date +%s000),\"versions\":{\"software\":\"ci\",\"config\":0,\"keys\":0,\"hotlist\":0},\"readers\":[]}"; }
+
+echo "publish:"
+expect "A publishes its own birth (QoS 1, PUBACK)" 0 "$(pub "$A" "$A" "${PW[$A]}" "t/$A/up/birth" "$(birth 41)")"
+expect "server recorded A's birth epoch" 41 "$(terminal_field "$A" .epoch)"
+R0=$(refused publish topic-not-allowed)
+RC=$(pub "$A" "$A" "${PW[$A]}" "t/$B/up/birth" "$(birth 99)")
+[ "$RC" != 0 ] && pass "A publishing to B's up/birth is refused (connection dropped, rc $RC)" || fail "A published to B's up/birth"
+RC=$(pub "$A" "$A" "${PW[$A]}" "t/$B/down/config" '{"v":1,"version":666,"sha256":"'"$(printf '0%.0s' $(seq 64))"'"}')
+[ "$RC" != 0 ] && pass "A publishing to B's down/config is refused (rc $RC)" || fail "A published to B's down/config"
+RC=$(pub "$A" "$A" "${PW[$A]}" "fleet/broadcast/all" '{}')
+[ "$RC" != 0 ] && pass "A publishing to fleet/broadcast is refused (rc $RC)" || fail "A published to the broadcast tree"
+expect "B's epoch untouched by A" 0 "$(terminal_field "$B" .epoch)"
+expect "3 refused publishes counted" 3 "$(( $(refused publish topic-not-allowed) - R0 ))"
+
+echo "subscribe:"
+expect "A subscribes to its own down/#" 1 "$(suback "$A" "$A" "${PW[$A]}" "t/$A/down/#")"
+expect "A subscribes to fleet/broadcast/#" 1 "$(suback "$A" "$A" "${PW[$A]}" "fleet/broadcast/#")"
+S0=$(refused subscribe topic-not-allowed)
+expect "A subscribing to # gets 0x80" 128 "$(suback "$A" "$A" "${PW[$A]}" "#")"
+expect "A subscribing to t/+/down/# gets 0x80" 128 "$(suback "$A" "$A" "${PW[$A]}" "t/+/down/#")"
+expect "A subscribing to t/$A/# gets 0x80" 128 "$(suback "$A" "$A" "${PW[$A]}" "t/$A/#")"
+expect "A subscribing to B's down/# gets 0x80" 128 "$(suback "$A" "$A" "${PW[$A]}" "t/$B/down/#")"
+expect "mixed SUBSCRIBE: own granted, C's refused" "1, 128" "$(suback "$A" "$A" "${PW[$A]}" "t/$A/down/#" "t/$C/down/#")"
+expect "5 refused subscriptions counted" 5 "$(( $(refused subscribe topic-not-allowed) - S0 ))"
+
+echo "no crossing:"
+# B listens on its own down tree (granted) while A tries to write into it; B must see nothing.
+timeout 20 mosquitto_sub "${COMMON[@]}" -d -i "$B" -u "$B" -P "${PW[$B]}" -q 1 -t "t/$B/down/#" -W 4 >"$WORK/b.out" 2>&1 &
+SUB_PID=$!
+sleep 1
+pub "$A" "$A" "${PW[$A]}" "t/$B/down/ack" '{"v":1,"upToSeq":999}' >/dev/null
+wait "$SUB_PID" || true
+grep -q 'Subscribed (mid: [0-9]*): 1' "$WORK/b.out" && pass "B's own subscription was granted" || fail "B's subscription not granted: $(cat "$WORK/b.out")"
+grep -q 'PUBLISH' "$WORK/b.out" && fail "B received a message written by A: $(grep PUBLISH "$WORK/b.out")" || pass "B received nothing from A"
+
+echo "connect:"
+C0=$(refused connect bad-password); M0=$(refused connect client-id-mismatch); N0=$(refused connect no-credentials); U0=$(refused connect unknown-terminal)
+expect "wrong password refused (CONNACK 4)" "refused:4" "$(suback "$A" "$A" "wrong-password" "t/$A/down/#")"
+expect "B's password for A refused (CONNACK 4)" "refused:4" "$(suback "$A" "$A" "${PW[$B]}" "t/$A/down/#")"
+expect "stolen client id: B's id with A's credentials (CONNACK 5)" "refused:5" "$(suback "$B" "$A" "${PW[$A]}" "t/$B/down/#")"
+expect "unknown user refused (CONNACK 4)" "refused:4" "$(suback Tnobody0000 Tnobody0000 "${PW[$A]}" "t/Tnobody0000/down/#")"
+RC=0; timeout 20 mosquitto_sub "${COMMON[@]}" -i "$A" -q 1 -t "t/$A/down/#" -E -W 10 2>>"$WORK/clients.err" || RC=$?
+expect "no credentials refused (CONNACK 4)" 4 "$RC"
+expect "bad-password counted" 2 "$(( $(refused connect bad-password) - C0 ))"
+expect "client-id-mismatch counted" 1 "$(( $(refused connect client-id-mismatch) - M0 ))"
+expect "no-credentials counted" 1 "$(( $(refused connect no-credentials) - N0 ))"
+expect "unknown-terminal counted" 1 "$(( $(refused connect unknown-terminal) - U0 ))"
+
+echo "disable:"
+expect "C disabled via the API" '"disabled"' "$(api POST "/api/v1/terminals/$C/disable" '{}' | jq -c .status)"
+expect "disabled terminal refused (CONNACK 5)" "refused:5" "$(suback "$C" "$C" "${PW[$C]}" "t/$C/down/#")"
+
+echo "$CHECKS checks, $FAILS failed"
+if [ "$FAILS" -ne 0 ]; then
+  echo "--- client stderr" >&2; tail -n 20 "$WORK/clients.err" >&2 || true
+  echo "--- server stderr" >&2; tail -n 20 "$WORK/server.err" >&2 || true
+  exit 1
+fi
+echo "mqtt-security: all checks passed"
