@@ -10,6 +10,7 @@ import { SERVICES_ERRORS } from './services/error-codes.ts';
 import { API_ERRORS } from './api/error-codes.ts';
 import { ECARD_ERRORS } from './ecard/error-codes.ts';
 import { AGENT_ERRORS } from './agent/error-codes.ts';
+import { UPDATER_ERRORS } from './updater/error-codes.ts';
 
 export const TERM_ERRORS = {
   TERM_ERR_INVALID_ARGUMENT: 'Invalid argument',
@@ -20,6 +21,7 @@ export const TERM_ERRORS = {
   ...API_ERRORS,
   ...ECARD_ERRORS,
   ...AGENT_ERRORS,
+  ...UPDATER_ERRORS,
 } as const;
 
 export type TerminalErrorCode = keyof typeof TERM_ERRORS;

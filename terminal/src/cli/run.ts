@@ -4,11 +4,23 @@
  * and writers are injected) so it is tested directly.
  */
 import { atrCommand } from './atr-command.ts';
+import { readCardCommand } from './read-card-command.ts';
+import { pinCommand } from './pin-command.ts';
+import { purchaseCommand } from './purchase-command.ts';
+import { readersCommand } from './readers-command.ts';
+import { runCommand } from './run-command.ts';
+import { enrollCommand } from './enroll-command.ts';
 import { EXIT, type CliCommand, type CliIo } from './io.ts';
 
 /** Subcommands by name. */
 export const COMMANDS: Readonly<Record<string, CliCommand>> = {
   atr: atrCommand,
+  'read-card': readCardCommand,
+  pin: pinCommand,
+  purchase: purchaseCommand,
+  readers: readersCommand,
+  run: runCommand,
+  enroll: enrollCommand,
 };
 
 /** Top-level usage text. */

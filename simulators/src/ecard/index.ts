@@ -1,0 +1,5 @@
+/** Simulated e-card platform: code issuer, mock online verification service, scanners. */
+export * from './issuer.ts';
+export * from './service.ts';
+export * from './scanner.ts';
+export * from './error-codes.ts';

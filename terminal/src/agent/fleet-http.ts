@@ -1,0 +1,87 @@
+/**
+ * The terminal's HTTP calls to the fleet server (docs/fleet-protocol.md §7), authenticated with
+ * `Basic base64(terminalId:password)`: the configuration pointer and documents (SHA-256 of the
+ * received bytes checked against the pointer, then schema-validated) and hotlist deltas/snapshots.
+ */
+import { createHash } from 'node:crypto';
+import { validateTerminalConfig, type TerminalConfigDocument } from '@onecard/protocol/fleet';
+import { isProtocolError } from '@onecard/protocol/errors';
+import { TerminalError } from '../errors.ts';
+
+export interface FleetHttpOptions {
+  readonly serverUrl: string;
+  readonly terminalId: string;
+  readonly password: string;
+  readonly fetch?: typeof fetch;
+  readonly timeoutMs?: number;
+}
+
+export type HotlistUpdate =
+  | { readonly kind: 'delta'; readonly fromVersion: number; readonly version: number; readonly add: readonly string[]; readonly remove: readonly string[] }
+  | { readonly kind: 'full'; readonly version: number; readonly cards: readonly string[] };
+
+/** A configuration pointer `{version, sha256}`. */
+export interface ConfigPointerValue { readonly version: number; readonly sha256: string }
+
+export class FleetHttp {
+  readonly #o: FleetHttpOptions;
+  readonly #auth: string;
+  constructor(o: FleetHttpOptions) {
+    this.#o = o;
+    this.#auth = `Basic ${Buffer.from(`${o.terminalId}:${o.password}`, 'utf8').toString('base64')}`;
+  }
+
+  async #get(path: string): Promise<{ status: number; bytes: Uint8Array }> {
+    const f = this.#o.fetch ?? fetch;
+    try {
+      const res = await f(`${this.#o.serverUrl}${path}`, { headers: { authorization: this.#auth, accept: 'application/json' }, signal: AbortSignal.timeout(this.#o.timeoutMs ?? 30_000) });
+      return { status: res.status, bytes: new Uint8Array(await res.arrayBuffer()) };
+    } catch (cause) {
+      throw new TerminalError('TERM_ERR_AGENT_FETCH', path, { path }, { cause });
+    }
+  }
+
+  /** The current pointer, or `undefined` when nothing is assigned. @throws TerminalError `TERM_ERR_AGENT_FETCH` */
+  async configPointer(): Promise<ConfigPointerValue | undefined> {
+    const r = await this.#get('/api/v1/terminal/config');
+    if (r.status === 204) return undefined;
+    if (r.status !== 200) throw new TerminalError('TERM_ERR_AGENT_FETCH', `config pointer: HTTP ${r.status}`, { status: r.status });
+    const v = JSON.parse(Buffer.from(r.bytes).toString('utf8')) as { version?: unknown; sha256?: unknown };
+    if (!Number.isSafeInteger(v.version) || typeof v.sha256 !== 'string') throw new TerminalError('TERM_ERR_AGENT_FETCH', 'config pointer body', {});
+    return { version: v.version as number, sha256: v.sha256 };
+  }
+
+  /**
+   * Fetches a configuration document, checks its SHA-256 and validates it.
+   * @throws TerminalError `TERM_ERR_AGENT_FETCH`, `TERM_ERR_CONFIG_HASH`; ProtocolError
+   *   `PROTO_ERR_FLEET_SCHEMA` (invalid document), `PROTO_ERR_FLEET_JSON`
+   */
+  async configDocument(pointer: ConfigPointerValue): Promise<TerminalConfigDocument> {
+    const r = await this.#get(`/api/v1/terminal/config/${pointer.version}`);
+    if (r.status !== 200) throw new TerminalError('TERM_ERR_AGENT_FETCH', `config ${pointer.version}: HTTP ${r.status}`, { status: r.status });
+    const sha = createHash('sha256').update(r.bytes).digest('hex');
+    if (sha !== pointer.sha256) throw new TerminalError('TERM_ERR_CONFIG_HASH', `version ${pointer.version}`, { version: pointer.version });
+    let value: unknown;
+    try { value = JSON.parse(Buffer.from(r.bytes).toString('utf8')); } catch (cause) { throw new TerminalError('TERM_ERR_AGENT_FETCH', 'config is not JSON', {}, { cause }); }
+    return validateTerminalConfig(value);
+  }
+
+  /** Delta since `since` or a full snapshot. @throws TerminalError `TERM_ERR_AGENT_FETCH` */
+  async hotlist(since: number): Promise<HotlistUpdate> {
+    const r = await this.#get(`/api/v1/terminal/hotlist?since=${since}`);
+    if (r.status !== 200) throw new TerminalError('TERM_ERR_AGENT_FETCH', `hotlist: HTTP ${r.status}`, { status: r.status });
+    const v = JSON.parse(Buffer.from(r.bytes).toString('utf8')) as Record<string, unknown>;
+    const strs = (x: unknown): x is string[] => Array.isArray(x) && x.every((c) => typeof c === 'string');
+    if (v['kind'] === 'delta' && Number.isSafeInteger(v['version']) && Number.isSafeInteger(v['fromVersion']) && strs(v['add']) && strs(v['remove'])) {
+      return { kind: 'delta', fromVersion: v['fromVersion'] as number, version: v['version'] as number, add: v['add'], remove: v['remove'] };
+    }
+    if (v['kind'] === 'full' && Number.isSafeInteger(v['version']) && strs(v['cards'])) return { kind: 'full', version: v['version'] as number, cards: v['cards'] };
+    throw new TerminalError('TERM_ERR_AGENT_FETCH', 'hotlist body', {});
+  }
+}
+
+/** `{code, message}` for a config rejection report. */
+export function rejectionOf(e: unknown): { code: string; message: string } {
+  if (e instanceof TerminalError || isProtocolError(e)) return { code: e.code, message: e.message.slice(0, 1024) };
+  return { code: 'TERM_ERR_INVALID_ARGUMENT', message: 'apply failed' };
+}

@@ -1,0 +1,4 @@
+/** The terminal's local HTTP + WebSocket API for kiosk front-ends and HIS. */
+export * from './app.ts';
+export * from './card-access.ts';
+export * from './http-errors.ts';

@@ -1,0 +1,5 @@
+/** E-card QR on the terminal: token codec, offline verifier, online adapter, scanner decoders. */
+export * from './token.ts';
+export * from './verifier.ts';
+export * from './online.ts';
+export * from './scanner.ts';

@@ -1,0 +1,193 @@
+/**
+ * The terminal configuration file (JSON) for `onecard-terminal run --config FILE`: readers, the
+ * user-card and PSAM positions, hotlist and journal files, the local API, the e-card verifier and
+ * scanners, logging. {@link parseTerminalConfig} validates it field by field and names the first
+ * wrong field (`TERM_ERR_CONFIG`, `details.field` like `readers[0].path`). Sample:
+ * terminal/config.example.json; reference: docs/local-api.md §Configuration.
+ */
+import { readFile } from 'node:fs/promises';
+import { TerminalError } from '../errors.ts';
+import type { ReaderConfig } from '../card/index.ts';
+
+export interface ScannerConfig {
+  readonly link: 'hid' | 'serial';
+  readonly path: string;
+  /** HID: report ID byte in front of each report. */
+  readonly reportId?: number;
+  /** Serial: line speed (default 9600). */
+  readonly baudRate?: number;
+}
+
+export interface TerminalConfig {
+  readonly terminalId: string;
+  readonly readers: readonly ReaderConfig[];
+  readonly card: { readonly reader: string; readonly slot: number };
+  readonly psam?: { readonly reader: string; readonly slot: number };
+  readonly hotlist?: { readonly file: string };
+  readonly journal?: { readonly file: string };
+  readonly deviceNumber?: string;
+  readonly api: {
+    readonly host: string;
+    readonly port: number;
+    readonly token?: string;
+    readonly allowedOrigins: readonly string[];
+    readonly allowedHosts: readonly string[];
+  };
+  readonly ecard?: {
+    readonly keys: readonly { readonly publicKey: string; readonly label?: string }[];
+    readonly skewSeconds?: number;
+    readonly maxTtlSeconds?: number;
+    readonly online?: { readonly url: string; readonly mode: 'required' | 'best-effort'; readonly timeoutMs?: number };
+    readonly scanners: readonly ScannerConfig[];
+  };
+  readonly log: { readonly level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent'; readonly file?: string };
+}
+
+type Obj = Record<string, unknown>;
+
+class Checker {
+  fail(field: string, why: string): never {
+    throw new TerminalError('TERM_ERR_CONFIG', `${field}: ${why}`, { field });
+  }
+  obj(v: unknown, field: string, allowed: readonly string[]): Obj {
+    if (typeof v !== 'object' || v === null || Array.isArray(v)) this.fail(field, 'must be an object');
+    for (const k of Object.keys(v as Obj)) if (!allowed.includes(k) && k !== '$comment') this.fail(field === '' ? k : `${field}.${k}`, 'unknown field');
+    return v as Obj;
+  }
+  str(v: unknown, field: string, re?: RegExp, hint?: string): string {
+    if (typeof v !== 'string' || v.length === 0) this.fail(field, 'must be a non-empty string');
+    if (re !== undefined && !re.test(v as string)) this.fail(field, hint ?? `must match ${re}`);
+    return v as string;
+  }
+  int(v: unknown, field: string, min: number, max: number): number {
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) this.fail(field, `must be an integer ${min}..${max}`);
+    return v as number;
+  }
+  oneOf<T extends string>(v: unknown, field: string, values: readonly T[]): T {
+    if (typeof v !== 'string' || !values.includes(v as T)) this.fail(field, `must be one of ${values.join(', ')}`);
+    return v as T;
+  }
+  arr(v: unknown, field: string): unknown[] {
+    if (!Array.isArray(v)) this.fail(field, 'must be an array');
+    return v as unknown[];
+  }
+}
+
+const MODELS = ['gempc-twin', 'gemcore-sim-pro2', 'sec1210'] as const;
+const LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+/** Validates a parsed JSON value. Throws `TERM_ERR_CONFIG` naming the first wrong field. */
+export function parseTerminalConfig(json: unknown): TerminalConfig {
+  const c = new Checker();
+  const root = c.obj(json, '', ['terminalId', 'readers', 'card', 'psam', 'hotlist', 'journal', 'deviceNumber', 'api', 'ecard', 'log']);
+  const terminalId = c.str(root['terminalId'], 'terminalId', /^[A-Za-z0-9._-]{1,64}$/, 'must be 1..64 of A-Z a-z 0-9 . _ -');
+  const readerList = c.arr(root['readers'], 'readers');
+  if (readerList.length === 0) c.fail('readers', 'must name at least one reader');
+  const ids = new Set<string>();
+  const readers = readerList.map((r, i): ReaderConfig => {
+    const f = `readers[${i}]`;
+    const o = c.obj(r, f, ['id', 'link', 'path', 'model', 'userSlot', 'psamSlot']);
+    const id = c.str(o['id'], `${f}.id`);
+    if (ids.has(id)) c.fail(`${f}.id`, `duplicate reader id '${id}'`);
+    ids.add(id);
+    return {
+      id,
+      link: c.oneOf(o['link'], `${f}.link`, ['serial', 'hid'] as const),
+      path: c.str(o['path'], `${f}.path`),
+      ...(o['model'] === undefined ? {} : { model: c.oneOf(o['model'], `${f}.model`, MODELS) }),
+      ...(o['userSlot'] === undefined ? {} : { userSlot: c.int(o['userSlot'], `${f}.userSlot`, 0, 7) }),
+      ...(o['psamSlot'] === undefined ? {} : { psamSlot: c.int(o['psamSlot'], `${f}.psamSlot`, 0, 7) }),
+    };
+  });
+  const position = (v: unknown, f: string): { reader: string; slot: number } => {
+    const o = c.obj(v, f, ['reader', 'slot']);
+    const reader = c.str(o['reader'], `${f}.reader`);
+    if (!ids.has(reader)) c.fail(`${f}.reader`, `no reader with id '${reader}' in readers`);
+    return { reader, slot: o['slot'] === undefined ? 0 : c.int(o['slot'], `${f}.slot`, 0, 7) };
+  };
+  const first = readers[0]!;
+  const card = root['card'] === undefined ? { reader: first.id, slot: first.userSlot ?? 0 } : position(root['card'], 'card');
+  const psam = root['psam'] === undefined
+    ? readers.find((r) => r.psamSlot !== undefined) === undefined ? undefined : { reader: readers.find((r) => r.psamSlot !== undefined)!.id, slot: readers.find((r) => r.psamSlot !== undefined)!.psamSlot! }
+    : position(root['psam'], 'psam');
+  const file = (v: unknown, f: string): { file: string } => ({ file: c.str(c.obj(v, f, ['file'])['file'], `${f}.file`) });
+  const apiIn = root['api'] === undefined ? {} : c.obj(root['api'], 'api', ['host', 'port', 'token', 'allowedOrigins', 'allowedHosts']);
+  const api = {
+    host: apiIn['host'] === undefined ? '127.0.0.1' : c.str(apiIn['host'], 'api.host'),
+    port: apiIn['port'] === undefined ? 8930 : c.int(apiIn['port'], 'api.port', 0, 65535),
+    ...(apiIn['token'] === undefined ? {} : { token: c.str(apiIn['token'], 'api.token', /^.{16,256}$/, 'must be 16..256 characters') }),
+    allowedOrigins: apiIn['allowedOrigins'] === undefined ? [] : c.arr(apiIn['allowedOrigins'], 'api.allowedOrigins').map((o, i) => c.str(o, `api.allowedOrigins[${i}]`, /^https?:\/\/[^/]+$/, 'must be an origin like http://localhost:8080')),
+    allowedHosts: apiIn['allowedHosts'] === undefined ? [] : c.arr(apiIn['allowedHosts'], 'api.allowedHosts').map((h, i) => c.str(h, `api.allowedHosts[${i}]`)),
+  };
+  let ecard: TerminalConfig['ecard'];
+  if (root['ecard'] !== undefined) {
+    const e = c.obj(root['ecard'], 'ecard', ['keys', 'skewSeconds', 'maxTtlSeconds', 'online', 'scanners']);
+    const keys = c.arr(e['keys'], 'ecard.keys').map((k, i) => {
+      const o = c.obj(k, `ecard.keys[${i}]`, ['publicKey', 'label']);
+      return {
+        publicKey: c.str(o['publicKey'], `ecard.keys[${i}].publicKey`, /^04[0-9A-Fa-f]{128}$/, 'must be 130 hex digits 04‖x‖y'),
+        ...(o['label'] === undefined ? {} : { label: c.str(o['label'], `ecard.keys[${i}].label`) }),
+      };
+    });
+    if (keys.length === 0) c.fail('ecard.keys', 'must hold at least one platform key');
+    let online: NonNullable<TerminalConfig['ecard']>['online'];
+    if (e['online'] !== undefined) {
+      const o = c.obj(e['online'], 'ecard.online', ['url', 'mode', 'timeoutMs']);
+      online = {
+        url: c.str(o['url'], 'ecard.online.url', /^https?:\/\//, 'must be an http(s) URL'),
+        mode: o['mode'] === undefined ? 'best-effort' : c.oneOf(o['mode'], 'ecard.online.mode', ['required', 'best-effort'] as const),
+        ...(o['timeoutMs'] === undefined ? {} : { timeoutMs: c.int(o['timeoutMs'], 'ecard.online.timeoutMs', 100, 60_000) }),
+      };
+    }
+    const scanners = e['scanners'] === undefined ? [] : c.arr(e['scanners'], 'ecard.scanners').map((s, i): ScannerConfig => {
+      const f = `ecard.scanners[${i}]`;
+      const o = c.obj(s, f, ['link', 'path', 'reportId', 'baudRate']);
+      return {
+        link: c.oneOf(o['link'], `${f}.link`, ['hid', 'serial'] as const),
+        path: c.str(o['path'], `${f}.path`),
+        ...(o['reportId'] === undefined ? {} : { reportId: c.int(o['reportId'], `${f}.reportId`, 0, 255) }),
+        ...(o['baudRate'] === undefined ? {} : { baudRate: c.int(o['baudRate'], `${f}.baudRate`, 1200, 921600) }),
+      };
+    });
+    ecard = {
+      keys,
+      scanners,
+      ...(e['skewSeconds'] === undefined ? {} : { skewSeconds: c.int(e['skewSeconds'], 'ecard.skewSeconds', 0, 300) }),
+      ...(e['maxTtlSeconds'] === undefined ? {} : { maxTtlSeconds: c.int(e['maxTtlSeconds'], 'ecard.maxTtlSeconds', 1, 600) }),
+      ...(online === undefined ? {} : { online }),
+    };
+  }
+  const logIn = root['log'] === undefined ? {} : c.obj(root['log'], 'log', ['level', 'file']);
+  return {
+    terminalId,
+    readers,
+    card,
+    ...(psam === undefined ? {} : { psam }),
+    ...(root['hotlist'] === undefined ? {} : { hotlist: file(root['hotlist'], 'hotlist') }),
+    ...(root['journal'] === undefined ? {} : { journal: file(root['journal'], 'journal') }),
+    ...(root['deviceNumber'] === undefined ? {} : { deviceNumber: c.str(root['deviceNumber'], 'deviceNumber') }),
+    api,
+    ...(ecard === undefined ? {} : { ecard }),
+    log: {
+      level: logIn['level'] === undefined ? 'info' : c.oneOf(logIn['level'], 'log.level', LEVELS),
+      ...(logIn['file'] === undefined ? {} : { file: c.str(logIn['file'], 'log.file') }),
+    },
+  };
+}
+
+/** Reads and validates a config file. Throws `TERM_ERR_CONFIG` (unreadable, not JSON, or invalid). */
+export async function loadTerminalConfig(path: string): Promise<TerminalConfig> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (e) {
+    throw new TerminalError('TERM_ERR_CONFIG', `cannot read ${path}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`, { field: '' }, { cause: e });
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (e) {
+    throw new TerminalError('TERM_ERR_CONFIG', `${path} is not JSON: ${(e as Error).message}`, { field: '' }, { cause: e });
+  }
+  return parseTerminalConfig(json);
+}

@@ -1,0 +1,105 @@
+/**
+ * Verification and extraction of an update package on the terminal: the archive's size and
+ * SHA-256 against the signature file, the signature against the keys pinned in the terminal's
+ * configuration (Ed25519 or SM2), then a streaming pass that checks the manifest hash and every
+ * file while writing the files into a fresh directory. Nothing is extracted before the signature
+ * verified; a failure part-way leaves a directory the caller deletes.
+ */
+import { createHash, createPublicKey, verify as edVerify } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { mkdir, open, type FileHandle } from 'node:fs/promises';
+import { dirname, join, resolve, sep } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { createGunzip } from 'node:zlib';
+import { sm2Verify } from '@onecard/protocol/crypto';
+import { fromHex } from '@onecard/protocol/bytes';
+import { TerminalError } from '../errors.ts';
+import { DEFAULT_PACKAGE_LIMITS, PackageChecker, keyIdOf, parseSignature, signedStatement, type PackageLimits, type PackageManifest, type PackageSignature, type SignatureAlg } from './package-format.ts';
+
+const ED25519_SPKI_PREFIX = Buffer.from('302a300506032b6570032100', 'hex');
+
+/** Verifies a signature with a pinned public key string (`ed25519:<base64>` / `sm2:<hex>`); false for malformed keys. */
+export function verifyWithPinnedKey(publicKey: string, alg: SignatureAlg, message: Uint8Array, signature: Uint8Array): boolean {
+  try {
+    if (alg === 'sm2') return publicKey.startsWith('sm2:') && sm2Verify(fromHex(publicKey.slice(4)), message, signature);
+    if (!publicKey.startsWith('ed25519:')) return false;
+    const raw = Buffer.from(publicKey.slice(8), 'base64');
+    if (raw.length !== 32) return false;
+    return edVerify(null, message, createPublicKey({ key: Buffer.concat([ED25519_SPKI_PREFIX, raw]), format: 'der', type: 'spki' }), signature);
+  } catch {
+    return false;
+  }
+}
+
+/** SHA-256 and size of a file, streamed. */
+export async function hashFile(path: string): Promise<{ sha256: string; size: number }> {
+  const h = createHash('sha256');
+  let size = 0;
+  for await (const c of createReadStream(path)) { h.update(c as Buffer); size += (c as Buffer).length; }
+  return { sha256: h.digest('hex'), size };
+}
+
+/**
+ * Checks the archive against the signature and the pinned keys (no extraction).
+ * @throws TerminalError `TERM_ERR_UPDATE_SIGNATURE`, `TERM_ERR_UPDATE_HASH`
+ */
+export async function checkSignature(archivePath: string, sigText: string, pinnedKeys: readonly string[]): Promise<PackageSignature> {
+  const sig = parseSignature(sigText);
+  const { sha256, size } = await hashFile(archivePath);
+  if (size !== sig.archiveSize || sha256 !== sig.archiveSha256) throw new TerminalError('TERM_ERR_UPDATE_HASH', 'archive differs from the signed one', { field: 'archive' });
+  const key = pinnedKeys.find((k) => keyIdOf(k) === sig.keyId);
+  if (key === undefined) throw new TerminalError('TERM_ERR_UPDATE_SIGNATURE', `key ${sig.keyId} is not pinned`, { keyId: sig.keyId });
+  if (!verifyWithPinnedKey(key, sig.alg, signedStatement(sig), new Uint8Array(Buffer.from(sig.signature, 'base64')))) {
+    throw new TerminalError('TERM_ERR_UPDATE_SIGNATURE', 'signature does not verify', { keyId: sig.keyId });
+  }
+  return sig;
+}
+
+/**
+ * Verifies a package and, when `destDir` is given, extracts its files there (the directory must
+ * not exist yet). Returns the manifest.
+ * @throws TerminalError `TERM_ERR_UPDATE_SIGNATURE`, `TERM_ERR_UPDATE_HASH`, `TERM_ERR_UPDATE_PACKAGE`, `TERM_ERR_UPDATE_INSTALL`
+ */
+export async function verifyPackageFile(archivePath: string, sigText: string, pinnedKeys: readonly string[], destDir?: string, limits: PackageLimits = DEFAULT_PACKAGE_LIMITS): Promise<PackageManifest> {
+  const sig = await checkSignature(archivePath, sigText, pinnedKeys);
+  let fh: FileHandle | undefined;
+  const root = destDir === undefined ? undefined : resolve(destDir);
+  if (root !== undefined) {
+    try {
+      await mkdir(root, { recursive: false, mode: 0o755 });
+    } catch (cause) {
+      throw new TerminalError('TERM_ERR_UPDATE_INSTALL', `cannot create ${root}`, {}, { cause });
+    }
+  }
+  const checker = new PackageChecker({
+    limits, manifestSha256: sig.manifestSha256,
+    hooks: root === undefined ? {} : {
+      async onFileStart(f) {
+        const target = join(root, f.path);
+        if (!target.startsWith(root + sep)) throw new TerminalError('TERM_ERR_UPDATE_PACKAGE', 'path escapes the release directory', { path: f.path });
+        await mkdir(dirname(target), { recursive: true, mode: 0o755 });
+        fh = await open(target, 'wx', f.mode); // exclusive: never follows a planted link
+      },
+      async onFileData(bytes) { await fh!.write(bytes); },
+      async onFileEnd(f) { await fh!.chmod(f.mode); await fh!.close(); fh = undefined; },
+    },
+  });
+  let inflated = 0;
+  const maxInflated = limits.maxTotalBytes + limits.maxManifestBytes + (limits.maxFiles + 1) * 1024 + 4096;
+  try {
+    await pipeline(createReadStream(archivePath), createGunzip(), async (stream: AsyncIterable<Buffer>) => {
+      for await (const c of stream) {
+        inflated += c.length;
+        if (inflated > maxInflated) throw new TerminalError('TERM_ERR_UPDATE_PACKAGE', 'archive inflates beyond the limits', { field: 'gzip' });
+        await checker.push(new Uint8Array(c.buffer, c.byteOffset, c.length));
+      }
+    });
+  } catch (err) {
+    await fh?.close().catch(() => {});
+    if (err instanceof TerminalError) throw err;
+    throw new TerminalError('TERM_ERR_UPDATE_PACKAGE', 'archive is not gzip', { field: 'gzip' }, { cause: err });
+  }
+  const manifest = checker.finish();
+  if (manifest.name !== sig.name || manifest.version !== sig.version) throw new TerminalError('TERM_ERR_UPDATE_SIGNATURE', 'signature names another package', { field: 'version' });
+  return manifest;
+}
