@@ -85,16 +85,23 @@ export async function verifyPackageFile(archivePath: string, sigText: string, pi
     },
   });
   let inflated = 0;
+  let firstErr: unknown;
   const maxInflated = limits.maxTotalBytes + limits.maxManifestBytes + (limits.maxFiles + 1) * 1024 + 4096;
   try {
     await pipeline(createReadStream(archivePath), createGunzip(), async (stream: AsyncIterable<Buffer>) => {
       for await (const c of stream) {
         inflated += c.length;
-        if (inflated > maxInflated) throw new TerminalError('TERM_ERR_UPDATE_PACKAGE', 'archive inflates beyond the limits', { field: 'gzip' });
-        await checker.push(new Uint8Array(c.buffer, c.byteOffset, c.length));
+        if (inflated > maxInflated) throw firstErr = new TerminalError('TERM_ERR_UPDATE_PACKAGE', 'archive inflates beyond the limits', { field: 'gzip' });
+        try {
+          await checker.push(new Uint8Array(c.buffer, c.byteOffset, c.length));
+        } catch (err) {
+          firstErr ??= err;
+          throw err;
+        }
       }
     });
-  } catch (err) {
+  } catch (caught) {
+    const err = firstErr ?? caught;
     await fh?.close().catch(() => {});
     if (err instanceof TerminalError) throw err;
     throw new TerminalError('TERM_ERR_UPDATE_PACKAGE', 'archive is not gzip', { field: 'gzip' }, { cause: err });
