@@ -20,6 +20,7 @@ import configRoutes from './routes/config.ts';
 import hotlistRoutes from './routes/hotlist.ts';
 import ingestRoutes from './routes/ingest.ts';
 import dashboardPlugin from './dashboard/plugin.ts';
+import updatesPlugin, { type UpdatesPluginOptions } from './updates/plugin.ts';
 
 /** Events between feature plugins (e.g. `terminal-disabled` → the broker drops the connection). */
 export interface FleetBusEvents {
@@ -46,6 +47,8 @@ export interface BuildAppOptions {
   readonly bodyLimit?: number;
   /** Largest accepted MQTT payload in bytes. */
   readonly maxMqttPayload?: number;
+  /** Software updates (package store and trusted signing keys); off when absent. */
+  readonly updates?: UpdatesPluginOptions;
 }
 
 export const DEFAULT_SETTINGS: ServerSettings = {
@@ -113,6 +116,7 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
   await app.register(configRoutes);
   await app.register(hotlistRoutes);
   await app.register(ingestRoutes);
+  if (opts.updates !== undefined) await app.register(updatesPlugin, opts.updates);
   await app.register(dashboardPlugin);
   return app;
 }

@@ -18,6 +18,8 @@ export interface ServerConfig {
   logLevel: string;
   enrolmentTokenTtlSeconds: number;
   authRateLimitPerMinute: number;
+  /** Comma-separated public keys (`ed25519:…`, `sm2:…`) trusted for update packages. */
+  updateKeys?: string | undefined;
 }
 
 export const CONFIG_DEFAULTS: ServerConfig = {
@@ -31,6 +33,7 @@ export const CONFIG_DEFAULTS: ServerConfig = {
   logLevel: 'info',
   enrolmentTokenTtlSeconds: 86400,
   authRateLimitPerMinute: 30,
+  updateKeys: undefined,
 };
 
 interface OptionSpec {
@@ -51,6 +54,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: 'publicHttpUrl', flag: '--public-http-url', env: 'ONECARD_PUBLIC_HTTP_URL', kind: 'string', help: 'HTTP base URL terminals fetch documents from' },
   { key: 'logLevel', flag: '--log-level', env: 'ONECARD_LOG_LEVEL', kind: 'string', help: 'pino level: fatal, error, warn, info, debug, trace' },
   { key: 'enrolmentTokenTtlSeconds', flag: '--enrolment-ttl', env: 'ONECARD_ENROLMENT_TTL', kind: 'int', help: 'default enrolment token lifetime in seconds' },
+  { key: 'updateKeys', flag: '--update-keys', env: 'ONECARD_UPDATE_KEYS', kind: 'string', help: 'comma-separated public keys (ed25519:… or sm2:…) trusted to sign update packages' },
   { key: 'authRateLimitPerMinute', flag: '--auth-rate-limit', env: 'ONECARD_AUTH_RATE_LIMIT', kind: 'int', help: 'enrolment attempts, and failed admin/terminal authentications, per minute per IP' },
 ];
 

@@ -8,8 +8,10 @@ import { join } from 'node:path';
 import { parseServerConfig, usage } from './config.ts';
 import { ServerError } from './errors.ts';
 import { startServer } from './server.ts';
+import { runPackageCli } from './updates/package-cli.ts';
 
 async function main(argv: readonly string[]): Promise<number> {
+  if (argv[0] === 'package') return runPackageCli(argv.slice(1), { stdout: (s) => process.stdout.write(s), stderr: (s) => process.stderr.write(s) });
   let parsed;
   try {
     parsed = parseServerConfig(argv, process.env, (p) => readFileSync(p, 'utf8'));

@@ -8,7 +8,7 @@ import type { ServerConfig } from './config.ts';
 import { systemClock } from './context.ts';
 import { loadOrCreateServerKeys } from './keys-file.ts';
 import { openSqliteStore } from './store/sqlite.ts';
-import { dirname } from 'node:path';
+import { dirname, join } from 'node:path';
 import { createServer, type Server } from 'node:net';
 
 export interface RunningServer {
@@ -35,6 +35,7 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
   const app = await buildApp({
     store, clock, keys,
     logger: { level: cfg.logLevel, redact: { paths: REDACT_PATHS, censor: '[redacted]' }, ...(opts.logStream !== undefined ? { stream: opts.logStream } : {}) },
+    updates: { packageDir: join(dirname(opts.dbPath), 'packages'), trustedKeys: (cfg.updateKeys ?? '').split(',').map((k) => k.trim()).filter((k) => k.length > 0) },
     settings: {
       enrolmentTokenTtlSeconds: cfg.enrolmentTokenTtlSeconds,
       authRateLimitPerMinute: cfg.authRateLimitPerMinute,

@@ -10,6 +10,7 @@ import { purchaseCommand } from './purchase-command.ts';
 import { readersCommand } from './readers-command.ts';
 import { runCommand } from './run-command.ts';
 import { enrollCommand } from './enroll-command.ts';
+import { updateCommand } from '../updater/cli.ts';
 import { EXIT, type CliCommand, type CliIo } from './io.ts';
 
 /** Subcommands by name. */
@@ -21,6 +22,7 @@ export const COMMANDS: Readonly<Record<string, CliCommand>> = {
   readers: readersCommand,
   run: runCommand,
   enroll: enrollCommand,
+  update: updateCommand,
 };
 
 /** Top-level usage text. */
