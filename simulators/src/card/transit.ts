@@ -70,7 +70,7 @@ export class TransitApp {
     const info = cat(p.issuerId, Uint8Array.of(p.appType, p.appVersion), p.serial, bcdDigits(p.startDate), bcdDigits(p.expiryDate), new Uint8Array(2));
     this.publicInfo = { kind: 'binary', fid: 0x0015, sfi: 0x15, read: FREE, data: info };
     this.log = { kind: 'record', fid: 0x0018, sfi: 0x18, read: FREE, records: [], cyclic: true, maxRecords: 10 };
-    const fci = (): Uint8Array => tlv(0x6f, cat(tlv(0x84, TRANSIT_AID), tlv(0xa5, cat(tlv(0x9f08, Uint8Array.of(0x02)), tlv(0x9f0c, info)))));
+    const fci = (): Uint8Array => tlv(0x6f, cat(tlv(0x84, TRANSIT_AID), tlv(0xa5, cat(tlv(0x9f08, Uint8Array.of(p.appVersion)), tlv(0x9f0c, info)))));
     this.df = df(0x1001, TRANSIT_AID, 'transit', fci, [this.publicInfo, this.log]);
   }
 
