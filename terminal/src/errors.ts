@@ -11,6 +11,8 @@ import { API_ERRORS } from './api/error-codes.ts';
 import { ECARD_ERRORS } from './ecard/error-codes.ts';
 import { AGENT_ERRORS } from './agent/error-codes.ts';
 import { UPDATER_ERRORS } from './updater/error-codes.ts';
+import { HOTLIST_ERRORS } from './hotlist/error-codes.ts';
+import { RUNTIME_ERRORS } from './runtime/error-codes.ts';
 
 export const TERM_ERRORS = {
   TERM_ERR_INVALID_ARGUMENT: 'Invalid argument',
@@ -22,6 +24,8 @@ export const TERM_ERRORS = {
   ...ECARD_ERRORS,
   ...AGENT_ERRORS,
   ...UPDATER_ERRORS,
+  ...HOTLIST_ERRORS,
+  ...RUNTIME_ERRORS,
 } as const;
 
 export type TerminalErrorCode = keyof typeof TERM_ERRORS;

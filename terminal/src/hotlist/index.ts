@@ -150,3 +150,5 @@ async function writeAtomically(path: string, text: string): Promise<void> {
     throw new TerminalError('TERM_ERR_HOTLIST_FILE', 'cannot write', { field: 'file' }, { cause: err });
   }
 }
+
+export * from './compact.ts';

@@ -1,7 +1,7 @@
 /**
  * The terminal configuration file (JSON) for `onecard-terminal run --config FILE`: readers, the
  * user-card and PSAM positions, hotlist and journal files, the local API, the e-card verifier and
- * scanners, logging. {@link parseTerminalConfig} validates it field by field and names the first
+ * scanners, fleet membership, logging. {@link parseTerminalConfig} validates it field by field and names the first
  * wrong field (`TERM_ERR_CONFIG`, `details.field` like `readers[0].path`). Sample:
  * terminal/config.example.json; reference: docs/local-api.md §Configuration.
  */
@@ -40,6 +40,12 @@ export interface TerminalConfig {
     readonly online?: { readonly url: string; readonly mode: 'required' | 'best-effort'; readonly timeoutMs?: number };
     readonly scanners: readonly ScannerConfig[];
   };
+  /**
+   * Fleet membership: `dataDir` holds the identity from `onecard-terminal enroll`, the outbox
+   * (`outbox/`), the compact hotlist (`hotlist/`) and the last good fleet configuration
+   * (`config/last-good.json`).
+   */
+  readonly fleet?: { readonly dataDir: string; readonly softwareVersion?: string };
   readonly log: { readonly level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent'; readonly file?: string };
 }
 
@@ -79,7 +85,7 @@ const LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as
 /** Validates a parsed JSON value. Throws `TERM_ERR_CONFIG` naming the first wrong field. */
 export function parseTerminalConfig(json: unknown): TerminalConfig {
   const c = new Checker();
-  const root = c.obj(json, '', ['terminalId', 'readers', 'card', 'psam', 'hotlist', 'journal', 'deviceNumber', 'api', 'ecard', 'log']);
+  const root = c.obj(json, '', ['terminalId', 'readers', 'card', 'psam', 'hotlist', 'journal', 'deviceNumber', 'api', 'ecard', 'fleet', 'log']);
   const terminalId = c.str(root['terminalId'], 'terminalId', /^[A-Za-z0-9._-]{1,64}$/, 'must be 1..64 of A-Z a-z 0-9 . _ -');
   const readerList = c.arr(root['readers'], 'readers');
   if (readerList.length === 0) c.fail('readers', 'must name at least one reader');
@@ -157,6 +163,14 @@ export function parseTerminalConfig(json: unknown): TerminalConfig {
       ...(online === undefined ? {} : { online }),
     };
   }
+  let fleet: TerminalConfig['fleet'];
+  if (root['fleet'] !== undefined) {
+    const f = c.obj(root['fleet'], 'fleet', ['dataDir', 'softwareVersion']);
+    fleet = {
+      dataDir: c.str(f['dataDir'], 'fleet.dataDir'),
+      ...(f['softwareVersion'] === undefined ? {} : { softwareVersion: c.str(f['softwareVersion'], 'fleet.softwareVersion', /^.{1,64}$/, 'must be 1..64 characters') }),
+    };
+  }
   const logIn = root['log'] === undefined ? {} : c.obj(root['log'], 'log', ['level', 'file']);
   return {
     terminalId,
@@ -168,6 +182,7 @@ export function parseTerminalConfig(json: unknown): TerminalConfig {
     ...(root['deviceNumber'] === undefined ? {} : { deviceNumber: c.str(root['deviceNumber'], 'deviceNumber') }),
     api,
     ...(ecard === undefined ? {} : { ecard }),
+    ...(fleet === undefined ? {} : { fleet }),
     log: {
       level: logIn['level'] === undefined ? 'info' : c.oneOf(logIn['level'], 'log.level', LEVELS),
       ...(logIn['file'] === undefined ? {} : { file: c.str(logIn['file'], 'log.file') }),

@@ -2,3 +2,5 @@
 export * from './config.ts';
 export * from './runtime.ts';
 export * from './scanners.ts';
+export * from './card-gate.ts';
+export * from './journaled-services.ts';

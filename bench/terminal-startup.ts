@@ -1,0 +1,108 @@
+/**
+ * Terminal start-up benchmark [architecture budget: cold start ≤ 1.5 s, idle memory ≤ 80 MB RSS]:
+ * starts `onecard-terminal run --config FILE` (terminal/bin/onecard-terminal.js, the real CLI in
+ * its own process) with one simulated serial reader (3.00 card + PSAM on a pseudo-terminal),
+ * measures the time from spawn until the local API answers `/health` and the reader reports
+ * `ok`, then the process's RSS after BENCH_IDLE_MS (default 3000) of idling. Repeated
+ * BENCH_STARTUP_RUNS times (default 3); the baseline is a bare `node -e` start in the same run.
+ * Run alone: `node --import tsx bench/terminal-startup.ts`.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { BenchRow } from './lib/measure.ts';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const TOKEN = 'bench-startup-token-0123456789';
+const runs = Number(process.env['BENCH_STARTUP_RUNS'] ?? 3) || 3;
+const idleMs = Number(process.env['BENCH_IDLE_MS'] ?? 3000) || 3000;
+
+function rssOf(pid: number): number {
+  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) * 1024 : NaN;
+}
+const stop = (p: ChildProcess): Promise<void> => new Promise((r) => { if (p.exitCode !== null || p.signalCode !== null) return r(); p.once('exit', () => r()); p.kill('SIGTERM'); });
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+async function startSim(path: string): Promise<ChildProcess> {
+  const proc = spawn(process.execPath, [join(root, 'simulators/bin/onecard-sim.js'), 'reader', '--link', 'serial', '--pty', path, '--model', 'gemcore-sim-pro2',
+    '--card', join(root, 'simulators/cards/ssc-3.00-long-name.json'), '--psam', join(root, 'simulators/cards/psam.json'), '--log-level', 'error'], { stdio: ['pipe', 'pipe', 'inherit'] });
+  await new Promise<void>((resolve, reject) => {
+    let buf = '';
+    proc.stdout!.on('data', (d: Buffer) => { buf += String(d); if (buf.includes('"event":"ready"')) resolve(); });
+    proc.once('exit', (c) => reject(new Error(`simulator exited ${c}`)));
+  });
+  return proc;
+}
+
+async function freePort(): Promise<number> {
+  const { createServer } = await import('node:net');
+  return new Promise((resolve) => { const s = createServer(); s.listen(0, '127.0.0.1', () => { const a = s.address(); s.close(() => resolve(typeof a === 'object' && a !== null ? a.port : 0)); }); });
+}
+
+async function oneRun(dir: string, reader: string): Promise<{ startMs: number; readyMs: number; rss: number }> {
+  const port = await freePort();
+  const cfg = join(dir, 'terminal.json');
+  writeFileSync(cfg, JSON.stringify({ terminalId: 'bench', readers: [{ id: 'front', link: 'serial', path: reader, model: 'gemcore-sim-pro2', psamSlot: 1 }], api: { port, token: TOKEN }, log: { level: 'warn' } }));
+  const t0 = performance.now();
+  const p = spawn(process.execPath, [join(root, 'terminal/bin/onecard-terminal.js'), 'run', '--config', cfg], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let err = '';
+  p.stderr!.on('data', (d: Buffer) => { err += String(d); });
+  try {
+    let startMs = NaN;
+    let readyMs = NaN;
+    const end = Date.now() + 30_000;
+    while (Number.isNaN(readyMs)) {
+      if (Date.now() > end || p.exitCode !== null) throw new Error(`terminal did not start: ${err.slice(-500)}`);
+      try {
+        if (Number.isNaN(startMs)) {
+          const h = await fetch(`http://127.0.0.1:${port}/health`);
+          if (h.ok) startMs = performance.now() - t0;
+        }
+        if (!Number.isNaN(startMs)) {
+          const r = (await (await fetch(`http://127.0.0.1:${port}/v1/readers`, { headers: { 'x-onecard-token': TOKEN } })).json()) as { readers: { status: string }[] };
+          if (r.readers[0]?.status === 'ok') readyMs = performance.now() - t0;
+        }
+      } catch { /* not listening yet */ }
+      await sleep(5);
+    }
+    await sleep(idleMs);
+    return { startMs, readyMs, rss: rssOf(p.pid!) };
+  } finally {
+    await stop(p);
+  }
+}
+
+export default async function run(): Promise<readonly BenchRow[]> {
+  const dir = mkdtempSync(join(tmpdir(), 'bench-startup-'));
+  const sim = await startSim(join(dir, 'reader'));
+  try {
+    const results = [];
+    for (let i = 0; i < runs; i++) results.push(await oneRun(dir, join(dir, 'reader')));
+    // baseline: a bare node process start and its RSS
+    const b0 = performance.now();
+    const bare = spawn(process.execPath, ['-e', `process.stdout.write('up'); setTimeout(() => {}, ${idleMs + 2000})`], { stdio: ['ignore', 'pipe', 'ignore'] });
+    await new Promise<void>((r) => bare.stdout!.once('data', () => r()));
+    const bareMs = performance.now() - b0;
+    await sleep(idleMs);
+    const bareRss = rssOf(bare.pid!);
+    await stop(bare);
+    const med = (xs: number[]): number => xs.sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+    const ready = med(results.map((r) => r.readyMs));
+    const start = med(results.map((r) => r.startMs));
+    const rss = Math.max(...results.map((r) => r.rss));
+    return [
+      { name: `cold start to API + reader ok (median of ${runs})`, baseline: 'bare node start', ratio: ready / bareMs, note: `${ready.toFixed(0)} ms (API listening at ${start.toFixed(0)} ms; bare node ${bareMs.toFixed(0)} ms) — budget ≤ 1500 ms: ${ready <= 1500 ? 'met' : 'MISSED'}` },
+      { name: `idle RSS after ${idleMs} ms (max of ${runs})`, baseline: 'bare node RSS', ratio: rss / bareRss, note: `${(rss / 1048576).toFixed(1)} MB (bare node ${(bareRss / 1048576).toFixed(1)} MB) — budget ≤ 80 MB: ${rss <= 80 * 1048576 ? 'met' : 'MISSED'}` },
+    ];
+  } finally {
+    await stop(sim);
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.argv[1]) {
+  for (const r of await run()) console.log(`${r.name.padEnd(52)} ${r.ratio === undefined ? '' : `${r.ratio.toFixed(2)}× ${r.baseline}  `}${r.note ?? ''}`);
+}

@@ -1,0 +1,105 @@
+/**
+ * The runtime's side of the fleet (docs/fleet-protocol.md): what a fleet configuration document
+ * means for this terminal (readers, card and PSAM positions, enabled services, log level), the
+ * last good document kept on disk (`config/last-good.json`, written atomically). Loaded by the
+ * runtime only when the configuration has a `fleet` section (it pulls in the schema compiler).
+ */
+import { mkdir, open, readFile, rename, unlink } from 'node:fs/promises';
+import { dirname, join, basename } from 'node:path';
+import { validateTerminalConfig, type TerminalConfigDocument } from '@onecard/protocol/fleet';
+import { TerminalError } from '../errors.ts';
+import type { ReaderConfig } from '../card/index.ts';
+import type { ServiceFlags } from './journaled-services.ts';
+import type { ConfigPointerValue } from '../agent/fleet-http.ts';
+
+/** What a fleet document sets on this terminal. */
+export interface AppliedSettings {
+  readonly readers: readonly ReaderConfig[];
+  readonly card: { readonly reader: string; readonly slot: number };
+  readonly psam: { readonly reader: string; readonly slot: number } | undefined;
+  readonly services: ServiceFlags;
+  readonly logLevel: 'error' | 'warn' | 'info' | 'debug';
+  readonly upload: { readonly intervalSeconds: number; readonly batchSize: number };
+  readonly telemetryIntervalSeconds: number;
+}
+
+const MODELS = ['gempc-twin', 'gemcore-sim-pro2', 'sec1210'] as const;
+type Model = (typeof MODELS)[number];
+
+/**
+ * Maps a validated fleet document onto this terminal's settings.
+ * @throws TerminalError `TERM_ERR_CONFIG_APPLY` (details.field) when the document cannot run here:
+ *   no readers, an unknown reader model, no reader for the user card
+ */
+export function settingsFromDocument(doc: TerminalConfigDocument): AppliedSettings {
+  const fail = (field: string, why: string): never => { throw new TerminalError('TERM_ERR_CONFIG_APPLY', `${field}: ${why}`, { field }); };
+  if (doc.readers.length === 0) fail('/readers', 'no readers');
+  const readers = doc.readers.map((r, i): ReaderConfig => {
+    if (!(MODELS as readonly string[]).includes(r.model)) fail(`/readers/${i}/model`, `unknown reader model '${r.model}' (known: ${MODELS.join(', ')})`);
+    return { id: r.id, link: r.link, path: r.path, model: r.model as Model, ...(r.psamSlot === null ? {} : { psamSlot: r.psamSlot }) };
+  });
+  const user = doc.readers.find((r) => r.role === 'user' || r.role === 'both');
+  if (user === undefined) fail('/readers', 'no reader with role user or both');
+  const psamReader = doc.readers.find((r) => (r.role === 'psam' || r.role === 'both') && r.psamSlot !== null);
+  return {
+    readers,
+    card: { reader: user!.id, slot: 0 },
+    psam: psamReader === undefined ? undefined : { reader: psamReader.id, slot: psamReader.psamSlot! },
+    services: { identity: doc.services.identity, pin: doc.services.pin, transit: doc.services.transit },
+    logLevel: doc.logLevel,
+    upload: { intervalSeconds: doc.upload.intervalSeconds, batchSize: doc.upload.batchSize },
+    telemetryIntervalSeconds: doc.telemetry.intervalSeconds,
+  };
+}
+
+/** The last good fleet configuration on disk. */
+export interface LastGoodConfig {
+  readonly pointer: ConfigPointerValue;
+  readonly document: TerminalConfigDocument;
+}
+
+export const LAST_GOOD_FILE = join('config', 'last-good.json');
+
+/**
+ * Reads `dataDir/config/last-good.json`; `undefined` when missing or invalid (then `onInvalid`
+ * is told; the terminal starts with its local configuration and the agent fetches the current one).
+ */
+export async function loadLastGoodConfig(dataDir: string, onInvalid?: (why: string) => void): Promise<LastGoodConfig | undefined> {
+  let text: string;
+  try { text = await readFile(join(dataDir, LAST_GOOD_FILE), 'utf8'); } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') onInvalid?.(`unreadable: ${(e as NodeJS.ErrnoException).code ?? 'error'}`);
+    return undefined;
+  }
+  try {
+    const o = JSON.parse(text) as { pointer?: { version?: unknown; sha256?: unknown }; document?: unknown };
+    const p = o.pointer;
+    if (p === undefined || !Number.isSafeInteger(p.version) || typeof p.sha256 !== 'string' || !/^[0-9a-f]{64}$/.test(p.sha256)) throw new Error('bad pointer');
+    const document = validateTerminalConfig(o.document);
+    settingsFromDocument(document);
+    return { pointer: { version: p.version as number, sha256: p.sha256 }, document };
+  } catch (e) {
+    onInvalid?.((e as { code?: string }).code ?? 'invalid');
+    return undefined;
+  }
+}
+
+/** Writes the last good configuration atomically (temporary file, fsync, rename, directory fsync). */
+export async function saveLastGoodConfig(dataDir: string, value: LastGoodConfig): Promise<void> {
+  const path = join(dataDir, LAST_GOOD_FILE);
+  await mkdir(dirname(path), { recursive: true, mode: 0o700 });
+  const tmp = join(dirname(path), `.${basename(path)}.tmp-${process.pid}`);
+  try {
+    const fh = await open(tmp, 'w', 0o600);
+    try {
+      await fh.writeFile(`${JSON.stringify(value)}\n`, 'utf8');
+      await fh.sync();
+    } finally { await fh.close(); }
+    await rename(tmp, path);
+    const d = await open(dirname(path), 'r');
+    try { await d.sync(); } finally { await d.close(); }
+  } catch (cause) {
+    await unlink(tmp).catch(() => undefined);
+    throw new TerminalError('TERM_ERR_CONFIG_APPLY', 'cannot keep the configuration on disk', { field: 'file' }, { cause });
+  }
+}
+
