@@ -21,6 +21,7 @@ import hotlistRoutes from './routes/hotlist.ts';
 import ingestRoutes from './routes/ingest.ts';
 import dashboardPlugin from './dashboard/plugin.ts';
 import updatesPlugin, { type UpdatesPluginOptions } from './updates/plugin.ts';
+import keysPlugin from './keys/plugin.ts';
 
 /** Events between feature plugins (e.g. `terminal-disabled` → the broker drops the connection). */
 export interface FleetBusEvents {
@@ -47,6 +48,10 @@ export interface BuildAppOptions {
   readonly bodyLimit?: number;
   /** Largest accepted MQTT payload in bytes. */
   readonly maxMqttPayload?: number;
+  /** MQTT mode: Redis-shared embedded broker or an external broker (default: embedded, in memory). */
+  readonly broker?: Omit<import('./plugins/broker.ts').BrokerOptions, 'maxPayload'>;
+  /** AES-256 master key for transit key sets (`ONECARD_MASTER_KEY_FILE` / `ONECARD_MASTER_KEY`, see keys/key-crypto.ts `loadMasterKey`); key routes refuse without it. */
+  readonly masterKey?: Uint8Array | undefined;
   /** Software updates (package store and trusted signing keys); off when absent. */
   readonly updates?: UpdatesPluginOptions;
 }
@@ -102,7 +107,7 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
   await app.register(rateLimit, { global: false });
   await app.register(metricsPlugin);
   await app.register(authPlugin);
-  await app.register(brokerPlugin, { ...(opts.maxMqttPayload !== undefined ? { maxPayload: opts.maxMqttPayload } : {}) });
+  await app.register(brokerPlugin, { ...opts.broker, ...(opts.maxMqttPayload !== undefined ? { maxPayload: opts.maxMqttPayload } : {}) });
 
   app.get('/health', { schema: { tags: ['ops'], summary: 'Liveness' } }, async () => ({ status: 'ok' }));
   app.get('/ready', { schema: { tags: ['ops'], summary: 'Readiness: the store answers' } }, async (_req, reply) => {
@@ -116,6 +121,7 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
   await app.register(configRoutes);
   await app.register(hotlistRoutes);
   await app.register(ingestRoutes);
+  await app.register(keysPlugin, { masterKey: opts.masterKey }); // also registers the shared jobs notifier (server/src/jobs)
   if (opts.updates !== undefined) await app.register(updatesPlugin, opts.updates);
   await app.register(dashboardPlugin);
   return app;

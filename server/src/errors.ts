@@ -5,6 +5,8 @@
  * `{ error: { code, message } }`. Branch on `code`, never on `message`.
  */
 import { UPDATES_ERRORS, UPDATES_ERROR_STATUS } from './updates/error-codes.ts';
+import { KEYS_ERRORS, KEYS_ERROR_STATUS } from './keys/error-codes.ts';
+import { SCALE_ERRORS } from './scale/error-codes.ts';
 
 export const SRV_ERRORS = {
   SRV_ERR_INVALID_ARGUMENT: 'Invalid argument',
@@ -24,6 +26,8 @@ export const SRV_ERRORS = {
   SRV_ERR_MIGRATION: 'Store migration failed',
   SRV_ERR_INTERNAL: 'Internal error',
   ...UPDATES_ERRORS,
+  ...KEYS_ERRORS,
+  ...SCALE_ERRORS,
 } as const satisfies Record<`SRV_ERR_${string}`, string>;
 
 export type ServerErrorCode = keyof typeof SRV_ERRORS;
@@ -43,6 +47,7 @@ export const SRV_ERROR_STATUS: Partial<Record<ServerErrorCode, number>> = {
   SRV_ERR_ENROLMENT_TOKEN: 403,
   SRV_ERR_TERMINAL_DISABLED: 403,
   ...UPDATES_ERROR_STATUS,
+  ...KEYS_ERROR_STATUS,
 };
 
 export class ServerError extends Error {

@@ -6,4 +6,5 @@ export const FLEET_ERRORS = {
   PROTO_ERR_FLEET_JSON: 'Fleet message payload is not valid UTF-8 JSON',
   PROTO_ERR_FLEET_SCHEMA: 'Fleet message does not match its schema',
   PROTO_ERR_FLEET_VERSION: 'Unsupported fleet message schema version',
+  PROTO_ERR_FLEET_KBPK: 'Key-block protection key derivation or key-set check value failed',
 } as const satisfies Record<`PROTO_ERR_${string}`, string>;

@@ -2,3 +2,4 @@
 export * from './topics.ts';
 export * from './messages.ts';
 export * from './config-schema.ts';
+export * from './kbpk.ts';

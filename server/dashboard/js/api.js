@@ -42,6 +42,15 @@ export function can(action, role = session.role) {
   }
 }
 
+/** Feature endpoints the pages call (OpenAPI paths; see docs/updates.md and docs/keys.md). */
+export const ENDPOINTS = {
+  rollouts: '/api/v1/updates/rollouts',
+  rollout: (id) => `/api/v1/updates/rollouts/${encodeURIComponent(id)}`,
+  packages: '/api/v1/updates/packages',
+  keySets: '/api/v1/key-sets',
+  keyJobs: '/api/v1/key-jobs',
+};
+
 let onUnauthenticated = () => {};
 export function setUnauthenticatedHandler(fn) { onUnauthenticated = fn; }
 

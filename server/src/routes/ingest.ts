@@ -106,10 +106,15 @@ export default async function ingestRoutes(app: FastifyInstance): Promise<void> 
       for (const c of res.hotlist.changed) {
         await store.appendAudit({ ts: now, actor: `terminal:${terminalId}`, action: 'hotlist.report', target: c, ip: '', details: { version: res.hotlist.version, source: 'terminal' } });
       }
-      app.fleet.emit('hotlist-changed', res.hotlist.version);
     }
     // Durable now: the terminal may delete its outbox up to here.
     await app.publishDown(downTopic(terminalId, 'ack'), encodeFleetMessage('ack', { v: 1, upToSeq: res.upToSeq }), false);
+    // Announce the new hotlist version only AFTER the ack went out. aedes numbers every publish
+    // when it starts (`brokerCounter`) and drops, per client, a packet whose number is below one
+    // it already delivered; a retained publish takes an extra persistence step, so a pointer
+    // started before the ack reached the broker after it and was silently dropped for the
+    // reporting kiosk itself (other terminals got it). Started here, its number is higher.
+    if (res.hotlist !== null) app.fleet.emit('hotlist-changed', res.hotlist.version);
   };
 
   app.uplink.handle('tele', async (terminalId, msg) => {

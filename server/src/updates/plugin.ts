@@ -1,7 +1,7 @@
 /**
  * The updates feature plugin: signed package upload and listing, staged rollouts driven by the
  * pure engine in `rollout.ts`, job notifications to terminals over MQTT (`down/jobs/notify`,
- * retained), their progress from `up/jobs/{jobId}`, and the package download (HTTP Range) for
+ * retained, through the shared jobs notifier `app.jobs`), their progress from `up/jobs/{jobId}`, and the package download (HTTP Range) for
  * terminals. Packages are verified against the configured trusted keys before they are stored;
  * archives live as files under `packageDir`. Register after the broker and auth plugins.
  */
@@ -13,7 +13,8 @@ import { pipeline } from 'node:stream/promises';
 import { Transform, type Readable } from 'node:stream';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
-import { downTopic, encodeFleetMessage, type FleetMessage } from '@onecard/protocol/fleet';
+import type { FleetMessage } from '@onecard/protocol/fleet';
+import type { PendingJob } from '../jobs/notifier.ts';
 import { ServerError } from '../errors.ts';
 import { newId } from '../crypto-util.ts';
 import { DEFAULT_PACKAGE_LIMITS, parseSignature, type PackageLimits } from './package-format.ts';
@@ -98,8 +99,23 @@ async function updatesPlugin(app: FastifyInstance, opts: UpdatesPluginOptions): 
   const open = new Map<string, RolloutRecord>();
   for (const r of await store.listRollouts(['active', 'paused'])) open.set(r.id, r);
 
-  const publishNotify = async (terminalId: string, next: FleetMessage<'jobs/notify'>['next']): Promise<void> => {
-    await app.publishDown(downTopic(terminalId, 'jobs/notify'), encodeFleetMessage('jobs/notify', { v: 1, next }), true);
+  // The retained `down/jobs/notify` pointer belongs to the shared jobs notifier (server/src/jobs):
+  // this plugin lists a terminal's started rollouts as `update` jobs and asks it to refresh.
+  const IN_FLIGHT: ReadonlySet<string> = new Set(['notified', 'downloading', 'installing', 'health-check']);
+  app.jobs.register({
+    kind: 'update',
+    pending: async (terminalId) => {
+      const out: PendingJob[] = [];
+      for (const r of open.values()) {
+        const e = r.state.terminals[terminalId];
+        if (e === undefined || !IN_FLIGHT.has(e.status)) continue;
+        out.push({ jobId: r.id, kind: 'update', version: r.state.plan.packageSeq, status: e.status === 'notified' ? 'queued' : 'in-progress', priority: 0, createdAt: e.startedAt ?? r.state.createdAt, url: `/api/v1/terminal/jobs/${r.id}` });
+      }
+      return out;
+    },
+  });
+  const publishNotify = async (terminalId: string): Promise<void> => {
+    await app.jobs.refresh(terminalId);
   };
 
   const apply = async (rolloutId: string, event: RolloutEvent): Promise<RolloutState> => {
@@ -112,8 +128,7 @@ async function updatesPlugin(app: FastifyInstance, opts: UpdatesPluginOptions): 
     else open.delete(rolloutId);
     await store.putRollout(next);
     for (const e of effects) {
-      if (e.type === 'notify') await publishNotify(e.terminalId, { jobId: e.jobId, kind: 'update', version: state.plan.packageSeq });
-      else if (e.type === 'cancel') await publishNotify(e.terminalId, null);
+      if (e.type === 'notify' || e.type === 'cancel') await publishNotify(e.terminalId);
       else {
         app.log.info({ rolloutId, status: e.status, reason: e.reason }, 'rollout status');
         await app.ctx.store.appendAudit({ ts: clock.now(), actor: 'system', action: `rollout.${e.status}`, target: rolloutId, ip: '', details: { reason: e.reason } });
@@ -142,7 +157,7 @@ async function updatesPlugin(app: FastifyInstance, opts: UpdatesPluginOptions): 
     if (status === undefined) return;
     const reason = msg.error?.code;
     await apply(jobId, { type: 'progress', terminalId, status, ...(reason !== undefined ? { reason } : {}) });
-    if (status === 'succeeded' || status === 'failed' || status === 'rolled-back') await publishNotify(terminalId, null);
+    if (status === 'succeeded' || status === 'failed' || status === 'rolled-back') await publishNotify(terminalId);
   });
 
   const matches = (sel: TargetSelector, t: { id: string; groupId: string; tags: readonly string[] }): boolean =>
@@ -359,4 +374,4 @@ async function updatesPlugin(app: FastifyInstance, opts: UpdatesPluginOptions): 
   });
 }
 
-export default fp(updatesPlugin, { name: 'onecard-updates', dependencies: ['onecard-broker', 'onecard-auth'] });
+export default fp(updatesPlugin, { name: 'onecard-updates', dependencies: ['onecard-broker', 'onecard-auth', 'onecard-jobs'] });

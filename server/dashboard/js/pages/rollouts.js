@@ -1,14 +1,14 @@
 // Software rollouts: each rollout's phases with live progress (succeeded / failed / in progress
 // / pending), its state and abort reason, and controls for operators (start, pause, resume,
-// abort). The server's rollout API is expected at:
-//   GET  /api/v1/rollouts                 → { rollouts: Rollout[] }
-//   POST /api/v1/rollouts                 ← { packageId, target: { groups?, tags? }, phases: [{ percent | size }], failureThreshold?, force? }
-//   POST /api/v1/rollouts/{id}/pause | /resume | /abort   ← { reason? }
-//   GET  /api/v1/packages                 → { packages: [{ id, version }] }   (for the start form)
+// abort). The server's rollout API (docs/updates.md, server/src/updates/plugin.ts):
+//   GET  /api/v1/updates/rollouts         → { rollouts: [{ id, packageId, targetVersion, status, target, phase, phases, counts: { total, started, <status>: n }, … }] }
+//   POST /api/v1/updates/rollouts         ← { packageId, target: { groups?, tags? }, phases: [{ percent | size }], maxFailures?, force? }
+//   POST /api/v1/updates/rollouts/{id}/pause | /resume | /abort   ← { reason? }
+//   GET  /api/v1/updates/packages         → { packages: [{ id, name, version }] }   (for the start form)
 // When the server has no such routes the page says so; it refreshes on job progress from the
 // live feed and polls every 5 s while a rollout is active.
 
-import { can, get, getOptional, has, post } from '../api.js';
+import { ENDPOINTS, can, get, getOptional, has, post } from '../api.js';
 import { h, replace, section, table, timeEl, notify, field, badge } from '../dom.js';
 import { onFleet } from '../live.js';
 import { progressBar } from '../charts.js';
@@ -22,13 +22,15 @@ const IN_FLIGHT = ['notified', 'downloading', 'installing', 'health-check'];
 /** Normalised counts of a rollout or phase (flat counts, or `{ total, byStatus }`). */
 export function countsOf(x) {
   const c = x.counts ?? x.progress ?? x;
-  if (c.byStatus && typeof c.byStatus === 'object') {
-    const b = c.byStatus;
+  // The server's rollout view: `{ total, started, pending, notified, …, succeeded, failed }` flat.
+  const flat = typeof c.started === 'number' && c.byStatus === undefined ? { total: c.total, byStatus: c } : undefined;
+  if (flat !== undefined || (c.byStatus && typeof c.byStatus === 'object')) {
+    const b = (flat ?? c).byStatus;
     const succeeded = num(b.succeeded);
     const failed = num(b.failed) + num(b['rolled-back']);
     const inProgress = IN_FLIGHT.reduce((a, k) => a + num(b[k]), 0);
     const pending = num(b.pending);
-    return { succeeded, failed, inProgress, pending, skipped: num(b.skipped), total: num(c.total, succeeded + failed + inProgress + pending + num(b.skipped)) };
+    return { succeeded, failed, inProgress, pending, skipped: num(b.skipped), total: num((flat ?? c).total, succeeded + failed + inProgress + pending + num(b.skipped)) };
   }
   const succeeded = num(c.succeeded, c.success, c.successes);
   const failed = num(c.failed, c.failures);
@@ -47,36 +49,36 @@ function bar(label, x) {
   ], c.total), h('small', { text: `${c.succeeded} ok · ${c.failed} failed · ${c.inProgress} running · ${c.pending} pending of ${c.total}` }));
 }
 
-/** Phases with per-phase counts from the plan and the per-terminal entries, when given so. */
+/** Phases with their state (and per-phase counts when per-terminal entries are given). */
 function phasesFromPlan(r) {
-  const specs = r.plan?.phases ?? [];
+  const specs = r.plan?.phases ?? r.phases ?? [];
   const entries = r.terminals && typeof r.terminals === 'object' ? Object.values(r.terminals) : [];
   return specs.map((spec, i) => {
     const byStatus = {};
     let total = 0;
     for (const e of entries) if (e.phase === i) { byStatus[e.status] = (byStatus[e.status] ?? 0) + 1; total++; }
-    const current = r.phaseIndex ?? 0;
+    const current = r.phaseIndex ?? (typeof r.phase === 'number' ? r.phase - 1 : 0);
     const status = i < current ? 'completed' : i === current ? (r.status === 'active' ? 'running' : r.status) : 'pending';
     return { index: i, ...spec, status, counts: { total, byStatus } };
   });
 }
 
 export async function render(main) {
-  const available = await has('GET', '/api/v1/rollouts');
+  const available = await has('GET', ENDPOINTS.rollouts);
   const body = h('div', { id: 'rollouts' });
   const parts = [h('h1', { text: 'Rollouts' })];
   if (!available) {
     replace(main, ...parts, section('Rollouts', h('p', { class: 'muted', id: 'rollouts-empty', text: 'No rollouts: software rollouts are not available on this server.' })));
     return;
   }
-  if (can('operate') && (await has('POST', '/api/v1/rollouts'))) parts.push(await startForm(() => draw()));
+  if (can('operate') && (await has('POST', ENDPOINTS.rollouts))) parts.push(await startForm(() => draw()));
   parts.push(section('Rollouts', body));
   replace(main, ...parts);
 
   let active = false;
   async function draw() {
     try {
-      const r = await getOptional('GET', '/api/v1/rollouts', '/api/v1/rollouts');
+      const r = await getOptional('GET', ENDPOINTS.rollouts, ENDPOINTS.rollouts);
       const list = r?.rollouts ?? [];
       active = list.some((x) => x.status === 'active' || x.status === 'running');
       if (list.length === 0) { replace(body, h('p', { class: 'empty', id: 'rollouts-empty', text: 'No rollouts.' })); return; }
@@ -85,7 +87,7 @@ export async function render(main) {
   }
 
   function card(r) {
-    const threshold = r.failureThreshold ?? r.plan?.maxFailures;
+    const threshold = r.maxFailures ?? r.failureThreshold ?? r.plan?.maxFailures;
     const target = r.target ? [...(r.target.groups ?? []).map((g) => `group ${g}`), ...(r.target.tags ?? []).map((t) => `tag ${t}`)].join(', ') : '—';
     const controls = h('div', { class: 'actions' });
     if (can('operate')) {
@@ -93,10 +95,10 @@ export async function render(main) {
       if (r.status === 'active' || r.status === 'running') controls.append(act('pause'), act('abort', 'danger'));
       else if (r.status === 'paused') controls.append(act('resume'), act('abort', 'danger'));
     }
-    const phases = r.phases ?? phasesFromPlan(r);
+    const phases = phasesFromPlan(r);
     return h('article', { class: 'card rollout', 'data-rollout': r.id, 'aria-labelledby': `ro-${r.id}` },
       h('div', { class: 'page-head' }, h('h2', { id: `ro-${r.id}` }, `${r.name ?? r.id} `, badge(r.status ?? 'unknown', STATE_KIND[r.status] ?? 'muted')), controls),
-      h('p', { class: 'muted' }, `version ${r.version ?? r.plan?.targetVersion ?? r.packageVersion ?? r.packageId ?? '—'} · target ${target} · started `, timeEl(r.createdAt ?? r.startedAt),
+      h('p', { class: 'muted' }, `version ${r.targetVersion ?? r.version ?? r.plan?.targetVersion ?? r.packageId ?? '—'} · target ${target} · started `, timeEl(r.createdAt ?? r.startedAt),
         threshold !== undefined ? ` · aborts at ${threshold} failure${threshold === 1 ? '' : 's'}` : ''),
       r.status === 'aborted' ? h('p', { class: 'error', role: 'note', text: `Aborted (${r.abortReason ?? 'unknown'}): ${r.detail ?? r.reason ?? ''}` }) : null,
       r.status === 'paused' && r.pauseReason ? h('p', { class: 'muted', role: 'note', text: `Paused (${r.pauseReason}): ${r.detail ?? ''}` }) : null,
@@ -116,7 +118,7 @@ export async function render(main) {
       if (reason === null) return;
     }
     try {
-      await post(`/api/v1/rollouts/${encodeURIComponent(r.id)}/${verb}`, reason !== undefined ? { reason } : {});
+      await post(`${ENDPOINTS.rollout(r.id)}/${verb}`, reason !== undefined ? { reason } : {});
       notify(`Rollout ${r.id}: ${verb} requested.`, 'ok');
       draw();
     } catch (e) { notify(`Could not ${verb}: ${e.message}`, 'error'); }
@@ -130,9 +132,9 @@ export async function render(main) {
 }
 
 async function startForm(onStarted) {
-  const pk = await getOptional('GET', '/api/v1/packages', '/api/v1/packages').catch(() => undefined);
+  const pk = await getOptional('GET', ENDPOINTS.packages, ENDPOINTS.packages).catch(() => undefined);
   const pkg = pk?.packages?.length
-    ? h('select', { required: true }, pk.packages.map((p) => h('option', { value: p.id, text: `${p.version} (${p.id})` })))
+    ? h('select', { required: true }, pk.packages.map((p) => h('option', { value: p.id, text: `${p.name ?? ''} ${p.version} (${p.id})` })))
     : h('input', { type: 'text', required: true, autocomplete: 'off', placeholder: 'package id' });
   const groups = await get('/api/v1/groups').catch(() => ({ groups: [] }));
   const group = h('select', { multiple: true, size: Math.min(5, Math.max(2, groups.groups.length)) }, groups.groups.map((g) => h('option', { value: g.id, text: `${g.name} (${g.id})` })));
@@ -146,11 +148,11 @@ async function startForm(onStarted) {
       packageId: pkg.value.trim(),
       target: { groups: [...group.selectedOptions].map((o) => o.value), tags: tags.value.split(/\s+/).filter(Boolean) },
       phases: phases.value.trim().split(/\s+/).map((p) => ({ percent: Number(p) })),
-      failureThreshold: Number(failures.value),
+      maxFailures: Number(failures.value),
       ...(force.checked ? { force: true } : {}),
     };
     try {
-      const r = await post('/api/v1/rollouts', body);
+      const r = await post(ENDPOINTS.rollouts, body);
       notify(`Rollout ${r.id ?? ''} started.`, 'ok');
       onStarted();
     } catch (err) { notify(`Not started: ${err.message}`, 'error'); }

@@ -1,0 +1,66 @@
+/**
+ * A kiosk loss report (`card.loss-report` on `up/events`) must reach every CONNECTED terminal
+ * live: the retained `fleet/broadcast/hotlist` pointer is delivered to an MQTT client over a real
+ * loopback socket right after the reporting terminal's batch is acknowledged.
+ */
+import t from 'tap';
+import { createServer, type Server } from 'node:net';
+import mqtt from 'mqtt';
+import { encodeFleetMessage } from '@onecard/protocol/fleet';
+import { makeTestApp, newTerminalKey, type TestApp } from '../helpers.ts';
+
+async function enrol(ta: TestApp, groupId = 'hall'): Promise<{ terminalId: string; password: string }> {
+  if ((await ta.app.ctx.store.getGroup(groupId)) === undefined) await ta.app.inject({ method: 'POST', url: '/api/v1/groups', headers: ta.auth(), payload: { id: groupId, name: groupId } });
+  const tok = (await ta.app.inject({ method: 'POST', url: '/api/v1/enrolment-tokens', headers: ta.auth(), payload: { groupId } })).json() as { token: string };
+  const r = (await ta.app.inject({ method: 'POST', url: '/api/v1/enrol', payload: { token: tok.token, publicKey: newTerminalKey() } })).json() as { terminalId: string; mqtt: { password: string } };
+  return { terminalId: r.terminalId, password: r.mqtt.password };
+}
+
+t.test('kiosk loss report: the hotlist pointer reaches a connected terminal live', async (t) => {
+  const ta = await makeTestApp();
+  const net: Server = createServer((s) => ta.app.broker.handle(s));
+  await new Promise<void>((r) => net.listen(0, '127.0.0.1', () => r()));
+  const port = (net.address() as { port: number }).port;
+  await ta.app.ready();
+  const kiosk = await enrol(ta);
+  const other = await enrol(ta);
+  const connect = (e: { terminalId: string; password: string }) => mqtt.connectAsync(`mqtt://127.0.0.1:${port}`, { clientId: e.terminalId, username: e.terminalId, password: e.password, clean: true, reconnectPeriod: 0, protocolVersion: 4 });
+  const a = await connect(kiosk);
+  const b = await connect(other);
+  t.teardown(async () => {
+    await a.endAsync(true); await b.endAsync(true);
+    await new Promise<void>((r) => net.close(() => r()));
+    await ta.app.close();
+  });
+  const versions: number[] = [];
+  const kioskVersions: number[] = [];
+  let wake: (() => void) | undefined;
+  b.on('message', (topic, payload) => {
+    if (topic !== 'fleet/broadcast/hotlist') return;
+    versions.push((JSON.parse(payload.toString('utf8')) as { version: number }).version);
+    wake?.();
+  });
+  a.on('message', (topic, payload) => {
+    if (topic !== 'fleet/broadcast/hotlist') return;
+    kioskVersions.push((JSON.parse(payload.toString('utf8')) as { version: number }).version);
+    wake?.();
+  });
+  await b.subscribeAsync(['fleet/broadcast/#'], { qos: 1 });
+  const acks: number[] = [];
+  a.on('message', (topic, payload) => { if (topic.endsWith('/down/ack')) acks.push((JSON.parse(payload.toString('utf8')) as { upToSeq: number }).upToSeq); });
+  await a.subscribeAsync([`t/${kiosk.terminalId}/down/#`, 'fleet/broadcast/#'], { qos: 1 });
+  // The retained pointer of version 0 arrives on subscribe.
+  await new Promise<void>((resolve) => { wake = () => { if (versions.length > 0 && kioskVersions.length > 0) resolve(); }; wake(); });
+  t.same(versions, [0]);
+  t.same(kioskVersions, [0]);
+
+  const got = new Promise<void>((resolve) => { wake = () => { if (versions.includes(1) && kioskVersions.includes(1)) resolve(); }; });
+  await a.publishAsync(`t/${kiosk.terminalId}/up/events`, Buffer.from(encodeFleetMessage('events', {
+    v: 1, records: [{ eventId: `${kiosk.terminalId}-1-abcdef`, seq: 1, ts: 1, type: 'card.loss-report', body: { cardNumber: 'X00000019', pinVerified: true, reason: 'lost' } }],
+  })), { qos: 1 });
+  await got; // the test's timeout fails it when the pointer never arrives
+  t.same(versions, [0, 1], 'pointer for the new version delivered live');
+  t.same(kioskVersions, [0, 1], 'and to the reporting kiosk itself');
+  t.same(acks, [1], 'the batch was acknowledged');
+  t.equal((await ta.app.inject({ method: 'GET', url: '/api/v1/hotlist/X00000019', headers: ta.auth() })).statusCode, 200);
+});
