@@ -4,12 +4,45 @@
  * baseline measured in the same run; they never run as tests.
  */
 
-/** One printed row. `ratio` is OneCard ops/s divided by the baseline's, both from this run. */
+/**
+ * The budgets of architecture.md §Budgets, by key. A bench row that measures one of them sets
+ * `budget: { key, pass }`; `bench/run.ts` puts those rows in the summary table of
+ * docs/benchmarks.md beside the budget text below.
+ */
+export const BUDGETS = {
+  'basic-info-serial': { what: 'basic-info read (3.0 card, PSAM auth) over simulated serial reader at 115200 baud with wire timing', budget: '≤ 1.10 × the wire-time floor' },
+  'basic-info-vs-pcsc': { what: 'same APDU script vs pcscd + libccid + pyscard against the same simulated reader', budget: 'OneCard faster' },
+  'fleet-terminals': { what: 'terminals on one 2-core server process', budget: '10 000 connected, ≤ 50 KB each' },
+  'config-push': { what: 'config pushed to 10 000 terminals, applied and acknowledged', budget: '≤ 5 s' },
+  'ingest': { what: 'durable transaction ingest', budget: '≥ 20 000 / s, and ≥ 0.5 × raw broker QoS1 relay measured in the same run' },
+  'loss-to-refusal': { what: 'loss report to refusal on every online terminal', budget: '≤ 5 s' },
+  'hotlist': { what: 'hotlist of 10 million cards on a terminal', budget: 'lookup ≤ 2 µs, ≤ 100 MB' },
+  'terminal-memory-start': { what: 'terminal idle memory / cold start', budget: '≤ 80 MB RSS / ≤ 1.5 s' },
+} as const;
+
+export type BudgetKey = keyof typeof BUDGETS;
+
+/** A row's verdict against one budget of {@link BUDGETS}. */
+export interface BenchBudget {
+  readonly key: BudgetKey;
+  /** Whether this run's figure meets the budget; `undefined` when the run could not tell (e.g. incomplete). */
+  readonly pass: boolean | undefined;
+  /** Which part of a compound budget this row judges (e.g. `lookup`, `memory`), shown beside the budget. */
+  readonly part?: string;
+}
+
+/**
+ * One printed row. `ratio` is OneCard ops/s divided by the baseline's, both from this run.
+ * `figure` is the measured value in words when it is not ops/s (e.g. `23.4 KB`, `1.92 s`).
+ * `budget` marks the rows that judge a budget of architecture.md (see {@link BUDGETS}).
+ */
 export interface BenchRow {
   readonly name: string;
   readonly opsPerSec?: number;
+  readonly figure?: string;
   readonly baseline?: string;
   readonly ratio?: number;
+  readonly budget?: BenchBudget;
   readonly note?: string;
 }
 

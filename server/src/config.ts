@@ -20,6 +20,20 @@ export interface ServerConfig {
   authRateLimitPerMinute: number;
   /** Comma-separated public keys (`ed25519:…`, `sm2:…`) trusted for update packages. */
   updateKeys?: string | undefined;
+  /** Store: `postgres://…` for PostgreSQL, else the SQLite file in the data dir. */
+  storeUrl?: string | undefined;
+  /** Redis URL: the embedded broker shares sessions, retained messages and publishes with other servers. */
+  redisUrl?: string | undefined;
+  /** External broker URL (Mosquitto, EMQX): the server connects as a client instead of embedding aedes. */
+  brokerUrl?: string | undefined;
+  /** The server's user name on the external broker (also its client id). */
+  brokerUsername?: string | undefined;
+  /** The server's password on the external broker (prefer the environment variable). */
+  brokerPassword?: string | undefined;
+  /** Directory of Mosquitto's generated password_file and acl_file; kept in sync while the server runs. */
+  mosquittoDir?: string | undefined;
+  /** Mosquitto's pid file: sent SIGHUP after each sync. */
+  mosquittoPidFile?: string | undefined;
 }
 
 export const CONFIG_DEFAULTS: ServerConfig = {
@@ -34,6 +48,13 @@ export const CONFIG_DEFAULTS: ServerConfig = {
   enrolmentTokenTtlSeconds: 86400,
   authRateLimitPerMinute: 30,
   updateKeys: undefined,
+  storeUrl: undefined,
+  redisUrl: undefined,
+  brokerUrl: undefined,
+  brokerUsername: undefined,
+  brokerPassword: undefined,
+  mosquittoDir: undefined,
+  mosquittoPidFile: undefined,
 };
 
 interface OptionSpec {
@@ -55,6 +76,13 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: 'logLevel', flag: '--log-level', env: 'ONECARD_LOG_LEVEL', kind: 'string', help: 'pino level: fatal, error, warn, info, debug, trace' },
   { key: 'enrolmentTokenTtlSeconds', flag: '--enrolment-ttl', env: 'ONECARD_ENROLMENT_TTL', kind: 'int', help: 'default enrolment token lifetime in seconds' },
   { key: 'updateKeys', flag: '--update-keys', env: 'ONECARD_UPDATE_KEYS', kind: 'string', help: 'comma-separated public keys (ed25519:… or sm2:…) trusted to sign update packages' },
+  { key: 'storeUrl', flag: '--store', env: 'ONECARD_STORE_URL', kind: 'string', help: 'store: postgres://user:pass@host/db for PostgreSQL (default: SQLite file in the data dir)' },
+  { key: 'redisUrl', flag: '--redis-url', env: 'ONECARD_REDIS_URL', kind: 'string', help: 'redis://host:port/db: share the embedded broker with other servers (sessions, retained, publishes)' },
+  { key: 'brokerUrl', flag: '--broker-url', env: 'ONECARD_BROKER_URL', kind: 'string', help: 'mqtt://host:port of an external broker (Mosquitto): no embedded broker' },
+  { key: 'brokerUsername', flag: '--broker-username', env: 'ONECARD_BROKER_USERNAME', kind: 'string', help: 'the server\'s user name (and client id) on the external broker (default onecard-server)' },
+  { key: 'brokerPassword', flag: '--broker-password', env: 'ONECARD_BROKER_PASSWORD', kind: 'string', help: 'the server\'s password on the external broker (prefer the environment variable)' },
+  { key: 'mosquittoDir', flag: '--mosquitto-dir', env: 'ONECARD_MOSQUITTO_DIR', kind: 'string', help: 'write Mosquitto password_file and acl_file here, kept in sync with the registry' },
+  { key: 'mosquittoPidFile', flag: '--mosquitto-pid-file', env: 'ONECARD_MOSQUITTO_PID_FILE', kind: 'string', help: 'Mosquitto pid file: SIGHUP after each sync so it reloads the files' },
   { key: 'authRateLimitPerMinute', flag: '--auth-rate-limit', env: 'ONECARD_AUTH_RATE_LIMIT', kind: 'int', help: 'enrolment attempts, and failed admin/terminal authentications, per minute per IP' },
 ];
 
@@ -65,6 +93,8 @@ export function usage(): string {
     'Starts the OneCard fleet server: HTTP API (with /docs), embedded MQTT broker and SQLite store.',
     'On an empty data directory the first admin token is taken from ONECARD_ADMIN_TOKEN or',
     'generated and printed once.',
+    'Transit key sets need a 32-byte master key: ONECARD_MASTER_KEY_FILE (a file) or',
+    'ONECARD_MASTER_KEY (hex); it is never stored in the database.',
     '',
     'Options (flag, environment variable, default):',
   ];

@@ -9,9 +9,12 @@ import { parseServerConfig, usage } from './config.ts';
 import { ServerError } from './errors.ts';
 import { startServer } from './server.ts';
 import { runPackageCli } from './updates/package-cli.ts';
+import { loadMasterKey } from './keys/key-crypto.ts';
+import { runMosquittoSyncCli } from './scale/mosquitto-cli.ts';
 
 async function main(argv: readonly string[]): Promise<number> {
   if (argv[0] === 'package') return runPackageCli(argv.slice(1), { stdout: (s) => process.stdout.write(s), stderr: (s) => process.stderr.write(s) });
+  if (argv[0] === 'mosquitto-sync') return runMosquittoSyncCli(argv.slice(1), process.env, { stdout: (s) => process.stdout.write(s), stderr: (s) => process.stderr.write(s) });
   let parsed;
   try {
     parsed = parseServerConfig(argv, process.env, (p) => readFileSync(p, 'utf8'));
@@ -28,7 +31,7 @@ async function main(argv: readonly string[]): Promise<number> {
   }
   const cfg = parsed.config;
   mkdirSync(cfg.dataDir, { recursive: true, mode: 0o700 });
-  const running = await startServer({ config: cfg, dbPath: join(cfg.dataDir, 'onecard.db'), adminTokenPreset: process.env.ONECARD_ADMIN_TOKEN });
+  const running = await startServer({ config: cfg, dbPath: join(cfg.dataDir, 'onecard.db'), adminTokenPreset: process.env.ONECARD_ADMIN_TOKEN, masterKey: loadMasterKey(process.env, (p) => new Uint8Array(readFileSync(p))) });
   if (running.bootstrapToken !== undefined) {
     process.stdout.write(`${JSON.stringify({ event: 'admin-token', token: running.bootstrapToken, note: 'first admin token, shown once: keep it safe' })}\n`);
   }

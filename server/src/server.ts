@@ -1,13 +1,19 @@
 /**
- * Starts a whole server process from a configuration: store, keys, HTTP API and embedded broker.
- * Used by `main.ts` and by end-to-end tests and the demo, which need real ports.
+ * Starts a whole server process from a configuration: store (SQLite, or PostgreSQL with
+ * `storeUrl`), keys, HTTP API and the MQTT side — the embedded broker on its own port (in memory,
+ * or shared with other servers over Redis with `redisUrl`), or a client of an external broker
+ * (`brokerUrl`, no MQTT port of its own; with `mosquittoDir` the Mosquitto files are kept in
+ * sync). Used by `main.ts` and by end-to-end tests and the demo, which need real ports.
  */
 import type { FastifyInstance } from 'fastify';
 import { buildApp, bootstrapAdminToken, REDACT_PATHS } from './app.ts';
 import type { ServerConfig } from './config.ts';
 import { systemClock } from './context.ts';
 import { loadOrCreateServerKeys } from './keys-file.ts';
-import { openSqliteStore } from './store/sqlite.ts';
+import { openStore, storeSpec } from './store/open.ts';
+import type { Store } from './store/types.ts';
+import type { BrokerOptions } from './plugins/broker.ts';
+import mosquittoPlugin from './scale/mosquitto-plugin.ts';
 import { dirname, join } from 'node:path';
 import { createServer, type Server } from 'node:net';
 
@@ -25,36 +31,58 @@ export interface StartOptions {
   readonly adminTokenPreset?: string | undefined;
   /** pino destination override (tests parse the log). */
   readonly logStream?: NodeJS.WritableStream;
+  /** AES-256 master key for transit key sets (main.ts loads it from the environment). */
+  readonly masterKey?: Uint8Array | undefined;
 }
 
 export async function startServer(opts: StartOptions): Promise<RunningServer> {
   const cfg = opts.config;
-  const store = openSqliteStore(opts.dbPath);
+  const store = await openStore(storeSpec(cfg.storeUrl, opts.dbPath));
   const keys = loadOrCreateServerKeys(dirname(opts.dbPath));
   const clock = systemClock;
-  const app = await buildApp({
-    store, clock, keys,
-    logger: { level: cfg.logLevel, redact: { paths: REDACT_PATHS, censor: '[redacted]' }, ...(opts.logStream !== undefined ? { stream: opts.logStream } : {}) },
-    updates: { packageDir: join(dirname(opts.dbPath), 'packages'), trustedKeys: (cfg.updateKeys ?? '').split(',').map((k) => k.trim()).filter((k) => k.length > 0) },
-    settings: {
-      enrolmentTokenTtlSeconds: cfg.enrolmentTokenTtlSeconds,
-      authRateLimitPerMinute: cfg.authRateLimitPerMinute,
-      mqttUrl: cfg.publicMqttUrl ?? `mqtt://${cfg.mqttHost}:${cfg.mqttPort}`,
-    },
-  });
-  const bootstrapToken = await bootstrapAdminToken(store, clock, opts.adminTokenPreset);
+  const brokerUsername = cfg.brokerUsername ?? DEFAULT_BROKER_USERNAME;
+  const broker: Omit<BrokerOptions, 'maxPayload'> = cfg.brokerUrl !== undefined
+    ? { external: { url: cfg.brokerUrl, username: brokerUsername, password: cfg.brokerPassword } }
+    : cfg.redisUrl !== undefined ? { redisUrl: cfg.redisUrl } : {};
+  let app: FastifyInstance;
+  try {
+    app = await buildApp({
+      store, clock, keys, broker, masterKey: opts.masterKey,
+      logger: { level: cfg.logLevel, redact: { paths: REDACT_PATHS, censor: '[redacted]' }, ...(opts.logStream !== undefined ? { stream: opts.logStream } : {}) },
+      updates: { packageDir: join(dirname(opts.dbPath), 'packages'), trustedKeys: (cfg.updateKeys ?? '').split(',').map((k) => k.trim()).filter((k) => k.length > 0) },
+      settings: {
+        enrolmentTokenTtlSeconds: cfg.enrolmentTokenTtlSeconds,
+        authRateLimitPerMinute: cfg.authRateLimitPerMinute,
+        mqttUrl: cfg.publicMqttUrl ?? cfg.brokerUrl ?? `mqtt://${cfg.mqttHost}:${cfg.mqttPort}`,
+      },
+    });
+  } catch (e) {
+    await store.close().catch(() => {});
+    throw e;
+  }
+  if (cfg.mosquittoDir !== undefined) {
+    await app.register(mosquittoPlugin, { dir: cfg.mosquittoDir, serverUsername: brokerUsername, serverPassword: cfg.brokerPassword, pidFile: cfg.mosquittoPidFile });
+  }
+  const bootstrapToken = await bootstrapOnce(store, opts.adminTokenPreset);
   await app.listen({ host: cfg.host, port: cfg.httpPort });
   const addr = app.server.address();
   const httpPort = typeof addr === 'object' && addr !== null ? addr.port : cfg.httpPort;
   const httpUrl = `http://${cfg.host}:${httpPort}`;
-  const mqttServer: Server = createServer((socket) => app.broker.handle(socket));
-  await new Promise<void>((resolve, reject) => {
-    mqttServer.once('error', reject);
-    mqttServer.listen(cfg.mqttPort, cfg.mqttHost, () => resolve());
-  });
-  const maddr = mqttServer.address();
-  const mqttPort = typeof maddr === 'object' && maddr !== null ? maddr.port : cfg.mqttPort;
-  const mqttUrl = `mqtt://${cfg.mqttHost}:${mqttPort}`;
+  let mqttServer: Server | undefined;
+  let mqttUrl: string;
+  if (cfg.brokerUrl === undefined) {
+    const srv = createServer((socket) => app.broker.handle(socket));
+    mqttServer = srv;
+    await new Promise<void>((resolve, reject) => {
+      srv.once('error', reject);
+      srv.listen(cfg.mqttPort, cfg.mqttHost, () => resolve());
+    });
+    const maddr = srv.address();
+    const mqttPort = typeof maddr === 'object' && maddr !== null ? maddr.port : cfg.mqttPort;
+    mqttUrl = `mqtt://${cfg.mqttHost}:${mqttPort}`;
+  } else {
+    mqttUrl = cfg.brokerUrl;
+  }
   // Terminals enrolled from now on are told the real port when 0 (a free one) was asked for.
   (app.ctx.settings as { mqttUrl: string }).mqttUrl = cfg.publicMqttUrl ?? mqttUrl;
   let closed = false;
@@ -66,9 +94,28 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
     async close() {
       if (closed) return;
       closed = true;
-      await new Promise<void>((r) => { mqttServer.close(() => r()); for (const c of (app.broker as unknown as { clients: Record<string, { close(): void }> }).clients ? Object.values((app.broker as unknown as { clients: Record<string, { close(): void }> }).clients) : []) c.close(); });
+      if (mqttServer !== undefined) {
+        const srv = mqttServer;
+        await new Promise<void>((r) => { srv.close(() => r()); for (const c of (app.broker as unknown as { clients: Record<string, { close(): void }> }).clients ? Object.values((app.broker as unknown as { clients: Record<string, { close(): void }> }).clients) : []) c.close(); });
+      }
       await app.close();
       await store.close();
     },
   };
+}
+
+/** The server's user name on an external broker when none is configured. */
+export const DEFAULT_BROKER_USERNAME = 'onecard-server';
+
+/**
+ * {@link bootstrapAdminToken}, tolerating a second server that bootstrapped the same shared store
+ * at the same moment (its insert wins; this one then finds tokens and creates none).
+ */
+async function bootstrapOnce(store: Store, preset: string | undefined): Promise<string | undefined> {
+  try {
+    return await bootstrapAdminToken(store, systemClock, preset);
+  } catch (e) {
+    if ((await store.listAdminTokens()).length > 0) return undefined;
+    throw e;
+  }
 }

@@ -1,16 +1,24 @@
 /**
- * The embedded MQTT broker (aedes). Access decisions come from `broker/acl.ts`; this plugin looks
- * terminals up, counts refusals, drops the connection of a terminal that is disabled or re-keyed,
- * validates uplink payloads against the fleet schemas and hands them to the feature plugins
- * through `app.uplink`. It never listens: `server.ts` pipes sockets into `app.broker.handle`.
+ * The MQTT side of the server. By default an embedded aedes broker (in memory, or with its
+ * sessions, retained messages and publishes shared over Redis with other servers when
+ * `redisUrl` is set); or, with `external`, a privileged client of an external broker such as
+ * Mosquitto (`scale/external-broker.ts`). Either way feature plugins see the same interface:
+ * validated uplinks through `app.uplink` (acknowledged only after their handlers ran) and
+ * `app.publishDown`. Access decisions of the embedded broker come from `broker/acl.ts`; this
+ * plugin looks terminals up, counts refusals and drops the connection of a terminal that is
+ * disabled or re-keyed. It never listens: `server.ts` pipes sockets into `app.broker.handle`.
  */
 import { EventEmitter } from 'node:events';
+import { randomBytes } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import { Aedes, type AedesPublishPacket, type Client, type PublishPacket } from 'aedes';
 import { decodeFleetMessage, parseTopic, type FleetMessage, type FleetMessageKind, MAX_FLEET_PAYLOAD } from '@onecard/protocol/fleet';
 import { isProtocolError } from '@onecard/protocol/errors';
 import { decideConnect, decidePublish, decideSubscribe } from '../broker/acl.ts';
+import { ServerError } from '../errors.ts';
+import { createRedisBrokerBackends, type RedisBrokerBackends } from '../scale/redis.ts';
+import { connectExternalBroker, type ExternalBrokerLink, type ExternalBrokerOptions } from '../scale/external-broker.ts';
 
 /** Uplink kinds a feature plugin can handle, and the schema each payload is checked against. */
 export const UPLINK_SCHEMA: Readonly<Record<string, FleetMessageKind>> = {
@@ -57,7 +65,10 @@ export class Uplink extends EventEmitter<UplinkEvents> {
 
 declare module 'fastify' {
   interface FastifyInstance {
+    /** The embedded broker; throws `SRV_ERR_NO_EMBEDDED_BROKER` in external-broker mode (see `brokerMode`). */
     broker: Aedes;
+    /** `embedded` (aedes in this process, `redis` when shared with other servers) or `external`. */
+    brokerMode: 'embedded' | 'redis' | 'external';
     uplink: Uplink;
     /** Publishes from the server to the broker (QoS 1, optionally retained). */
     publishDown(topic: string, payload: Uint8Array, retain?: boolean): Promise<void>;
@@ -68,6 +79,10 @@ declare module 'fastify' {
 
 export interface BrokerOptions {
   readonly maxPayload?: number;
+  /** Embedded broker with Redis persistence and emitter (`redis://host:port/db`), shared with other servers. */
+  readonly redisUrl?: string;
+  /** External broker: connect as a client instead of embedding aedes (takes precedence over `redisUrl`). */
+  readonly external?: ExternalBrokerOptions;
 }
 
 async function brokerPlugin(app: FastifyInstance, opts: BrokerOptions): Promise<void> {
@@ -79,11 +94,58 @@ async function brokerPlugin(app: FastifyInstance, opts: BrokerOptions): Promise<
   m.define('onecard_mqtt_connected', 'gauge', 'Connected MQTT clients');
   const uplink = new Uplink();
   const epochs = new Map<string, number>();
+  app.decorate('uplink', uplink);
+  app.decorate('terminalEpochs', epochs);
+
+  /**
+   * Validates one uplink of `terminalId` and runs its handlers. Resolves when it may be
+   * acknowledged (also for a malformed payload, which is counted and dropped); rejects when a
+   * handler failed (not durable: the caller must not acknowledge).
+   */
+  const processUplink = async (terminalId: string, topic: string, payload: Uint8Array): Promise<void> => {
+    const parsed = parseTopic(topic);
+    if (parsed === undefined || parsed.dir !== 'up' || parsed.terminalId !== terminalId) return;
+    const kind = parsed.kind;
+    const schema = UPLINK_SCHEMA[kind];
+    if (schema === undefined) return;
+    let msg: unknown;
+    try {
+      msg = decodeFleetMessage(schema, payload, maxPayload);
+    } catch (err) {
+      if (!isProtocolError(err)) throw err;
+      m.inc('onecard_mqtt_malformed_total', { kind });
+      app.log.warn({ terminalId, kind, code: err.code, path: err.details.path }, 'malformed uplink dropped');
+      return;
+    }
+    const extra = parsed.kind === 'jobs' ? parsed.jobId : parsed.kind === 'rpc' ? parsed.reqId : '';
+    await uplink.dispatch(kind, terminalId, msg, extra);
+  };
+
+  uplink.handle('birth', async (terminalId, msg) => {
+    epochs.set(terminalId, msg.epoch);
+    await store.updatePresence(terminalId, { online: true, epoch: msg.epoch, at: app.ctx.clock.now(), reported: { versions: msg.versions, readers: msg.readers, ...(msg.kind !== undefined ? { kind: msg.kind } : {}) } });
+  });
+  uplink.handle('death', async (terminalId, msg) => {
+    await store.updatePresence(terminalId, { online: false, epoch: msg.epoch, at: app.ctx.clock.now() });
+  });
+
+  if (opts.external !== undefined) {
+    await externalMode(app, opts.external, processUplink, epochs, uplink);
+    return;
+  }
+
+  let redis: RedisBrokerBackends | undefined;
+  if (opts.redisUrl !== undefined) {
+    redis = createRedisBrokerBackends(opts.redisUrl, (err) => app.log.error({ err: { message: err.message } }, 'redis emitter error'));
+  }
+  app.decorate('brokerMode', redis === undefined ? 'embedded' : 'redis');
   const broker = await Aedes.createBroker({
-    id: `onecard-${process.pid}`,
-    heartbeatInterval: 60_000,
+    // Unique per process: with Redis, brokers tell each other apart (client takeover, wills) by id.
+    id: `onecard-${process.pid}-${randomBytes(4).toString('hex')}`,
+    heartbeatInterval: redis === undefined ? 60_000 : 5_000,
     connectTimeout: 30_000,
     maxClientsIdLength: 64,
+    ...(redis !== undefined ? { persistence: redis.persistence, mq: redis.mq } : {}),
   });
   m.collect(() => m.set('onecard_mqtt_connected', broker.connectedClients));
 
@@ -126,36 +188,14 @@ async function brokerPlugin(app: FastifyInstance, opts: BrokerOptions): Promise<
   // Uplink: validated, then dispatched; the PUBACK waits for the handlers. [MQTT-4.3.2-2]
   broker.published = (packet: AedesPublishPacket, client: Client | null, cb) => {
     if (client === null || packet.topic.startsWith('$SYS')) return cb();
-    const parsed = parseTopic(packet.topic);
-    if (parsed === undefined || parsed.dir !== 'up' || parsed.terminalId !== client.id) return cb();
-    const kind = parsed.kind;
-    const schema = UPLINK_SCHEMA[kind];
-    if (schema === undefined) return cb();
-    let msg: unknown;
-    try {
-      msg = decodeFleetMessage(schema, new Uint8Array(packet.payload as Buffer), maxPayload);
-    } catch (err) {
-      if (!isProtocolError(err)) return cb(err as Error);
-      m.inc('onecard_mqtt_malformed_total', { kind });
-      app.log.warn({ terminalId: client.id, kind, code: err.code, path: err.details.path }, 'malformed uplink dropped');
-      return cb();
-    }
-    const extra = parsed.kind === 'jobs' ? parsed.jobId : parsed.kind === 'rpc' ? parsed.reqId : '';
-    uplink.dispatch(kind, client.id, msg, extra).then(() => cb(), (err: unknown) => {
-      app.log.error({ err, terminalId: client.id, kind }, 'uplink handler failed');
+    processUplink(client.id, packet.topic, new Uint8Array(packet.payload as Buffer)).then(() => cb(), (err: unknown) => {
+      app.log.error({ err, terminalId: client.id, topic: packet.topic.slice(0, 128) }, 'uplink handler failed');
       // Not acknowledged as durable: close the connection so the terminal retransmits.
       client.close();
       cb();
     });
   };
 
-  uplink.handle('birth', async (terminalId, msg) => {
-    epochs.set(terminalId, msg.epoch);
-    await store.updatePresence(terminalId, { online: true, epoch: msg.epoch, at: app.ctx.clock.now(), reported: { versions: msg.versions, readers: msg.readers, ...(msg.kind !== undefined ? { kind: msg.kind } : {}) } });
-  });
-  uplink.handle('death', async (terminalId, msg) => {
-    await store.updatePresence(terminalId, { online: false, epoch: msg.epoch, at: app.ctx.clock.now() });
-  });
   broker.on('clientDisconnect', (client) => {
     const epoch = epochs.get(client.id);
     if (epoch === undefined) return;
@@ -174,14 +214,72 @@ async function brokerPlugin(app: FastifyInstance, opts: BrokerOptions): Promise<
   app.fleet.on('terminal-credentials-changed', dropClient);
 
   app.decorate('broker', broker);
-  app.decorate('uplink', uplink);
-  app.decorate('terminalEpochs', epochs);
   app.decorate('publishDown', (topic: string, payload: Uint8Array, retain = false) => new Promise<void>((resolve, reject) => {
     const packet: PublishPacket = { cmd: 'publish', topic, payload: Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength), qos: 1, retain, dup: false };
     broker.publish(packet, (err) => (err ? reject(err) : resolve()));
   }));
   app.addHook('onClose', async () => {
     await new Promise<void>((r) => broker.close(() => r()));
+    await redis?.destroyPersistence();
+  });
+}
+
+/**
+ * External-broker mode: the broker (e.g. Mosquitto) authenticates terminals and enforces the
+ * topic ACL (generated by `scale/mosquitto.ts`), so the topic names the publisher. As a second
+ * line, uplinks of unknown or disabled terminals are dropped. Presence comes from births and
+ * Last Wills (`up/death`), the only connection signals a client of the broker sees.
+ */
+async function externalMode(
+  app: FastifyInstance,
+  ext: ExternalBrokerOptions,
+  processUplink: (terminalId: string, topic: string, payload: Uint8Array) => Promise<void>,
+  epochs: Map<string, number>,
+  uplink: Uplink,
+): Promise<void> {
+  const m = app.metrics;
+  m.define('onecard_broker_reconnects_total', 'counter', 'Reconnections of the server to the external broker');
+  m.define('onecard_mqtt_dropped_total', 'counter', 'Uplinks of unknown or disabled terminals dropped in external-broker mode');
+  // Uplinks queued in the server's broker session arrive right after CONNACK, before the feature
+  // plugins registered their handlers: hold them (unacknowledged) until the app is ready.
+  let markReady!: () => void;
+  const ready = new Promise<void>((r) => { markReady = r; });
+  app.addHook('onReady', async () => { markReady(); });
+  let link: ExternalBrokerLink | undefined;
+  link = await connectExternalBroker(ext, {
+    onUplink: async (topic, payload) => {
+      await ready;
+      const parsed = parseTopic(topic);
+      if (parsed === undefined || parsed.dir !== 'up') return;
+      const terminal = await app.ctx.store.getTerminal(parsed.terminalId);
+      if (terminal === undefined || terminal.status !== 'active') {
+        m.inc('onecard_mqtt_dropped_total', { reason: terminal === undefined ? 'unknown-terminal' : 'terminal-disabled' });
+        return;
+      }
+      await processUplink(parsed.terminalId, topic, payload);
+    },
+    onError: (err) => app.log.warn({ err: { message: err.message } }, 'external broker link'),
+    onConnect: (again) => {
+      if (again) m.inc('onecard_broker_reconnects_total');
+      app.log.info({ url: ext.url, reconnect: again }, 'connected to the external broker');
+    },
+  });
+  m.collect(() => m.set('onecard_mqtt_connected', link?.connected === true ? 1 : 0));
+  uplink.on('death', (terminalId) => {
+    const epoch = epochs.get(terminalId);
+    epochs.delete(terminalId);
+    if (epoch !== undefined) uplink.emit('disconnect', terminalId, epoch);
+  });
+  app.decorate('brokerMode', 'external');
+  app.decorate('broker', {
+    getter(): Aedes {
+      throw new ServerError('SRV_ERR_NO_EMBEDDED_BROKER', `this server uses ${ext.url}`);
+    },
+  });
+  app.decorate('publishDown', (topic: string, payload: Uint8Array, retain = false) => link!.publish(topic, payload, retain));
+  app.addHook('onClose', async () => {
+    await link?.close();
+    link = undefined;
   });
 }
 
