@@ -4,12 +4,15 @@
  * library gate) running the real terminal code, and a scripted day told in narration lines: card
  * reads, a PIN error, a lost card reported at the kiosk and refused at the pharmacy and the library
  * gate, transit fares with one cut by card removal and settled on the next tap, a configuration
- * pushed to the pharmacy group, and the transit key rollout when the server offers key sets. After
+ * pushed to the pharmacy group, and the transit key rollout: the key custodian imports a wrapped
+ * key set, assigns it to the gates' group, each gate's job runner loads it under its KBPK and
+ * acknowledges with the check value, and the gate without a physical PSAM takes a fare with the
+ * soft SAM on the delivered keys. After
  * the day the terminals keep working (reads, gate entries, small fares, telemetry) so the dashboard
  * stays alive. `startDemo` is used by `main.ts` and by the demo test.
  */
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync, createWriteStream, type WriteStream } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync, createWriteStream, type WriteStream } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pino, { type Logger } from 'pino';
@@ -17,6 +20,7 @@ import { EXAMPLE_TERMINAL_CONFIG, type TerminalConfigDocument } from '@onecard/p
 import { createCard, loadCardFile, type SimulatedCard } from '@onecard/simulators';
 import { startServer, type RunningServer } from '../../server/src/server.ts';
 import { CONFIG_DEFAULTS } from '../../server/src/config.ts';
+import { parseMasterKey, wrapKeySetForImport, type PurseKeyMaterial } from '../../server/src/keys/key-crypto.ts';
 import { readBasicInfo, verifyPin, purchase, type BasicInfo } from '../../terminal/src/services/index.ts';
 import { DemoTerminal } from './terminal.ts';
 
@@ -46,6 +50,10 @@ export interface DayOutcome {
   readonly configVersion: number | undefined;
   readonly configAppliedBy: string[];
   readonly keyRollout: 'done' | 'skipped';
+  /** The key job of the rollout and the gates that acknowledged it with the expected check value. */
+  readonly keyJob: { readonly id: string; readonly expectedKcv: string; readonly succeededBy: string[] } | undefined;
+  /** The fare taken with the soft SAM at the gate without a physical PSAM. */
+  readonly softSamFare: string | undefined;
   readonly notes: string[];
 }
 
@@ -68,6 +76,8 @@ interface Kind {
   readonly kind: string;
   readonly groupId: string;
   readonly reader: 'pty' | 'memory';
+  /** Without a physical PSAM: fares use the soft SAM on the delivered transit keys. */
+  readonly noPsam?: true;
 }
 
 /** The fleet of the demo. Transit gates use memory channels (a tap cut at an exact command); the rest use ptys. */
@@ -77,7 +87,7 @@ export const DEMO_TERMINALS: readonly Kind[] = [
   { name: 'pharmacy-pos-1', label: 'pharmacy POS 1', kind: 'pos', groupId: 'pharmacies', reader: 'pty' },
   { name: 'pharmacy-pos-2', label: 'pharmacy POS 2', kind: 'pos', groupId: 'pharmacies', reader: 'pty' },
   { name: 'transit-gate-1', label: 'transit gate 1', kind: 'gate', groupId: 'transit-gates', reader: 'memory' },
-  { name: 'transit-gate-2', label: 'transit gate 2', kind: 'gate', groupId: 'transit-gates', reader: 'memory' },
+  { name: 'transit-gate-2', label: 'transit gate 2', kind: 'gate', groupId: 'transit-gates', reader: 'memory', noPsam: true },
   { name: 'library-gate', label: 'library gate', kind: 'gate', groupId: 'libraries', reader: 'pty' },
 ];
 
@@ -88,6 +98,35 @@ const maskName = (n: string): string => (n.length <= 1 ? n : `${[...n][0]}${'*'.
 const yuan = (fen: number): string => `¥${(fen / 100).toFixed(2)}`;
 const codeOf = (e: unknown): string => (typeof e === 'object' && e !== null && typeof (e as { code?: unknown }).code === 'string' ? (e as { code: string }).code : String(e));
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** The group whose terminals get transit key sets, and the key set the custodian rolls out. */
+const KEYS_GROUP = 'transit-gates';
+const KEY_SET_ID = 'transit-demo';
+
+/**
+ * The demo server's master key: `master.key` in the data dir (32 random bytes, mode 0600),
+ * created on the first run and reused afterwards (key sets stored under it stay usable).
+ */
+function demoMasterKey(dataDir: string): Uint8Array {
+  const file = join(dataDir, 'master.key');
+  if (!existsSync(file)) writeFileSync(file, randomBytes(32), { mode: 0o600 });
+  chmodSync(file, 0o600);
+  return parseMasterKey(new Uint8Array(readFileSync(file)));
+}
+
+/**
+ * The purse keys the simulated transit cards are personalised with (the issuer-level roots of
+ * the FIXED TEST cards in simulators/cards, dispersed twice: issuer factor, then card serial).
+ * Both transit cards of the demo share them; the custodian would hold them in an HSM.
+ */
+function transitTestKeys(): PurseKeyMaterial[] {
+  const tr = cardFile('transit-only.json')['transit'] as { keyVersion: number; algorithmId: number; keys: { mpk: string; mtk: string } };
+  const slot = { keyVersion: tr.keyVersion, algorithmId: tr.algorithmId, levels: 2 };
+  return [
+    { usage: '61', ...slot, key: new Uint8Array(Buffer.from(tr.keys.mpk, 'hex')) },
+    { usage: '62', ...slot, key: new Uint8Array(Buffer.from(tr.keys.mtk, 'hex')) },
+  ];
+}
 
 async function until(what: string, fn: () => boolean | Promise<boolean>, limitMs = 20_000): Promise<boolean> {
   const end = Date.now() + limitMs;
@@ -119,6 +158,7 @@ export async function startDemo(o: DemoOptions): Promise<Demo> {
     dbPath: join(o.dataDir, 'server', 'onecard.db'),
     adminTokenPreset: adminToken,
     logStream: serverLog,
+    masterKey: demoMasterKey(o.dataDir),
   });
   const say = o.narrate;
   const api = async (method: string, path: string, body?: unknown): Promise<{ status: number; json: unknown }> => {
@@ -149,10 +189,11 @@ export async function startDemo(o: DemoOptions): Promise<Demo> {
       if (g.status !== 201 && g.status !== 409) throw new Error(`group ${k.groupId}: HTTP ${g.status}`);
     }
     const psam = (): SimulatedCard => makeCard('psam.json');
-    for (const k of DEMO_TERMINALS) {
+    for (const [i, k] of DEMO_TERMINALS.entries()) {
       const t = await DemoTerminal.open({
         name: k.name, kind: k.kind, groupId: k.groupId, reader: k.reader, dataDir: join(o.dataDir, 'terminals'),
-        serverUrl: server.httpUrl, mqttUrl: server.mqttUrl, psam: psam(), logger: logger.child({ terminal: k.name }),
+        serverUrl: server.httpUrl, mqttUrl: server.mqttUrl, psam: k.noPsam === true ? undefined : psam(), logger: logger.child({ terminal: k.name }),
+        ...(k.groupId === KEYS_GROUP ? { keys: { terminalNumber: `6399000000${String(i + 1).padStart(2, '0')}` } } : {}),
         ...(o.telemetryIntervalMs === undefined ? {} : { telemetryIntervalMs: o.telemetryIntervalMs }),
         enrolmentToken: async (groupId) => {
           const r = await api('POST', '/api/v1/enrolment-tokens', { groupId });
@@ -311,23 +352,74 @@ export async function startDemo(o: DemoOptions): Promise<Demo> {
     const configAppliedBy = pharmacies.filter((t) => configVersion !== undefined && t.agent.config?.version === configVersion).map((t) => t.name);
     say(configApplied ? `        config 'pharmacy' v${configVersion} fetched, checked (sha-256) and applied by ${configAppliedBy.join(' and ')}` : `        config push incomplete (HTTP ${created.status}/${assigned.status}; applied by ${configAppliedBy.join(', ') || 'none'})`);
 
-    // 19:00 transit keys
+    // 19:00 transit keys: import (wrapped), assignment to the gates, delivery under each KBPK, soft-SAM fare
     say('19:00  The key custodian rolls out a new transit key set to the gates.');
-    const keysApi = await api('GET', '/api/v1/key-sets');
     let keyRollout: 'done' | 'skipped' = 'skipped';
-    if (keysApi.status === 404) {
-      const note = 'key rollout skipped: this server has no key-set API yet (GET /api/v1/key-sets → 404)';
+    let keyJob: DayOutcome['keyJob'];
+    let softSamFare: string | undefined;
+    const skip = (why: string): void => {
+      const note = `key rollout skipped: ${why}`;
       notes.push(note);
       say(`        ${note}`);
-    } else {
-      const note = `key rollout skipped: the demo does not drive the key-set API yet (GET /api/v1/key-sets → ${keysApi.status})`;
-      notes.push(note);
-      say(`        ${note}`);
-      keyRollout = 'skipped';
+    };
+    const gates = terminals.filter((t) => t.groupId === KEYS_GROUP);
+    const tok = await api('POST', '/api/v1/admin/tokens', { name: `key custodian ${new Date().toISOString().slice(0, 16)}`, role: 'key-custodian' });
+    const custodianToken = (tok.json as { token?: string } | undefined)?.token;
+    const asCustodian = async (method: string, path: string, body?: unknown): Promise<{ status: number; json: unknown }> => {
+      const r = await fetch(`${server.httpUrl}${path}`, {
+        method, headers: { authorization: `Bearer ${custodianToken ?? ''}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      });
+      const text = await r.text();
+      return { status: r.status, json: text.length > 0 ? (JSON.parse(text) as unknown) : undefined };
+    };
+    const ik = custodianToken === undefined ? undefined : await asCustodian('GET', '/api/v1/key-sets/import-key');
+    if (custodianToken === undefined) skip(`no key-custodian token (HTTP ${tok.status})`);
+    else if (ik === undefined || ik.status !== 200) skip(`the server offers no import key (HTTP ${ik?.status})`);
+    else {
+      // The custodian's side: clear keys only in this process's memory, wrapped for the server's import key.
+      const material = transitTestKeys();
+      const wrapped = wrapKeySetForImport((ik.json as { publicKey: string }).publicKey, material);
+      for (const k of material) k.key.fill(0);
+      const imp = await asCustodian('POST', '/api/v1/key-sets', { keySetId: KEY_SET_ID, description: `demo transit keys ${new Date().toISOString().slice(0, 10)}`, ...wrapped });
+      const imported = imp.json as { version?: number; keys?: { role: string; kcv: string }[] } | undefined;
+      if (imp.status !== 201 || imported?.version === undefined) skip(`import refused (HTTP ${imp.status}: ${JSON.stringify(imp.json)})`);
+      else {
+        say(`        key set '${KEY_SET_ID}' v${imported.version} imported wrapped under an ECDH import key: ${(imported.keys ?? []).map((k) => `${k.role} KCV ${k.kcv}`).join(', ')}`);
+        const asg = await asCustodian('PUT', `/api/v1/groups/${KEYS_GROUP}/key-set`, { keySetId: KEY_SET_ID, version: imported.version });
+        const job = (asg.json as { job?: { id: string; seq: number; expectedKcv: string } } | undefined)?.job;
+        if (asg.status !== 200 || job === undefined) skip(`assignment refused (HTTP ${asg.status})`);
+        else {
+          say(`        assigned to group ${KEYS_GROUP}: key job ${job.id} (version ${job.seq}), expected key-set check value ${job.expectedKcv}`);
+          type Entry = { terminalId: string; status: string; reportedKcv: string | null; error: string | null };
+          let entries: Entry[] = [];
+          const settled = await until('key job', async () => {
+            entries = ((await api('GET', `/api/v1/key-jobs/${job.id}`)).json as { terminals?: Entry[] } | undefined)?.terminals ?? [];
+            return gates.every((g) => entries.some((e) => e.terminalId === g.terminalId && e.status !== 'queued' && e.status !== 'in-progress'));
+          }, 20_000);
+          const succeededBy: string[] = [];
+          for (const g of gates) {
+            const e = entries.find((x) => x.terminalId === g.terminalId);
+            if (e?.status === 'succeeded' && e.reportedKcv === job.expectedKcv) {
+              succeededBy.push(g.name);
+              at(g, `key job succeeded: ${g.keystore?.list().length ?? 0} purse keys v${g.keystore?.version} loaded under the terminal's KBPK, acknowledged KCV ${e.reportedKcv}`);
+            } else at(g, `key job ${e?.status ?? 'not listed'}${e?.error == null ? '' : ` (${e.error})`}${settled ? '' : ' (timed out waiting)'}`);
+          }
+          keyJob = { id: job.id, expectedKcv: job.expectedKcv, succeededBy };
+          if (succeededBy.length === gates.length) keyRollout = 'done';
+          else notes.push(`key rollout incomplete: succeeded on ${succeededBy.join(', ') || 'no gate'}`);
+          // The gate without a physical PSAM takes a fare with the soft SAM on the delivered keys.
+          const softGate = gates.find((g) => !g.hasPsam);
+          if (softGate !== undefined) {
+            softSamFare = await fare(softGate, li, 200);
+            at(softGate, `no physical PSAM; Li Si taps on the way home, the soft SAM computes MAC1 and checks MAC2 with the delivered keys: ${softSamFare}`);
+          }
+        }
+      }
     }
     const drained = await until('outboxes drained', () => terminals.every((t) => t.outbox.stats().pending === 0), 15_000);
     say(`── end of the scripted day: ${drained ? 'every outbox acknowledged by the server' : 'some outbox records not yet acknowledged'} ──────────────`);
-    return { lostCard: LOST, refusedAt, lossToEverywhereMs, interruptedFare, configVersion, configAppliedBy, keyRollout, notes };
+    return { lostCard: LOST, refusedAt, lossToEverywhereMs, interruptedFare, configVersion, configAppliedBy, keyRollout, keyJob, softSamFare, notes };
   };
 
   let dayRun: Promise<DayOutcome> | undefined;

@@ -4,19 +4,25 @@
  * the simulated serial reader on a pseudo-terminal driven by the terminal's reader manager (the
  * path a real kiosk takes, user card in slot 0, PSAM in slot 1); `memory` — in-process memory
  * channels over the simulated cards (used for the transit gates, whose contactless tap can be cut
- * at an exact command, e.g. right after DEBIT FOR PURCHASE executed).
+ * at an exact command, e.g. right after DEBIT FOR PURCHASE executed). A terminal opened with
+ * `keys` also runs the job runner with a keystore under its KBPK, so transit key sets delivered by
+ * the server load there; a memory-reader terminal without a physical PSAM then uses the soft SAM
+ * over those keys for fares.
  */
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { once } from 'node:events';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
-import type { TerminalConfigDocument } from '@onecard/protocol/fleet';
+import { deriveKbpk, type TerminalConfigDocument } from '@onecard/protocol/fleet';
 import { openSerialReader, t0Transmit, type SerialReader, type SimulatedCard } from '@onecard/simulators';
 import { enrol } from '../../terminal/src/agent/enrol.ts';
 import { hasIdentity, loadIdentity, type TerminalIdentity } from '../../terminal/src/agent/identity.ts';
 import { openFileOutbox, type FileOutbox } from '../../terminal/src/agent/outbox.ts';
 import { FleetAgent, type ReaderStatus } from '../../terminal/src/agent/fleet-agent.ts';
 import { SetHotlist } from '../../terminal/src/agent/set-hotlist.ts';
+import { JobRunner } from '../../terminal/src/agent/job-runner.ts';
+import { openKeystore, type Keystore } from '../../terminal/src/agent/keystore.ts';
+import { SoftSam } from '../../terminal/src/agent/soft-sam.ts';
 import { openReaderManager, type ReaderManager } from '../../terminal/src/card/index.ts';
 import { createMemoryChannel, type MemoryChannel } from '../../terminal/src/card/memory-channel.ts';
 import type { CardChannel } from '../../terminal/src/card/channel.ts';
@@ -42,7 +48,13 @@ export interface DemoTerminalOptions {
   readonly mqttUrl: string;
   /** Returns a fresh single-use enrolment token for `groupId`. */
   readonly enrolmentToken: (groupId: string) => Promise<string>;
-  readonly psam: SimulatedCard;
+  /** The physical PSAM in the reader; `undefined`: none (memory readers only), fares use the soft SAM. */
+  readonly psam: SimulatedCard | undefined;
+  /**
+   * Run the job runner with a keystore under this terminal's KBPK (transit key sets), and give
+   * the soft SAM this 12-digit terminal number.
+   */
+  readonly keys?: { readonly terminalNumber: string };
   readonly logger: Logger;
   readonly telemetryIntervalMs?: number;
 }
@@ -68,10 +80,14 @@ export class DemoTerminal {
   readonly counters: Counters = { reads: 0, refusals: 0, fares: 0, pinErrors: 0 };
   /** Configuration documents applied, in order. */
   readonly applied: TerminalConfigDocument[] = [];
+  /** Transit key sets delivered to this terminal (`keys` option), and the runner that loads them. */
+  readonly keystore: Keystore | undefined;
+  readonly jobRunner: JobRunner | undefined;
+  readonly #softSam: SoftSam | undefined;
   #outbox: FileOutbox;
   #agent: FleetAgent;
   readonly #opts: DemoTerminalOptions;
-  readonly #psam: SimulatedCard;
+  readonly #psam: SimulatedCard | undefined;
   #psamChannel: MemoryChannel | undefined;
   #sim: SerialReader | undefined;
   #manager: ReaderManager | undefined;
@@ -79,8 +95,16 @@ export class DemoTerminal {
   #lastSeq = 0;
   #closed = false;
 
-  private constructor(o: DemoTerminalOptions, identity: TerminalIdentity, outbox: FileOutbox, journal: PurchaseJournal) {
+  private constructor(o: DemoTerminalOptions, identity: TerminalIdentity, outbox: FileOutbox, journal: PurchaseJournal, keystore: Keystore | undefined) {
     this.#opts = o;
+    this.keystore = keystore;
+    if (keystore !== undefined && o.keys !== undefined) {
+      this.jobRunner = new JobRunner({ serverUrl: o.serverUrl, terminalId: identity.terminalId, password: identity.mqtt.password, keystore, logger: o.logger });
+      this.#softSam = new SoftSam({ keystore, terminalNumber: o.keys.terminalNumber, nextSerial: persistedCounter(join(o.dataDir, o.name, 'soft-sam.serial')) });
+    } else {
+      this.jobRunner = undefined;
+      this.#softSam = undefined;
+    }
     this.name = o.name;
     this.kind = o.kind;
     this.groupId = o.groupId;
@@ -101,12 +125,21 @@ export class DemoTerminal {
     const identity = await loadIdentity(identityDir);
     const outbox = await openFileOutbox({ dir: join(dir, 'outbox') });
     const journal = await openFileJournal(join(dir, 'purchases.journal'));
-    const t = new DemoTerminal(o, identity, outbox, journal);
+    let keystore: Keystore | undefined;
+    if (o.keys !== undefined) {
+      // The KBPK is derived here exactly as the server derives it for delivery; it is never sent.
+      const kbpk = deriveKbpk(identity.privateKey, identity.serverPublicKey, identity.terminalId);
+      keystore = await openKeystore(join(dir, 'keys'), kbpk);
+      kbpk.fill(0);
+    }
+    const t = new DemoTerminal(o, identity, outbox, journal, keystore);
     await t.#openReader(dir);
     return t;
   }
 
   get terminalId(): string { return this.identity.terminalId; }
+  /** Whether a physical PSAM sits in the reader (otherwise fares use the soft SAM). */
+  get hasPsam(): boolean { return this.#psam !== undefined; }
   get agent(): FleetAgent { return this.#agent; }
   get outbox(): FileOutbox { return this.#outbox; }
   /** Records appended by this process since it opened the terminal. */
@@ -124,11 +157,12 @@ export class DemoTerminal {
       readers: () => this.#readers(),
       counters: () => ({ 'card.reads': this.counters.reads, 'card.refusals': this.counters.refusals, 'transit.fares': this.counters.fares, 'pin.errors': this.counters.pinErrors }),
       applyConfig: async (doc) => { this.applied.push(doc); },
+      ...(this.keystore === undefined || this.jobRunner === undefined ? {} : { keysVersion: () => this.keystore!.version, onJobNotify: this.jobRunner.onJobNotify }),
     });
   }
 
   #readers(): ReaderStatus[] {
-    if (this.#manager === undefined) return [{ id: 'tap', link: 'memory', status: 'ok', psam: true }];
+    if (this.#manager === undefined) return [{ id: 'tap', link: 'memory', status: 'ok', psam: this.#psam !== undefined }];
     return this.#manager.status().map((r) => ({
       id: r.readerId, link: r.link, status: r.status,
       card: r.slots.some((s) => s.role === 'user' && s.present), psam: r.slots.some((s) => s.role === 'psam' && s.present),
@@ -137,9 +171,10 @@ export class DemoTerminal {
 
   async #openReader(dir: string): Promise<void> {
     if (this.readerKind === 'memory') {
-      this.#psamChannel = createMemoryChannel(this.#psam, tpduFor(this.#psam));
+      if (this.#psam !== undefined) this.#psamChannel = createMemoryChannel(this.#psam, tpduFor(this.#psam));
       return;
     }
+    if (this.#psam === undefined) throw new Error(`${this.name}: a serial reader needs a PSAM`);
     const path = join(dir, 'ttyReader');
     this.#sim = openSerialReader({ model: 'gemcore-sim-pro2', slots: [undefined, this.#psam], path });
     this.#manager = openReaderManager({ readers: [{ id: 'front', link: 'serial', path, model: 'gemcore-sim-pro2', userSlot: 0, psamSlot: 1 }], pollIntervalMs: 100, logger: this.#opts.logger });
@@ -172,7 +207,9 @@ export class DemoTerminal {
     if (this.readerKind === 'memory') {
       const ch = createMemoryChannel(card, tpduFor(card));
       arm?.(ch);
-      return fn({ card: ch, psam: this.#psamChannel! });
+      const psam: CardChannel | undefined = this.#psamChannel ?? this.#softSam;
+      if (psam === undefined) throw new Error(`${this.name}: no PSAM and no soft SAM`);
+      return fn({ card: ch, psam });
     }
     const sim = this.#sim!;
     const m = this.#manager!;
@@ -207,5 +244,17 @@ export class DemoTerminal {
     await this.#sim?.close();
     await this.#outbox.close();
     await this.journal.close();
+    this.keystore?.close();
   }
+}
+
+/** A terminal transaction serial counter kept in a small file, so soft-SAM serials never repeat across runs. */
+function persistedCounter(file: string): () => number {
+  let n = existsSync(file) ? Number.parseInt(readFileSync(file, 'utf8'), 10) : 0;
+  if (!Number.isSafeInteger(n) || n < 0) n = 0;
+  return () => {
+    n = (n + 1) >>> 0;
+    writeFileSync(file, `${n}\n`, { mode: 0o600 });
+    return n;
+  };
 }

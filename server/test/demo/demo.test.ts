@@ -2,9 +2,11 @@
 // ports; the scripted day's outcomes are checked through the admin API: every event the terminals
 // recorded is stored exactly once, the lost card is listed and refused at the pharmacy and the
 // library gate, the interrupted fare is recovered with one debit only, and the pharmacy group's
-// configuration is applied. Then a second start on the same data dir reuses the enrolments.
-import t from 'tap';
-import { mkdtempSync, rmSync } from 'node:fs';
+// configuration is applied, the transit key job succeeded on both gates with the expected check
+// value and the PSAM-less gate took a fare with the soft SAM. Then a second start on the same data
+// dir reuses the enrolments and the master key, and rolls out the next key-set version.
+import t, { type Test } from 'tap';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startDemo, type Demo } from '../../../scripts/demo/demo.ts';
@@ -20,6 +22,29 @@ async function events(d: Demo, query: string): Promise<Ev[]> {
 async function get(d: Demo, path: string): Promise<{ status: number; body: Record<string, unknown> }> {
   const r = await fetch(`${d.httpUrl}${path}`, { headers: { authorization: `Bearer ${d.adminToken}` } });
   return { status: r.status, body: (await r.json()) as Record<string, unknown> };
+}
+
+interface KeyJob { id: string; seq: number; groupId: string; keySetId: string; version: number; expectedKcv: string; counts: Record<string, number> }
+interface KeyJobEntry { terminalId: string; status: string; reportedKcv: string | null }
+
+/** Checks through GET /api/v1/key-jobs that the newest transit-gates job succeeded on both gates with the expected KCV. */
+async function checkKeyJob(t: Test, d: Demo, jobId: string | undefined, version: number): Promise<void> {
+  const jobs = ((await get(d, '/api/v1/key-jobs?groupId=transit-gates')).body['jobs'] as KeyJob[]);
+  const job = jobs[0];
+  t.ok(job !== undefined && job.id === jobId, 'the newest transit-gates key job is the demo\'s');
+  if (job === undefined) return;
+  t.equal(job.keySetId, 'transit-demo');
+  t.equal(job.version, version, `key-set version ${version}`);
+  t.equal(job.counts['succeeded'], 2, 'key job succeeded on both gates');
+  t.equal(job.counts['total'], 2);
+  const entries = (await get(d, `/api/v1/key-jobs/${job.id}`)).body['terminals'] as KeyJobEntry[];
+  for (const name of ['transit-gate-1', 'transit-gate-2']) {
+    const term = d.terminals.find((x) => x.name === name)!;
+    const e = entries.find((x) => x.terminalId === term.terminalId);
+    t.equal(e?.status, 'succeeded', `${name}: succeeded`);
+    t.equal(e?.reportedKcv, job.expectedKcv, `${name}: acknowledged the expected key-set check value`);
+    t.equal(term.keystore?.version, job.seq, `${name}: keystore holds the job version`);
+  }
 }
 
 t.test('the demo runs a scripted day the server records', async (t) => {
@@ -61,7 +86,17 @@ t.test('the demo runs a scripted day the server records', async (t) => {
     }
     t.ok(inSync, `${name} in sync`);
   }
-  t.ok(out.keyRollout === 'done' || out.notes.some((n) => /key rollout skipped/.test(n)), 'key rollout done or skipped with a note');
+  // Transit keys: a master key file, the key job succeeded on both gates, a soft-SAM fare.
+  t.equal(statSync(join(dir, 'master.key')).mode & 0o777, 0o600, 'master.key is 0600');
+  t.equal(readFileSync(join(dir, 'master.key')).length, 32, 'master.key holds 32 bytes');
+  t.equal(out.keyRollout, 'done', out.notes.join('; '));
+  t.same(out.keyJob?.succeededBy.sort(), ['transit-gate-1', 'transit-gate-2']);
+  await checkKeyJob(t, demo, out.keyJob?.id, 1);
+  t.notOk(demo.terminals.find((x) => x.name === 'transit-gate-2')!.hasPsam, 'transit gate 2 has no physical PSAM');
+  t.match(out.softSamFare, /^completed: ¥2\.00 debited/, 'the soft SAM fare completed on the delivered keys');
+  const fares = await events(demo, `&terminal=${idOf('transit-gate-2')}&type=txn.transit.fare`);
+  t.equal(fares.length, 1, 'the soft-SAM fare is stored');
+  t.ok(lines.some((l) => /transit gate 2 .*key job succeeded.*KCV [0-9A-F]{6}/.test(l)), 'narrated per gate with the KCV');
 
 });
 
@@ -70,6 +105,7 @@ t.test('every appended record is stored exactly once; a second start reuses the 
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const first = await startDemo({ dataDir: dir, fresh: true, httpPort: 0, narrate: () => undefined });
   const ids = first.terminals.map((x) => x.terminalId).sort();
+  const masterKey = readFileSync(join(dir, 'master.key'));
   await first.day();
   first.live(50);
   await new Promise((r) => setTimeout(r, 1000));
@@ -85,6 +121,9 @@ t.test('every appended record is stored exactly once; a second start reuses the 
   t.ok(lines.some((l) => /previous run taken off the hotlist/.test(l)), 'the replayed loss report is cancelled first');
   t.same(out.refusedAt.sort(), ['library-gate', 'pharmacy-pos-1'], 'refused again on the replay');
   t.same(out.configAppliedBy.sort(), ['pharmacy-pos-1', 'pharmacy-pos-2'], 'new config version applied on the replay');
+  t.same(readFileSync(join(dir, 'master.key')), masterKey, 'the master key is reused');
+  t.equal(out.keyRollout, 'done', out.notes.join('; '));
+  await checkKeyJob(t, second, out.keyJob?.id, 2);
   for (const term of second.terminals) {
     let stored: Ev[] = [];
     for (let i = 0; i < 200; i++) {
