@@ -6,6 +6,7 @@ export const FLEET_SIM_ERRORS = {
   SIM_ERR_FLEET_ENROL: 'Simulated terminal enrolment failed',
   SIM_ERR_FLEET_CONNECT: 'Simulated terminal could not connect to the broker',
   SIM_ERR_FLEET_CONFIG: 'Configuration document could not be fetched or verified',
+  SIM_ERR_FLEET_HOTLIST: 'Hotlist delta could not be fetched or was malformed',
   SIM_ERR_FLEET_TIMEOUT: 'The simulated fleet did not reach the expected state in time',
   SIM_ERR_FLEET_CLI_USAGE: 'Invalid fleet command-line usage',
 } as const satisfies Record<`SIM_ERR_${string}`, string>;

@@ -179,3 +179,41 @@ export async function fetchConfigDocument(http: FleetHttp, cred: TerminalCredent
   }
   return { version, document, sha256: digest };
 }
+
+/** A hotlist answer: set operations since the terminal's version, or the whole list. */
+export type FetchedHotlist =
+  | { readonly kind: 'delta'; readonly fromVersion: number; readonly version: number; readonly add: readonly string[]; readonly remove: readonly string[] }
+  | { readonly kind: 'full'; readonly version: number; readonly cards: readonly string[] };
+
+const isStringArray = (x: unknown): x is string[] => Array.isArray(x) && x.every((s) => typeof s === 'string');
+
+/**
+ * Fetches the hotlist delta since `since` (or the full list) from `GET /api/v1/terminal/hotlist`
+ * with the terminal's own credentials (HTTP Basic), JSON representation.
+ * @throws SimulatorError `SIM_ERR_FLEET_HOTLIST` (details.reason: `http`, `json`, `shape`)
+ */
+export async function fetchHotlist(http: FleetHttp, cred: TerminalCredentials, since: number): Promise<FetchedHotlist> {
+  const auth = `Basic ${Buffer.from(`${cred.terminalId}:${cred.password}`, 'utf8').toString('base64')}`;
+  let res: HttpResponse;
+  try {
+    res = await http.send('GET', `/api/v1/terminal/hotlist?since=${since}`, { authorization: auth });
+  } catch (err) {
+    throw new SimulatorError('SIM_ERR_FLEET_HOTLIST', `since ${since}: ${(err as Error).message}`, { reason: 'http' }, { cause: err });
+  }
+  if (res.status !== 200) throw new SimulatorError('SIM_ERR_FLEET_HOTLIST', `since ${since}: HTTP ${res.status}`, { reason: 'http', status: res.status });
+  let body: unknown;
+  try {
+    body = JSON.parse(res.body.toString('utf8'));
+  } catch (cause) {
+    throw new SimulatorError('SIM_ERR_FLEET_HOTLIST', `since ${since}: not JSON`, { reason: 'json' }, { cause });
+  }
+  const b = body as Record<string, unknown>;
+  if (typeof b === 'object' && b !== null && Number.isInteger(b['version'])) {
+    const version = b['version'] as number;
+    if (b['kind'] === 'delta' && Number.isInteger(b['fromVersion']) && isStringArray(b['add']) && isStringArray(b['remove'])) {
+      return { kind: 'delta', fromVersion: b['fromVersion'] as number, version, add: b['add'], remove: b['remove'] };
+    }
+    if (b['kind'] === 'full' && isStringArray(b['cards'])) return { kind: 'full', version, cards: b['cards'] };
+  }
+  throw new SimulatorError('SIM_ERR_FLEET_HOTLIST', `since ${since}: unexpected answer`, { reason: 'shape' });
+}

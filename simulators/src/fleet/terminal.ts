@@ -6,6 +6,9 @@
  * covers them (everything unacknowledged is sent again after a reconnect), publishes telemetry,
  * and applies configuration: a retained `down/config` pointer makes it fetch the document over
  * HTTP, verify its SHA-256 and schema, and report `applied` or `rejected` on `up/config/status`.
+ * Holds a hotlist: the retained `fleet/broadcast/hotlist` pointer `{v, version}` makes it fetch
+ * `GET /api/v1/terminal/hotlist?since=N` and apply the delta (or full list) to its card set, which
+ * {@link SimTerminal.refuses} consults.
  */
 import { connect, type MqttClient } from 'mqtt';
 import {
@@ -14,13 +17,14 @@ import {
 } from '@onecard/protocol/fleet';
 import { isProtocolError } from '@onecard/protocol/errors';
 import { SimulatorError } from '../errors.ts';
-import { fetchConfigDocument, type FleetHttp, type TerminalCredentials } from './http.ts';
+import { fetchConfigDocument, fetchHotlist, type FleetHttp, type TerminalCredentials } from './http.ts';
 
 export type SimTerminalEvent =
   | { readonly type: 'connected'; readonly terminalId: string; readonly epoch: number; readonly reconnect: boolean }
   | { readonly type: 'disconnected'; readonly terminalId: string }
   | { readonly type: 'birth'; readonly terminalId: string; readonly epoch: number }
   | { readonly type: 'config'; readonly terminalId: string; readonly version: number; readonly status: 'applied' | 'rejected'; readonly code?: string }
+  | { readonly type: 'hotlist'; readonly terminalId: string; readonly version: number; readonly kind: 'delta' | 'full'; readonly size: number }
   | { readonly type: 'acked'; readonly terminalId: string; readonly upToSeq: number; readonly records: number }
   | { readonly type: 'published'; readonly terminalId: string; readonly records: number; readonly retransmit: boolean }
   | { readonly type: 'telemetry'; readonly terminalId: string }
@@ -77,6 +81,12 @@ export class SimTerminal {
   #configVersion = 0;
   #configSha = '';
   #configChain: Promise<void> = Promise.resolve();
+  /** Listed card numbers, at {@link SimTerminal.hotlistVersion}. */
+  readonly #hotlist = new Set<string>();
+  #hotlistVersion = 0;
+  /** Newest pointer version seen; fetches are serialised and skipped when already current. */
+  #hotlistWanted = 0;
+  #hotlistChain: Promise<void> = Promise.resolve();
   #ackWaiters: AckWaiter[] = [];
   #reconnectTimer: NodeJS.Timeout | undefined;
   #counters: SimTerminalCounters = { eventsQueued: 0, eventsAcked: 0, retransmitted: 0, telemetry: 0, reconnects: 0 };
@@ -99,6 +109,21 @@ export class SimTerminal {
 
   get configVersion(): number {
     return this.#configVersion;
+  }
+
+  /** Hotlist version this terminal has applied (0 = empty). */
+  get hotlistVersion(): number {
+    return this.#hotlistVersion;
+  }
+
+  /** Number of cards on this terminal's hotlist. */
+  get hotlistSize(): number {
+    return this.#hotlist.size;
+  }
+
+  /** True when this terminal would refuse `cardNumber` (it is on its hotlist). */
+  refuses(cardNumber: string): boolean {
+    return this.#hotlist.has(cardNumber);
   }
 
   get pending(): number {
@@ -156,7 +181,7 @@ export class SimTerminal {
     await client.subscribeAsync({ [`t/${this.id}/down/#`]: { qos: 1 }, 'fleet/broadcast/#': { qos: 1 } });
     await client.publishAsync(upTopic(this.id, 'birth'), enc('birth', {
       v: 1, epoch, ts: this.#now(),
-      versions: { software: this.#opts.software ?? 'onecard-sim/0.1.0', config: this.#configVersion, keys: 0, hotlist: 0 },
+      versions: { software: this.#opts.software ?? 'onecard-sim/0.1.0', config: this.#configVersion, keys: 0, hotlist: this.#hotlistVersion },
       readers: [{ id: 'front', link: 'serial', status: 'ok', card: false, psam: true }],
       kind: this.#opts.kind ?? 'kiosk',
     }), { qos: 1 });
@@ -195,6 +220,13 @@ export class SimTerminal {
         if (payload.length === 0) return; // retained pointer cleared: nothing assigned
         const ptr = decodeFleetMessage('config', payload);
         this.#configChain = this.#configChain.then(() => this.#applyConfig(ptr));
+        return;
+      }
+      if (topic === 'fleet/broadcast/hotlist') {
+        if (payload.length === 0) return; // retained pointer cleared
+        const ptr = decodeFleetMessage('hotlist', payload);
+        this.#hotlistWanted = ptr.version; // one retained topic, QoS 1: pointers arrive in order
+        this.#hotlistChain = this.#hotlistChain.then(() => this.#syncHotlist());
         return;
       }
       this.#emit({ type: 'down', terminalId: this.id, kind });
@@ -250,6 +282,36 @@ export class SimTerminal {
         : { type: 'config', terminalId: this.id, version: ptr.version, status: 'rejected', code: status.error!.code });
     } catch (err) {
       this.#emit({ type: 'error', terminalId: this.id, code: 'SIM_ERR_FLEET_CONNECT', message: (err as Error).message });
+    }
+  }
+
+  /** Fetches and applies hotlist changes until this terminal holds the newest announced version. */
+  async #syncHotlist(): Promise<void> {
+    for (let attempt = 0; this.#hotlistVersion !== this.#hotlistWanted && !this.#closed && attempt < 3; ) {
+      try {
+        const before = this.#hotlistVersion;
+        const d = await fetchHotlist(this.#opts.http, this.#opts.credentials, before);
+        if (d.kind === 'delta') {
+          // [fleet-protocol §6] remove first, then add; idempotent.
+          for (const c of d.remove) this.#hotlist.delete(c);
+          for (const c of d.add) this.#hotlist.add(c);
+        } else {
+          this.#hotlist.clear();
+          for (const c of d.cards) this.#hotlist.add(c);
+        }
+        this.#hotlistVersion = d.version;
+        // A version above the pointer (a change raced the pointer) is fine: the next pointer catches up.
+        if (d.version > this.#hotlistWanted) this.#hotlistWanted = d.version;
+        this.#emit({ type: 'hotlist', terminalId: this.id, version: d.version, kind: d.kind, size: this.#hotlist.size });
+        if (d.version === before) return; // no progress (the server is behind the pointer): wait for the next one
+      } catch (err) {
+        attempt++;
+        const e = err as SimulatorError;
+        this.#emit({ type: 'error', terminalId: this.id, code: e.code ?? 'SIM_ERR_FLEET_HOTLIST', message: e.message });
+        // Only transport problems are worth another try.
+        if (!(err instanceof SimulatorError && err.details['reason'] === 'http')) return;
+        await new Promise((r) => setTimeout(r, 200 * attempt));
+      }
     }
   }
 
