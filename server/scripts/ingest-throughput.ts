@@ -44,7 +44,9 @@ async function endToEnd(): Promise<void> {
   for (let t = 0; t < terminals; t++) {
     const tok = await (await fetch(`${srv.httpUrl}/api/v1/enrolment-tokens`, { method: 'POST', headers: h, body: JSON.stringify({ groupId: 'g' }) })).json() as { token: string };
     const pk = generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).publicKey.export({ type: 'spki', format: 'der' }).toString('base64');
-    const e = await (await fetch(`${srv.httpUrl}/api/v1/enrol`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ token: tok.token, publicKey: pk }) })).json() as { terminalId: string; mqtt: { password: string } };
+    const res = await fetch(`${srv.httpUrl}/api/v1/enrol`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ token: tok.token, publicKey: pk }) });
+    if (res.status !== 201) throw new Error(`enrol: ${res.status} ${await res.text()}`);
+    const e = await res.json() as { terminalId: string; mqtt: { password: string } };
     const c = await mqtt.connectAsync(srv.mqttUrl, { clientId: e.terminalId, username: e.terminalId, password: e.mqtt.password, protocolVersion: 4, reconnectPeriod: 0 });
     await c.subscribeAsync(`t/${e.terminalId}/down/ack`, { qos: 1 });
     clients.push({ c, id: e.terminalId });

@@ -53,11 +53,22 @@ export default async function configRoutes(app: FastifyInstance): Promise<void> 
   m.define('onecard_config_pointers_published_total', 'counter', 'Retained configuration pointers published');
   m.define('onecard_config_status_total', 'counter', 'Configuration status reports by status');
 
+  /** The encoded pointer of a version, built once per version rather than once per terminal. */
+  const pointers = new Map<number, Uint8Array>();
+  const pointerBytes = (e: EffectiveConfig): Uint8Array => {
+    let b = pointers.get(e.version);
+    if (b === undefined) {
+      b = encodeFleetMessage('config', { v: 1, version: e.version, sha256: e.sha256 });
+      if (pointers.size >= 64) pointers.clear();
+      pointers.set(e.version, b);
+    }
+    return b;
+  };
   /** Publishes the retained pointers of these effective configurations, in slices. */
   const pushPointers = async (effs: readonly EffectiveConfig[]): Promise<void> => {
     for (let i = 0; i < effs.length; i += PUSH_SLICE) {
       const slice = effs.slice(i, i + PUSH_SLICE);
-      await Promise.all(slice.map((e) => app.publishDown(downTopic(e.terminalId, 'config'), encodeFleetMessage('config', { v: 1, version: e.version, sha256: e.sha256 }), true)));
+      await Promise.all(slice.map((e) => app.publishDown(downTopic(e.terminalId, 'config'), pointerBytes(e), true)));
       m.inc('onecard_config_pointers_published_total', {}, slice.length);
       if (i + PUSH_SLICE < effs.length) await new Promise((r) => setImmediate(r));
     }

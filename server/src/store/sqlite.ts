@@ -132,6 +132,20 @@ export class SqliteStore implements Store {
     this.#migrate();
   }
 
+  /** Compiled statements by SQL text: the hot paths (auth, presence, config status, ingest) reuse them. */
+  readonly #stmts = new Map<string, Database.Statement>();
+
+  /** A cached prepared statement for `sql` (the cache is bounded; the SQL texts used here are a small fixed set). */
+  #prep(sql: string): Database.Statement {
+    let st = this.#stmts.get(sql);
+    if (st === undefined) {
+      st = this.#db.prepare(sql);
+      if (this.#stmts.size >= 512) this.#stmts.clear();
+      this.#stmts.set(sql, st);
+    }
+    return st;
+  }
+
   /** The underlying handle, for feature modules that add their own tables through {@link migrate}. */
   get db(): Database.Database {
     return this.#db;
@@ -155,64 +169,64 @@ export class SqliteStore implements Store {
   }
 
   async createAdminToken(rec: { id: string; name: string; role: Role; tokenHash: string; createdAt: number }): Promise<void> {
-    this.#db.prepare('INSERT INTO admin_tokens (id, name, role, token_hash, created_at) VALUES (?, ?, ?, ?, ?)').run(rec.id, rec.name, rec.role, rec.tokenHash, rec.createdAt);
+    this.#prep('INSERT INTO admin_tokens (id, name, role, token_hash, created_at) VALUES (?, ?, ?, ?, ?)').run(rec.id, rec.name, rec.role, rec.tokenHash, rec.createdAt);
   }
 
   async findAdminTokenByHash(tokenHash: string): Promise<AdminTokenRecord | undefined> {
-    const r = this.#db.prepare('SELECT id, name, role, created_at, revoked_at FROM admin_tokens WHERE token_hash = ?').get(tokenHash) as TokenRow | undefined;
+    const r = this.#prep('SELECT id, name, role, created_at, revoked_at FROM admin_tokens WHERE token_hash = ?').get(tokenHash) as TokenRow | undefined;
     return r === undefined ? undefined : toToken(r);
   }
 
   async listAdminTokens(): Promise<AdminTokenRecord[]> {
-    return (this.#db.prepare('SELECT id, name, role, created_at, revoked_at FROM admin_tokens ORDER BY created_at, id').all() as TokenRow[]).map(toToken);
+    return (this.#prep('SELECT id, name, role, created_at, revoked_at FROM admin_tokens ORDER BY created_at, id').all() as TokenRow[]).map(toToken);
   }
 
   async countActiveAdminTokens(): Promise<number> {
-    return (this.#db.prepare('SELECT count(*) AS n FROM admin_tokens WHERE revoked_at IS NULL').get() as { n: number }).n;
+    return (this.#prep('SELECT count(*) AS n FROM admin_tokens WHERE revoked_at IS NULL').get() as { n: number }).n;
   }
 
   async revokeAdminToken(id: string, at: number): Promise<boolean> {
-    return this.#db.prepare('UPDATE admin_tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL').run(at, id).changes === 1;
+    return this.#prep('UPDATE admin_tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL').run(at, id).changes === 1;
   }
 
   async createGroup(rec: { id: string; name: string; createdAt: number }): Promise<void> {
     try {
-      this.#db.prepare('INSERT INTO groups (id, name, created_at) VALUES (?, ?, ?)').run(rec.id, rec.name, rec.createdAt);
+      this.#prep('INSERT INTO groups (id, name, created_at) VALUES (?, ?, ?)').run(rec.id, rec.name, rec.createdAt);
     } catch (cause) {
       throw new ServerError('SRV_ERR_CONFLICT', `group ${rec.id} exists`, { id: rec.id }, { cause });
     }
   }
 
   async getGroup(id: string): Promise<GroupRecord | undefined> {
-    const r = this.#db.prepare('SELECT id, name, created_at FROM groups WHERE id = ?').get(id) as { id: string; name: string; created_at: number } | undefined;
+    const r = this.#prep('SELECT id, name, created_at FROM groups WHERE id = ?').get(id) as { id: string; name: string; created_at: number } | undefined;
     return r === undefined ? undefined : { id: r.id, name: r.name, createdAt: r.created_at };
   }
 
   async listGroups(): Promise<GroupRecord[]> {
-    return (this.#db.prepare('SELECT id, name, created_at FROM groups ORDER BY id').all() as { id: string; name: string; created_at: number }[]).map((r) => ({ id: r.id, name: r.name, createdAt: r.created_at }));
+    return (this.#prep('SELECT id, name, created_at FROM groups ORDER BY id').all() as { id: string; name: string; created_at: number }[]).map((r) => ({ id: r.id, name: r.name, createdAt: r.created_at }));
   }
 
   async createEnrolmentToken(rec: NewEnrolmentToken): Promise<void> {
-    this.#db.prepare('INSERT INTO enrolment_tokens (id, token_hash, group_id, tags, expires_at, created_at, created_by, for_terminal) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
+    this.#prep('INSERT INTO enrolment_tokens (id, token_hash, group_id, tags, expires_at, created_at, created_by, for_terminal) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
       .run(rec.id, rec.tokenHash, rec.groupId, JSON.stringify(rec.tags), rec.expiresAt, rec.createdAt, rec.createdBy, rec.forTerminal ?? null);
   }
 
   async consumeEnrolmentToken(tokenHash: string, terminalId: string, now: number): Promise<EnrolmentTokenRecord | undefined> {
     return this.#db.transaction(() => {
-      const changed = this.#db.prepare('UPDATE enrolment_tokens SET used_at = ?, used_by = coalesce(for_terminal, ?) WHERE token_hash = ? AND used_at IS NULL AND expires_at > ?').run(now, terminalId, tokenHash, now).changes;
+      const changed = this.#prep('UPDATE enrolment_tokens SET used_at = ?, used_by = coalesce(for_terminal, ?) WHERE token_hash = ? AND used_at IS NULL AND expires_at > ?').run(now, terminalId, tokenHash, now).changes;
       if (changed !== 1) return undefined;
-      const r = this.#db.prepare('SELECT id, group_id, tags, expires_at, created_at, created_by, used_at, used_by, for_terminal FROM enrolment_tokens WHERE token_hash = ?').get(tokenHash) as EnrolRow;
+      const r = this.#prep('SELECT id, group_id, tags, expires_at, created_at, created_by, used_at, used_by, for_terminal FROM enrolment_tokens WHERE token_hash = ?').get(tokenHash) as EnrolRow;
       return toEnrol(r);
     })();
   }
 
   async listEnrolmentTokens(): Promise<EnrolmentTokenRecord[]> {
-    return (this.#db.prepare('SELECT id, group_id, tags, expires_at, created_at, created_by, used_at, used_by, for_terminal FROM enrolment_tokens ORDER BY created_at, id').all() as EnrolRow[]).map(toEnrol);
+    return (this.#prep('SELECT id, group_id, tags, expires_at, created_at, created_by, used_at, used_by, for_terminal FROM enrolment_tokens ORDER BY created_at, id').all() as EnrolRow[]).map(toEnrol);
   }
 
   async createTerminal(rec: { id: string; groupId: string; tags: readonly string[]; kind: string; publicKey: string; credentialHash: string; createdAt: number }): Promise<void> {
     try {
-      this.#db.prepare("INSERT INTO terminals (id, group_id, tags, kind, public_key, credential_hash, status, created_at) VALUES (?, ?, ?, ?, ?, ?, 'active', ?)")
+      this.#prep("INSERT INTO terminals (id, group_id, tags, kind, public_key, credential_hash, status, created_at) VALUES (?, ?, ?, ?, ?, ?, 'active', ?)")
         .run(rec.id, rec.groupId, JSON.stringify(rec.tags), rec.kind, rec.publicKey, rec.credentialHash, rec.createdAt);
     } catch (cause) {
       throw new ServerError('SRV_ERR_CONFLICT', `terminal ${rec.id} exists`, { id: rec.id }, { cause });
@@ -220,7 +234,7 @@ export class SqliteStore implements Store {
   }
 
   async getTerminal(id: string): Promise<TerminalRecord | undefined> {
-    const r = this.#db.prepare('SELECT * FROM terminals WHERE id = ?').get(id) as TerminalRow | undefined;
+    const r = this.#prep('SELECT * FROM terminals WHERE id = ?').get(id) as TerminalRow | undefined;
     return r === undefined ? undefined : toTerminal(r);
   }
 
@@ -234,7 +248,7 @@ export class SqliteStore implements Store {
     if (filter.afterId !== undefined) { where.push('id > ?'); args.push(filter.afterId); }
     const sql = `SELECT * FROM terminals ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id LIMIT ?`;
     args.push(Math.min(Math.max(filter.limit ?? 1000, 1), 100000));
-    return (this.#db.prepare(sql).all(...args) as TerminalRow[]).map(toTerminal);
+    return (this.#prep(sql).all(...args) as TerminalRow[]).map(toTerminal);
   }
 
   async updateTerminal(id: string, patch: TerminalPatch): Promise<TerminalRecord | undefined> {
@@ -245,7 +259,7 @@ export class SqliteStore implements Store {
     if (patch.credentialHash !== undefined) { sets.push('credential_hash = ?'); args.push(patch.credentialHash); }
     if (patch.groupId !== undefined) { sets.push('group_id = ?'); args.push(patch.groupId); }
     if (patch.tags !== undefined) { sets.push('tags = ?'); args.push(JSON.stringify(patch.tags)); }
-    if (sets.length > 0) this.#db.prepare(`UPDATE terminals SET ${sets.join(', ')} WHERE id = ?`).run(...args, id);
+    if (sets.length > 0) this.#prep(`UPDATE terminals SET ${sets.join(', ')} WHERE id = ?`).run(...args, id);
     return this.getTerminal(id);
   }
 
@@ -256,11 +270,11 @@ export class SqliteStore implements Store {
       ? 'UPDATE terminals SET online = 1, epoch = ?, last_seen = max(coalesce(last_seen, 0), ?), reported = coalesce(?, reported) WHERE id = ? AND epoch <= ?'
       : 'UPDATE terminals SET online = 0, epoch = ?, last_seen = max(coalesce(last_seen, 0), ?), reported = coalesce(?, reported) WHERE id = ? AND epoch = ?';
     const reported = u.reported === undefined ? null : JSON.stringify(u.reported);
-    return this.#db.prepare(sql).run(u.epoch, u.at, reported, id, u.epoch).changes === 1;
+    return this.#prep(sql).run(u.epoch, u.at, reported, id, u.epoch).changes === 1;
   }
 
   async findTerminalByCredentialHash(credentialHash: string): Promise<TerminalRecord | undefined> {
-    const r = this.#db.prepare('SELECT * FROM terminals WHERE credential_hash = ?').get(credentialHash) as TerminalRow | undefined;
+    const r = this.#prep('SELECT * FROM terminals WHERE credential_hash = ?').get(credentialHash) as TerminalRow | undefined;
     return r === undefined ? undefined : toTerminal(r);
   }
 
@@ -268,60 +282,60 @@ export class SqliteStore implements Store {
 
   async createConfigDoc(rec: { id: string; name: string; body: string; sha256: string; at: number; by: string }): Promise<ConfigDocRecord> {
     return this.#db.transaction(() => {
-      if (this.#db.prepare('SELECT 1 FROM config_docs WHERE id = ?').get(rec.id) !== undefined) throw new ServerError('SRV_ERR_CONFLICT', `config ${rec.id} exists`, { id: rec.id });
-      const version = Number(this.#db.prepare('INSERT INTO config_versions (doc_id, sha256, body, created_at, created_by) VALUES (?, ?, ?, ?, ?)').run(rec.id, rec.sha256, rec.body, rec.at, rec.by).lastInsertRowid);
-      this.#db.prepare('INSERT INTO config_docs (id, name, created_at, version, updated_at, updated_by) VALUES (?, ?, ?, ?, ?, ?)').run(rec.id, rec.name, rec.at, version, rec.at, rec.by);
-      return toDoc(this.#db.prepare(`${DOC_SELECT} WHERE d.id = ?`).get(rec.id) as DocRow);
+      if (this.#prep('SELECT 1 FROM config_docs WHERE id = ?').get(rec.id) !== undefined) throw new ServerError('SRV_ERR_CONFLICT', `config ${rec.id} exists`, { id: rec.id });
+      const version = Number(this.#prep('INSERT INTO config_versions (doc_id, sha256, body, created_at, created_by) VALUES (?, ?, ?, ?, ?)').run(rec.id, rec.sha256, rec.body, rec.at, rec.by).lastInsertRowid);
+      this.#prep('INSERT INTO config_docs (id, name, created_at, version, updated_at, updated_by) VALUES (?, ?, ?, ?, ?, ?)').run(rec.id, rec.name, rec.at, version, rec.at, rec.by);
+      return toDoc(this.#prep(`${DOC_SELECT} WHERE d.id = ?`).get(rec.id) as DocRow);
     })();
   }
 
   async updateConfigDoc(id: string, rec: { body: string; sha256: string; at: number; by: string; expectedVersion?: number }): Promise<ConfigDocRecord> {
     return this.#db.transaction(() => {
-      const cur = this.#db.prepare('SELECT version FROM config_docs WHERE id = ?').get(id) as { version: number } | undefined;
+      const cur = this.#prep('SELECT version FROM config_docs WHERE id = ?').get(id) as { version: number } | undefined;
       if (cur === undefined) throw new ServerError('SRV_ERR_NOT_FOUND', `config ${id}`, { id });
       if (rec.expectedVersion !== undefined && rec.expectedVersion !== cur.version) {
         throw new ServerError('SRV_ERR_VERSION_MISMATCH', `config ${id} is at version ${cur.version}`, { expected: rec.expectedVersion, actual: cur.version });
       }
-      const version = Number(this.#db.prepare('INSERT INTO config_versions (doc_id, sha256, body, created_at, created_by) VALUES (?, ?, ?, ?, ?)').run(id, rec.sha256, rec.body, rec.at, rec.by).lastInsertRowid);
-      this.#db.prepare('UPDATE config_docs SET version = ?, updated_at = ?, updated_by = ? WHERE id = ?').run(version, rec.at, rec.by, id);
-      return toDoc(this.#db.prepare(`${DOC_SELECT} WHERE d.id = ?`).get(id) as DocRow);
+      const version = Number(this.#prep('INSERT INTO config_versions (doc_id, sha256, body, created_at, created_by) VALUES (?, ?, ?, ?, ?)').run(id, rec.sha256, rec.body, rec.at, rec.by).lastInsertRowid);
+      this.#prep('UPDATE config_docs SET version = ?, updated_at = ?, updated_by = ? WHERE id = ?').run(version, rec.at, rec.by, id);
+      return toDoc(this.#prep(`${DOC_SELECT} WHERE d.id = ?`).get(id) as DocRow);
     })();
   }
 
   async getConfigDoc(id: string): Promise<ConfigDocRecord | undefined> {
-    const r = this.#db.prepare(`${DOC_SELECT} WHERE d.id = ?`).get(id) as DocRow | undefined;
+    const r = this.#prep(`${DOC_SELECT} WHERE d.id = ?`).get(id) as DocRow | undefined;
     return r === undefined ? undefined : toDoc(r);
   }
 
   async listConfigDocs(): Promise<ConfigDocRecord[]> {
-    return (this.#db.prepare(`${DOC_SELECT} ORDER BY d.id`).all() as DocRow[]).map(toDoc);
+    return (this.#prep(`${DOC_SELECT} ORDER BY d.id`).all() as DocRow[]).map(toDoc);
   }
 
   async getConfigVersion(version: number): Promise<ConfigVersionRecord | undefined> {
-    const r = this.#db.prepare('SELECT version, doc_id, sha256, body, created_at, created_by FROM config_versions WHERE version = ?').get(version) as VersionRow | undefined;
+    const r = this.#prep('SELECT version, doc_id, sha256, body, created_at, created_by FROM config_versions WHERE version = ?').get(version) as VersionRow | undefined;
     return r === undefined ? undefined : { version: r.version, docId: r.doc_id, sha256: r.sha256, body: r.body!, createdAt: r.created_at, createdBy: r.created_by };
   }
 
   async listConfigVersions(docId: string): Promise<Omit<ConfigVersionRecord, 'body'>[]> {
-    return (this.#db.prepare('SELECT version, doc_id, sha256, created_at, created_by FROM config_versions WHERE doc_id = ? ORDER BY version DESC').all(docId) as VersionRow[])
+    return (this.#prep('SELECT version, doc_id, sha256, created_at, created_by FROM config_versions WHERE doc_id = ? ORDER BY version DESC').all(docId) as VersionRow[])
       .map((r) => ({ version: r.version, docId: r.doc_id, sha256: r.sha256, createdAt: r.created_at, createdBy: r.created_by }));
   }
 
   async assignConfig(a: ConfigAssignment): Promise<void> {
-    if (this.#db.prepare('SELECT 1 FROM config_docs WHERE id = ?').get(a.docId) === undefined) throw new ServerError('SRV_ERR_NOT_FOUND', `config ${a.docId}`);
-    const exists = a.scope === 'group' ? this.#db.prepare('SELECT 1 FROM groups WHERE id = ?').get(a.target) : this.#db.prepare('SELECT 1 FROM terminals WHERE id = ?').get(a.target);
+    if (this.#prep('SELECT 1 FROM config_docs WHERE id = ?').get(a.docId) === undefined) throw new ServerError('SRV_ERR_NOT_FOUND', `config ${a.docId}`);
+    const exists = a.scope === 'group' ? this.#prep('SELECT 1 FROM groups WHERE id = ?').get(a.target) : this.#prep('SELECT 1 FROM terminals WHERE id = ?').get(a.target);
     if (exists === undefined) throw new ServerError('SRV_ERR_NOT_FOUND', `${a.scope} ${a.target}`);
-    this.#db.prepare('INSERT INTO config_assignments (scope, target, doc_id) VALUES (?, ?, ?) ON CONFLICT (scope, target) DO UPDATE SET doc_id = excluded.doc_id').run(a.scope, a.target, a.docId);
+    this.#prep('INSERT INTO config_assignments (scope, target, doc_id) VALUES (?, ?, ?) ON CONFLICT (scope, target) DO UPDATE SET doc_id = excluded.doc_id').run(a.scope, a.target, a.docId);
   }
 
   async unassignConfig(scope: ConfigScope, target: string): Promise<boolean> {
-    return this.#db.prepare('DELETE FROM config_assignments WHERE scope = ? AND target = ?').run(scope, target).changes === 1;
+    return this.#prep('DELETE FROM config_assignments WHERE scope = ? AND target = ?').run(scope, target).changes === 1;
   }
 
   async listConfigAssignments(docId?: string): Promise<ConfigAssignment[]> {
     const rows = (docId === undefined
-      ? this.#db.prepare('SELECT scope, target, doc_id FROM config_assignments ORDER BY scope, target').all()
-      : this.#db.prepare('SELECT scope, target, doc_id FROM config_assignments WHERE doc_id = ? ORDER BY scope, target').all(docId)) as { scope: ConfigScope; target: string; doc_id: string }[];
+      ? this.#prep('SELECT scope, target, doc_id FROM config_assignments ORDER BY scope, target').all()
+      : this.#prep('SELECT scope, target, doc_id FROM config_assignments WHERE doc_id = ? ORDER BY scope, target').all(docId)) as { scope: ConfigScope; target: string; doc_id: string }[];
     return rows.map((r) => ({ scope: r.scope, target: r.target, docId: r.doc_id }));
   }
 
@@ -332,11 +346,11 @@ export class SqliteStore implements Store {
     if (filter.docId !== undefined) { where.push('d.id = ?'); args.push(filter.docId); }
     if (filter.groupId !== undefined) { where.push('t.group_id = ?'); args.push(filter.groupId); }
     const sql = `${EFFECTIVE_SQL} ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY t.id`;
-    return (this.#db.prepare(sql).all(...args) as EffRow[]).map(toEff);
+    return (this.#prep(sql).all(...args) as EffRow[]).map(toEff);
   }
 
   async recordConfigStatus(rec: ConfigStatusRecord): Promise<void> {
-    this.#db.prepare(`INSERT INTO terminal_config_status (terminal_id, version, status, error_code, error_message, at, applied_version)
+    this.#prep(`INSERT INTO terminal_config_status (terminal_id, version, status, error_code, error_message, at, applied_version)
       VALUES (@terminalId, @version, @status, @errorCode, @errorMessage, @at, CASE WHEN @status = 'applied' THEN @version END)
       ON CONFLICT (terminal_id) DO UPDATE SET version = excluded.version, status = excluded.status, error_code = excluded.error_code,
         error_message = excluded.error_message, at = excluded.at,
@@ -344,13 +358,13 @@ export class SqliteStore implements Store {
   }
 
   async getTerminalConfigState(terminalId: string): Promise<TerminalConfigState> {
-    const eff = this.#db.prepare(`${EFFECTIVE_SQL} WHERE t.id = ?`).get(terminalId) as EffRow | undefined;
-    const st = this.#db.prepare('SELECT * FROM terminal_config_status WHERE terminal_id = ?').get(terminalId) as StatusRow | undefined;
+    const eff = this.#prep(`${EFFECTIVE_SQL} WHERE t.id = ?`).get(terminalId) as EffRow | undefined;
+    const st = this.#prep('SELECT * FROM terminal_config_status WHERE terminal_id = ?').get(terminalId) as StatusRow | undefined;
     return { terminalId, desired: eff === undefined ? null : toEff(eff), reported: st === undefined ? null : toStatus(st), appliedVersion: st?.applied_version ?? null };
   }
 
   async configRolloutSummary(docId: string): Promise<{ terminals: number; applied: number; rejected: number; pending: number }> {
-    const r = this.#db.prepare(`SELECT count(*) AS terminals,
+    const r = this.#prep(`SELECT count(*) AS terminals,
         coalesce(sum(CASE WHEN s.applied_version = e.version THEN 1 ELSE 0 END), 0) AS applied,
         coalesce(sum(CASE WHEN s.status = 'rejected' AND s.version = e.version THEN 1 ELSE 0 END), 0) AS rejected
       FROM (${EFFECTIVE_SQL} WHERE d.id = ?) e LEFT JOIN terminal_config_status s ON s.terminal_id = e.terminal_id`).get(docId) as { terminals: number; applied: number; rejected: number };
@@ -360,14 +374,14 @@ export class SqliteStore implements Store {
   // ── hotlist ─────────────────────────────────────────────────────────────────────────────────
 
   async hotlistVersion(): Promise<number> {
-    return (this.#db.prepare('SELECT version FROM hotlist_meta WHERE id = 1').get() as { version: number }).version;
+    return (this.#prep('SELECT version FROM hotlist_meta WHERE id = 1').get() as { version: number }).version;
   }
 
   #hotlistAddSync(adds: readonly HotlistAdd[], at: number): HotlistChangeResult {
-    const cur = (this.#db.prepare('SELECT version FROM hotlist_meta WHERE id = 1').get() as { version: number }).version;
+    const cur = (this.#prep('SELECT version FROM hotlist_meta WHERE id = 1').get() as { version: number }).version;
     const next = cur + 1;
-    const ins = this.#db.prepare('INSERT OR IGNORE INTO hotlist (card_number, version, reported_at, reported_by, source, reason) VALUES (?, ?, ?, ?, ?, ?)');
-    const log = this.#db.prepare("INSERT INTO hotlist_log (version, card_number, op, at, by) VALUES (?, ?, 'add', ?, ?)");
+    const ins = this.#prep('INSERT OR IGNORE INTO hotlist (card_number, version, reported_at, reported_by, source, reason) VALUES (?, ?, ?, ?, ?, ?)');
+    const log = this.#prep("INSERT INTO hotlist_log (version, card_number, op, at, by) VALUES (?, ?, 'add', ?, ?)");
     const changed: string[] = [];
     for (const a of adds) {
       if (ins.run(a.cardNumber, next, at, a.reportedBy, a.source, a.reason).changes === 1) {
@@ -376,7 +390,7 @@ export class SqliteStore implements Store {
       }
     }
     if (changed.length === 0) return { version: cur, changed };
-    this.#db.prepare('UPDATE hotlist_meta SET version = ? WHERE id = 1').run(next);
+    this.#prep('UPDATE hotlist_meta SET version = ? WHERE id = 1').run(next);
     return { version: next, changed };
   }
 
@@ -386,10 +400,10 @@ export class SqliteStore implements Store {
 
   async hotlistRemove(cardNumbers: readonly string[], at: number, by: string): Promise<HotlistChangeResult> {
     return this.#db.transaction(() => {
-      const cur = (this.#db.prepare('SELECT version FROM hotlist_meta WHERE id = 1').get() as { version: number }).version;
+      const cur = (this.#prep('SELECT version FROM hotlist_meta WHERE id = 1').get() as { version: number }).version;
       const next = cur + 1;
-      const del = this.#db.prepare('DELETE FROM hotlist WHERE card_number = ?');
-      const log = this.#db.prepare("INSERT INTO hotlist_log (version, card_number, op, at, by) VALUES (?, ?, 'remove', ?, ?)");
+      const del = this.#prep('DELETE FROM hotlist WHERE card_number = ?');
+      const log = this.#prep("INSERT INTO hotlist_log (version, card_number, op, at, by) VALUES (?, ?, 'remove', ?, ?)");
       const changed: string[] = [];
       for (const c of cardNumbers) {
         if (del.run(c).changes === 1) {
@@ -398,13 +412,13 @@ export class SqliteStore implements Store {
         }
       }
       if (changed.length === 0) return { version: cur, changed };
-      this.#db.prepare('UPDATE hotlist_meta SET version = ? WHERE id = 1').run(next);
+      this.#prep('UPDATE hotlist_meta SET version = ? WHERE id = 1').run(next);
       return { version: next, changed };
     })();
   }
 
   async getHotlistEntry(cardNumber: string): Promise<HotlistEntry | undefined> {
-    const r = this.#db.prepare('SELECT * FROM hotlist WHERE card_number = ?').get(cardNumber) as HotlistRow | undefined;
+    const r = this.#prep('SELECT * FROM hotlist WHERE card_number = ?').get(cardNumber) as HotlistRow | undefined;
     return r === undefined ? undefined : toHot(r);
   }
 
@@ -414,19 +428,19 @@ export class SqliteStore implements Store {
     if (opts.prefix !== undefined) { where.push('card_number >= ? AND card_number < ?'); args.push(opts.prefix, `${opts.prefix}\uffff`); }
     if (opts.afterCard !== undefined) { where.push('card_number > ?'); args.push(opts.afterCard); }
     args.push(Math.min(Math.max(opts.limit ?? 100, 1), 10000));
-    return (this.#db.prepare(`SELECT * FROM hotlist ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY card_number LIMIT ?`).all(...args) as HotlistRow[]).map(toHot);
+    return (this.#prep(`SELECT * FROM hotlist ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY card_number LIMIT ?`).all(...args) as HotlistRow[]).map(toHot);
   }
 
   async hotlistSince(since: number | undefined): Promise<HotlistDelta> {
     return this.#db.transaction((): HotlistDelta => {
-      const meta = this.#db.prepare('SELECT version, log_floor FROM hotlist_meta WHERE id = 1').get() as { version: number; log_floor: number };
-      const full = (): HotlistDelta => ({ kind: 'full', version: meta.version, cards: this.#db.prepare('SELECT card_number FROM hotlist ORDER BY card_number').pluck().all() as string[] });
+      const meta = this.#prep('SELECT version, log_floor FROM hotlist_meta WHERE id = 1').get() as { version: number; log_floor: number };
+      const full = (): HotlistDelta => ({ kind: 'full', version: meta.version, cards: this.#prep('SELECT card_number FROM hotlist ORDER BY card_number').pluck().all() as string[] });
       if (since === undefined || since < meta.log_floor || since > meta.version) return full();
-      const touched = this.#db.prepare(`SELECT l.card_number AS c, h.card_number IS NOT NULL AS listed
+      const touched = this.#prep(`SELECT l.card_number AS c, h.card_number IS NOT NULL AS listed
         FROM (SELECT DISTINCT card_number FROM hotlist_log WHERE version > ?) l LEFT JOIN hotlist h ON h.card_number = l.card_number
         ORDER BY l.card_number`).all(since) as { c: string; listed: number }[];
       if (touched.length > 0) {
-        const total = (this.#db.prepare('SELECT count(*) AS n FROM hotlist').get() as { n: number }).n;
+        const total = (this.#prep('SELECT count(*) AS n FROM hotlist').get() as { n: number }).n;
         if (touched.length > total) return full(); // the snapshot is smaller than the delta
       }
       return { kind: 'delta', fromVersion: since, version: meta.version, add: touched.filter((x) => x.listed === 1).map((x) => x.c), remove: touched.filter((x) => x.listed !== 1).map((x) => x.c) };
@@ -435,30 +449,64 @@ export class SqliteStore implements Store {
 
   async compactHotlistLog(keepFromVersion: number): Promise<void> {
     this.#db.transaction(() => {
-      const meta = this.#db.prepare('SELECT version, log_floor FROM hotlist_meta WHERE id = 1').get() as { version: number; log_floor: number };
+      const meta = this.#prep('SELECT version, log_floor FROM hotlist_meta WHERE id = 1').get() as { version: number; log_floor: number };
       const floor = Math.min(Math.max(meta.log_floor, keepFromVersion), meta.version);
-      this.#db.prepare('DELETE FROM hotlist_log WHERE version <= ?').run(floor);
-      this.#db.prepare('UPDATE hotlist_meta SET log_floor = ? WHERE id = 1').run(floor);
+      this.#prep('DELETE FROM hotlist_log WHERE version <= ?').run(floor);
+      this.#prep('UPDATE hotlist_meta SET log_floor = ? WHERE id = 1').run(floor);
     })();
   }
 
   // ── ingest ──────────────────────────────────────────────────────────────────────────────────
 
-  #insertEvent: Database.Statement | undefined;
+  /** Rows per multi-row INSERT (7 parameters each, well under SQLite's parameter limit). */
+  static readonly #INGEST_CHUNK = 200;
+  /** Multi-row `INSERT OR IGNORE` statements by row count (and whether inserted ids are returned). */
+  readonly #insertEvents = new Map<string, Database.Statement>();
+
+  #insertEventsStmt(rows: number, returning: boolean): Database.Statement {
+    const key = `${rows}:${returning ? 'r' : ''}`;
+    let st = this.#insertEvents.get(key);
+    if (st === undefined) {
+      const values = Array.from({ length: rows }, () => '(?, ?, ?, ?, ?, ?, ?)').join(', ');
+      st = this.#prep(`INSERT OR IGNORE INTO events (terminal_id, event_id, seq, ts, type, body, received_at) VALUES ${values}${returning ? ' RETURNING event_id' : ''}`);
+      if (returning) st.pluck();
+      this.#insertEvents.set(key, st);
+    }
+    return st;
+  }
 
   async ingestEvents(terminalId: string, records: readonly NewEvent[], receivedAt: number, hotlistAdds?: ReadonlyMap<string, HotlistAdd>): Promise<IngestResult> {
-    this.#insertEvent ??= this.#db.prepare('INSERT OR IGNORE INTO events (terminal_id, event_id, seq, ts, type, body, received_at) VALUES (?, ?, ?, ?, ?, ?, ?)');
-    const ins = this.#insertEvent;
+    const chunk = SqliteStore.#INGEST_CHUNK;
+    const returning = hotlistAdds !== undefined && hotlistAdds.size > 0;
+    let upToSeq = 0;
+    // Parameters are built outside the transaction: one statement per chunk of the batch.
+    const params: (string | number)[][] = [];
+    for (let i = 0; i < records.length; i += chunk) {
+      const n = Math.min(chunk, records.length - i);
+      const args = new Array<string | number>(n * 7);
+      for (let j = 0; j < n; j++) {
+        const r = records[i + j]!;
+        if (r.seq > upToSeq) upToSeq = r.seq;
+        const o = j * 7;
+        args[o] = terminalId; args[o + 1] = r.eventId; args[o + 2] = r.seq; args[o + 3] = r.ts;
+        args[o + 4] = r.type; args[o + 5] = JSON.stringify(r.body); args[o + 6] = receivedAt;
+      }
+      params.push(args);
+    }
     return this.#db.transaction((): IngestResult => {
       let inserted = 0;
-      let upToSeq = 0;
       const adds: HotlistAdd[] = [];
-      for (const r of records) {
-        if (r.seq > upToSeq) upToSeq = r.seq;
-        if (ins.run(terminalId, r.eventId, r.seq, r.ts, r.type, JSON.stringify(r.body), receivedAt).changes === 1) {
-          inserted++;
-          const add = hotlistAdds?.get(r.eventId);
-          if (add !== undefined) adds.push(add);
+      for (const args of params) {
+        const st = this.#insertEventsStmt(args.length / 7, returning);
+        if (returning) {
+          const ids = st.all(...args) as string[];
+          inserted += ids.length;
+          for (const id of ids) {
+            const add = hotlistAdds.get(id);
+            if (add !== undefined) adds.push(add);
+          }
+        } else {
+          inserted += st.run(...args).changes;
         }
       }
       const hotlist = adds.length > 0 ? this.#hotlistAddSync(adds, receivedAt) : null;
@@ -476,31 +524,31 @@ export class SqliteStore implements Store {
     if (f.to !== undefined) { where.push('ts < ?'); args.push(f.to); }
     if (f.afterId !== undefined) { where.push('id > ?'); args.push(f.afterId); }
     args.push(Math.min(Math.max(f.limit ?? 100, 1), 10000));
-    return (this.#db.prepare(`SELECT * FROM events ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id LIMIT ?`).all(...args) as EventRow[]).map(toEvent);
+    return (this.#prep(`SELECT * FROM events ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id LIMIT ?`).all(...args) as EventRow[]).map(toEvent);
   }
 
   async putTelemetry(rec: TelemetryRecord): Promise<void> {
-    this.#db.prepare(`INSERT INTO telemetry (terminal_id, ts, received_at, epoch, health, readers, counters, outbox) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+    this.#prep(`INSERT INTO telemetry (terminal_id, ts, received_at, epoch, health, readers, counters, outbox) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
       ON CONFLICT (terminal_id) DO UPDATE SET ts = excluded.ts, received_at = excluded.received_at, epoch = excluded.epoch, health = excluded.health,
         readers = excluded.readers, counters = excluded.counters, outbox = excluded.outbox`)
       .run(rec.terminalId, rec.ts, rec.receivedAt, rec.epoch, rec.health, JSON.stringify(rec.readers), JSON.stringify(rec.counters), rec.outbox === null ? null : JSON.stringify(rec.outbox));
   }
 
   async getTelemetry(terminalId: string): Promise<TelemetryRecord | undefined> {
-    const r = this.#db.prepare('SELECT * FROM telemetry WHERE terminal_id = ?').get(terminalId) as TeleRow | undefined;
+    const r = this.#prep('SELECT * FROM telemetry WHERE terminal_id = ?').get(terminalId) as TeleRow | undefined;
     return r === undefined ? undefined : toTele(r);
   }
 
   async listTelemetry(opts: { afterTerminalId?: string; limit?: number } = {}): Promise<TelemetryRecord[]> {
     const lim = Math.min(Math.max(opts.limit ?? 100, 1), 10000);
     const rows = opts.afterTerminalId === undefined
-      ? this.#db.prepare('SELECT * FROM telemetry ORDER BY terminal_id LIMIT ?').all(lim)
-      : this.#db.prepare('SELECT * FROM telemetry WHERE terminal_id > ? ORDER BY terminal_id LIMIT ?').all(opts.afterTerminalId, lim);
+      ? this.#prep('SELECT * FROM telemetry ORDER BY terminal_id LIMIT ?').all(lim)
+      : this.#prep('SELECT * FROM telemetry WHERE terminal_id > ? ORDER BY terminal_id LIMIT ?').all(opts.afterTerminalId, lim);
     return (rows as TeleRow[]).map(toTele);
   }
 
   async appendAudit(rec: NewAuditRecord): Promise<number> {
-    const r = this.#db.prepare('INSERT INTO audit (ts, actor, action, target, ip, details) VALUES (?, ?, ?, ?, ?, ?)').run(rec.ts, rec.actor, rec.action, rec.target, rec.ip, JSON.stringify(rec.details));
+    const r = this.#prep('INSERT INTO audit (ts, actor, action, target, ip, details) VALUES (?, ?, ?, ?, ?, ?)').run(rec.ts, rec.actor, rec.action, rec.target, rec.ip, JSON.stringify(rec.details));
     return Number(r.lastInsertRowid);
   }
 
@@ -511,11 +559,11 @@ export class SqliteStore implements Store {
     if (opts.actor !== undefined) { where.push('actor = ?'); args.push(opts.actor); }
     if (opts.action !== undefined) { where.push('action = ?'); args.push(opts.action); }
     args.push(Math.min(Math.max(opts.limit ?? 100, 1), 1000));
-    return (this.#db.prepare(`SELECT * FROM audit ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT ?`).all(...args) as AuditRow[]).map(toAudit);
+    return (this.#prep(`SELECT * FROM audit ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT ?`).all(...args) as AuditRow[]).map(toAudit);
   }
 
   async ping(): Promise<boolean> {
-    return (this.#db.prepare('SELECT 1 AS ok').get() as { ok: number }).ok === 1;
+    return (this.#prep('SELECT 1 AS ok').get() as { ok: number }).ok === 1;
   }
 
   async close(): Promise<void> {
