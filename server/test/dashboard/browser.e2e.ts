@@ -4,13 +4,14 @@
  * plugin, embedded MQTT broker) with enrolled terminals that this test drives with the `mqtt`
  * client. Chromium, driven by playwright-core, signs in, watches terminals come online and go
  * offline live, sees masked events, reports a card lost and sees the hotlist version change (and
- * the terminals receive the new pointer), checks that a viewer cannot report, that pages for
- * missing server features degrade, and that no page logs a console error. Screenshots go to
- * $ONECARD_ARTEFACTS (default /tmp/onecard-dashboard).
+ * the terminals receive the new pointer), starts a software rollout of a signed package from the
+ * Rollouts page, sees its phases and progress, aborts it with a reason and sees it aborted (issue 7),
+ * checks that a viewer cannot report, that pages for missing server features degrade, and that no
+ * page logs a console error. Screenshots go to $ONECARD_ARTEFACTS (default /tmp/onecard-dashboard).
  */
 import t from 'tap';
-import { generateKeyPairSync } from 'node:crypto';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -19,9 +20,10 @@ import { chromium, type Browser, type Page } from 'playwright-core';
 import { buildApp, bootstrapAdminToken } from '../../src/app.ts';
 import { openSqliteStore } from '../../src/store/sqlite.ts';
 import dashboardPlugin from '../../src/dashboard/plugin.ts';
+import { buildPackage, generateSigningKey, loadSigningKey, signPackage } from '../../src/updates/package-io.ts';
 
 // Browser globals used inside page callbacks (this file is compiled without the DOM library).
-declare const document: { querySelector(s: string): { textContent: string | null } | null; querySelectorAll(s: string): { readonly length: number }; activeElement: { textContent: string | null; getAttribute(n: string): string | null } | null };
+declare const document: { querySelector(s: string): { textContent: string | null; getAttribute(n: string): string | null } | null; querySelectorAll(s: string): { readonly length: number }; activeElement: { textContent: string | null; getAttribute(n: string): string | null } | null };
 declare const sessionStorage: { getItem(k: string): string | null; readonly length: number };
 
 const ADMIN = 'browser-e2e-admin-token-0123456789abcdef';
@@ -34,7 +36,22 @@ interface Terminal { id: string; password: string; client?: MqttClient; epoch: n
 const dir = mkdtempSync(join(tmpdir(), 'onecard-browser-'));
 mkdirSync(ARTEFACTS, { recursive: true });
 const store = openSqliteStore(join(dir, 'onecard.db'));
-const app = await buildApp({ store, logger: false, settings: { authRateLimitPerMinute: 1000 } });
+// A signed software package (version above the terminals' 1.4.0) for the rollout test.
+const updateKey = generateSigningKey('ed25519');
+const release = join(dir, 'release');
+mkdirSync(join(release, 'lib'), { recursive: true });
+writeFileSync(join(release, 'main.js'), "export const version = '1.5.0';\n");
+writeFileSync(join(release, 'lib', 'util.js'), "export const answer = 42;\n");
+writeFileSync(join(release, 'selftest.json'), JSON.stringify({ ok: true }));
+const packageFile = join(dir, 'onecard-1.5.0.ocpkg');
+await buildPackage({ from: release, out: packageFile, version: '1.5.0', minPreviousVersion: '1.0.0' });
+const packageSig = await signPackage(packageFile, loadSigningKey(updateKey.privateKey));
+const app = await buildApp({
+  store, logger: false, settings: { authRateLimitPerMinute: 1000 },
+  // Transit key routes refuse (503) without a master key; the Keys page must list none instead.
+  masterKey: new Uint8Array(randomBytes(32)),
+  updates: { packageDir: join(dir, 'packages'), trustedKeys: [updateKey.publicKey], tickMs: 200 },
+});
 if (!app.hasRoute({ method: 'GET', url: '/api/v1/live' })) await app.register(dashboardPlugin, { flushMs: 100 });
 await bootstrapAdminToken(store, app.ctx.clock, ADMIN);
 await app.listen({ host: '127.0.0.1', port: 0 });
@@ -94,6 +111,12 @@ async function login(page: Page, token: string): Promise<void> {
 await api('POST', '/api/v1/groups', { id: 'e2e', name: 'Browser test hall' });
 const terminals = [await enrol(), await enrol(), await enrol()];
 const viewerToken = (await api('POST', '/api/v1/admin/tokens', { name: 'viewer-e2e', role: 'viewer' })).json.token as string;
+const uploaded = await fetch(`${httpUrl}/api/v1/updates/packages`, {
+  method: 'POST', body: readFileSync(packageFile),
+  headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/octet-stream', 'x-onecard-signature': Buffer.from(packageSig).toString('base64') },
+});
+if (uploaded.status !== 201) throw new Error(`package upload failed: ${uploaded.status} ${await uploaded.text()}`);
+const packageId = ((await uploaded.json()) as { id: string }).id;
 
 const browser: Browser = await chromium.launch({
   executablePath: CHROMIUM,
@@ -229,6 +252,60 @@ t.test('admin: live fleet, masked events, loss report, degraded pages, no consol
   t.pass('a dropped terminal went offline live');
   await page.screenshot({ path: join(ARTEFACTS, 'overview-after.png'), fullPage: true });
 
+  t.same(errors, [], 'no console errors');
+  await ctx.close();
+});
+
+t.test('admin: start a rollout from the Rollouts page, watch it, abort it with a reason', async (t) => {
+  const ctx = await browser.newContext({ viewport: { width: 1366, height: 900 } });
+  const page = await ctx.newPage();
+  const errors = watchConsole(page);
+  await login(page, ADMIN);
+  await page.click('a[href="#/rollouts"]');
+  await waitText(page, '#rollouts-empty', /No rollouts/);
+
+  // Start: the signed package is offered, target the test group, two phases.
+  await page.getByText('Start a rollout', { exact: true }).click();
+  const form = page.locator('#rollout-form');
+  await form.getByLabel('Package').selectOption(packageId);
+  await form.getByLabel('Target groups').selectOption('e2e');
+  await form.getByLabel(/^Phases/).fill('50 100');
+  await form.getByLabel(/^Abort after/).fill('2');
+  await form.getByRole('button', { name: 'Start rollout' }).click();
+  await page.waitForSelector('article.rollout', { timeout: WAIT });
+  const rolloutId = await page.locator('article.rollout').first().getAttribute('data-rollout');
+  t.match(rolloutId, /^ro_/, 'the new rollout is listed');
+  const card = page.locator(`article.rollout[data-rollout="${rolloutId}"]`);
+  await waitText(page, `article.rollout[data-rollout="${rolloutId}"] h2 .badge`, 'active');
+  const started = (await api('GET', `/api/v1/updates/rollouts/${rolloutId}`)).json as { packageId: string; status: string; target: { groups: string[] }; phases: unknown[]; counts: { total: number } };
+  t.equal(started.packageId, packageId, 'server has the rollout of the chosen package');
+  t.same(started.target.groups, ['e2e']);
+  t.same(started.phases, [{ percent: 50 }, { percent: 100 }]);
+  t.equal(started.counts.total, 3, 'all three enrolled terminals targeted');
+  const text = await card.textContent();
+  t.match(text, /version 1\.5\.0/);
+  t.match(text, /target group e2e/);
+  t.match(text, /aborts at 2 failures/);
+  t.match(text, /of 3/, 'overall progress counts the three targets');
+  t.equal(await card.locator('table tbody tr').count(), 2, 'two phases listed');
+  t.match(await card.locator('table tbody tr').first().textContent(), /50%.*running.*of [1-9]/, 'phase 1 running with its terminals counted');
+  t.match(await card.locator('table tbody tr').nth(1).textContent(), /100%.*pending/);
+  await page.screenshot({ path: join(ARTEFACTS, 'rollout-active.png'), fullPage: true });
+
+  // Abort from the page with a reason (asked in a prompt).
+  page.once('dialog', (d) => { void d.accept('browser test abort'); });
+  await card.getByRole('button', { name: 'Abort' }).click();
+  await waitText(page, `article.rollout[data-rollout="${rolloutId}"] h2 .badge`, 'aborted');
+  await waitText(page, `article.rollout[data-rollout="${rolloutId}"] [role="note"]`, /Aborted \(manual\): browser test abort/);
+  t.equal(await card.getByRole('button', { name: 'Abort' }).count(), 0, 'no controls on an aborted rollout');
+  t.match(await card.locator('.bar-cell small').first().textContent(), /0 running · \d pending · [1-3] skipped of 3/, 'notified terminals dropped by the abort');
+  const aborted = (await api('GET', `/api/v1/updates/rollouts/${rolloutId}`)).json as { status: string; abortReason: string; detail: string };
+  t.same({ status: aborted.status, abortReason: aborted.abortReason, detail: aborted.detail }, { status: 'aborted', abortReason: 'manual', detail: 'browser test abort' });
+  await page.click('a[href="#/audit"]');
+  await waitText(page, 'main table', /rollout\.abort/);
+  await page.click('a[href="#/rollouts"]');
+  await waitText(page, `article.rollout[data-rollout="${rolloutId}"] h2 .badge`, 'aborted');
+  await page.screenshot({ path: join(ARTEFACTS, 'rollout-aborted.png'), fullPage: true });
   t.same(errors, [], 'no console errors');
   await ctx.close();
 });

@@ -2,6 +2,7 @@
 // / pending), its state and abort reason, and controls for operators (start, pause, resume,
 // abort). The server's rollout API (docs/updates.md, server/src/updates/plugin.ts):
 //   GET  /api/v1/updates/rollouts         → { rollouts: [{ id, packageId, targetVersion, status, target, phase, phases, counts: { total, started, <status>: n }, … }] }
+//   GET  /api/v1/updates/rollouts/{id}    → the same with `terminals: [{ id, status, phase, … }]` (per-phase counts)
 //   POST /api/v1/updates/rollouts         ← { packageId, target: { groups?, tags? }, phases: [{ percent | size }], maxFailures?, force? }
 //   POST /api/v1/updates/rollouts/{id}/pause | /resume | /abort   ← { reason? }
 //   GET  /api/v1/updates/packages         → { packages: [{ id, name, version }] }   (for the start form)
@@ -46,7 +47,7 @@ function bar(label, x) {
     { label: 'succeeded', value: c.succeeded, kind: 'ok' },
     { label: 'failed', value: c.failed, kind: 'bad' },
     { label: 'in progress', value: c.inProgress, kind: 'info' },
-  ], c.total), h('small', { text: `${c.succeeded} ok · ${c.failed} failed · ${c.inProgress} running · ${c.pending} pending of ${c.total}` }));
+  ], c.total), h('small', { text: `${c.succeeded} ok · ${c.failed} failed · ${c.inProgress} running · ${c.pending} pending${c.skipped ? ` · ${c.skipped} skipped` : ''} of ${c.total}` }));
 }
 
 /** Phases with their state (and per-phase counts when per-terminal entries are given). */
@@ -82,7 +83,9 @@ export async function render(main) {
       const list = r?.rollouts ?? [];
       active = list.some((x) => x.status === 'active' || x.status === 'running');
       if (list.length === 0) { replace(body, h('p', { class: 'empty', id: 'rollouts-empty', text: 'No rollouts.' })); return; }
-      replace(body, list.map(card));
+      // The list has overall counts only; each rollout's own view has its terminals (per-phase counts).
+      const full = await Promise.all(list.map((x) => get(ENDPOINTS.rollout(x.id)).catch(() => x)));
+      replace(body, full.map(card));
     } catch (e) { replace(body, h('p', { class: 'error', text: `Could not load: ${e.message}` })); }
   }
 
