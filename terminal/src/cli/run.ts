@@ -1,28 +1,31 @@
 /**
  * `onecard-terminal` dispatch: a table from subcommand name to {@link CliCommand}. Add a subcommand
- * by adding one entry to {@link COMMANDS}. `runCli` is pure with respect to the process (argv, stdin
+ * by adding one entry to {@link COMMANDS}; a command's module is imported only when it runs. `runCli` is pure with respect to the process (argv, stdin
  * and writers are injected) so it is tested directly.
  */
-import { atrCommand } from './atr-command.ts';
-import { readCardCommand } from './read-card-command.ts';
-import { pinCommand } from './pin-command.ts';
-import { purchaseCommand } from './purchase-command.ts';
-import { readersCommand } from './readers-command.ts';
-import { runCommand } from './run-command.ts';
-import { enrollCommand } from './enroll-command.ts';
-import { updateCommand } from '../updater/cli.ts';
 import { EXIT, type CliCommand, type CliIo } from './io.ts';
 
+/**
+ * One entry of {@link COMMANDS}: the help line, and a loader that imports the command's module
+ * only when that command runs (start-up time and memory: `--help` or `atr` must not load the
+ * HTTP server, serial ports or the MQTT client).
+ */
+export interface LazyCommand {
+  /** One line for the top-level help; the same text as the loaded command's `summary`. */
+  readonly summary: string;
+  readonly load: () => Promise<CliCommand>;
+}
+
 /** Subcommands by name. */
-export const COMMANDS: Readonly<Record<string, CliCommand>> = {
-  atr: atrCommand,
-  'read-card': readCardCommand,
-  pin: pinCommand,
-  purchase: purchaseCommand,
-  readers: readersCommand,
-  run: runCommand,
-  enroll: enrollCommand,
-  update: updateCommand,
+export const COMMANDS: Readonly<Record<string, LazyCommand>> = {
+  atr: { summary: 'analyse ATRs (readable report or --json); - reads one ATR per line from stdin', load: async () => (await import('./atr-command.ts')).atrCommand },
+  'read-card': { summary: 'read a social security card (JSON or iReadCardBas)', load: async () => (await import('./read-card-command.ts')).readCardCommand },
+  pin: { summary: 'verify or change the card PIN (PINs from stdin), or show its status', load: async () => (await import('./pin-command.ts')).pinCommand },
+  purchase: { summary: 'transit purse purchase through the PSAM (--amount FEN)', load: async () => (await import('./purchase-command.ts')).purchaseCommand },
+  readers: { summary: 'list serial ports and HID devices', load: async () => (await import('./readers-command.ts')).readersCommand },
+  run: { summary: 'run the terminal runtime and local API (--config FILE)', load: async () => (await import('./run-command.ts')).runCommand },
+  enroll: { summary: 'enrol this terminal with the fleet server', load: async () => (await import('./enroll-command.ts')).enrollCommand },
+  update: { summary: 'Install, inspect or roll back software updates', load: async () => (await import('../updater/cli.ts')).updateCommand },
 };
 
 /** Top-level usage text. */
@@ -59,5 +62,5 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     io.stderr(`onecard-terminal: unknown command '${name}'\n\n${usage()}`);
     return EXIT.usage;
   }
-  return cmd.run(rest, io);
+  return (await cmd.load()).run(rest, io);
 }
