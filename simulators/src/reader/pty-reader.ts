@@ -85,7 +85,33 @@ export function openSerialReader(opts: SerialReaderOptions): SerialReader {
   });
   // Writes go out strictly in order; each waits its delay after the previous one.
   let chain: Promise<void> = Promise.resolve();
+  const waitCell = new Int32Array(new SharedArrayBuffer(4));
   const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+  /**
+   * Waits until `deadline` (performance.now() ms) and never returns earlier. Timers fire on whole
+   * milliseconds, early or late against the real clock; sleeping "n bytes × 11 bits / baud" with
+   * a timer per write added a millisecond or two per frame that no real line has. The wire clock
+   * is absolute instead: a timer covers the bulk of a long wait, and the last stretch (≤ 2 ms)
+   * is a precise blocking wait. Blocking costs nothing here: the line is half duplex, so while a
+   * frame is on the wire the host has nothing to send.
+   */
+  const sleepUntil = (deadline: number): Promise<void> =>
+    new Promise((resolve) => {
+      const finish = (): void => {
+        for (let left = deadline - performance.now(); left > 0 && !isClosed; left = deadline - performance.now()) {
+          if (left > 2) {
+            setTimeout(finish, left - 2);
+            return;
+          }
+          Atomics.wait(waitCell, 0, 0, left);
+        }
+        resolve();
+      };
+      finish();
+    });
+  /** When the line is next free in each direction (host → reader, reader → host). */
+  let inFreeAt = 0;
+  let outFreeAt = 0;
   const writeAll = async (bytes: Uint8Array): Promise<void> => {
     let off = 0;
     while (off < bytes.length && !isClosed) {
@@ -97,13 +123,21 @@ export function openSerialReader(opts: SerialReaderOptions): SerialReader {
       }
     }
   };
-  const apply = (step: ReaderStep): void => {
+  /** `notBefore`: with wire timing, when the host frame that caused these writes has fully arrived. */
+  const apply = (step: ReaderStep, notBefore = 0): void => {
     for (const e of step.events) emit(e);
     for (const w of step.writes) {
       chain = chain.then(async () => {
         if (isClosed) return;
+        if (perByteMs > 0 && w.delayMs > 0) await sleepUntil(notBefore); // the delay runs from the command's arrival
         if (w.delayMs > 0) await sleep(w.delayMs);
-        if (perByteMs > 0) await sleep(perByteMs * w.bytes.length);
+        if (perByteMs > 0) {
+          // the frame starts once the reader sends it (not before the command has crossed the
+          // line, nor before the line is free) and ends n characters later
+          const start = Math.max(performance.now(), notBefore, outFreeAt);
+          outFreeAt = start + perByteMs * w.bytes.length;
+          await sleepUntil(outFreeAt);
+        }
         await writeAll(w.bytes);
       });
     }
@@ -133,8 +167,13 @@ export function openSerialReader(opts: SerialReaderOptions): SerialReader {
   master.on('data', (chunk: Buffer) => {
     const bytes = new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength).slice();
     if (perByteMs > 0) {
-      // the last byte of a host frame arrives only after the whole frame has crossed the line
-      chain = chain.then(() => sleep(perByteMs * bytes.length)).then(() => apply(core.receive(bytes)));
+      // the last byte of a host frame arrives only after the whole frame has crossed the line,
+      // which it started to do when the host wrote it (or when its previous bytes had crossed)
+      inFreeAt = Math.max(performance.now(), inFreeAt) + perByteMs * bytes.length;
+      // The reader core answers at once (a simulated reader takes no processing time), so the
+      // response is computed now and held back until the command has crossed the line and then
+      // the response itself has: one wait per frame pair instead of two, same timing at the host.
+      apply(core.receive(bytes), inFreeAt);
     } else {
       apply(core.receive(bytes));
     }

@@ -134,6 +134,14 @@ class Controller {
     return this.#m.logger;
   }
 
+  #childLog: Logger | undefined;
+  /** The reader's child logger, made once (not per card session). */
+  get readerLog(): Logger | undefined {
+    const log = this.#m.logger;
+    if (log === undefined) return undefined;
+    return (this.#childLog ??= log.child({ readerId: this.cfg.id }));
+  }
+
   #setStatus(status: 'ok' | 'absent' | 'error', detail?: string): void {
     const changed = status !== this.status || detail !== this.detail;
     this.status = status;
@@ -249,7 +257,7 @@ class Controller {
     if (reader === undefined) throw new TerminalError('TERM_ERR_READER_UNAVAILABLE', this.cfg.id, { readerId: this.cfg.id });
     if (s.session !== undefined && s.session.ended === undefined && s.session.generation === s.events) return s.session;
     const generation = s.events;
-    const session = await powerUpSession({ reader, slot: s.slot, generation, logger: this.log?.child({ readerId: this.cfg.id }) });
+    const session = await powerUpSession({ reader, slot: s.slot, generation, logger: this.readerLog });
     if (s.events !== generation) throw new TerminalError('TERM_ERR_CARD_REMOVED', `slot ${s.slot} during power-up`, { slot: s.slot });
     s.session = session;
     return session;
@@ -302,7 +310,7 @@ class Controller {
         reader,
         slot,
         session,
-        logger: this.log?.child({ readerId: this.cfg.id }),
+        logger: this.readerLog,
         cardMaxMs: this.#m.timeouts.cardMax,
         check: () => {
           if (!open) return new TerminalError('TERM_ERR_SESSION_CLOSED', `${this.cfg.id} slot ${slot}`, { readerId: this.cfg.id, slot });

@@ -5,12 +5,39 @@
  * string), then both directions flushed. Loss of the device is detected from the port's close
  * and error events and from failed writes (`close` does not reliably fire when a USB-serial
  * adapter is pulled, §11.5), and reported once to the close listeners.
+ *
+ * `serialport` opens, configures, locks and closes the line; the byte path runs on its
+ * descriptor directly, the way a native driver does: the binding's epoll-based poller says when
+ * the line is readable or writable and the bytes are moved with non-blocking `read`/`write`
+ * on the event-loop thread. The stream layer would otherwise cost two thread-pool hops per
+ * received chunk (a read that meets EAGAIN, then the real read) and one per write, which at
+ * 30-odd exchanges per card read made the link slower than the line itself.
  */
 import * as fs from 'node:fs';
 import { SerialPort } from 'serialport';
 import { GEMPC_LINE_SETTINGS } from '@onecard/protocol/ccid';
 import { TerminalError } from '../errors.ts';
 import { claimDevice, releaseDevice, TransportListeners, type ReaderTransport } from './transport.ts';
+
+/** What the transport uses of the `serialport` binding under the stream (Linux/macOS bindings). */
+interface FdBinding {
+  readonly fd: number | null;
+  readonly isOpen: boolean;
+  readonly poller?: { once(event: 'readable' | 'writable', cb: (err: Error | null | undefined) => void): unknown };
+  drain(): Promise<void>;
+}
+
+/** Read buffer size: larger than any GemPC frame (≤ 271 bytes) several times over. */
+const READ_CHUNK = 4096;
+
+/** Errors of a read or write that mean the device went away [reader-link §11.5]. */
+function isDisconnect(e: NodeJS.ErrnoException): boolean {
+  return e.code === 'EBADF' || e.code === 'ENXIO' || e.code === 'UNKNOWN' || e.errno === -1;
+}
+
+function isRetry(e: NodeJS.ErrnoException): boolean {
+  return e.code === 'EAGAIN' || e.code === 'EWOULDBLOCK' || e.code === 'EINTR';
+}
 
 /** Options of {@link createSerialTransport}. */
 export interface SerialTransportOptions {
@@ -37,6 +64,8 @@ class SerialTransport implements ReaderTransport {
   readonly #listeners = new TransportListeners();
   #port: SerialPort | undefined;
   #key: string | undefined;
+  #binding: FdBinding | undefined;
+  readonly #readBuf = new Uint8Array(READ_CHUNK);
 
   constructor(opts: SerialTransportOptions) {
     this.path = opts.path;
@@ -71,11 +100,45 @@ class SerialTransport implements ReaderTransport {
     await new Promise<void>((resolve) => port.flush(() => resolve()));
     this.#port = port;
     this.#key = key;
-    port.on('data', (d: Buffer) => {
-      if (this.#port === port) this.#listeners.data(new Uint8Array(d.buffer, d.byteOffset, d.byteLength).slice());
-    });
+    const binding = (port as unknown as { port?: FdBinding }).port;
+    if (binding !== undefined && typeof binding.fd === 'number' && binding.poller !== undefined) {
+      this.#binding = binding;
+      this.#pump(port, binding);
+    } else {
+      // No poller (e.g. the Windows binding): the stream delivers the data.
+      this.#binding = undefined;
+      port.on('data', (d: Buffer) => {
+        if (this.#port === port) this.#listeners.data(new Uint8Array(d.buffer, d.byteOffset, d.byteLength).slice());
+      });
+    }
     port.on('error', (e: Error) => this.#lost(port, new TerminalError('TERM_ERR_LINK_IO', `${this.path}: ${e.message}`, { path: this.path }, { cause: e })));
     port.on('close', (e: unknown) => this.#lost(port, new TerminalError('TERM_ERR_LINK_CLOSED', `${this.path}: device closed`, { path: this.path }, { cause: e })));
+  }
+
+  /** Reads whatever the line holds now, then waits for the poller; no thread-pool hop. */
+  #pump(port: SerialPort, binding: FdBinding): void {
+    const buf = this.#readBuf;
+    for (;;) {
+      if (this.#port !== port || binding.fd === null) return;
+      let n: number;
+      try {
+        n = fs.readSync(binding.fd, buf, 0, buf.length, null);
+      } catch (e) {
+        const err = e as NodeJS.ErrnoException;
+        if (isRetry(err)) break;
+        this.#lost(port, isDisconnect(err)
+          ? new TerminalError('TERM_ERR_LINK_CLOSED', `${this.path}: device closed`, { path: this.path }, { cause: e })
+          : new TerminalError('TERM_ERR_LINK_IO', `${this.path}: ${err.message}`, { path: this.path }, { cause: e }));
+        return;
+      }
+      if (n === 0) break;
+      this.#listeners.data(buf.slice(0, n));
+    }
+    binding.poller!.once('readable', (err) => {
+      if (this.#port !== port) return; // closed meanwhile: the poller was cancelled
+      if (err) this.#lost(port, new TerminalError('TERM_ERR_LINK_IO', `${this.path}: ${err.message}`, { path: this.path }, { cause: err }));
+      else this.#pump(port, binding);
+    });
   }
 
   #release(port: SerialPort): boolean {
@@ -107,6 +170,8 @@ class SerialTransport implements ReaderTransport {
   async write(bytes: Uint8Array): Promise<void> {
     const port = this.#port;
     if (port === undefined) throw new TerminalError('TERM_ERR_LINK_CLOSED', this.path, { path: this.path });
+    const binding = this.#binding;
+    if (binding !== undefined) return this.#writeFd(port, binding, bytes);
     await new Promise<void>((resolve, reject) => {
       port.write(Buffer.from(bytes), (e) => {
         if (e) {
@@ -127,6 +192,40 @@ class SerialTransport implements ReaderTransport {
         });
       });
     });
+  }
+
+  /**
+   * Non-blocking write on the descriptor (EAGAIN waits for the poller), then the binding's
+   * drain (tcdrain) so that the promise keeps the "drained" meaning of the contract.
+   */
+  async #writeFd(port: SerialPort, binding: FdBinding, bytes: Uint8Array): Promise<void> {
+    const closed = (cause?: unknown): TerminalError => new TerminalError('TERM_ERR_LINK_CLOSED', this.path, { path: this.path }, cause === undefined ? undefined : { cause });
+    let off = 0;
+    while (off < bytes.length) {
+      if (this.#port !== port || binding.fd === null) throw closed();
+      try {
+        off += fs.writeSync(binding.fd, bytes, off, bytes.length - off);
+      } catch (e) {
+        const err = e as NodeJS.ErrnoException;
+        if (isRetry(err)) {
+          const waited = await new Promise<Error | null | undefined>((r) => binding.poller!.once('writable', r));
+          if (waited && this.#port !== port) throw closed(waited);
+          continue;
+        }
+        if (this.#port !== port) throw closed(e);
+        // [reader-link §11.5] a failed write is how an unplugged adapter shows: the link is lost.
+        const lost = new TerminalError('TERM_ERR_LINK_IO', `${this.path}: ${err.message}`, { path: this.path }, { cause: e });
+        setImmediate(() => this.#lost(port, lost));
+        throw lost;
+      }
+    }
+    try {
+      await binding.drain();
+    } catch (e) {
+      if (this.#port !== port) throw closed(e);
+      throw new TerminalError('TERM_ERR_LINK_IO', `${this.path}: ${(e as Error).message}`, { path: this.path }, { cause: e });
+    }
+    if (this.#port !== port) throw closed();
   }
 
   onData(listener: (chunk: Uint8Array) => void): () => void {
