@@ -30,6 +30,8 @@ export interface RunFleetOptions {
   readonly concurrency?: number;
   readonly out?: ProgressSink;
   readonly signal?: AbortSignal;
+  /** How long to wait at the end for outstanding acknowledgements (default 5 s). */
+  readonly drainSeconds?: number;
 }
 
 export interface FleetRunResult {
@@ -88,7 +90,7 @@ export async function runFleet(opts: RunFleetOptions): Promise<FleetRunResult> {
       }, { once: true });
     });
     phase = 'drain';
-    const drainUntil = performance.now() + 5_000;
+    const drainUntil = performance.now() + 1000 * (opts.drainSeconds ?? 5);
     while (performance.now() < drainUntil && fleet.terminals.some((t) => t.pending > 0 && t.connected)) await new Promise((r) => setTimeout(r, 100));
     const runMs = performance.now() - runStart;
     const stats = fleet.stats();

@@ -184,7 +184,7 @@ t.test('runFleet: bounded run with telemetry and events, periodic progress lines
   const lines: string[] = [];
   const r = await runFleet({
     server: server.httpUrl, adminToken: ADMIN, terminals: 5, durationSeconds: 2.5, groupId: 'sim-run',
-    telemetrySeconds: 1, eventsEverySeconds: 0.5, eventsPerTick: 3,
+    telemetrySeconds: 1, eventsEverySeconds: 0.5, eventsPerTick: 3, drainSeconds: 60,
     out: { write: (s: string) => lines.push(s) },
   });
   t.equal(r.stats.connected, 5);
