@@ -1,0 +1,2 @@
+/** Software-update definitions shared by the server and the terminal updater. */
+export * from './semver.ts';
