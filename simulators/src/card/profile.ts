@@ -8,7 +8,7 @@
 import { readFileSync } from 'node:fs';
 import { SimulatorError } from '../errors.ts';
 import type { Family } from './crypto.ts';
-import { encodeGbk } from './gbk.ts';
+import { encodeGbk, gbkFit } from './gbk.ts';
 
 /** Level-1 (issuer root) keys of the SSSE, each 16 bytes, of the card's key family. */
 export interface SsseRootKeys {
@@ -193,6 +193,23 @@ function bcd(digits: string): Uint8Array {
 
 const DATE = /^(19|20)\d\d(0[1-9]|1[0-2])(0[1-9]|[12]\d|3[01])$/;
 
+/** True when `yyyymmdd` (already matching {@link DATE}) names a day of the calendar: no 30 February. */
+function isCalendarDay(yyyymmdd: string): boolean {
+  const y = Number(yyyymmdd.slice(0, 4));
+  const m = Number(yyyymmdd.slice(4, 6));
+  const d = Number(yyyymmdd.slice(6, 8));
+  const leap = (y % 4 === 0 && y % 100 !== 0) || y % 400 === 0;
+  const days = [31, leap ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][m - 1] ?? 0;
+  return d >= 1 && d <= days;
+}
+
+/** A `YYYYMMDD` item that must be a real calendar day [SPEC V2 table 10: cn dates]. */
+function date(o: Obj, key: string, path: string): string {
+  const v = str(o, key, path, DATE, 'must be a YYYYMMDD date');
+  if (!isCalendarDay(v)) fail(path + key, `${v} is not a day of the calendar`);
+  return v;
+}
+
 /** Card number check character [SPEC V2 app. A]: weights 3 7 9 10 5 8 4 2, A=10 … Z=35. */
 export function cardNumberCheck(first8: string): string {
   const w = [3, 7, 9, 10, 5, 8, 4, 2];
@@ -216,6 +233,10 @@ function testKeysFlag(root: Obj): void {
 function transitProfile(o: Obj, path: string): TransitProfile {
   const keys = obj(o['keys'], path + 'keys');
   const issuerId = hex(o, 'issuerId', path, [8]);
+  const issuerFactor = o['issuerFactor'] === undefined ? issuerId : hex(o, 'issuerFactor', path, [8]);
+  // The PSAM disperses the purse root with the issuer ID the card reports (INITIALIZE FOR PURCHASE
+  // / the transit FCI), so a card keyed with any other factor fails every MAC1 with 9302.
+  if (issuerFactor.some((b, i) => b !== issuerId[i])) fail(path + 'issuerFactor', 'must equal transit.issuerId: terminals and PSAMs disperse the purse keys with the issuer ID the card reports');
   const indexes = o['keyIndexes'] ?? [1];
   if (!Array.isArray(indexes) || indexes.length === 0 || !indexes.every((x) => Number.isInteger(x) && x >= 0 && x <= 255)) fail(path + 'keyIndexes', 'must be a non-empty array of bytes');
   return {
@@ -223,8 +244,8 @@ function transitProfile(o: Obj, path: string): TransitProfile {
     appType: int(o, 'appType', path, 0, 255, 2),
     appVersion: int(o, 'appVersion', path, 0, 255, 1),
     serial: bcd(str(o, 'serial', path, /^\d{20}$/, 'must be 20 digits')),
-    startDate: str(o, 'startDate', path, DATE, 'must be a YYYYMMDD date'),
-    expiryDate: str(o, 'expiryDate', path, DATE, 'must be a YYYYMMDD date'),
+    startDate: date(o, 'startDate', path),
+    expiryDate: date(o, 'expiryDate', path),
     balance: int(o, 'balance', path, 0, 0x7fffffff, 0),
     overdraftLimit: int(o, 'overdraftLimit', path, 0, 0xffffff, 0),
     keyIndexes: indexes as number[],
@@ -232,7 +253,7 @@ function transitProfile(o: Obj, path: string): TransitProfile {
     algorithmId: int(o, 'algorithmId', path, 0, 255, 0),
     atc: int(o, 'atc', path, 0, 0xffff, 0),
     proveAtc: oneOf(o, 'proveAtc', path, ['next', 'same', 'either'] as const, 'next'),
-    issuerFactor: o['issuerFactor'] === undefined ? issuerId : hex(o, 'issuerFactor', path, [8]),
+    issuerFactor,
     mpk: hex(keys, 'mpk', path + 'keys.', [16]),
     mtk: hex(keys, 'mtk', path + 'keys.', [16]),
   };
@@ -278,6 +299,11 @@ export function parseSscProfile(json: unknown): SscProfile {
   const nameExtension = bool(o, 'nameExtension', '', !version.startsWith('1'));
   const maxName = nameExtension ? 50 : 30;
   if (nameGbk.length > maxName) fail('name', `is ${nameGbk.length} GBK bytes; at most ${maxName} fit (tag 09${nameExtension ? ' + 4E' : ''})`);
+  // The name spills from 09 into 4E at a character boundary; a 2-byte character straddling byte 30
+  // moves whole into 4E, so 4E must still hold the rest without cutting its last character.
+  if (nameExtension && nameGbk.length - gbkFit(nameGbk, 30) > 20) {
+    fail('name', `is ${nameGbk.length} GBK bytes; split at a character boundary after byte ${gbkFit(nameGbk, 30)} the rest does not fit the 20 bytes of 4E`);
+  }
   const pin = o['pin'] === null ? null : str(o, 'pin', '', /^\d{4,16}$/, 'must be 4 to 16 digits, or null');
   const atr = o['atr'] === undefined ? {} : obj(o['atr'], 'atr');
   const keys = obj(o['keys'], 'keys');
@@ -300,9 +326,9 @@ export function parseSscProfile(json: unknown): SscProfile {
     sex: str(o, 'sex', '', /^[129]$/, 'must be 1, 2 or 9'),
     nation: str(o, 'nation', '', /^\d\d$/, 'must be 2 digits (GB 3304)'),
     birthplace: str(o, 'birthplace', '', /^\d{6}$/, 'must be a 6-digit region code'),
-    birthDate: str(o, 'birthDate', '', DATE, 'must be a YYYYMMDD date'),
-    issueDate: str(o, 'issueDate', '', DATE, 'must be a YYYYMMDD date'),
-    expiryDate: str(o, 'expiryDate', '', DATE, 'must be a YYYYMMDD date'),
+    birthDate: date(o, 'birthDate', ''),
+    issueDate: date(o, 'issueDate', ''),
+    expiryDate: date(o, 'expiryDate', ''),
     pin,
     pinTries: int(o, 'pinTries', '', 1, 15, 3),
     extAuthTries: int(o, 'extAuthTries', '', 1, 15, 5),

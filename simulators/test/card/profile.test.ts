@@ -67,6 +67,30 @@ t.test('validation names the failing field', async (t) => {
   expectField(t, (o) => { (o['transit'] as Record<string, unknown>)['balance'] = -1; }, 'transit.balance', 'transit-only.json');
 });
 
+t.test('held-out conformance findings: card files a terminal cannot read back are refused, naming the field', async (t) => {
+  // A 50-byte name whose 2-byte character straddles byte 30: split at the character boundary, 21
+  // bytes would be left for the 20 of 4E and its last character would be cut in half.
+  const straddling = `A${'阿'.repeat(24)}B`;
+  expectField(t, (o) => { o['name'] = straddling; }, 'name');
+  // 50 bytes that split cleanly (30 + 20) are still fine.
+  t.doesNotThrow(() => parseCardFile({ ...json('ssc-3.00-long-name.json'), name: '阿'.repeat(25) }));
+  // Impossible calendar days [SPEC V2 table 10: cn dates].
+  expectField(t, (o) => { o['expiryDate'] = '20290230'; }, 'expiryDate');
+  expectField(t, (o) => { o['issueDate'] = '20230431'; }, 'issueDate');
+  expectField(t, (o) => { o['birthDate'] = '19810229'; }, 'birthDate');
+  t.doesNotThrow(() => parseCardFile({ ...json('ssc-3.00-long-name.json'), birthDate: '19800229' }), 'a real leap day');
+  expectField(t, (o) => { (o['transit'] as Record<string, unknown>)['expiryDate'] = '20290230'; }, 'transit.expiryDate');
+  expectField(t, (o) => { (o['transit'] as Record<string, unknown>)['startDate'] = '20230229'; }, 'transit.startDate', 'transit-only.json');
+  // An issuer factor other than the issuer ID would make every purchase fail with 9302.
+  expectField(t, (o) => { (o['transit'] as Record<string, unknown>)['issuerFactor'] = '0263990000000001'; }, 'transit.issuerFactor');
+  expectField(t, (o) => { (o['transit'] as Record<string, unknown>)['issuerFactor'] = '1122334455667788'; }, 'transit.issuerFactor', 'transit-only.json');
+  t.doesNotThrow(() => {
+    const o = json('ssc-3.00-long-name.json');
+    (o['transit'] as Record<string, unknown>)['issuerFactor'] = (o['transit'] as Record<string, unknown>)['issuerId'];
+    parseCardFile(o);
+  }, 'an issuer factor equal to the issuer ID');
+});
+
 t.test('loadCardFile reports unreadable and non-JSON files', async (t) => {
   t.throws(() => loadCardFile('/nonexistent/card.json'), { code: 'SIM_ERR_CARD_FILE' });
   t.throws(() => loadCardFile(new URL('../../src/card/index.ts', import.meta.url).pathname), { code: 'SIM_ERR_CARD_FILE' });
