@@ -10,7 +10,7 @@ import * as readline from 'node:readline';
 import pino from 'pino';
 import { SimulatorError } from '../errors.ts';
 import { createCard, loadCardFile } from '../card/index.ts';
-import { openSerialReader, parseFaults, readerModel, runControlLine, startControlServer, type ReaderCard, type ControlTarget, type SerialReader } from '../reader/index.ts';
+import { openSerialReader, parseFaults, readerModel, runControlLine, startControlServer, coreCut, type ReaderCard, type ControlTarget, type SerialReader } from '../reader/index.ts';
 import { describeResponse, maskCommand } from './apdu-log.ts';
 
 const HELP = `Usage: onecard-sim reader --link serial --pty PATH --card FILE.json [options]
@@ -26,11 +26,13 @@ Options:
   --faults SPEC            e.g. lrc@3,nak@5,drop@7,delay@2:200,timeext@4,timereq@4,wtx@1,
                            remove-before@6,remove-during@6,remove-after@6,unplug@9
   --control-port N         HTTP control API on 127.0.0.1:N (POST /insert {file,slot?},
-                           /remove {slot?}, /swap {file,slot?}; GET /status)
+                           /remove {slot?}, /swap {file,slot?}, /cut {ins,when,slot?};
+                           GET /status)
   --log-level LEVEL        pino level (default info)
   -h, --help               this text
 
-stdin commands: insert FILE [SLOT] | remove [SLOT] | swap FILE [SLOT] | status`;
+stdin commands: insert FILE [SLOT] | remove [SLOT] | swap FILE [SLOT] | cut INS before|during|after [SLOT] | status
+(cut: the card leaves at the next command with that INS, hex, e.g. "cut 54 during" mid-debit)`;
 
 function usage(detail: string): never {
   throw new SimulatorError('SIM_ERR_READER_CLI_USAGE', detail);
@@ -108,6 +110,9 @@ export async function main(argv: string[]): Promise<number> {
         case 'fault':
           log.warn({ event: 'fault', kind: e.kind, at: e.at }, `fault ${e.kind}`);
           break;
+        case 'cut':
+          log.info({ event: 'cut', slot: e.slot, ins: e.ins, when: e.when, at: e.at }, `card cut ${e.when} INS ${e.ins.toString(16).padStart(2, '0')}`);
+          break;
         case 'link':
           log.warn({ event: 'link', problem: e.problem }, 'link problem');
           break;
@@ -124,6 +129,7 @@ export async function main(argv: string[]): Promise<number> {
     insert: (file, slot) => reader.insert(slot, load(file)),
     remove: (slot) => reader.remove(slot),
     swap: (file, slot) => reader.swap(slot, load(file)),
+    cut: coreCut(reader.core),
     status: () => reader.status(),
   };
   const control = controlPort === undefined ? undefined : await startControlServer(target, controlPort);

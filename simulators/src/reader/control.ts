@@ -1,24 +1,52 @@
 /**
  * Control interface of a running simulated reader: card movements and status from stdin lines
- * (`insert FILE [SLOT]`, `remove [SLOT]`, `swap FILE [SLOT]`, `status`) and from a small HTTP
- * API bound to 127.0.0.1 (POST /insert {file, slot?}, POST /remove {slot?}, POST /swap
- * {file, slot?}, GET /status). The target does the actual work (loading card files).
+ * (`insert FILE [SLOT]`, `remove [SLOT]`, `swap FILE [SLOT]`, `cut INS WHEN [SLOT]`, `status`)
+ * and from a small HTTP API bound to 127.0.0.1 (POST /insert {file, slot?}, POST /remove
+ * {slot?}, POST /swap {file, slot?}, POST /cut {ins, when, slot?}, GET /status). The target does
+ * the actual work (loading card files). `cut` arms a one-shot removal of the card at the next
+ * command with that INS byte (hex, e.g. `54` = DEBIT FOR PURCHASE): `before` it reaches the card,
+ * `during` (executed, no answer) or `after` (answered, then gone) — a person pulling the card away
+ * or a contactless tap leaving the field mid-transaction.
  */
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { CUT_POINTS, type CutPoint, type ReaderCore } from './core.ts';
 
 export interface ControlTarget {
   insert(file: string, slot: number): Promise<void> | void;
   remove(slot: number): Promise<void> | void;
   swap(file: string, slot: number): Promise<void> | void;
+  /** Arms a cut (see {@link ReaderCore.cut}); targets without it answer `cut` with an error. */
+  cut?(slot: number, ins: number, when: CutPoint): Promise<void> | void;
   status(): unknown;
 }
 
+/** A cut request: INS as a number or two hex digits, and the cut point. */
+interface CutArgs {
+  readonly ins: unknown;
+  readonly when: unknown;
+}
+
+const parseIns = (v: unknown): number | undefined => {
+  if (typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= 0xff) return v;
+  if (typeof v === 'string' && /^[0-9A-Fa-f]{2}$/.test(v)) return Number.parseInt(v, 16);
+  return undefined;
+};
+
 export type ControlResult = { readonly ok: true; readonly status?: unknown } | { readonly ok: false; readonly error: string; readonly code?: string };
 
-async function run(target: ControlTarget, verb: string, file: string | undefined, slot: number): Promise<ControlResult> {
+async function run(target: ControlTarget, verb: string, file: string | undefined, slot: number, cut?: CutArgs): Promise<ControlResult> {
   try {
     switch (verb) {
+      case 'cut': {
+        if (target.cut === undefined) return { ok: false, error: 'this reader cannot cut cards' };
+        const ins = parseIns(cut?.ins);
+        if (ins === undefined) return { ok: false, error: 'cut needs ins: one byte (number or two hex digits)', code: 'SIM_ERR_READER_CUT' };
+        const when = cut?.when;
+        if (typeof when !== 'string' || !(CUT_POINTS as readonly string[]).includes(when)) return { ok: false, error: `cut needs when: ${CUT_POINTS.join(', ')}`, code: 'SIM_ERR_READER_CUT' };
+        await target.cut(slot, ins, when as CutPoint);
+        return { ok: true, status: target.status() };
+      }
       case 'insert':
       case 'swap':
         if (file === undefined || file.length === 0) return { ok: false, error: `${verb} needs a card file` };
@@ -45,10 +73,10 @@ export async function runControlLine(target: ControlTarget, line: string): Promi
   if (verb === undefined) return { ok: false, error: 'empty command' };
   const hasFile = verb === 'insert' || verb === 'swap';
   const file = hasFile ? words[1] : undefined;
-  const slotWord = hasFile ? words[2] : words[1];
+  const slotWord = verb === 'cut' ? words[3] : hasFile ? words[2] : words[1];
   const slot = slotWord === undefined ? 0 : Number(slotWord);
   if (!Number.isInteger(slot) || slot < 0) return { ok: false, error: `bad slot ${slotWord ?? ''}` };
-  return run(target, verb, file, slot);
+  return run(target, verb, file, slot, verb === 'cut' ? { ins: words[1], when: words[2] } : undefined);
 }
 
 export interface ControlServer {
@@ -63,7 +91,7 @@ export function startControlServer(target: ControlTarget, port: number): Promise
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
       void (async () => {
-        let body: { file?: unknown; slot?: unknown } = {};
+        let body: { file?: unknown; slot?: unknown; ins?: unknown; when?: unknown } = {};
         try {
           const text = Buffer.concat(chunks).toString('utf8');
           if (text.length > 0) body = JSON.parse(text) as typeof body;
@@ -72,14 +100,14 @@ export function startControlServer(target: ControlTarget, port: number): Promise
           return;
         }
         const verb = (req.url ?? '/').replace(/^\//, '').split('?')[0] ?? '';
-        const allowed = req.method === 'GET' ? verb === 'status' : ['insert', 'remove', 'swap'].includes(verb);
+        const allowed = req.method === 'GET' ? verb === 'status' : ['insert', 'remove', 'swap', 'cut'].includes(verb);
         if (!allowed) {
           res.writeHead(404, { 'content-type': 'application/json' }).end(JSON.stringify({ ok: false, error: 'not found' }));
           return;
         }
         const slot = typeof body.slot === 'number' ? body.slot : 0;
         const file = typeof body.file === 'string' ? body.file : undefined;
-        const r = await run(target, verb, file, slot);
+        const r = await run(target, verb, file, slot, verb === 'cut' ? { ins: body.ins, when: body.when } : undefined);
         res.writeHead(r.ok ? 200 : 400, { 'content-type': 'application/json' }).end(JSON.stringify(r));
       })();
     });
@@ -93,4 +121,9 @@ export function startControlServer(target: ControlTarget, port: number): Promise
       });
     });
   });
+}
+
+/** The `cut` of a control target backed by a reader core (what `onecard-sim reader` and the demo use). */
+export function coreCut(core: ReaderCore): NonNullable<ControlTarget['cut']> {
+  return (slot, ins, when) => core.cut(slot, ins, when);
 }

@@ -51,6 +51,7 @@ export type ReaderEvent =
   | { readonly type: 'card'; readonly slot: number; readonly action: 'inserted' | 'removed' }
   | { readonly type: 'power'; readonly slot: number; readonly on: boolean; readonly atr?: Uint8Array }
   | { readonly type: 'fault'; readonly kind: Fault['kind']; readonly at: number }
+  | { readonly type: 'cut'; readonly slot: number; readonly ins: number; readonly when: CutPoint; readonly at: number }
   | { readonly type: 'link'; readonly problem: 'garbage' | 'bad-lrc' | 'bad-size' }
   | { readonly type: 'notify'; readonly bytes: Uint8Array };
 
@@ -94,7 +95,28 @@ export interface ReaderCore {
   remove(slot: number): ReaderStep;
   /** Removes the card (if any) and inserts another one: two notices. */
   swap(slot: number, card: ReaderCard): ReaderStep;
+  /**
+   * Arms a one-shot cut of the card in `slot` at the next APDU whose INS byte is `ins` (a person
+   * pulling a card away, or a contactless tap leaving the field, at an exact command): `before` —
+   * the card never sees the command; `during` — the card executes it but no answer comes back;
+   * `after` — the answer comes back, then the card leaves. Replaces an earlier cut of that slot.
+   * @throws SimulatorError SIM_ERR_READER_SLOT for a slot the model does not have;
+   *   SIM_ERR_READER_CUT for an INS outside 00..FF or an unknown point
+   */
+  cut(slot: number, ins: number, when: CutPoint): void;
+  /** Cuts still armed (not yet triggered), per slot. */
+  cuts(): readonly ArmedCut[];
   status(): ReaderStatus;
+}
+
+/** Where a cut happens relative to the matching command (see {@link ReaderCore.cut}). */
+export type CutPoint = 'before' | 'during' | 'after';
+export const CUT_POINTS: readonly CutPoint[] = ['before', 'during', 'after'];
+
+export interface ArmedCut {
+  readonly slot: number;
+  readonly ins: number;
+  readonly when: CutPoint;
 }
 
 interface Slot {
@@ -142,6 +164,14 @@ export function createReaderCore(opts: ReaderCoreOptions): ReaderCore {
   let unplugged = false;
 
   const faultAt = (kind: Fault['kind'], n: number): Fault | undefined => faults.find((f) => f.kind === kind && f.at === n);
+  let armedCuts: ArmedCut[] = [];
+  /** The armed cut of `slot` matching `apdu`'s INS, disarmed as it triggers. */
+  const takeCut = (slot: number, apdu: Uint8Array): CutPoint | undefined => {
+    const c = armedCuts.find((x) => x.slot === slot && x.ins === apdu[1]);
+    if (c === undefined) return undefined;
+    armedCuts = armedCuts.filter((x) => x !== c);
+    return c.when;
+  };
 
   const checkSlot = (slot: number): void => {
     if (!Number.isInteger(slot) || slot < 0 || slot >= model.slots) throw new SimulatorError('SIM_ERR_READER_SLOT', `slot ${slot}`, { slot, slots: model.slots });
@@ -226,8 +256,10 @@ export function createReaderCore(opts: ReaderCoreOptions): ReaderCore {
   const cardTransmit = (slotIdx: number, events: ReaderEvent[], after: { remove: boolean }) => (apdu: Uint8Array): Uint8Array => {
     const s = slots[slotIdx] as Slot;
     const n = ++apdus;
-    if (faultAt('remove-before', n) !== undefined) {
-      events.push({ type: 'fault', kind: 'remove-before', at: n });
+    const cut = takeCut(slotIdx, apdu);
+    if (cut !== undefined) events.push({ type: 'cut', slot: slotIdx, ins: apdu[1] as number, when: cut, at: n });
+    if (faultAt('remove-before', n) !== undefined || cut === 'before') {
+      if (cut !== 'before') events.push({ type: 'fault', kind: 'remove-before', at: n });
       throw new CardGone('before');
     }
     const card = s.card as ReaderCard;
@@ -238,12 +270,12 @@ export function createReaderCore(opts: ReaderCoreOptions): ReaderCore {
       // a mute or torn card (or a card bug): the reader sees no answer [reader-link §7.2 bError FE]
       throw new CardGone('mute');
     }
-    if (faultAt('remove-during', n) !== undefined) {
-      events.push({ type: 'fault', kind: 'remove-during', at: n });
+    if (faultAt('remove-during', n) !== undefined || cut === 'during') {
+      if (cut !== 'during') events.push({ type: 'fault', kind: 'remove-during', at: n });
       throw new CardGone('during');
     }
-    if (faultAt('remove-after', n) !== undefined) {
-      events.push({ type: 'fault', kind: 'remove-after', at: n });
+    if (faultAt('remove-after', n) !== undefined || cut === 'after') {
+      if (cut !== 'after') events.push({ type: 'fault', kind: 'remove-after', at: n });
       after.remove = true;
     }
     events.push({ type: 'apdu', slot: slotIdx, index: n, protocol: s.protocol, command: apdu, response: r });
@@ -474,6 +506,13 @@ export function createReaderCore(opts: ReaderCoreOptions): ReaderCore {
       if (!unplugged) movement(writes, events);
       return { writes, events, unplug: unplugged };
     },
+    cut(slot: number, ins: number, when: CutPoint): void {
+      checkSlot(slot);
+      if (!Number.isInteger(ins) || ins < 0 || ins > 0xff) throw new SimulatorError('SIM_ERR_READER_CUT', `INS ${String(ins)} is not a byte`, { field: 'ins' });
+      if (!CUT_POINTS.includes(when)) throw new SimulatorError('SIM_ERR_READER_CUT', `unknown cut point ${String(when)}`, { field: 'when' });
+      armedCuts = [...armedCuts.filter((c) => c.slot !== slot), { slot, ins, when }];
+    },
+    cuts: () => armedCuts.slice(),
     status(): ReaderStatus {
       return {
         model: model.name,

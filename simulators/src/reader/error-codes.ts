@@ -8,4 +8,5 @@ export const READER_SIM_ERRORS = {
   SIM_ERR_READER_CARD_FILE: 'Card file could not be loaded',
   SIM_ERR_READER_CLOSED: 'The simulated reader is closed (unplugged)',
   SIM_ERR_READER_CLI_USAGE: 'Invalid command-line usage',
+  SIM_ERR_READER_CUT: 'Malformed card cut (INS not a byte or unknown point)',
 } as const satisfies Record<`SIM_ERR_${string}`, string>;
