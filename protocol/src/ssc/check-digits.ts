@@ -45,6 +45,18 @@ export function validateCardNumber(cardNumber: string): void {
   if (cardNumber[8] !== expected) throw new ProtocolError('PROTO_ERR_SSC_CARD_NUMBER_CHECK', undefined, { field: 'cardNumber' });
 }
 
+/**
+ * Checks a card number as read from a card (EF05 `07`) [V2 app. A; INFER ssc-card §3.2–3.3]: a
+ * lower-case `x` check character is normalised to `X`, then the number must pass
+ * {@link validateCardNumber}. Returns the normalised value.
+ * @throws ProtocolError `PROTO_ERR_SSC_CARD_NUMBER_FORMAT` / `PROTO_ERR_SSC_CARD_NUMBER_CHECK`.
+ */
+export function checkCardNumber(cardNumber: string): string {
+  const normalised = cardNumber.length === 9 && cardNumber[8] === 'x' ? `${cardNumber.slice(0, 8)}X` : cardNumber;
+  validateCardNumber(normalised);
+  return normalised;
+}
+
 /** Boolean form of {@link validateCardNumber}. */
 export function isValidCardNumber(cardNumber: string): boolean {
   try {

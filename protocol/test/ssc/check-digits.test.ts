@@ -1,5 +1,5 @@
 import t from 'tap';
-import { cardNumberCheckChar, checkSsn, citizenIdCheckChar, isValidCardNumber, normalizeCitizenId, validateCardNumber, validateCitizenId } from '../../src/ssc/check-digits.ts';
+import { cardNumberCheckChar, checkCardNumber, checkSsn, citizenIdCheckChar, isValidCardNumber, normalizeCitizenId, validateCardNumber, validateCitizenId } from '../../src/ssc/check-digits.ts';
 
 t.test('[V2 app. A] card number check character vectors', async (t) => {
   t.equal(cardNumberCheckChar('D2143569'), 'X');
@@ -72,4 +72,18 @@ t.test('[INFER ssc-card §3.3] non-resident numbers pass; citizen-shaped ones ar
   t.equal(checkSsn('H12345678'), 'H12345678');
   t.equal(checkSsn('11010519491231002x'), '11010519491231002X');
   t.throws(() => checkSsn('110105194912310021'), { code: 'PROTO_ERR_SSC_SSN_CHECK' });
+});
+
+t.test('[V2 app. A] checkCardNumber: values read from a card are validated and a lower-case x is normalised', async (t) => {
+  // Held-out conformance run: K20050061 and 440305199207151060 were accepted; both should end in X.
+  t.equal(cardNumberCheckChar('K2005006'), 'X');
+  t.throws(() => checkCardNumber('K20050061'), { code: 'PROTO_ERR_SSC_CARD_NUMBER_CHECK' });
+  t.equal(checkCardNumber('K2005006X'), 'K2005006X');
+  t.equal(checkCardNumber('K2005006x'), 'K2005006X');
+  t.equal(checkCardNumber('X00000019'), 'X00000019');
+  t.throws(() => checkCardNumber('k2005006X'), { code: 'PROTO_ERR_SSC_CARD_NUMBER_FORMAT' });
+  t.throws(() => checkCardNumber(''), { code: 'PROTO_ERR_SSC_CARD_NUMBER_FORMAT' });
+  t.equal(citizenIdCheckChar('44030519920715106'), 'X');
+  t.throws(() => checkSsn('440305199207151060'), { code: 'PROTO_ERR_SSC_SSN_CHECK' });
+  t.equal(checkSsn('44030519920715106x'), '44030519920715106X');
 });

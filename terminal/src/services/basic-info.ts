@@ -7,7 +7,7 @@
  */
 import type { Logger } from 'pino';
 import { toHex } from '@onecard/protocol/bytes';
-import { NO_PSAM_TERMINAL_NUMBER, buildReadCardBas, decodeItemValue, decodeName, maskCardNumber } from '@onecard/protocol/ssc';
+import { NO_PSAM_TERMINAL_NUMBER, buildReadCardBas, checkSsn, decodeItemValue, decodeName, maskCardNumber } from '@onecard/protocol/ssc';
 import type { CardChannel } from '../card/channel.ts';
 import { TerminalError } from '../errors.ts';
 import type { Hotlist } from '../hotlist/index.ts';
@@ -86,8 +86,9 @@ export function checkValidity(s: { readonly issueDate: string; readonly expiryDa
  * `TERM_ERR_NO_PSAM`, `TERM_ERR_WRONG_CARD_TYPE`, `TERM_ERR_CARD_NOT_GENUINE`,
  * `TERM_ERR_CARD_HOTLISTED`, `TERM_ERR_CARD_EXPIRED`, `TERM_ERR_CARD_NOT_YET_VALID`,
  * `TERM_ERR_EXTERNAL_AUTH_FAILED`, `TERM_ERR_PSAM_NO_ALGORITHM`, `TERM_ERR_PSAM_NO_RKSSSE`,
- * `TERM_ERR_PSAM_KEY_LEVEL`, `TERM_ERR_CARD_STATUS`, `TERM_ERR_PSAM_STATUS`, `TERM_ERR_CARD_DATA`,
- * and the channel's codes (`TERM_ERR_CARD_REMOVED`, …).
+ * `TERM_ERR_PSAM_KEY_LEVEL`, `TERM_ERR_CARD_STATUS`, `TERM_ERR_PSAM_STATUS`, `TERM_ERR_CARD_DATA`
+ * (also for a card number or citizen-ID SSN whose check character is wrong: `details.field` is
+ * `cardNumber` / `ssn`, the protocol's `PROTO_ERR_SSC_*_CHECK` is the cause), and the channel's codes (`TERM_ERR_CARD_REMOVED`, …).
  */
 export async function readBasicInfo(opts: ReadBasicInfoOptions): Promise<BasicInfo> {
   const { card, psam, logger } = opts;
@@ -133,7 +134,9 @@ async function readHolder(card: CardChannel, s: SsseSession, profile: CardProfil
     const v = await readItem(card, tag, logger);
     return v === undefined ? '' : decode(`item ${tag.toString(16).padStart(2, '0')}`, () => decodeItemValue(tag, v));
   };
-  const ssn = await text(0x08);
+  // [GB 11643; ssc-card §3.3] a citizen-ID-shaped SSN must carry its check character; `x` becomes `X`.
+  const rawSsn = await text(0x08);
+  const ssn = decode('social security number', () => checkSsn(rawSsn));
   const nameBytes = await readItem(card, 0x09, logger);
   // [SC-IF §1.1.3(7)] 2.0/3.0 readers return 09 ‖ 4E; 4E may be missing on 2.0 cards.
   const ext = s.generation === '1.0' ? undefined : await readItem(card, 0x4e, logger);

