@@ -9,6 +9,13 @@
 import pg from 'pg';
 import { ServerError } from '../errors.ts';
 import { POSTGRES_MIGRATIONS } from './postgres-migrations.ts';
+import type { AdminRecovery, AuditOf } from './types.ts';
+import { PostgresKeysStore } from './postgres-keys.ts';
+import { PostgresUpdatesStore } from './postgres-updates.ts';
+import {
+  toAudit, toDoc, toEff, toEnrol, toEvent, toHot, toStatus, toTele, toTerminal, toToken,
+  type AuditRow, type DocRow, type EffRow, type EnrolRow, type EventRow, type HotlistRow, type StatusRow, type TeleRow, type TerminalRow, type TokenRow, type VersionRow,
+} from './rows.ts';
 import type {
   AdminTokenRecord, AuditRecord, EnrolmentTokenRecord, GroupRecord, NewEnrolmentToken, NewAuditRecord, PresenceUpdate, Role, Store,
   TerminalFilter, TerminalPatch, TerminalRecord, TerminalStatus,
@@ -39,43 +46,6 @@ export interface PostgresStoreOptions {
   /** Pool size (default 10). */
   readonly max?: number;
 }
-
-interface TerminalRow {
-  id: string; group_id: string; tags: string; kind: string; public_key: string; credential_hash: string;
-  status: string; created_at: number; last_seen: number | null; online: number; epoch: number; reported: string;
-}
-interface TokenRow { id: string; name: string; role: string; created_at: number; revoked_at: number | null }
-interface EnrolRow { id: string; group_id: string; tags: string; expires_at: number; created_at: number; created_by: string; used_at: number | null; used_by: string | null; for_terminal: string | null }
-interface AuditRow { id: number; ts: number; actor: string; action: string; target: string; ip: string; details: string }
-interface DocRow { id: string; name: string; created_at: number; version: number; sha256: string; updated_at: number; updated_by: string }
-interface VersionRow { version: number; doc_id: string; sha256: string; body?: string; created_at: number; created_by: string }
-interface StatusRow { terminal_id: string; version: number; status: string; error_code: string | null; error_message: string | null; at: number; applied_version: number | null }
-interface HotlistRow { card_number: string; version: number; reported_at: number; reported_by: string; source: string; reason: string }
-interface EventRow { id: number; terminal_id: string; event_id: string; seq: number; ts: number; type: string; body: string; received_at: number }
-interface TeleRow { terminal_id: string; ts: number; received_at: number; epoch: number; health: string; readers: string; counters: string; outbox: string | null }
-interface EffRow { terminal_id: string; doc_id: string; version: number; sha256: string }
-
-const toTerminal = (r: TerminalRow): TerminalRecord => ({
-  id: r.id, groupId: r.group_id, tags: JSON.parse(r.tags) as string[], kind: r.kind, publicKey: r.public_key,
-  credentialHash: r.credential_hash, status: r.status as TerminalStatus, createdAt: r.created_at, lastSeen: r.last_seen,
-  online: r.online === 1, epoch: r.epoch, reported: JSON.parse(r.reported) as Record<string, unknown>,
-});
-const toToken = (r: TokenRow): AdminTokenRecord => ({ id: r.id, name: r.name, role: r.role as Role, createdAt: r.created_at, revokedAt: r.revoked_at });
-const toEnrol = (r: EnrolRow): EnrolmentTokenRecord => ({
-  id: r.id, groupId: r.group_id, tags: JSON.parse(r.tags) as string[], expiresAt: r.expires_at, createdAt: r.created_at,
-  createdBy: r.created_by, usedAt: r.used_at, usedBy: r.used_by, forTerminal: r.for_terminal,
-});
-const toDoc = (r: DocRow): ConfigDocRecord => ({ id: r.id, name: r.name, createdAt: r.created_at, version: r.version, sha256: r.sha256, updatedAt: r.updated_at, updatedBy: r.updated_by });
-const toStatus = (r: StatusRow): ConfigStatusRecord => ({ terminalId: r.terminal_id, version: r.version, status: r.status as 'applied' | 'rejected', errorCode: r.error_code, errorMessage: r.error_message, at: r.at });
-const toHot = (r: HotlistRow): HotlistEntry => ({ cardNumber: r.card_number, version: r.version, reportedAt: r.reported_at, reportedBy: r.reported_by, source: r.source as 'admin' | 'terminal', reason: r.reason });
-const toEvent = (r: EventRow): EventRecord => ({ id: r.id, terminalId: r.terminal_id, eventId: r.event_id, seq: r.seq, ts: r.ts, type: r.type, body: JSON.parse(r.body) as Record<string, unknown>, receivedAt: r.received_at });
-const toTele = (r: TeleRow): TelemetryRecord => ({
-  terminalId: r.terminal_id, ts: r.ts, receivedAt: r.received_at, epoch: r.epoch, health: r.health,
-  readers: JSON.parse(r.readers) as Record<string, unknown>[], counters: JSON.parse(r.counters) as Record<string, number>,
-  outbox: r.outbox === null ? null : JSON.parse(r.outbox) as { pending: number; full: boolean },
-});
-const toEff = (r: EffRow): EffectiveConfig => ({ terminalId: r.terminal_id, docId: r.doc_id, version: r.version, sha256: r.sha256 });
-const toAudit = (r: AuditRow): AuditRecord => ({ id: r.id, ts: r.ts, actor: r.actor, action: r.action, target: r.target, ip: r.ip, details: JSON.parse(r.details) as Record<string, unknown> });
 
 const DOC_SELECT = 'SELECT d.id, d.name, d.created_at, d.version, v.sha256, d.updated_at, d.updated_by FROM config_docs d JOIN config_versions v ON v.version = d.version';
 const ENROL_COLS = 'id, group_id, tags, expires_at, created_at, created_by, used_at, used_by, for_terminal';
@@ -149,9 +119,13 @@ export class PostgresStore implements Store {
   readonly kind = 'postgres';
   readonly #pool: pg.Pool;
   #closed = false;
+  readonly keys: PostgresKeysStore;
+  readonly updates: PostgresUpdatesStore;
 
   constructor(pool: pg.Pool) {
     this.#pool = pool;
+    this.keys = new PostgresKeysStore(pool);
+    this.updates = new PostgresUpdatesStore(pool);
   }
 
   /** The pool, for feature modules that keep their own tables in the same database. */
@@ -212,8 +186,19 @@ export class PostgresStore implements Store {
 
   // ── admin tokens, groups, enrolment ─────────────────────────────────────────────────────────
 
-  async createAdminToken(rec: { id: string; name: string; role: Role; tokenHash: string; createdAt: number }): Promise<void> {
-    await this.#pool.query('INSERT INTO admin_tokens (id, name, role, token_hash, created_at) VALUES ($1, $2, $3, $4, $5)', [rec.id, rec.name, rec.role, rec.tokenHash, rec.createdAt]);
+  /** Inside a transaction: writes the audit entries `audit` builds from `result`. */
+  async #auditTx<R>(c: pg.PoolClient, audit: AuditOf<R> | undefined, result: R): Promise<void> {
+    if (audit === undefined) return;
+    for (const rec of audit(result)) {
+      await c.query('INSERT INTO audit (ts, actor, action, target, ip, details) VALUES ($1, $2, $3, $4, $5, $6)', [rec.ts, rec.actor, rec.action, rec.target, rec.ip, JSON.stringify(rec.details)]);
+    }
+  }
+
+  async createAdminToken(rec: { id: string; name: string; role: Role; tokenHash: string; createdAt: number }, audit?: AuditOf<void>): Promise<void> {
+    await this.#tx(async (c) => {
+      await c.query('INSERT INTO admin_tokens (id, name, role, token_hash, created_at) VALUES ($1, $2, $3, $4, $5)', [rec.id, rec.name, rec.role, rec.tokenHash, rec.createdAt]);
+      await this.#auditTx(c, audit, undefined);
+    });
   }
 
   async findAdminTokenByHash(tokenHash: string): Promise<AdminTokenRecord | undefined> {
@@ -229,17 +214,45 @@ export class PostgresStore implements Store {
     return (await this.#one<{ n: number }>('SELECT count(*)::int AS n FROM admin_tokens WHERE revoked_at IS NULL'))!.n;
   }
 
-  async revokeAdminToken(id: string, at: number): Promise<boolean> {
-    return (await this.#pool.query('UPDATE admin_tokens SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL', [at, id])).rowCount === 1;
+  async revokeAdminToken(id: string, at: number, audit?: AuditOf<boolean>): Promise<boolean> {
+    return this.#tx(async (c) => {
+      // Locks every active admin row: concurrent revocations (on any server) see each other.
+      const admins = await this.#rows<{ id: string }>("SELECT id FROM admin_tokens WHERE role = 'admin' AND revoked_at IS NULL ORDER BY id FOR UPDATE", [], c);
+      const row = await this.#one<{ role: string; revoked_at: number | null }>('SELECT role, revoked_at FROM admin_tokens WHERE id = $1 FOR UPDATE', [id], c);
+      if (row === undefined || row.revoked_at !== null) return false;
+      if (row.role === 'admin' && admins.length <= 1) throw new ServerError('SRV_ERR_LAST_ADMIN', id, { id });
+      await c.query('UPDATE admin_tokens SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL', [at, id]);
+      await this.#auditTx(c, audit, true);
+      return true;
+    });
   }
 
-  async createGroup(rec: { id: string; name: string; createdAt: number }): Promise<void> {
-    try {
-      await this.#pool.query('INSERT INTO groups (id, name, created_at) VALUES ($1, $2, $3)', [rec.id, rec.name, rec.createdAt]);
-    } catch (cause) {
-      if (pgCode(cause) === UNIQUE_VIOLATION) throw new ServerError('SRV_ERR_CONFLICT', `group ${rec.id} exists`, { id: rec.id }, { cause });
-      throw cause;
-    }
+  async recoverAdminToken(rec: { id: string; name: string; tokenHash: string; createdAt: number }, audit?: AuditOf<AdminRecovery>): Promise<AdminRecovery> {
+    return this.#tx(async (c): Promise<AdminRecovery> => {
+      await c.query('INSERT INTO admin_tokens (id, name, role, token_hash, created_at) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (token_hash) DO NOTHING', [rec.id, rec.name, 'admin', rec.tokenHash, rec.createdAt]);
+      const row = (await this.#one<{ id: string; role: string; revoked_at: number | null }>('SELECT id, role, revoked_at FROM admin_tokens WHERE token_hash = $1 FOR UPDATE', [rec.tokenHash], c))!;
+      let done: AdminRecovery;
+      if (row.id === rec.id) done = 'created';
+      else if (row.role === 'admin' && row.revoked_at === null) return 'unchanged';
+      else {
+        await c.query("UPDATE admin_tokens SET role = 'admin', revoked_at = NULL WHERE id = $1", [row.id]);
+        done = 'restored';
+      }
+      await this.#auditTx(c, audit, done);
+      return done;
+    });
+  }
+
+  async createGroup(rec: { id: string; name: string; createdAt: number }, audit?: AuditOf<void>): Promise<void> {
+    await this.#tx(async (c) => {
+      try {
+        await c.query('INSERT INTO groups (id, name, created_at) VALUES ($1, $2, $3)', [rec.id, rec.name, rec.createdAt]);
+      } catch (cause) {
+        if (pgCode(cause) === UNIQUE_VIOLATION) throw new ServerError('SRV_ERR_CONFLICT', `group ${rec.id} exists`, { id: rec.id }, { cause });
+        throw cause;
+      }
+      await this.#auditTx(c, audit, undefined);
+    });
   }
 
   async getGroup(id: string): Promise<GroupRecord | undefined> {
@@ -251,9 +264,20 @@ export class PostgresStore implements Store {
     return (await this.#rows<{ id: string; name: string; created_at: number }>('SELECT id, name, created_at FROM groups ORDER BY id')).map((r) => ({ id: r.id, name: r.name, createdAt: r.created_at }));
   }
 
-  async createEnrolmentToken(rec: NewEnrolmentToken): Promise<void> {
-    await this.#pool.query('INSERT INTO enrolment_tokens (id, token_hash, group_id, tags, expires_at, created_at, created_by, for_terminal) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)',
-      [rec.id, rec.tokenHash, rec.groupId, JSON.stringify(rec.tags), rec.expiresAt, rec.createdAt, rec.createdBy, rec.forTerminal ?? null]);
+  async createEnrolmentToken(rec: NewEnrolmentToken, audit?: AuditOf<void>): Promise<void> {
+    await this.#tx(async (c) => {
+      await c.query('INSERT INTO enrolment_tokens (id, token_hash, group_id, tags, expires_at, created_at, created_by, for_terminal) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)',
+        [rec.id, rec.tokenHash, rec.groupId, JSON.stringify(rec.tags), rec.expiresAt, rec.createdAt, rec.createdBy, rec.forTerminal ?? null]);
+      await this.#auditTx(c, audit, undefined);
+    });
+  }
+
+  async revokeEnrolmentToken(id: string, audit?: AuditOf<boolean>): Promise<boolean> {
+    return this.#tx(async (c) => {
+      const ok = (await c.query('UPDATE enrolment_tokens SET expires_at = 0 WHERE id = $1 AND used_at IS NULL AND expires_at > 0', [id])).rowCount === 1;
+      if (ok) await this.#auditTx(c, audit, true);
+      return ok;
+    });
   }
 
   async consumeEnrolmentToken(tokenHash: string, terminalId: string, now: number): Promise<EnrolmentTokenRecord | undefined> {
@@ -448,25 +472,35 @@ export class PostgresStore implements Store {
     return { version: next, changed };
   }
 
-  async hotlistAdd(adds: readonly HotlistAdd[], at: number): Promise<HotlistChangeResult> {
-    return this.#tx((c) => this.#hotlistAddTx(c, adds, at));
+  async hotlistAdd(adds: readonly HotlistAdd[], at: number, audit?: AuditOf<HotlistChangeResult>): Promise<HotlistChangeResult> {
+    return this.#tx(async (c) => {
+      const r = await this.#hotlistAddTx(c, adds, at);
+      await this.#auditTx(c, audit, r);
+      return r;
+    });
   }
 
-  async hotlistRemove(cardNumbers: readonly string[], at: number, by: string): Promise<HotlistChangeResult> {
+  async hotlistRemove(cardNumbers: readonly string[], at: number, by: string, audit?: AuditOf<HotlistChangeResult>): Promise<HotlistChangeResult> {
     return this.#tx(async (c) => {
-      const cur = (await this.#one<{ version: number }>('SELECT version FROM hotlist_meta WHERE id = 1 FOR UPDATE', [], c))!.version;
-      const next = cur + 1;
-      const changed: string[] = [];
-      for (const card of cardNumbers) {
-        if ((await c.query('DELETE FROM hotlist WHERE card_number = $1', [card])).rowCount === 1) {
-          await c.query("INSERT INTO hotlist_log (version, card_number, op, at, by) VALUES ($1, $2, 'remove', $3, $4)", [next, card, at, by]);
-          changed.push(card);
-        }
-      }
-      if (changed.length === 0) return { version: cur, changed };
-      await c.query('UPDATE hotlist_meta SET version = $1 WHERE id = 1', [next]);
-      return { version: next, changed };
+      const r = await this.#hotlistRemoveTx(c, cardNumbers, at, by);
+      await this.#auditTx(c, audit, r);
+      return r;
     });
+  }
+
+  async #hotlistRemoveTx(c: pg.PoolClient, cardNumbers: readonly string[], at: number, by: string): Promise<HotlistChangeResult> {
+    const cur = (await this.#one<{ version: number }>('SELECT version FROM hotlist_meta WHERE id = 1 FOR UPDATE', [], c))!.version;
+    const next = cur + 1;
+    const changed: string[] = [];
+    for (const card of cardNumbers) {
+      if ((await c.query('DELETE FROM hotlist WHERE card_number = $1', [card])).rowCount === 1) {
+        await c.query("INSERT INTO hotlist_log (version, card_number, op, at, by) VALUES ($1, $2, 'remove', $3, $4)", [next, card, at, by]);
+        changed.push(card);
+      }
+    }
+    if (changed.length === 0) return { version: cur, changed };
+    await c.query('UPDATE hotlist_meta SET version = $1 WHERE id = 1', [next]);
+    return { version: next, changed };
   }
 
   async getHotlistEntry(cardNumber: string): Promise<HotlistEntry | undefined> {
@@ -510,7 +544,7 @@ export class PostgresStore implements Store {
 
   // ── ingest ──────────────────────────────────────────────────────────────────────────────────
 
-  async ingestEvents(terminalId: string, records: readonly NewEvent[], receivedAt: number, hotlistAdds?: ReadonlyMap<string, HotlistAdd>): Promise<IngestResult> {
+  async ingestEvents(terminalId: string, records: readonly NewEvent[], receivedAt: number, hotlistAdds?: ReadonlyMap<string, HotlistAdd>, audit?: AuditOf<IngestResult>): Promise<IngestResult> {
     let upToSeq = 0;
     for (const r of records) if (r.seq > upToSeq) upToSeq = r.seq;
     if (records.length === 0) return { inserted: 0, duplicates: 0, upToSeq, hotlist: null };
@@ -531,7 +565,9 @@ export class PostgresStore implements Store {
         }
       }
       const hotlist = adds.length > 0 ? await this.#hotlistAddTx(c, adds, receivedAt) : null;
-      return { inserted: ins.length, duplicates: records.length - ins.length, upToSeq, hotlist: hotlist !== null && hotlist.changed.length > 0 ? hotlist : null };
+      const result: IngestResult = { inserted: ins.length, duplicates: records.length - ins.length, upToSeq, hotlist: hotlist !== null && hotlist.changed.length > 0 ? hotlist : null };
+      await this.#auditTx(c, audit, result);
+      return result;
     });
   }
 

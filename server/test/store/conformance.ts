@@ -4,8 +4,11 @@
  */
 import type { Test } from 'tap';
 import type { Store } from '../../src/store/types.ts';
+import { keysUpdatesConformance } from './conformance-keys-updates.ts';
 
 export function storeConformance(t: Test, open: () => Promise<Store>): void {
+  keysUpdatesConformance(t, open);
+
   t.test('admin tokens: create, find by hash, revoke, count', async (t) => {
     const s = await open();
     t.teardown(() => s.close());
