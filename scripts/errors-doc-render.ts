@@ -15,6 +15,8 @@ export async function renderErrorsDoc(): Promise<string> {
   let out = '# OneCard error codes\n\n';
   out += 'Every error OneCard throws on purpose carries a stable `code`. Codes never change meaning;\n';
   out += 'new ones are added, retired ones are never reused. Branch on `err.code`, never on the message.\n';
+  out += 'Messages are templates: `{sw}` is filled from the error\'s `details` (status words as 4 hex digits);\n';
+  out += 'a parenthesised part whose detail is missing is left out (`formatErrorMessage`, @onecard/protocol/errors).\n';
   out += 'This file is generated from the registries by `npm run docs:errors`.\n';
   for (const [pkg, cls, table] of sections) {
     out += `\n## ${pkg} (\`${cls}\`)\n\n| code | meaning |\n|---|---|\n`;

@@ -11,6 +11,9 @@ import { CCID_ERRORS } from './ccid/error-codes.ts';
 import { CRYPTO_ERRORS } from './crypto/error-codes.ts';
 import { CARD_APP_ERRORS } from './ssc/error-codes.ts';
 import { FLEET_ERRORS } from './fleet/error-codes.ts';
+import { formatErrorMessage } from './error-message.ts';
+
+export { formatErrorMessage } from './error-message.ts';
 
 export const PROTO_ERRORS = {
   ...ISO7816_ERRORS,
@@ -33,8 +36,7 @@ export class ProtocolError extends Error {
   readonly details: ErrorDetails;
 
   constructor(code: ProtocolErrorCode, detail?: string, details: ErrorDetails = {}, options?: { cause?: unknown }) {
-    const base = PROTO_ERRORS[code];
-    super(detail === undefined ? base : `${base}: ${detail}`, options);
+    super(formatErrorMessage(PROTO_ERRORS[code], details, detail), options);
     this.name = 'ProtocolError';
     this.code = code;
     this.details = details;

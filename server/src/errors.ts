@@ -7,6 +7,7 @@
 import { UPDATES_ERRORS, UPDATES_ERROR_STATUS } from './updates/error-codes.ts';
 import { KEYS_ERRORS, KEYS_ERROR_STATUS } from './keys/error-codes.ts';
 import { SCALE_ERRORS } from './scale/error-codes.ts';
+import { formatErrorMessage } from '@onecard/protocol/errors';
 
 export const SRV_ERRORS = {
   SRV_ERR_INVALID_ARGUMENT: 'Invalid argument',
@@ -55,8 +56,7 @@ export class ServerError extends Error {
   readonly details: Readonly<Record<string, unknown>>;
 
   constructor(code: ServerErrorCode, detail?: string, details: Readonly<Record<string, unknown>> = {}, options?: { cause?: unknown }) {
-    const base = SRV_ERRORS[code];
-    super(detail === undefined ? base : `${base}: ${detail}`, options);
+    super(formatErrorMessage(SRV_ERRORS[code], details, detail), options);
     this.name = 'ServerError';
     this.code = code;
     this.details = details;

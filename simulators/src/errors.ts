@@ -9,6 +9,7 @@ import { READER_SIM_ERRORS } from './reader/error-codes.ts';
 import { ECARD_SIM_ERRORS } from './ecard/error-codes.ts';
 import { READER_HID_SIM_ERRORS } from './reader-hid/error-codes.ts';
 import { FLEET_SIM_ERRORS } from './fleet/error-codes.ts';
+import { formatErrorMessage } from '@onecard/protocol/errors';
 
 export const SIM_ERRORS = {
   SIM_ERR_INVALID_ARGUMENT: 'Invalid argument',
@@ -26,8 +27,7 @@ export class SimulatorError extends Error {
   readonly details: Readonly<Record<string, unknown>>;
 
   constructor(code: SimulatorErrorCode, detail?: string, details: Readonly<Record<string, unknown>> = {}, options?: { cause?: unknown }) {
-    const base = SIM_ERRORS[code];
-    super(detail === undefined ? base : `${base}: ${detail}`, options);
+    super(formatErrorMessage(SIM_ERRORS[code], details, detail), options);
     this.name = 'SimulatorError';
     this.code = code;
     this.details = details;

@@ -13,6 +13,7 @@ import { AGENT_ERRORS } from './agent/error-codes.ts';
 import { UPDATER_ERRORS } from './updater/error-codes.ts';
 import { HOTLIST_ERRORS } from './hotlist/error-codes.ts';
 import { RUNTIME_ERRORS } from './runtime/error-codes.ts';
+import { formatErrorMessage } from '@onecard/protocol/errors';
 
 export const TERM_ERRORS = {
   TERM_ERR_INVALID_ARGUMENT: 'Invalid argument',
@@ -35,8 +36,8 @@ export class TerminalError extends Error {
   readonly details: Readonly<Record<string, unknown>>;
 
   constructor(code: TerminalErrorCode, detail?: string, details: Readonly<Record<string, unknown>> = {}, options?: { cause?: unknown }) {
-    const base = TERM_ERRORS[code];
-    super(detail === undefined ? base : `${base}: ${detail}`, options);
+    // Registry messages are templates: `{sw}` is filled from `details` [protocol error-message.ts].
+    super(formatErrorMessage(TERM_ERRORS[code], details, detail), options);
     this.name = 'TerminalError';
     this.code = code;
     this.details = details;

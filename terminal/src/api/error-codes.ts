@@ -6,6 +6,6 @@ export const API_ERRORS = {
   TERM_ERR_API_NOT_CONFIGURED: 'This terminal is not configured for the requested service',
   TERM_ERR_API_TIMEOUT: 'Nothing happened before the timeout',
   TERM_ERR_API_BAD_REQUEST: 'Request does not match the API schema',
-  TERM_ERR_CONFIG: 'Terminal configuration file invalid (details.field names the field)',
+  TERM_ERR_CONFIG: 'Terminal configuration file invalid',
   TERM_ERR_API_INTERNAL: 'Unexpected internal error (see the terminal log)',
 } as const satisfies Record<`TERM_ERR_${string}`, string>;

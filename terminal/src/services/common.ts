@@ -20,8 +20,6 @@ export const systemClock: Clock = { now: () => Date.now() };
 /** Which device a command goes to (trace label and error code choice). */
 export type Device = 'card' | 'psam';
 
-const hex4 = (sw: number): string => sw.toString(16).toUpperCase().padStart(4, '0');
-
 /**
  * Sends one command and returns the response; traces `{device, apdu, sw, len}` at debug level
  * through the `apdu`/`rapdu` serializers of the OneCard logger (secret data masked there).
@@ -39,9 +37,9 @@ export function expectOk(r: ResponseApdu, device: Device, step: string): Respons
   return r;
 }
 
-/** `TERM_ERR_CARD_STATUS` / `TERM_ERR_PSAM_STATUS` carrying `details.sw` (number) and `details.step`. */
+/** `TERM_ERR_CARD_STATUS` / `TERM_ERR_PSAM_STATUS` carrying `details.sw` (number, shown in the message as hex) and `details.step`. */
 export function statusError(sw: number, device: Device, step: string): TerminalError {
-  return new TerminalError(device === 'card' ? 'TERM_ERR_CARD_STATUS' : 'TERM_ERR_PSAM_STATUS', `${step}: SW ${hex4(sw)}`, { sw, step, device });
+  return new TerminalError(device === 'card' ? 'TERM_ERR_CARD_STATUS' : 'TERM_ERR_PSAM_STATUS', step, { sw, step, device });
 }
 
 /** Runs a decoder over card data; its coded errors become `TERM_ERR_CARD_DATA` with the cause kept. */

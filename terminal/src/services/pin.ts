@@ -58,7 +58,7 @@ function pinOutcome(r: ResponseApdu, step: string): void {
   const s = tryCounterStatus(r.sw);
   if (s.kind === 'ok') return;
   if (s.kind === 'locked') throw new TerminalError('TERM_ERR_PIN_LOCKED', step, { sw: r.sw, triesLeft: 0 });
-  if (s.kind === 'wrong') throw new TerminalError('TERM_ERR_PIN_WRONG', `${s.triesLeft} tries left`, { sw: r.sw, triesLeft: s.triesLeft });
+  if (s.kind === 'wrong') throw new TerminalError('TERM_ERR_PIN_WRONG', undefined, { sw: r.sw, triesLeft: s.triesLeft });
   throw statusError(r.sw, 'card', step);
 }
 
