@@ -13,6 +13,7 @@ import { generateServerKeys, hashToken, newId, newToken } from './crypto-util.ts
 import type { Store } from './store/types.ts';
 import metricsPlugin from './plugins/metrics.ts';
 import authPlugin from './plugins/auth.ts';
+import type { OpsAccess } from './config.ts';
 import brokerPlugin from './plugins/broker.ts';
 import adminRoutes from './routes/admin.ts';
 import terminalRoutes from './routes/terminals.ts';
@@ -54,6 +55,13 @@ export interface BuildAppOptions {
   readonly masterKey?: Uint8Array | undefined;
   /** Software updates (package store and trusted signing keys); off when absent. */
   readonly updates?: UpdatesPluginOptions;
+  /**
+   * Addresses/CIDRs of the reverse proxies in front of the API: only when the socket peer is one
+   * of them is `X-Forwarded-For` believed for `req.ip` (failure limits, audit). Default: none.
+   */
+  readonly trustedProxies?: readonly string[];
+  /** Who may read `/metrics` and `/docs` (default `loopback`, see `plugins/auth.ts`). */
+  readonly opsAccess?: OpsAccess;
 }
 
 export const DEFAULT_SETTINGS: ServerSettings = {
@@ -65,9 +73,48 @@ export const DEFAULT_SETTINGS: ServerSettings = {
 /** Headers and body fields pino must never print. */
 export const REDACT_PATHS = ['req.headers.authorization', 'req.body.token', 'req.body.password', 'res.body.token', 'res.body.password'];
 
+/** Query parameters whose values are credentials (`?ticket=` of the live feed, `?token=`, …). */
+const SECRET_QUERY_PARAM = /^(token|access_token|ticket|password|secret|key|sig|signature|auth|code)$/i;
+
+/**
+ * The request line as logged: credentials in the query string are replaced by `[redacted]`, so a
+ * token or ticket put in a URL never reaches the log.
+ */
+export function redactUrl(url: string): string {
+  const q = url.indexOf('?');
+  if (q < 0) return url;
+  const parts = url.slice(q + 1).split('&').map((kv) => {
+    const eq = kv.indexOf('=');
+    const name = eq < 0 ? kv : kv.slice(0, eq);
+    let decoded = name;
+    try {
+      decoded = decodeURIComponent(name.replace(/\+/g, ' '));
+    } catch {
+      return '[redacted]';
+    }
+    return SECRET_QUERY_PARAM.test(decoded) && eq >= 0 ? `${name}=[redacted]` : kv;
+  });
+  return `${url.slice(0, q)}?${parts.join('&')}`;
+}
+
+/** pino serializer for `req` (replaces Fastify's default): no query-string credentials. */
+export function requestSerializer(req: { method: string; url: string; host?: string; hostname?: string; ip?: string; socket?: { remoteAddress?: string | undefined; remotePort?: number | undefined } }): Record<string, unknown> {
+  return { method: req.method, url: redactUrl(req.url), host: req.host ?? req.hostname, remoteAddress: req.ip ?? req.socket?.remoteAddress, remotePort: req.socket?.remotePort };
+}
+
+/** Adds the request serializer to a logger option that is a pino options object. */
+function withSerializers(logger: FastifyServerOptions['logger'] | undefined): FastifyServerOptions['logger'] {
+  if (logger === undefined || logger === false) return false;
+  const base = logger === true ? {} : logger;
+  const existing = (base as { serializers?: Record<string, unknown> }).serializers ?? {};
+  return { ...base, serializers: { ...existing, req: requestSerializer } } as FastifyServerOptions['logger'];
+}
+
 export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> {
   const app = Fastify({
-    logger: opts.logger ?? false,
+    logger: withSerializers(opts.logger) ?? false,
+    // Only the configured proxies' X-Forwarded-For is believed; without any, req.ip is the peer.
+    trustProxy: opts.trustedProxies !== undefined && opts.trustedProxies.length > 0 ? [...opts.trustedProxies] : false,
     bodyLimit: opts.bodyLimit ?? 1024 * 1024,
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: false } },
   });
@@ -103,10 +150,10 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
       security: [{ bearer: [] }],
     },
   });
-  await app.register(swaggerUi, { routePrefix: '/docs' });
+  await app.register(swaggerUi, { routePrefix: '/docs', uiHooks: { onRequest: async (req, reply) => app.opsAccessGuard(req, reply) } });
   await app.register(rateLimit, { global: false });
   await app.register(metricsPlugin);
-  await app.register(authPlugin);
+  await app.register(authPlugin, { ...(opts.opsAccess !== undefined ? { opsAccess: opts.opsAccess } : {}) });
   await app.register(brokerPlugin, { ...opts.broker, ...(opts.maxMqttPayload !== undefined ? { maxPayload: opts.maxMqttPayload } : {}) });
 
   app.get('/health', { schema: { tags: ['ops'], summary: 'Liveness' } }, async () => ({ status: 'ok' }));

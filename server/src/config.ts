@@ -34,7 +34,27 @@ export interface ServerConfig {
   mosquittoDir?: string | undefined;
   /** Mosquitto's pid file: sent SIGHUP after each sync. */
   mosquittoPidFile?: string | undefined;
+  /** Embedded broker: connections held at most (the MQTT listener's descriptor budget). */
+  mqttMaxConnections?: number | undefined;
+  /** Embedded broker: connections from one address. */
+  mqttMaxPerAddress?: number | undefined;
+  /** Embedded broker: connections not yet authenticated, in total. */
+  mqttMaxPending?: number | undefined;
+  /** Embedded broker: connections not yet authenticated, per address. */
+  mqttMaxPendingPerAddress?: number | undefined;
+  /** Embedded broker: milliseconds a new connection has to be authenticated. */
+  mqttConnectTimeoutMs?: number | undefined;
+  /** HTTP listener: connections held at most (its own descriptor budget). */
+  httpMaxConnections?: number | undefined;
+  /** Comma-separated addresses/CIDRs of reverse proxies whose X-Forwarded-For is believed. */
+  trustedProxies?: string | undefined;
+  /** Who may read `/metrics` and `/docs`: `token` (any admin token), `loopback` (or a token), `open`. */
+  opsAccess?: string | undefined;
 }
+
+/** Who may read `/metrics` and `/docs` (see `plugins/auth.ts` `requireOpsAccess`). */
+export const OPS_ACCESS = ['token', 'loopback', 'open'] as const;
+export type OpsAccess = (typeof OPS_ACCESS)[number];
 
 export const CONFIG_DEFAULTS: ServerConfig = {
   dataDir: './data',
@@ -55,6 +75,14 @@ export const CONFIG_DEFAULTS: ServerConfig = {
   brokerPassword: undefined,
   mosquittoDir: undefined,
   mosquittoPidFile: undefined,
+  mqttMaxConnections: 20_000,
+  mqttMaxPerAddress: 2_000,
+  mqttMaxPending: 1_000,
+  mqttMaxPendingPerAddress: 32,
+  mqttConnectTimeoutMs: 10_000,
+  httpMaxConnections: 1_024,
+  trustedProxies: undefined,
+  opsAccess: 'loopback',
 };
 
 interface OptionSpec {
@@ -83,7 +111,15 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: 'brokerPassword', flag: '--broker-password', env: 'ONECARD_BROKER_PASSWORD', kind: 'string', help: 'the server\'s password on the external broker (prefer the environment variable)' },
   { key: 'mosquittoDir', flag: '--mosquitto-dir', env: 'ONECARD_MOSQUITTO_DIR', kind: 'string', help: 'write Mosquitto password_file and acl_file here, kept in sync with the registry' },
   { key: 'mosquittoPidFile', flag: '--mosquitto-pid-file', env: 'ONECARD_MOSQUITTO_PID_FILE', kind: 'string', help: 'Mosquitto pid file: SIGHUP after each sync so it reloads the files' },
-  { key: 'authRateLimitPerMinute', flag: '--auth-rate-limit', env: 'ONECARD_AUTH_RATE_LIMIT', kind: 'int', help: 'enrolment attempts, and failed admin/terminal authentications, per minute per IP' },
+  { key: 'authRateLimitPerMinute', flag: '--auth-rate-limit', env: 'ONECARD_AUTH_RATE_LIMIT', kind: 'int', help: 'enrolment attempts per minute per client address; failed admin/terminal authentications per minute per client address and per target (wrong credentials then get 429; right ones always pass)' },
+  { key: 'trustedProxies', flag: '--trusted-proxies', env: 'ONECARD_TRUSTED_PROXIES', kind: 'string', help: 'comma-separated addresses/CIDRs of the load balancers or reverse proxies in front of the HTTP API; only their X-Forwarded-For is believed' },
+  { key: 'opsAccess', flag: '--ops-access', env: 'ONECARD_OPS_ACCESS', kind: 'string', help: '/metrics and /docs: token (any admin token), loopback (loopback without forwarding headers, or a token), open' },
+  { key: 'httpMaxConnections', flag: '--http-max-connections', env: 'ONECARD_HTTP_MAX_CONNECTIONS', kind: 'int', help: 'connections the HTTP listener holds at most' },
+  { key: 'mqttMaxConnections', flag: '--mqtt-max-connections', env: 'ONECARD_MQTT_MAX_CONNECTIONS', kind: 'int', help: 'connections the embedded broker holds at most (reduced to fit the open-file limit)' },
+  { key: 'mqttMaxPerAddress', flag: '--mqtt-max-per-address', env: 'ONECARD_MQTT_MAX_PER_ADDRESS', kind: 'int', help: 'embedded broker connections from one address' },
+  { key: 'mqttMaxPending', flag: '--mqtt-max-pending', env: 'ONECARD_MQTT_MAX_PENDING', kind: 'int', help: 'embedded broker connections not yet authenticated, in total' },
+  { key: 'mqttMaxPendingPerAddress', flag: '--mqtt-max-pending-per-address', env: 'ONECARD_MQTT_MAX_PENDING_PER_ADDRESS', kind: 'int', help: 'embedded broker connections not yet authenticated, per address' },
+  { key: 'mqttConnectTimeoutMs', flag: '--mqtt-connect-timeout', env: 'ONECARD_MQTT_CONNECT_TIMEOUT', kind: 'int', help: 'milliseconds a new MQTT connection has to send its CONNECT and be authenticated' },
 ];
 
 export function usage(): string {
@@ -157,6 +193,10 @@ export function parseServerConfig(argv: readonly string[], env: Readonly<Record<
   for (const o of OPTIONS) {
     const f = flags.get(o.flag);
     if (f !== undefined) cfg[o.key] = coerce(o, f, o.flag);
+  }
+  if (!OPS_ACCESS.includes(cfg.opsAccess as OpsAccess)) throw new ServerError('SRV_ERR_CONFIG', `--ops-access must be one of ${OPS_ACCESS.join(', ')}`, { option: 'opsAccess' });
+  for (const k of ['mqttMaxConnections', 'mqttMaxPerAddress', 'mqttMaxPending', 'mqttMaxPendingPerAddress', 'mqttConnectTimeoutMs', 'httpMaxConnections'] as const) {
+    if (cfg[k] === 0) throw new ServerError('SRV_ERR_CONFIG', `${OPTIONS.find((o) => o.key === k)!.flag} must be at least 1`, { option: k });
   }
   return { help: false, config: cfg as unknown as ServerConfig };
 }

@@ -15,7 +15,10 @@ import type { Store } from './store/types.ts';
 import type { BrokerOptions } from './plugins/broker.ts';
 import mosquittoPlugin from './scale/mosquitto-plugin.ts';
 import { dirname, join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
+import { parseOpenFileLimit, splitDescriptors, type BrokerLimits } from './broker/limits.ts';
+import { CONFIG_DEFAULTS, type OpsAccess } from './config.ts';
 
 export interface RunningServer {
   readonly app: FastifyInstance;
@@ -33,6 +36,19 @@ export interface StartOptions {
   readonly logStream?: NodeJS.WritableStream;
   /** AES-256 master key for transit key sets (main.ts loads it from the environment). */
   readonly masterKey?: Uint8Array | undefined;
+  /** Embedded broker limits not exposed as options (tests use small packet limits). */
+  readonly brokerLimits?: Partial<BrokerLimits>;
+  /** The process's open-file limit (default: read from /proc/self/limits; tests pass a small one). */
+  readonly openFileLimit?: number | undefined;
+}
+
+/** The soft open-file limit of this process, or `undefined` when unknown or unlimited. */
+function processOpenFileLimit(): number | undefined {
+  try {
+    return parseOpenFileLimit(readFileSync('/proc/self/limits', 'utf8'));
+  } catch {
+    return undefined;
+  }
 }
 
 export async function startServer(opts: StartOptions): Promise<RunningServer> {
@@ -41,13 +57,26 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
   const keys = loadOrCreateServerKeys(dirname(opts.dbPath));
   const clock = systemClock;
   const brokerUsername = cfg.brokerUsername ?? DEFAULT_BROKER_USERNAME;
+  // Separate descriptor budgets: MQTT can never use the descriptors HTTP needs.
+  const d = CONFIG_DEFAULTS;
+  const fds = splitDescriptors(opts.openFileLimit ?? processOpenFileLimit(), { mqtt: cfg.mqttMaxConnections ?? d.mqttMaxConnections!, http: cfg.httpMaxConnections ?? d.httpMaxConnections! });
+  const limits: Partial<BrokerLimits> = {
+    maxConnections: fds.mqtt,
+    maxPerAddress: cfg.mqttMaxPerAddress ?? d.mqttMaxPerAddress!,
+    maxPending: Math.min(cfg.mqttMaxPending ?? d.mqttMaxPending!, fds.mqtt),
+    maxPendingPerAddress: cfg.mqttMaxPendingPerAddress ?? d.mqttMaxPendingPerAddress!,
+    connectDeadlineMs: cfg.mqttConnectTimeoutMs ?? d.mqttConnectTimeoutMs!,
+    ...opts.brokerLimits,
+  };
   const broker: Omit<BrokerOptions, 'maxPayload'> = cfg.brokerUrl !== undefined
     ? { external: { url: cfg.brokerUrl, username: brokerUsername, password: cfg.brokerPassword } }
-    : cfg.redisUrl !== undefined ? { redisUrl: cfg.redisUrl } : {};
+    : cfg.redisUrl !== undefined ? { redisUrl: cfg.redisUrl, limits } : { limits };
   let app: FastifyInstance;
   try {
     app = await buildApp({
       store, clock, keys, broker, masterKey: opts.masterKey,
+      trustedProxies: (cfg.trustedProxies ?? '').split(',').map((p) => p.trim()).filter((p) => p.length > 0),
+      opsAccess: (cfg.opsAccess ?? d.opsAccess) as OpsAccess,
       logger: { level: cfg.logLevel, redact: { paths: REDACT_PATHS, censor: '[redacted]' }, ...(opts.logStream !== undefined ? { stream: opts.logStream } : {}) },
       updates: { packageDir: join(dirname(opts.dbPath), 'packages'), trustedKeys: (cfg.updateKeys ?? '').split(',').map((k) => k.trim()).filter((k) => k.length > 0) },
       settings: {
@@ -64,6 +93,8 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
     await app.register(mosquittoPlugin, { dir: cfg.mosquittoDir, serverUsername: brokerUsername, serverPassword: cfg.brokerPassword, pidFile: cfg.mosquittoPidFile });
   }
   const bootstrapToken = await bootstrapOnce(store, opts.adminTokenPreset);
+  if (fds.reduced) app.log.warn({ mqttMaxConnections: fds.mqtt, httpMaxConnections: fds.http }, 'connection limits reduced to fit the open-file limit');
+  app.server.maxConnections = fds.http;
   await app.listen({ host: cfg.host, port: cfg.httpPort });
   const addr = app.server.address();
   const httpPort = typeof addr === 'object' && addr !== null ? addr.port : cfg.httpPort;
@@ -71,7 +102,9 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
   let mqttServer: Server | undefined;
   let mqttUrl: string;
   if (cfg.brokerUrl === undefined) {
-    const srv = createServer((socket) => app.broker.handle(socket));
+    const srv = createServer((socket) => { app.mqttAccept(socket); });
+    // The kernel-level backstop of the guard's own count: beyond it sockets are closed on accept.
+    srv.maxConnections = fds.mqtt;
     mqttServer = srv;
     await new Promise<void>((resolve, reject) => {
       srv.once('error', reject);
@@ -96,7 +129,7 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
       closed = true;
       if (mqttServer !== undefined) {
         const srv = mqttServer;
-        await new Promise<void>((r) => { srv.close(() => r()); for (const c of (app.broker as unknown as { clients: Record<string, { close(): void }> }).clients ? Object.values((app.broker as unknown as { clients: Record<string, { close(): void }> }).clients) : []) c.close(); });
+        await new Promise<void>((r) => { srv.close(() => r()); app.mqttCloseAll(); for (const c of (app.broker as unknown as { clients: Record<string, { close(): void }> }).clients ? Object.values((app.broker as unknown as { clients: Record<string, { close(): void }> }).clients) : []) c.close(); });
       }
       await app.close();
       await store.close();

@@ -1,11 +1,12 @@
 /**
  * The broker's access decisions as pure functions: who may connect, publish and subscribe. The
  * aedes wiring in `broker.ts` only looks up the terminal and applies these verdicts. A terminal
- * connects with client id = username = its terminal id and the password it got at enrolment; it
- * may publish only under `t/{id}/up/` and subscribe only under `t/{id}/down/` and
- * `fleet/broadcast/` (the rule itself lives in `@onecard/protocol/fleet`).
+ * connects with client id = username = its terminal id, the password it got at enrolment and a
+ * clean session; it may publish only the protocol's uplink topics of its own `t/{id}/up/` tree
+ * (never retained), and subscribe only under `t/{id}/down/` and `fleet/broadcast/` (the topic
+ * rules live in `@onecard/protocol/fleet`).
  */
-import { mayTerminalPublish, mayTerminalSubscribe, isTerminalId } from '@onecard/protocol/fleet';
+import { mayTerminalPublish, mayTerminalSubscribe, isTerminalId, parseTopic } from '@onecard/protocol/fleet';
 import { hashToken, sameHash } from '../crypto-util.ts';
 import type { TerminalRecord } from '../store/types.ts';
 
@@ -17,7 +18,9 @@ export type Refusal =
   | 'unknown-terminal'
   | 'bad-password'
   | 'terminal-disabled'
+  | 'persistent-session'
   | 'topic-not-allowed'
+  | 'retain-not-allowed'
   | 'payload-too-large';
 
 export type Verdict = { readonly ok: true } | { readonly ok: false; readonly reason: Refusal };
@@ -29,6 +32,13 @@ export interface ConnectAttempt {
   readonly clientId: string;
   readonly username: string | undefined;
   readonly password: Uint8Array | undefined;
+  /**
+   * The CONNECT's clean-session flag (absent = clean). Terminals reconcile everything by version
+   * on each connection and never rely on the broker keeping messages for them, so a persistent
+   * session is refused: it would let one terminal's credentials make the broker queue downlinks
+   * for it without bound while it stays away.
+   */
+  readonly clean?: boolean;
 }
 
 /**
@@ -44,13 +54,32 @@ export function decideConnect(a: ConnectAttempt, terminal: TerminalRecord | unde
   if (terminal === undefined) return no('unknown-terminal');
   if (!sameHash(hashToken(Buffer.from(a.password).toString('utf8')), terminal.credentialHash)) return no('bad-password');
   if (terminal.status !== 'active') return no('terminal-disabled');
+  if (a.clean === false) return no('persistent-session');
   return OK;
 }
 
-/** Decides a PUBLISH by an authenticated terminal. */
-export function decidePublish(terminalId: string, topic: string, payloadLength: number, maxPayload: number): Verdict {
-  if (payloadLength > maxPayload) return no('payload-too-large');
-  return mayTerminalPublish(terminalId, topic) ? OK : no('topic-not-allowed');
+/** One PUBLISH as the ACL sees it. */
+export interface PublishAttempt {
+  readonly topic: string;
+  readonly payloadLength: number;
+  readonly retain: boolean;
+}
+
+/**
+ * Decides a PUBLISH by an authenticated terminal: only a topic of the fleet protocol's uplink
+ * table (`up/birth`, `up/death`, `up/tele`, `up/events`, `up/config/status`, `up/jobs/{jobId}`,
+ * `up/rpc/{reqId}`) of its own tree, never retained (the protocol says "retained: no" for every
+ * `up/` topic, and a retained uplink would be kept by the broker for ever), and at most
+ * `maxPayload` bytes.
+ */
+export function decidePublish(terminalId: string, p: PublishAttempt, maxPayload: number): Verdict {
+  if (p.payloadLength > maxPayload) return no('payload-too-large');
+  if (!mayTerminalPublish(terminalId, p.topic)) return no('topic-not-allowed');
+  const parsed = parseTopic(p.topic);
+  if (parsed === undefined || parsed.dir !== 'up' || parsed.terminalId !== terminalId) return no('topic-not-allowed');
+  // [MQTT-3.3.1-5] a retained PUBLISH is stored by the server: uplinks are events, not state.
+  if (p.retain) return no('retain-not-allowed');
+  return OK;
 }
 
 /** Decides one SUBSCRIBE filter of an authenticated terminal. */

@@ -8,10 +8,19 @@
  * credentials they got at enrolment: `Authorization: Basic base64(terminalId:password)`, or
  * `Authorization: Bearer <password>`. Routes declare `preHandler: app.requireTerminal()`.
  *
- * Failed authentications (admin and terminal) are limited per client address: after
- * `authRateLimitPerMinute` failures in a minute, every request from that address that needs
- * authentication is refused with 429 `SRV_ERR_RATE_LIMITED` until the minute has passed; the start
- * of each such lock-out is audited (`auth.rate-limited`).
+ * Failed authentications are counted per real client address (`req.ip`: the socket peer, or the
+ * client named by `X-Forwarded-For` when the peer is one of the configured `trustedProxies`) and
+ * per target — what is being guessed: one terminal's password (`terminal:{id}`), the terminal
+ * credential space (Bearer form, no id) or the admin token space. Credentials are always checked
+ * first, and correct credentials are always accepted: a limit never locks out an admin or a
+ * terminal because of someone else's failures, wherever they come from. A limit changes the answer
+ * to wrong credentials: 429 `SRV_ERR_RATE_LIMITED` with `Retry-After` instead of 401, without a
+ * further audit entry or warning per attempt; the start of each limit is audited
+ * (`auth.rate-limited`, target = the limited key). Online guessing is not what keeps tokens safe —
+ * every token and terminal password the server issues has 256 bits of entropy — the limit keeps a
+ * guesser visible and cheap to serve.
+ *
+ * `opsAccessGuard` guards `/metrics` and `/docs` according to `opsAccess`.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest, preHandlerAsyncHookHandler } from 'fastify';
 import fp from 'fastify-plugin';
@@ -20,6 +29,12 @@ import { hashToken, sameHash } from '../crypto-util.ts';
 import type { ServerContext } from '../context.ts';
 import type { AdminTokenRecord, Role, TerminalRecord } from '../store/types.ts';
 import { FailureLimiter } from '../auth-limiter.ts';
+import type { OpsAccess } from '../config.ts';
+
+export interface AuthPluginOptions {
+  /** Who may read `/metrics` and `/docs` (default `loopback`). */
+  readonly opsAccess?: OpsAccess;
+}
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -27,6 +42,12 @@ declare module 'fastify' {
     requireRole(...roles: Role[]): preHandlerAsyncHookHandler;
     /** Authenticates a terminal's HTTP request (Basic or Bearer with its MQTT credentials). */
     requireTerminal(): preHandlerAsyncHookHandler;
+    /**
+     * Guards operational endpoints (`/metrics`, `/docs`): `open` lets everyone in; `loopback` a
+     * loopback peer without forwarding headers, or any valid admin token; `token` only a valid admin
+     * token (any role).
+     */
+    opsAccessGuard(req: FastifyRequest, reply: FastifyReply): Promise<void>;
     audit(req: FastifyRequest, action: string, target: string, details?: Record<string, unknown>): Promise<void>;
   }
   interface FastifyRequest {
@@ -64,53 +85,86 @@ export function terminalCredentials(header: string | undefined): { terminalId?: 
   return token === undefined ? undefined : { password: token };
 }
 
-async function authPlugin(app: FastifyInstance): Promise<void> {
+/** True for an IPv4/IPv6 loopback address (also IPv4-mapped). */
+export function isLoopback(address: string | undefined): boolean {
+  if (address === undefined) return false;
+  return address === '::1' || /^(::ffff:)?127\./.test(address);
+}
+
+async function authPlugin(app: FastifyInstance, opts: AuthPluginOptions): Promise<void> {
   app.decorateRequest('admin', undefined);
   app.decorateRequest('terminal', undefined);
   const limiter = new FailureLimiter(app.ctx.settings.authRateLimitPerMinute, 60_000);
+  const opsAccess: OpsAccess = opts.opsAccess ?? 'loopback';
 
-  const checkLimit = (req: FastifyRequest): void => {
-    if (limiter.limited(req.ip, app.ctx.clock.now())) throw new ServerError('SRV_ERR_RATE_LIMITED', 'too many failed authentications from this address');
-  };
-  const failed = async (req: FastifyRequest, kind: 'admin' | 'terminal', why: string): Promise<never> => {
+  /**
+   * Counts one failure against the client address and the target; answers 429 when either was
+   * already limited (or this failure starts a limit), 401 otherwise.
+   */
+  const failed = async (req: FastifyRequest, reply: FastifyReply, kind: 'admin' | 'terminal', target: string, why: string): Promise<never> => {
+    const now = app.ctx.clock.now();
+    const keys = [`addr:${req.ip}`, `target:${target}`];
+    const wasLimited = keys.some((k) => limiter.limited(k, now));
     app.metrics?.inc('onecard_auth_failures_total', { kind });
-    if (limiter.fail(req.ip, app.ctx.clock.now())) {
-      await app.ctx.store.appendAudit({ ts: app.ctx.clock.now(), actor: 'anonymous', action: 'auth.rate-limited', target: req.ip, ip: req.ip, details: { kind } });
+    for (const k of keys) {
+      if (limiter.fail(k, now)) {
+        app.log.warn({ kind, key: k.slice(0, 80) }, 'authentication failures over the limit');
+        await app.ctx.store.appendAudit({ ts: now, actor: 'anonymous', action: 'auth.rate-limited', target: k.slice(0, 200), ip: req.ip, details: { kind } });
+      }
+    }
+    if (wasLimited) {
+      app.metrics?.inc('onecard_auth_limited_total', { kind });
+      const wait = Math.max(...keys.map((k) => limiter.retryAfterMs(k, now)));
+      reply.header('retry-after', String(Math.max(1, Math.ceil(wait / 1000))));
+      throw new ServerError('SRV_ERR_RATE_LIMITED', 'too many failed authentications: wrong credentials are refused for a while');
     }
     throw new ServerError('SRV_ERR_UNAUTHENTICATED', why);
   };
 
   app.decorate('requireTerminal', (): preHandlerAsyncHookHandler => {
-    return async function requireTerminal(req: FastifyRequest, _reply: FastifyReply): Promise<void> {
-      checkLimit(req);
+    return async function requireTerminal(req: FastifyRequest, reply: FastifyReply): Promise<void> {
       const cred = terminalCredentials(req.headers.authorization);
       if (cred === undefined) {
         if (req.headers.authorization === undefined) throw new ServerError('SRV_ERR_UNAUTHENTICATED', 'terminal credentials required');
-        return failed(req, 'terminal', 'malformed terminal credentials');
+        return failed(req, reply, 'terminal', 'terminal:*', 'malformed terminal credentials');
       }
       const hash = hashToken(cred.password);
+      const validId = cred.terminalId !== undefined && /^[A-Za-z0-9_-]{1,64}$/.test(cred.terminalId);
       const t = cred.terminalId !== undefined
-        ? (/^[A-Za-z0-9_-]{1,64}$/.test(cred.terminalId) ? await app.ctx.store.getTerminal(cred.terminalId) : undefined)
+        ? (validId ? await app.ctx.store.getTerminal(cred.terminalId) : undefined)
         : await app.ctx.store.findTerminalByCredentialHash(hash);
-      if (t === undefined || !sameHash(hash, t.credentialHash)) return failed(req, 'terminal', 'unknown terminal or wrong password');
+      if (t === undefined || !sameHash(hash, t.credentialHash)) return failed(req, reply, 'terminal', validId ? `terminal:${cred.terminalId!}` : 'terminal:*', 'unknown terminal or wrong password');
       if (t.status !== 'active') throw new ServerError('SRV_ERR_TERMINAL_DISABLED', t.id);
       req.terminal = t;
     };
   });
 
+  const authenticateAdmin = async (req: FastifyRequest, reply: FastifyReply): Promise<AdminTokenRecord> => {
+    const token = bearerToken(req.headers.authorization);
+    if (token === undefined) {
+      if (req.headers.authorization === undefined) throw new ServerError('SRV_ERR_UNAUTHENTICATED', 'bearer token required');
+      return failed(req, reply, 'admin', 'admin', 'malformed authorization header');
+    }
+    const rec = await app.ctx.store.findAdminTokenByHash(hashToken(token));
+    if (rec === undefined || rec.revokedAt !== null) return failed(req, reply, 'admin', 'admin', 'unknown or revoked token');
+    return rec;
+  };
+
   app.decorate('requireRole', (...roles: Role[]): preHandlerAsyncHookHandler => {
-    return async function requireRole(req: FastifyRequest, _reply: FastifyReply): Promise<void> {
-      checkLimit(req);
-      const token = bearerToken(req.headers.authorization);
-      if (token === undefined) {
-        if (req.headers.authorization === undefined) throw new ServerError('SRV_ERR_UNAUTHENTICATED', 'bearer token required');
-        return failed(req, 'admin', 'malformed authorization header');
-      }
-      const rec = await app.ctx.store.findAdminTokenByHash(hashToken(token));
-      if (rec === undefined || rec.revokedAt !== null) return failed(req, 'admin', 'unknown or revoked token');
+    return async function requireRole(req: FastifyRequest, reply: FastifyReply): Promise<void> {
+      const rec = await authenticateAdmin(req, reply);
       if (!roleAllowed(rec.role, roles)) throw new ServerError('SRV_ERR_FORBIDDEN', `role ${rec.role}`, { role: rec.role, allowed: roles });
       req.admin = rec;
     };
+  });
+
+  app.decorate('opsAccessGuard', async (req: FastifyRequest, reply: FastifyReply): Promise<void> => {
+    if (opsAccess === 'open') return;
+    // A forwarding header means the request came through a proxy: not a local caller, even when
+    // the proxy runs on this host and is not a configured trusted proxy.
+    const forwarded = req.headers['x-forwarded-for'] !== undefined || req.headers.forwarded !== undefined;
+    if (opsAccess === 'loopback' && req.headers.authorization === undefined && !forwarded && isLoopback(req.socket.remoteAddress)) return;
+    req.admin = await authenticateAdmin(req, reply);
   });
 
   app.decorate('audit', async (req: FastifyRequest, action: string, target: string, details: Record<string, unknown> = {}): Promise<void> => {
@@ -119,3 +173,4 @@ async function authPlugin(app: FastifyInstance): Promise<void> {
 }
 
 export default fp(authPlugin, { name: 'onecard-auth', dependencies: ['onecard-metrics'] });
+

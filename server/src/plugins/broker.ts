@@ -6,16 +6,22 @@
  * validated uplinks through `app.uplink` (acknowledged only after their handlers ran) and
  * `app.publishDown`. Access decisions of the embedded broker come from `broker/acl.ts`; this
  * plugin looks terminals up, counts refusals and drops the connection of a terminal that is
- * disabled or re-keyed. It never listens: `server.ts` pipes sockets into `app.broker.handle`.
+ * disabled or re-keyed. Resource limits (`broker/limits.ts`) hold before authentication — packet
+ * sizes by fixed header, connections in total, per address and pending, the CONNECT deadline — and
+ * after it: per-terminal in-flight uplink bytes, queued downlink bytes and subscriptions. It never
+ * listens: `server.ts` hands each accepted socket to `app.mqttAccept`.
  */
 import { EventEmitter } from 'node:events';
 import { randomBytes } from 'node:crypto';
+import type { Socket } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import { Aedes, type AedesPublishPacket, type Client, type PublishPacket } from 'aedes';
 import { decodeFleetMessage, parseTopic, type FleetMessage, type FleetMessageKind, MAX_FLEET_PAYLOAD } from '@onecard/protocol/fleet';
 import { isProtocolError } from '@onecard/protocol/errors';
 import { decideConnect, decidePublish, decideSubscribe } from '../broker/acl.ts';
+import { ConnectionGuard, type GuardStats } from '../broker/connection-guard.ts';
+import { DEFAULT_BROKER_LIMITS, type BrokerLimits } from '../broker/limits.ts';
 import { ServerError } from '../errors.ts';
 import { createRedisBrokerBackends, type RedisBrokerBackends } from '../scale/redis.ts';
 import { connectExternalBroker, type ExternalBrokerLink, type ExternalBrokerOptions } from '../scale/external-broker.ts';
@@ -74,6 +80,16 @@ declare module 'fastify' {
     publishDown(topic: string, payload: Uint8Array, retain?: boolean): Promise<void>;
     /** Current connection epoch per connected terminal (from its last birth). */
     terminalEpochs: Map<string, number>;
+    /**
+     * Hands an accepted MQTT socket to the embedded broker through its connection guard (limits
+     * before authentication); closes it when a limit refuses it. Throws
+     * `SRV_ERR_NO_EMBEDDED_BROKER` in external-broker mode.
+     */
+    mqttAccept(socket: Socket): boolean;
+    /** Connections and buffered bytes held by the embedded broker's connection guard. */
+    mqttStats(): GuardStats;
+    /** Closes every MQTT connection the guard holds, authenticated or not (shutdown). */
+    mqttCloseAll(): void;
   }
 }
 
@@ -83,6 +99,8 @@ export interface BrokerOptions {
   readonly redisUrl?: string;
   /** External broker: connect as a client instead of embedding aedes (takes precedence over `redisUrl`). */
   readonly external?: ExternalBrokerOptions;
+  /** Limits of the embedded broker (defaults: `DEFAULT_BROKER_LIMITS`). */
+  readonly limits?: Partial<BrokerLimits>;
 }
 
 async function brokerPlugin(app: FastifyInstance, opts: BrokerOptions): Promise<void> {
@@ -139,12 +157,16 @@ async function brokerPlugin(app: FastifyInstance, opts: BrokerOptions): Promise<
     redis = createRedisBrokerBackends(opts.redisUrl, (err) => app.log.error({ err: { message: err.message } }, 'redis emitter error'));
   }
   app.decorate('brokerMode', redis === undefined ? 'embedded' : 'redis');
+  const limits: BrokerLimits = { ...DEFAULT_BROKER_LIMITS, ...opts.limits };
   const broker = await Aedes.createBroker({
     // Unique per process: with Redis, brokers tell each other apart (client takeover, wills) by id.
     id: `onecard-${process.pid}-${randomBytes(4).toString('hex')}`,
     heartbeatInterval: redis === undefined ? 60_000 : 5_000,
-    connectTimeout: 30_000,
+    connectTimeout: limits.connectDeadlineMs,
     maxClientsIdLength: 64,
+    // Packets a client may pipeline behind its CONNECT before CONNACK; the guard's
+    // pre-authentication byte budget bounds their size.
+    queueLimit: 8,
     ...(redis !== undefined ? { persistence: redis.persistence, mq: redis.mq } : {}),
   });
   m.collect(() => m.set('onecard_mqtt_connected', broker.connectedClients));
@@ -153,14 +175,38 @@ async function brokerPlugin(app: FastifyInstance, opts: BrokerOptions): Promise<
     m.inc('onecard_mqtt_refused_total', { what, reason });
   };
 
+  m.define('onecard_mqtt_pending', 'gauge', 'MQTT connections accepted and not yet authenticated');
+  m.define('onecard_mqtt_buffered_bytes', 'gauge', 'Bytes held for incomplete inbound MQTT packets (now, and the peak of one connection)');
+  const guard = new ConnectionGuard({
+    limits,
+    onRefuse: (reason, address) => {
+      refuse('socket', reason);
+      app.log.warn({ address, reason }, 'mqtt connection closed by a limit');
+    },
+  });
+  m.collect(() => {
+    const st = guard.stats();
+    m.set('onecard_mqtt_pending', st.pending);
+    m.set('onecard_mqtt_buffered_bytes', st.bufferedBytes, { of: 'all' });
+    m.set('onecard_mqtt_buffered_bytes', st.peakBufferedBytes, { of: 'peak' });
+  });
+  app.decorate('mqttAccept', (socket: Socket) => guard.accept(socket, (s) => broker.handle(s)));
+  app.decorate('mqttStats', () => guard.stats());
+  app.decorate('mqttCloseAll', () => guard.closeAll());
+  /** Uplink bytes authorised and not yet through the `published` handlers, per connection. */
+  const inflight = new Map<Client, number>();
+
   broker.authenticate = (client, username, password, done) => {
     const lookup = username !== undefined && /^[A-Za-z0-9_-]{1,64}$/.test(username) ? store.getTerminal(username) : Promise.resolve(undefined);
     lookup.then((terminal) => {
-      const v = decideConnect({ clientId: client.id, username, password: password === undefined ? undefined : new Uint8Array(password) }, terminal);
-      if (v.ok) return done(null, true);
+      const v = decideConnect({ clientId: client.id, username, password: password === undefined ? undefined : new Uint8Array(password), clean: client.clean }, terminal);
+      if (v.ok) {
+        guard.authenticated(client.conn as Socket);
+        return done(null, true);
+      }
       refuse('connect', v.reason);
       app.log.warn({ clientId: client.id.slice(0, 64), reason: v.reason }, 'mqtt connect refused');
-      const err = Object.assign(new Error(v.reason), { returnCode: v.reason === 'terminal-disabled' || v.reason === 'client-id-mismatch' ? 5 : 4 });
+      const err = Object.assign(new Error(v.reason), { returnCode: v.reason === 'terminal-disabled' || v.reason === 'client-id-mismatch' || v.reason === 'persistent-session' ? 5 : 4 });
       return done(err as Error & { returnCode: 4 | 5 }, false);
     }, (err: unknown) => {
       app.log.error({ err }, 'mqtt authenticate failed');
@@ -170,15 +216,40 @@ async function brokerPlugin(app: FastifyInstance, opts: BrokerOptions): Promise<
 
   broker.authorizePublish = (client, packet, cb) => {
     if (client === null) return cb(null); // the server's own publishes
-    const v = decidePublish(client.id, packet.topic, packet.payload.length, maxPayload);
-    if (v.ok) return cb(null);
+    const v = decidePublish(client.id, { topic: packet.topic, payloadLength: packet.payload.length, retain: packet.retain }, maxPayload);
+    if (v.ok) {
+      const held = (inflight.get(client) ?? 0) + packet.payload.length;
+      if (held <= limits.maxInflightBytes) {
+        inflight.set(client, held);
+        return cb(null);
+      }
+      refuse('publish', 'inflight-bytes');
+      app.log.warn({ clientId: client.id, held }, 'mqtt publish refused: in-flight bytes over the limit');
+      return cb(new Error('inflight-bytes'));
+    }
     refuse('publish', v.reason);
     app.log.warn({ clientId: client.id, topic: packet.topic.slice(0, 128), reason: v.reason }, 'mqtt publish refused');
     return cb(new Error(v.reason));
   };
 
+  // Downlinks: a terminal that does not read its socket cannot make the server queue for it
+  // without bound; its connection is closed and it reconciles by version when it comes back.
+  broker.authorizeForward = (client, packet) => {
+    const queued = (client.conn as Socket).writableLength ?? 0;
+    if (queued + packet.payload.length <= limits.maxQueuedBytes) return packet;
+    refuse('forward', 'queued-bytes');
+    app.log.warn({ clientId: client.id, queued }, 'mqtt downlink queue over the limit: connection closed');
+    client.close();
+    return null;
+  };
+
   broker.authorizeSubscribe = (client, sub, cb) => {
     const v = decideSubscribe(client.id, sub.topic);
+    const held = (client as unknown as { subscriptions: Record<string, unknown> }).subscriptions;
+    if (v.ok && !(sub.topic in held) && Object.keys(held).length >= limits.maxSubscriptions) {
+      refuse('subscribe', 'too-many-subscriptions');
+      return cb(null, null);
+    }
     if (v.ok) return cb(null, sub);
     refuse('subscribe', v.reason);
     app.log.warn({ clientId: client.id, filter: sub.topic.slice(0, 128), reason: v.reason }, 'mqtt subscribe refused');
@@ -188,7 +259,13 @@ async function brokerPlugin(app: FastifyInstance, opts: BrokerOptions): Promise<
   // Uplink: validated, then dispatched; the PUBACK waits for the handlers. [MQTT-4.3.2-2]
   broker.published = (packet: AedesPublishPacket, client: Client | null, cb) => {
     if (client === null || packet.topic.startsWith('$SYS')) return cb();
-    processUplink(client.id, packet.topic, new Uint8Array(packet.payload as Buffer)).then(() => cb(), (err: unknown) => {
+    const release = (): void => {
+      const left = (inflight.get(client) ?? 0) - packet.payload.length;
+      if (left > 0) inflight.set(client, left);
+      else inflight.delete(client);
+    };
+    processUplink(client.id, packet.topic, new Uint8Array(packet.payload as Buffer)).then(() => { release(); cb(); }, (err: unknown) => {
+      release();
       app.log.error({ err, terminalId: client.id, topic: packet.topic.slice(0, 128) }, 'uplink handler failed');
       // Not acknowledged as durable: close the connection so the terminal retransmits.
       client.close();
@@ -197,6 +274,7 @@ async function brokerPlugin(app: FastifyInstance, opts: BrokerOptions): Promise<
   };
 
   broker.on('clientDisconnect', (client) => {
+    inflight.delete(client);
     const epoch = epochs.get(client.id);
     if (epoch === undefined) return;
     const current = (broker as unknown as { clients: Record<string, Client | undefined> }).clients[client.id];
@@ -219,6 +297,7 @@ async function brokerPlugin(app: FastifyInstance, opts: BrokerOptions): Promise<
     broker.publish(packet, (err) => (err ? reject(err) : resolve()));
   }));
   app.addHook('onClose', async () => {
+    guard.closeAll();
     await new Promise<void>((r) => broker.close(() => r()));
     await redis?.destroyPersistence();
   });
@@ -271,6 +350,11 @@ async function externalMode(
     if (epoch !== undefined) uplink.emit('disconnect', terminalId, epoch);
   });
   app.decorate('brokerMode', 'external');
+  app.decorate('mqttAccept', (): boolean => {
+    throw new ServerError('SRV_ERR_NO_EMBEDDED_BROKER', `this server uses ${ext.url}`);
+  });
+  app.decorate('mqttStats', (): GuardStats => ({ open: 0, pending: 0, addresses: 0, peakBufferedBytes: 0, bufferedBytes: 0 }));
+  app.decorate('mqttCloseAll', () => {});
   app.decorate('broker', {
     getter(): Aedes {
       throw new ServerError('SRV_ERR_NO_EMBEDDED_BROKER', `this server uses ${ext.url}`);

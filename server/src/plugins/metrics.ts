@@ -1,6 +1,7 @@
 /**
  * Prometheus metrics at `GET /metrics` (text exposition format 0.0.4). Counters and gauges are
  * kept in a small registry; gauges may be computed at scrape time by callbacks. No dependency.
+ * Who may scrape is the `opsAccess` setting (`opsAccessGuard` in `plugins/auth.ts`).
  */
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
@@ -71,13 +72,15 @@ async function metricsPlugin(app: FastifyInstance): Promise<void> {
   const m = new MetricsRegistry();
   m.define('onecard_http_requests_total', 'counter', 'HTTP requests by route and status class');
   m.define('onecard_auth_failures_total', 'counter', 'Refused authentications by kind (admin, terminal, mqtt)');
+  m.define('onecard_auth_limited_total', 'counter', 'Wrong credentials answered 429 because their client address or target was over the failure limit');
   m.define('onecard_process_resident_memory_bytes', 'gauge', 'Resident set size of the server process');
   m.collect(() => m.set('onecard_process_resident_memory_bytes', process.memoryUsage().rss));
   app.decorate('metrics', m);
   app.addHook('onResponse', async (req, reply) => {
     m.inc('onecard_http_requests_total', { route: req.routeOptions.url ?? 'unknown', status: `${Math.floor(reply.statusCode / 100)}xx` });
   });
-  app.get('/metrics', { schema: { hide: true } }, async (_req, reply) => {
+  // Access per `opsAccess` (auth plugin, registered after this one; resolved per request).
+  app.get('/metrics', { schema: { hide: true }, preHandler: async (req, reply) => app.opsAccessGuard(req, reply) }, async (_req, reply) => {
     reply.type('text/plain; version=0.0.4');
     return m.render();
   });

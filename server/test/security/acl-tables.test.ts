@@ -67,12 +67,12 @@ t.test('decidePublish: the 3-terminal matrix — only own up topics', async (t) 
     for (const owner of IDS) {
       for (const { topic, dir } of topicsOf(owner)) {
         const want = subject === owner && dir === 'up' ? 'ok' : 'topic-not-allowed';
-        t.equal(reason(decidePublish(subject, topic, 10, MAX)), want, `${subject} → ${topic}`);
+        t.equal(reason(decidePublish(subject, { topic, payloadLength: 10, retain: false }, MAX)), want, `${subject} → ${topic}`);
         n++;
       }
     }
     for (const topic of ['fleet/broadcast/all', 'fleet/broadcast/config', '$SYS/broker/clients', 'other', 't', `t/${subject}`, `t/${subject}/up`, `t/${subject}/up/`, `t/${subject}/down`]) {
-      t.equal(reason(decidePublish(subject, topic, 10, MAX)), 'topic-not-allowed', `${subject} → ${topic}`);
+      t.equal(reason(decidePublish(subject, { topic, payloadLength: 10, retain: false }, MAX)), 'topic-not-allowed', `${subject} → ${topic}`);
       n++;
     }
   }
@@ -99,7 +99,34 @@ t.test('decidePublish: hostile topics and sizes [MQTT-3.3.2-2]', async (t) => {
     ['', 't//up/events', 1, 'topic-not-allowed'],
     ['#', 't/#/up/events', 1, 'topic-not-allowed'],
   ];
-  for (const [id, topic, len, want] of cases) t.equal(reason(decidePublish(id, topic, len, MAX)), want, `${JSON.stringify(id)} → ${JSON.stringify(topic)} (${len} B)`);
+  for (const [id, topic, len, want] of cases) t.equal(reason(decidePublish(id, { topic, payloadLength: len, retain: false }, MAX)), want, `${JSON.stringify(id)} → ${JSON.stringify(topic)} (${len} B)`);
+});
+
+t.test('decidePublish: only the protocol\'s uplink topics, never retained (issue 12 item 4)', async (t) => {
+  const ok = ['t/Ta1/up/birth', 't/Ta1/up/death', 't/Ta1/up/tele', 't/Ta1/up/events', 't/Ta1/up/config/status', 't/Ta1/up/jobs/job-1', 't/Ta1/up/rpc/r_1', `t/Ta1/up/jobs/${'j'.repeat(64)}`];
+  for (const topic of ok) {
+    t.equal(reason(decidePublish('Ta1', { topic, payloadLength: 10, retain: false }, MAX)), 'ok', `${topic} allowed`);
+    t.equal(reason(decidePublish('Ta1', { topic, payloadLength: 10, retain: true }, MAX)), 'retain-not-allowed', `${topic} retained refused`);
+  }
+  const junk = [
+    't/Ta1/up/junk/1', 't/Ta1/up/junk', 't/Ta1/up/birth/x', 't/Ta1/up/events/1', 't/Ta1/up/config', 't/Ta1/up/config/status/x',
+    't/Ta1/up/jobs', 't/Ta1/up/jobs/', 't/Ta1/up/jobs/a/b', `t/Ta1/up/jobs/${'j'.repeat(65)}`, 't/Ta1/up/jobs/a.b', 't/Ta1/up/rpc',
+    't/Ta1/up/rpc/x/y', 't/Ta1/up/tele/', 't/Ta1/up//tele', 't/Ta1/up/ack', 't/Ta1/up/hotlist', 't/Ta1/up/jobs/notify/x',
+  ];
+  for (const topic of junk) {
+    for (const retain of [false, true]) t.equal(reason(decidePublish('Ta1', { topic, payloadLength: 10, retain }, MAX)), 'topic-not-allowed', `${topic}${retain ? ' (retained)' : ''} refused`);
+  }
+  // Size is checked first: an oversize retained junk publish is refused without looking further.
+  t.equal(reason(decidePublish('Ta1', { topic: 't/Ta1/up/junk/1', payloadLength: MAX + 1, retain: true }, MAX)), 'payload-too-large');
+});
+
+t.test('decideConnect: a persistent session is refused, after the credentials are checked', async (t) => {
+  const A = record('Ta1', 'pw-a');
+  const base = { clientId: 'Ta1', username: 'Ta1', password: enc('pw-a') };
+  t.equal(reason(decideConnect({ ...base, clean: false }, A)), 'persistent-session');
+  t.equal(reason(decideConnect({ ...base, clean: true }, A)), 'ok');
+  t.equal(reason(decideConnect(base, A)), 'ok', 'absent flag = clean');
+  t.equal(reason(decideConnect({ ...base, password: enc('nope'), clean: false }, A)), 'bad-password', 'wrong password still answered as such');
 });
 
 const ALLOWED_FILTERS = (id: string): string[] => [
