@@ -14,6 +14,7 @@ import type { Store } from './store/types.ts';
 import metricsPlugin from './plugins/metrics.ts';
 import authPlugin from './plugins/auth.ts';
 import type { OpsAccess } from './config.ts';
+import textGuardPlugin from './plugins/text-guard.ts';
 import brokerPlugin from './plugins/broker.ts';
 import adminRoutes from './routes/admin.ts';
 import terminalRoutes from './routes/terminals.ts';
@@ -30,6 +31,10 @@ export interface FleetBusEvents {
   'terminal-credentials-changed': [terminalId: string];
   /** The hotlist moved to `version` (the hotlist plugin announces it to the fleet). */
   'hotlist-changed': [version: number];
+  /** An admin token was revoked: its live streams close at once. */
+  'admin-token-revoked': [tokenId: string];
+  /** Outbox records of `terminalId` that could not be stored were quarantined (ingest alarm). */
+  'events-quarantined': [terminalId: string, count: number, reasons: readonly string[]];
 }
 
 declare module 'fastify' {
@@ -113,9 +118,9 @@ function withSerializers(logger: FastifyServerOptions['logger'] | undefined): Fa
 export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> {
   const app = Fastify({
     logger: withSerializers(opts.logger) ?? false,
+    bodyLimit: opts.bodyLimit ?? 1024 * 1024,
     // Only the configured proxies' X-Forwarded-For is believed; without any, req.ip is the peer.
     trustProxy: opts.trustedProxies !== undefined && opts.trustedProxies.length > 0 ? [...opts.trustedProxies] : false,
-    bodyLimit: opts.bodyLimit ?? 1024 * 1024,
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: false } },
   });
   const ctx: ServerContext = {
@@ -154,6 +159,7 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
   await app.register(rateLimit, { global: false });
   await app.register(metricsPlugin);
   await app.register(authPlugin, { ...(opts.opsAccess !== undefined ? { opsAccess: opts.opsAccess } : {}) });
+  await app.register(textGuardPlugin);
   await app.register(brokerPlugin, { ...opts.broker, ...(opts.maxMqttPayload !== undefined ? { maxPayload: opts.maxMqttPayload } : {}) });
 
   app.get('/health', { schema: { tags: ['ops'], summary: 'Liveness' } }, async () => ({ status: 'ok' }));
@@ -177,13 +183,21 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
 /**
  * On an empty store, creates the first admin token: `presetToken` (from `ONECARD_ADMIN_TOKEN`) or a
  * new random one. Returns the clear token when one was created (the caller prints it once), or
- * `undefined` when admin tokens already exist.
+ * `undefined` when admin tokens already exist. On a store that has tokens, a `presetToken` is the
+ * recovery path: it becomes an active admin token again (re-activated and promoted when it exists,
+ * else created), audited as `admin-token.recover`; nothing changes when it already is one.
  */
 export async function bootstrapAdminToken(store: Store, clock: Clock, presetToken?: string): Promise<string | undefined> {
-  if ((await store.listAdminTokens()).length > 0) return undefined;
+  if ((await store.listAdminTokens()).length > 0) {
+    if (presetToken === undefined) return undefined;
+    if (presetToken.length < 16) throw new ServerError('SRV_ERR_CONFIG', 'ONECARD_ADMIN_TOKEN must be at least 16 characters');
+    await store.recoverAdminToken({ id: newId('adm_'), name: 'recovery', tokenHash: hashToken(presetToken), createdAt: clock.now() },
+      (result) => (result === 'unchanged' ? [] : [{ ts: clock.now(), actor: 'system', action: 'admin-token.recover', target: 'ONECARD_ADMIN_TOKEN', ip: '', details: { result } }]));
+    return undefined;
+  }
   if (presetToken !== undefined && presetToken.length < 16) throw new ServerError('SRV_ERR_CONFIG', 'ONECARD_ADMIN_TOKEN must be at least 16 characters');
   const token = presetToken ?? newToken('oca');
-  await store.createAdminToken({ id: newId('adm_'), name: 'bootstrap', role: 'admin', tokenHash: hashToken(token), createdAt: clock.now() });
-  await store.appendAudit({ ts: clock.now(), actor: 'system', action: 'admin-token.bootstrap', target: 'bootstrap', ip: '', details: { preset: presetToken !== undefined } });
+  await store.createAdminToken({ id: newId('adm_'), name: 'bootstrap', role: 'admin', tokenHash: hashToken(token), createdAt: clock.now() },
+    () => [{ ts: clock.now(), actor: 'system', action: 'admin-token.bootstrap', target: 'bootstrap', ip: '', details: { preset: presetToken !== undefined } }]);
   return token;
 }

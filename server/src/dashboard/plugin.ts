@@ -11,6 +11,12 @@
  * status, job progress, hotlist versions and disabled terminals. Changes are coalesced and
  * flushed to every subscriber a few times a second; a burst too large for one flush becomes a
  * `resync` event (the page reloads its lists), and a subscriber that stops reading is dropped.
+ *
+ * A stream lives only as long as its token: revoking the token closes its streams at once (the
+ * `admin-token-revoked` bus event), and every heartbeat re-checks the tokens of open streams in
+ * the store (a revocation made on another server). One token holds at most
+ * {@link LIVE_MAX_PER_TOKEN} streams and {@link LIVE_MAX_TICKETS_PER_TOKEN} unused tickets, so no
+ * single principal can take the {@link LIVE_MAX_SUBSCRIBERS} slots.
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
@@ -34,6 +40,10 @@ export const LIVE_HEARTBEAT_MS = 15_000;
 export const LIVE_MAX_CHANGES_PER_FLUSH = 2_000;
 /** Concurrent live subscribers; more are refused with 503. */
 export const LIVE_MAX_SUBSCRIBERS = 200;
+/** Concurrent live streams of one admin token; more are refused with 429. */
+export const LIVE_MAX_PER_TOKEN = 4;
+/** Unused tickets one admin token may hold; the oldest is dropped for a new one. */
+export const LIVE_MAX_TICKETS_PER_TOKEN = 8;
 /** Bytes buffered for one subscriber before it is considered stuck and dropped. */
 export const LIVE_MAX_BUFFERED = 4 * 1024 * 1024;
 
@@ -187,6 +197,8 @@ export default async function dashboardPlugin(app: FastifyInstance, opts: Dashbo
     const now = clock.now();
     sweep(now);
     const admin = req.admin!;
+    const mine = [...tickets].filter(([, t]) => t.adminId === admin.id);
+    for (const [k] of mine.slice(0, Math.max(0, mine.length - LIVE_MAX_TICKETS_PER_TOKEN + 1))) tickets.delete(k);
     const ticket = `olt_${randomBytes(32).toString('base64url')}`;
     const expiresAt = now + LIVE_TICKET_TTL_MS;
     tickets.set(ticket, { adminId: admin.id, role: admin.role, expiresAt });
@@ -215,12 +227,17 @@ export default async function dashboardPlugin(app: FastifyInstance, opts: Dashbo
     preHandler: authLive,
     schema: {
       tags: ['dashboard'],
-      summary: 'Server-sent events: `hello`, `terminals` (presence/health), `events` (counts by type, no bodies), `config-status`, `jobs`, `hotlist`, `stats`, `resync`',
+      summary: 'Server-sent events: `hello`, `terminals` (presence/health), `events` (counts by type, no bodies), `quarantine` (unstorable records), `config-status`, `jobs`, `hotlist`, `stats`, `resync`, `revoked` (then the stream ends)',
       querystring: { type: 'object', additionalProperties: false, properties: { ticket: { type: 'string', pattern: '^olt_[A-Za-z0-9_-]{43}$' } } },
     },
   }, async (req, reply) => {
     if (subscribers.size >= LIVE_MAX_SUBSCRIBERS) {
       return reply.code(503).send({ error: { code: 'SRV_ERR_RATE_LIMITED', message: 'too many live subscribers' } });
+    }
+    let own = 0;
+    for (const s of subscribers) if (s.adminId === req.admin!.id) own++;
+    if (own >= LIVE_MAX_PER_TOKEN) {
+      return reply.code(429).send({ error: { code: 'SRV_ERR_RATE_LIMITED', message: `at most ${LIVE_MAX_PER_TOKEN} live streams per token` } });
     }
     reply.hijack();
     const res = reply.raw;
@@ -255,8 +272,25 @@ export default async function dashboardPlugin(app: FastifyInstance, opts: Dashbo
   };
   const flushTimer = setInterval(flush, opts.flushMs ?? LIVE_FLUSH_MS);
   flushTimer.unref();
+  /** Ends every stream of `adminId` (its token was revoked). */
+  const closeStreamsOf = (adminId: string): void => {
+    for (const s of subscribers) {
+      if (s.adminId !== adminId) continue;
+      subscribers.delete(s);
+      const res = s.reply.raw;
+      if (!res.destroyed && !res.writableEnded) res.end(sseFrame({ event: 'revoked', data: { at: clock.now() } }, ++seq));
+    }
+    for (const [k, t] of tickets) if (t.adminId === adminId) tickets.delete(k);
+  };
+  /** Closes streams whose token is no longer active in the store (revoked on any server). */
+  const recheckTokens = async (): Promise<void> => {
+    if (subscribers.size === 0) return;
+    const active = new Set((await store.listAdminTokens()).filter((x) => x.revokedAt === null).map((x) => x.id));
+    for (const id of new Set([...subscribers].map((s) => s.adminId))) if (!active.has(id)) closeStreamsOf(id);
+  };
   const heartbeat = setInterval(() => {
     if (subscribers.size === 0) return;
+    recheckTokens().catch((err: unknown) => app.log.error({ err }, 'live token re-check failed'));
     broadcast(`: keep-alive\n${sseFrame({ event: 'stats', data: { at: clock.now(), online: app.terminalEpochs.size, subscribers: subscribers.size } }, ++seq)}`);
   }, opts.heartbeatMs ?? LIVE_HEARTBEAT_MS);
   heartbeat.unref();
@@ -272,8 +306,11 @@ export default async function dashboardPlugin(app: FastifyInstance, opts: Dashbo
   up.on('jobs', (id, msg, jobId) => hub.other({ event: 'jobs', data: { terminalId: id, jobId, status: msg.status, step: msg.step ?? null, errorCode: msg.error?.code ?? null, at: clock.now() } }));
   const onHotlist = (version: number): void => hub.other({ event: 'hotlist', data: { version, at: clock.now() } });
   const onDisabled = (id: string): void => hub.terminal({ id, disabled: true, online: false, at: clock.now() });
+  const onQuarantine = (terminalId: string, count: number, reasons: readonly string[]): void => hub.other({ event: 'quarantine', data: { terminalId, count, reasons, at: clock.now() } });
   app.fleet.on('hotlist-changed', onHotlist);
   app.fleet.on('terminal-disabled', onDisabled);
+  app.fleet.on('admin-token-revoked', closeStreamsOf);
+  app.fleet.on('events-quarantined', onQuarantine);
 
   // Streams end before the HTTP server closes (it would otherwise wait for them).
   app.addHook('preClose', async () => {
@@ -286,5 +323,7 @@ export default async function dashboardPlugin(app: FastifyInstance, opts: Dashbo
   app.addHook('onClose', async () => {
     app.fleet.off('hotlist-changed', onHotlist);
     app.fleet.off('terminal-disabled', onDisabled);
+    app.fleet.off('admin-token-revoked', closeStreamsOf);
+    app.fleet.off('events-quarantined', onQuarantine);
   });
 }

@@ -2,7 +2,10 @@
  * The card hotlist (lost, stolen or cancelled cards). Admins report and cancel cards; terminals
  * report losses after a PIN-verified request at a kiosk (an `up/events` record of type
  * `card.loss-report`, applied by the ingest plugin in the same transaction as the event). Every
- * change bumps the hotlist version and is audited. The current version is announced with ONE
+ * change bumps the hotlist version and is audited in the same store transaction (the change and
+ * its audit entries commit together or not at all), and is announced only after that commit,
+ * once: a retry of a report that was already applied changes nothing and announces nothing, and a
+ * report whose transaction failed left nothing behind to announce. The current version is announced with ONE
  * retained pointer `{v, version}` on `fleet/broadcast/hotlist` that every terminal subscribes to
  * (one publish for the whole fleet, re-published at start-up because the embedded broker keeps
  * retained messages in memory). Terminals fetch `GET /api/v1/terminal/hotlist?since=N`: a delta of
@@ -14,6 +17,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { encodeFleetMessage } from '@onecard/protocol/fleet';
 import { ServerError } from '../errors.ts';
 import type { HotlistDelta } from '../store/types.ts';
+import { auditEntry } from './admin.ts';
 
 /** The single retained hotlist pointer every terminal subscribes to (under `fleet/broadcast/#`). */
 export const HOTLIST_BROADCAST_TOPIC = 'fleet/broadcast/hotlist';
@@ -66,8 +70,9 @@ export default async function hotlistRoutes(app: FastifyInstance): Promise<void>
       body: { type: 'object', additionalProperties: false, required: ['cardNumbers', 'reason'], properties: { cardNumbers: Cards, reason: { type: 'string', minLength: 1, maxLength: 256 } } },
     },
   }, async (req) => {
-    const r = await store.hotlistAdd(req.body.cardNumbers.map((c) => ({ cardNumber: c, reportedBy: req.admin!.id, source: 'admin' as const, reason: req.body.reason })), clock.now());
-    for (const c of r.changed) await app.audit(req, 'hotlist.report', c, { version: r.version, reason: req.body.reason, source: 'admin' });
+    const r = await store.hotlistAdd(req.body.cardNumbers.map((c) => ({ cardNumber: c, reportedBy: req.admin!.id, source: 'admin' as const, reason: req.body.reason })), clock.now(),
+      (res) => res.changed.map((c) => auditEntry(req, clock, 'hotlist.report', c, { version: res.version, reason: req.body.reason, source: 'admin' })));
+    // Committed with its audit entries: announce the new version (only a real change has one).
     if (r.changed.length > 0) app.fleet.emit('hotlist-changed', r.version);
     const added = new Set(r.changed);
     return { version: r.version, added: r.changed, alreadyListed: req.body.cardNumbers.filter((c) => !added.has(c)) };
@@ -80,8 +85,8 @@ export default async function hotlistRoutes(app: FastifyInstance): Promise<void>
       body: { type: 'object', additionalProperties: false, required: ['cardNumbers', 'reason'], properties: { cardNumbers: Cards, reason: { type: 'string', minLength: 1, maxLength: 256 } } },
     },
   }, async (req) => {
-    const r = await store.hotlistRemove(req.body.cardNumbers, clock.now(), req.admin!.id);
-    for (const c of r.changed) await app.audit(req, 'hotlist.cancel', c, { version: r.version, reason: req.body.reason });
+    const r = await store.hotlistRemove(req.body.cardNumbers, clock.now(), req.admin!.id,
+      (res) => res.changed.map((c) => auditEntry(req, clock, 'hotlist.cancel', c, { version: res.version, reason: req.body.reason })));
     if (r.changed.length > 0) app.fleet.emit('hotlist-changed', r.version);
     const removed = new Set(r.changed);
     return { version: r.version, removed: r.changed, notListed: req.body.cardNumbers.filter((c) => !removed.has(c)) };

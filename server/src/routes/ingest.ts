@@ -3,14 +3,22 @@
  * (`up/events`: events and transactions). A batch is stored in ONE store transaction, idempotent
  * on (terminalId, eventId); only after it committed does the server publish `down/ack {v,
  * upToSeq}` (and the broker's PUBACK, which waits for this handler). Loss reports made at a kiosk
- * travel as `card.loss-report` records and reach the hotlist in the same transaction. Admins query
- * events with filters and paging, and export them as CSV.
+ * travel as `card.loss-report` records and reach the hotlist in the same transaction, with their
+ * audit entries. A record that passed the fleet schema but cannot be stored or shown (see
+ * `event-records.ts`) is quarantined: kept as a `quarantine.record` event, audited
+ * (`event.quarantine`), counted (`onecard_events_quarantined_total`) and shown on the dashboard,
+ * while the batch is acknowledged, so one poison record never stalls a terminal's uplink.
+ * Admins query events with filters and paging, and export them as CSV; personal data in bodies is
+ * masked unless an admin asks `?unmasked=1`, and every unmasked read is audited
+ * (`personal-data.read`).
  */
 import { Readable } from 'node:stream';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { downTopic, encodeFleetMessage, type FleetMessage } from '@onecard/protocol/fleet';
 import { ServerError } from '../errors.ts';
-import type { EventFilter, EventRecord, HotlistAdd } from '../store/types.ts';
+import type { EventFilter, EventRecord, HotlistAdd, NewAuditRecord, NewEvent } from '../store/types.ts';
+import { auditEntry } from './admin.ts';
+import { maskEventBody, quarantineRecord, unstorableReason } from './event-records.ts';
 import { isCardNumber } from './hotlist.ts';
 
 /** Record type a terminal uses for a PIN-verified loss report made at a kiosk. */
@@ -28,19 +36,43 @@ export function lossReportOf(terminalId: string, body: Readonly<Record<string, u
   return { cardNumber: body.cardNumber, reportedBy: `terminal:${terminalId}`, source: 'terminal', reason };
 }
 
-/** One CSV field [RFC 4180 §2]; cells that a spreadsheet would run as a formula get a leading `'`. */
+/** Characters that make a spreadsheet read a cell as a formula (ASCII and full-width forms). */
+const FORMULA_START = /^[\s\u3000]*[=+\-@\uFF1D\uFF0B\uFF0D\uFF20]|^[\t\r]/;
+/** A formula character right after a separator some spreadsheet may split on (`;` `|` tab CR LF). */
+const FORMULA_AFTER_SEPARATOR = /([;|\t\r\n][\s\u3000]*)(?=[=+\-@\uFF1D\uFF0B\uFF0D\uFF20])/g;
+
+/**
+ * One CSV field [RFC 4180 §2], quoted whenever it holds a quote, a line break or any delimiter a
+ * spreadsheet may be set to (`,` `;` `|` tab), so none splits it. A cell that would start a
+ * formula gets a leading `'`, and so does every formula character that follows a `;`, `|`, tab
+ * or line break inside the value (an importer that splits on those anyway would otherwise start a
+ * new cell with it).
+ */
 export function csvField(value: string): string {
-  const v = /^[=+\-@\t\r]/.test(value) ? `'${value}` : value;
-  return /[",\r\n]/.test(v) ? `"${v.replace(/"/g, '""')}"` : v;
+  let v = value.replace(FORMULA_AFTER_SEPARATOR, "$1'");
+  if (FORMULA_START.test(v)) v = `'${v}`;
+  return /[",;|\t\r\n]/.test(v) ? `"${v.replace(/"/g, '""')}"` : v;
 }
 
 export const CSV_HEADER = 'id,terminalId,eventId,seq,ts,type,receivedAt,body\r\n';
 
-export function eventCsvRow(e: EventRecord): string {
-  return `${[String(e.id), e.terminalId, e.eventId, String(e.seq), new Date(e.ts).toISOString(), e.type, new Date(e.receivedAt).toISOString(), JSON.stringify(e.body)].map(csvField).join(',')}\r\n`;
+/** ISO 8601 for a time a date can show, else the number as it is (an export never fails on a row). */
+export function csvTime(ms: number): string {
+  const d = new Date(ms);
+  return Number.isNaN(d.getTime()) ? String(ms) : d.toISOString();
 }
 
-interface EventQuery { terminal?: string; type?: string; typePrefix?: string; from?: number; to?: number; after?: number; limit?: number }
+/** One CSV row; the body as given (callers mask it first unless full values were asked for). */
+export function eventCsvRow(e: EventRecord): string {
+  return `${[String(e.id), e.terminalId, e.eventId, String(e.seq), csvTime(e.ts), e.type, csvTime(e.receivedAt), JSON.stringify(e.body)].map(csvField).join(',')}\r\n`;
+}
+
+/** An event with its body masked ({@link maskEventBody}). */
+export function maskedEvent(e: EventRecord): EventRecord {
+  return { ...e, body: maskEventBody(e.body) };
+}
+
+interface EventQuery { terminal?: string; type?: string; typePrefix?: string; from?: number; to?: number; after?: number; limit?: number; unmasked?: boolean }
 
 const eventQuerySchema = {
   type: 'object', additionalProperties: false,
@@ -52,6 +84,7 @@ const eventQuerySchema = {
     to: { type: 'integer', minimum: 0, description: 'terminal timestamp < to (ms)' },
     after: { type: 'integer', minimum: 0, description: 'page cursor: the `next` of the previous page' },
     limit: { type: 'integer', minimum: 1, maximum: 10000 },
+    unmasked: { type: 'boolean', description: 'full personal data (admin role only; audited as personal-data.read)' },
   },
 } as const;
 
@@ -73,6 +106,7 @@ export default async function ingestRoutes(app: FastifyInstance): Promise<void> 
   m.define('onecard_events_duplicate_total', 'counter', 'Outbox records received again and ignored');
   m.define('onecard_loss_reports_total', 'counter', 'Loss reports from terminals by result');
   m.define('onecard_telemetry_total', 'counter', 'Telemetry messages stored');
+  m.define('onecard_events_quarantined_total', 'counter', 'Outbox records that could not be stored, kept as quarantine.record events, by reason');
 
   // One batch at a time per terminal, so acks leave in the order the batches arrived even on a
   // store whose commits may interleave.
@@ -86,8 +120,24 @@ export default async function ingestRoutes(app: FastifyInstance): Promise<void> 
   });
 
   const ingestBatch = async (terminalId: string, msg: FleetMessage<'events'>): Promise<void> => {
-    let adds: Map<string, HotlistAdd> | undefined;
+    const now = clock.now();
+    const actor = `terminal:${terminalId}`;
+    const records: NewEvent[] = [];
+    const quarantined: { eventId: string; seq: number; type: string; reason: string }[] = [];
+    let ackSeq = 0;
     for (const r of msg.records) {
+      if (Number.isSafeInteger(r.seq) && r.seq > ackSeq) ackSeq = r.seq;
+      const reason = unstorableReason(r);
+      if (reason === undefined) {
+        records.push(r);
+        continue;
+      }
+      const q = quarantineRecord(r, reason, now);
+      records.push(q);
+      quarantined.push({ eventId: q.eventId, seq: q.seq, type: r.type, reason });
+    }
+    let adds: Map<string, HotlistAdd> | undefined;
+    for (const r of records) {
       if (r.type !== LOSS_REPORT_TYPE) continue;
       const add = lossReportOf(terminalId, r.body);
       if (typeof add === 'string') {
@@ -97,18 +147,22 @@ export default async function ingestRoutes(app: FastifyInstance): Promise<void> 
       }
       (adds ??= new Map()).set(r.eventId, add);
     }
-    const res = await store.ingestEvents(terminalId, msg.records, clock.now(), adds);
+    // The batch, its loss reports and their audit entries (and those of quarantined records, unless
+    // the whole batch is a retransmission) commit in one transaction.
+    const res = await store.ingestEvents(terminalId, records, now, adds, (r): NewAuditRecord[] => [
+      ...(r.hotlist?.changed ?? []).map((c) => ({ ts: now, actor, action: 'hotlist.report', target: c, ip: '', details: { version: r.hotlist!.version, source: 'terminal' } })),
+      ...(r.inserted > 0 ? quarantined.map((q) => ({ ts: now, actor, action: 'event.quarantine', target: q.eventId, ip: '', details: { reason: q.reason, type: q.type, seq: q.seq } })) : []),
+    ]);
     m.inc('onecard_events_ingested_total', {}, res.inserted);
     if (res.duplicates > 0) m.inc('onecard_events_duplicate_total', {}, res.duplicates);
-    if (res.hotlist !== null) {
-      m.inc('onecard_loss_reports_total', { result: 'listed' }, res.hotlist.changed.length);
-      const now = clock.now();
-      for (const c of res.hotlist.changed) {
-        await store.appendAudit({ ts: now, actor: `terminal:${terminalId}`, action: 'hotlist.report', target: c, ip: '', details: { version: res.hotlist.version, source: 'terminal' } });
-      }
+    if (res.hotlist !== null) m.inc('onecard_loss_reports_total', { result: 'listed' }, res.hotlist.changed.length);
+    if (quarantined.length > 0) {
+      for (const q of quarantined) m.inc('onecard_events_quarantined_total', { reason: q.reason });
+      app.log.warn({ terminalId, records: quarantined }, 'unstorable outbox records quarantined');
+      app.fleet.emit('events-quarantined', terminalId, quarantined.length, [...new Set(quarantined.map((q) => q.reason))]);
     }
     // Durable now: the terminal may delete its outbox up to here.
-    await app.publishDown(downTopic(terminalId, 'ack'), encodeFleetMessage('ack', { v: 1, upToSeq: res.upToSeq }), false);
+    await app.publishDown(downTopic(terminalId, 'ack'), encodeFleetMessage('ack', { v: 1, upToSeq: Math.max(res.upToSeq, ackSeq) }), false);
     // Announce the new hotlist version only AFTER the ack went out. aedes numbers every publish
     // when it starts (`brokerCounter`) and drops, per client, a packet whose number is below one
     // it already delivered; a retained publish takes an extra persistence step, so a pointer
@@ -127,13 +181,27 @@ export default async function ingestRoutes(app: FastifyInstance): Promise<void> 
 
   const viewers = app.requireRole('viewer', 'operator', 'key-custodian');
 
+  /**
+   * Whether this read returns full personal data: only with `unmasked=1`, only for the admin role,
+   * and only once the read is audited (an audit failure refuses the read).
+   * @throws ServerError `SRV_ERR_FORBIDDEN` for any other role asking for full values
+   */
+  const unmaskedRead = async (req: FastifyRequest<{ Querystring: EventQuery }>, what: string, filter: EventFilter): Promise<boolean> => {
+    if (req.query.unmasked !== true) return false;
+    if (req.admin?.role !== 'admin') throw new ServerError('SRV_ERR_FORBIDDEN', 'full personal data needs the admin role', { role: req.admin?.role, allowed: ['admin'] });
+    await store.appendAudit(auditEntry(req, clock, 'personal-data.read', what, { ...filter }));
+    return true;
+  };
+
   app.get<{ Querystring: EventQuery }>('/api/v1/events', {
     preHandler: viewers,
-    schema: { tags: ['events'], summary: 'Events and transactions (ascending); filter by terminal, type, type prefix (`txn.`), time; page with `after`', querystring: eventQuerySchema },
+    schema: { tags: ['events'], summary: 'Events and transactions (ascending); filter by terminal, type, type prefix (`txn.`), time; page with `after`. Personal data masked unless an admin asks `unmasked=1` (audited)', querystring: eventQuerySchema },
   }, async (req) => {
     const limit = req.query.limit ?? 100;
-    const events = await store.listEvents({ ...toFilter(req.query), limit });
-    return { events, next: events.length === limit ? events[events.length - 1]!.id : null };
+    const filter = toFilter(req.query);
+    const full = await unmaskedRead(req, 'events', { ...filter, limit });
+    const events = await store.listEvents({ ...filter, limit });
+    return { events: full ? events : events.map(maskedEvent), next: events.length === limit ? events[events.length - 1]!.id : null };
   });
 
   app.get<{ Querystring: EventQuery }>('/api/v1/events/export.csv', {
@@ -142,7 +210,9 @@ export default async function ingestRoutes(app: FastifyInstance): Promise<void> 
   }, async (req, reply) => {
     const filter = toFilter(req.query);
     const cap = Math.min(req.query.limit ?? CSV_MAX_ROWS, CSV_MAX_ROWS);
-    await app.audit(req, 'events.export', 'events', { ...filter });
+    const full = await unmaskedRead(req, 'events.export', filter);
+    if (!full) await app.audit(req, 'events.export', 'events', { ...filter });
+    const row = full ? eventCsvRow : (e: EventRecord): string => eventCsvRow(maskedEvent(e));
     async function* rows(): AsyncGenerator<string> {
       yield CSV_HEADER;
       let after = filter.afterId;
@@ -150,7 +220,7 @@ export default async function ingestRoutes(app: FastifyInstance): Promise<void> 
       while (sent < cap) {
         const page = await store.listEvents({ ...filter, ...(after !== undefined ? { afterId: after } : {}), limit: Math.min(5000, cap - sent) });
         if (page.length === 0) return;
-        yield page.map(eventCsvRow).join('');
+        yield page.map(row).join('');
         sent += page.length;
         after = page[page.length - 1]!.id;
       }

@@ -9,6 +9,7 @@ import type { FastifyInstance } from 'fastify';
 import { ServerError } from '../errors.ts';
 import { hashToken, isP256PublicKey, newId, newToken } from '../crypto-util.ts';
 import type { TerminalRecord } from '../store/types.ts';
+import { auditEntry } from './admin.ts';
 
 const Tag = { type: 'string', pattern: '^[a-z][a-z0-9_-]{0,31}:[^\\s]{1,64}$' } as const;
 
@@ -32,10 +33,22 @@ export default async function terminalRoutes(app: FastifyInstance): Promise<void
     const token = newToken('oce');
     const id = newId('enr_');
     const expiresAt = clock.now() + 1000 * (req.body.ttlSeconds ?? settings.enrolmentTokenTtlSeconds);
-    await store.createEnrolmentToken({ id, tokenHash: hashToken(token), groupId: req.body.groupId, tags: req.body.tags ?? [], expiresAt, createdAt: clock.now(), createdBy: req.admin!.id });
-    await app.audit(req, 'enrolment-token.create', id, { groupId: req.body.groupId, tags: req.body.tags ?? [], expiresAt });
+    await store.createEnrolmentToken({ id, tokenHash: hashToken(token), groupId: req.body.groupId, tags: req.body.tags ?? [], expiresAt, createdAt: clock.now(), createdBy: req.admin!.id },
+      () => [auditEntry(req, clock, 'enrolment-token.create', id, { groupId: req.body.groupId, tags: req.body.tags ?? [], expiresAt })]);
     reply.code(201);
     return { id, token, groupId: req.body.groupId, expiresAt };
+  });
+
+  // Revocation: an unused enrolment (or re-key) token stops working at once; audited in the same
+  // transaction. A revoked token shows `expiresAt: 0` in the listing.
+  app.delete<{ Params: { id: string } }>('/api/v1/enrolment-tokens/:id', {
+    preHandler: app.requireRole('operator'),
+    schema: { tags: ['terminals'], summary: 'Revoke an unused enrolment or re-key token (404 when unknown, used or already revoked)', params: { type: 'object', required: ['id'], properties: { id: { type: 'string', pattern: '^enr_[A-Za-z0-9_-]{1,64}$' } } } },
+  }, async (req, reply) => {
+    if (!(await store.revokeEnrolmentToken(req.params.id, () => [auditEntry(req, clock, 'enrolment-token.revoke', req.params.id)]))) {
+      throw new ServerError('SRV_ERR_NOT_FOUND', `unused enrolment token ${req.params.id}`);
+    }
+    reply.code(204);
   });
 
   app.get('/api/v1/enrolment-tokens', { preHandler: app.requireRole('operator'), schema: { tags: ['terminals'], summary: 'List enrolment tokens (never their values)' } }, async () => ({ tokens: await store.listEnrolmentTokens() }));

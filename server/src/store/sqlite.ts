@@ -2,11 +2,13 @@
  * The default server store: one SQLite file in the data directory through better-sqlite3, in WAL
  * mode, with numbered migrations applied in a transaction at open. Implements {@link Store}.
  */
+import { chmodSync, closeSync, existsSync, openSync, statSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import { ServerError } from '../errors.ts';
-import type {
 import { SqliteKeysStore } from './sqlite-keys.ts';
 import { SqliteUpdatesStore } from './sqlite-updates.ts';
+import type { AdminRecovery, AuditOf } from './types.ts';
+import type {
   AdminTokenRecord, AuditRecord, EnrolmentTokenRecord, GroupRecord, NewEnrolmentToken, NewAuditRecord, PresenceUpdate, Role, Store,
   TerminalFilter, TerminalPatch, TerminalRecord, TerminalStatus,
   ConfigAssignment, ConfigDocRecord, ConfigScope, ConfigStatusRecord, ConfigVersionRecord, EffectiveConfig, EventFilter, EventRecord,
@@ -63,8 +65,6 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
    CREATE TABLE telemetry (
      terminal_id TEXT PRIMARY KEY, ts INTEGER NOT NULL, received_at INTEGER NOT NULL, epoch INTEGER NOT NULL, health TEXT NOT NULL,
      readers TEXT NOT NULL, counters TEXT NOT NULL, outbox TEXT) WITHOUT ROWID;`,
-];
-
   // 3: transit keys (key-set versions, assignments, key jobs and their terminals, custodian approvals)
   // and software updates (packages, rollouts). IF NOT EXISTS: earlier builds created some of these
   // tables outside the migrations, with the same columns.
@@ -92,6 +92,10 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
      id TEXT PRIMARY KEY, package_id TEXT NOT NULL REFERENCES updates_packages(id), status TEXT NOT NULL, target TEXT NOT NULL,
      created_by TEXT NOT NULL, created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL, state TEXT NOT NULL);
    CREATE INDEX IF NOT EXISTS updates_rollouts_status ON updates_rollouts(status);`,
+  // 4: per-field effects of the last configuration status report (JSON)
+  `ALTER TABLE terminal_config_status ADD COLUMN changes TEXT;`,
+];
+
 interface TerminalRow {
   id: string; group_id: string; tags: string; kind: string; public_key: string; credential_hash: string;
   status: string; created_at: number; last_seen: number | null; online: number; epoch: number; reported: string;
@@ -112,7 +116,7 @@ const toEnrol = (r: EnrolRow): EnrolmentTokenRecord => ({
 });
 interface DocRow { id: string; name: string; created_at: number; version: number; sha256: string; updated_at: number; updated_by: string }
 interface VersionRow { version: number; doc_id: string; sha256: string; body?: string; created_at: number; created_by: string }
-interface StatusRow { terminal_id: string; version: number; status: string; error_code: string | null; error_message: string | null; at: number; applied_version: number | null }
+interface StatusRow { terminal_id: string; version: number; status: string; error_code: string | null; error_message: string | null; at: number; applied_version: number | null; changes?: string | null }
 interface HotlistRow { card_number: string; version: number; reported_at: number; reported_by: string; source: string; reason: string }
 interface EventRow { id: number; terminal_id: string; event_id: string; seq: number; ts: number; type: string; body: string; received_at: number }
 interface TeleRow { terminal_id: string; ts: number; received_at: number; epoch: number; health: string; readers: string; counters: string; outbox: string | null }
@@ -120,7 +124,7 @@ interface EffRow { terminal_id: string; doc_id: string; version: number; sha256:
 
 const DOC_SELECT = 'SELECT d.id, d.name, d.created_at, d.version, v.sha256, d.updated_at, d.updated_by FROM config_docs d JOIN config_versions v ON v.version = d.version';
 const toDoc = (r: DocRow): ConfigDocRecord => ({ id: r.id, name: r.name, createdAt: r.created_at, version: r.version, sha256: r.sha256, updatedAt: r.updated_at, updatedBy: r.updated_by });
-const toStatus = (r: StatusRow): ConfigStatusRecord => ({ terminalId: r.terminal_id, version: r.version, status: r.status as 'applied' | 'rejected', errorCode: r.error_code, errorMessage: r.error_message, at: r.at });
+const toStatus = (r: StatusRow): ConfigStatusRecord => ({ terminalId: r.terminal_id, version: r.version, status: r.status as 'applied' | 'rejected', errorCode: r.error_code, errorMessage: r.error_message, at: r.at, ...(r.changes == null ? {} : { changes: JSON.parse(r.changes) as ConfigStatusRecord['changes'] & object }) });
 const toHot = (r: HotlistRow): HotlistEntry => ({ cardNumber: r.card_number, version: r.version, reportedAt: r.reported_at, reportedBy: r.reported_by, source: r.source as 'admin' | 'terminal', reason: r.reason });
 const toEvent = (r: EventRow): EventRecord => ({ id: r.id, terminalId: r.terminal_id, eventId: r.event_id, seq: r.seq, ts: r.ts, type: r.type, body: JSON.parse(r.body) as Record<string, unknown>, receivedAt: r.received_at });
 const toTele = (r: TeleRow): TelemetryRecord => ({
@@ -140,22 +144,74 @@ const EFFECTIVE_SQL = `SELECT t.id AS terminal_id, d.id AS doc_id, d.version AS 
 
 const toAudit = (r: AuditRow): AuditRecord => ({ id: r.id, ts: r.ts, actor: r.actor, action: r.action, target: r.target, ip: r.ip, details: JSON.parse(r.details) as Record<string, unknown> });
 
+/** How often `ping()` (behind `/ready`) re-runs `PRAGMA quick_check`; an `ok` result is kept in between. */
+export const SQLITE_INTEGRITY_INTERVAL_MS = 60_000;
+
+/** Owner-only: the database holds token hashes, terminal credentials and personal data. */
+const DB_FILE_MODE = 0o600;
+
+const isCorruption = (e: unknown): boolean => {
+  const code = (e as { code?: unknown }).code;
+  return typeof code === 'string' && (code.startsWith('SQLITE_CORRUPT') || code.startsWith('SQLITE_NOTADB'));
+};
+
+/** Sets the database file and its WAL/shared-memory companions to owner-only, where they exist. */
+function restrictFiles(path: string): void {
+  for (const f of [path, `${path}-wal`, `${path}-shm`]) if (existsSync(f)) chmodSync(f, DB_FILE_MODE);
+}
+
 /**
- * Opens (creating if needed) a SQLite store at `path` (`:memory:` for tests) and migrates it.
- * @throws ServerError `SRV_ERR_MIGRATION` when a migration fails or the file is newer than this code.
+ * Opens a SQLite store at `path` (`:memory:` for tests) and migrates it. A fresh install happens
+ * only when the file is absent: the file is then created with mode 0600 before SQLite opens it. An
+ * existing file must be a sound database: a zero-length file (a failed copy or restore, a full
+ * disk) or one `PRAGMA quick_check` finds corrupt is refused rather than silently replaced by an
+ * empty store with a new admin token. Existing files (and `-wal`/`-shm`) are set to mode 0600.
+ * @throws ServerError `SRV_ERR_STORE_CORRUPT` (details: path, reason `empty` | `corrupt`),
+ *   `SRV_ERR_MIGRATION` when a migration fails or the file is newer than this code.
  */
 export function openSqliteStore(path: string): SqliteStore {
-  return new SqliteStore(new Database(path));
+  if (path === ':memory:' || path === '') return new SqliteStore(new Database(path));
+  let fresh = false;
+  try {
+    if (statSync(path).size === 0) throw new ServerError('SRV_ERR_STORE_CORRUPT', `${path} is empty`, { path, reason: 'empty' });
+  } catch (e) {
+    if ((e as { code?: unknown }).code !== 'ENOENT') throw e;
+    fresh = true;
+    closeSync(openSync(path, 'wx', DB_FILE_MODE));
+  }
+  if (!fresh) restrictFiles(path);
+  let db: Database.Database | undefined;
+  try {
+    db = new Database(path);
+    if (!fresh) {
+      const check = db.pragma('quick_check', { simple: true });
+      if (check !== 'ok') throw new ServerError('SRV_ERR_STORE_CORRUPT', `${path}: ${String(check).slice(0, 200)}`, { path, reason: 'corrupt' });
+    }
+    const store = new SqliteStore(db);
+    restrictFiles(path);
+    return store;
+  } catch (e) {
+    db?.close();
+    if (e instanceof ServerError) throw e;
+    if (isCorruption(e)) throw new ServerError('SRV_ERR_STORE_CORRUPT', path, { path, reason: 'corrupt' }, { cause: e });
+    throw e;
+  }
 }
 
 export class SqliteStore implements Store {
   readonly kind = 'sqlite';
   readonly #db: Database.Database;
+  readonly keys: SqliteKeysStore;
+  readonly updates: SqliteUpdatesStore;
 
   constructor(db: Database.Database) {
     this.#db = db;
+    this.keys = new SqliteKeysStore(db);
+    this.updates = new SqliteUpdatesStore(db);
     db.pragma('journal_mode = WAL');
-    db.pragma('synchronous = NORMAL');
+    // FULL: every commit (an ingested batch before its ack, an audited mutation) is on disk before
+    // the call returns; NORMAL in WAL mode may lose the last commits on power loss.
+    db.pragma('synchronous = FULL');
     db.pragma('foreign_keys = ON');
     db.pragma('busy_timeout = 5000');
     this.#migrate();
@@ -197,15 +253,21 @@ export class SqliteStore implements Store {
     }
   }
 
-  async createAdminToken(rec: { id: string; name: string; role: Role; tokenHash: string; createdAt: number }): Promise<void> {
-    this.#prep('INSERT INTO admin_tokens (id, name, role, token_hash, created_at) VALUES (?, ?, ?, ?, ?)').run(rec.id, rec.name, rec.role, rec.tokenHash, rec.createdAt);
-  readonly keys: SqliteKeysStore;
-  readonly updates: SqliteUpdatesStore;
+  /** Inside a transaction: writes the audit entries `audit` builds from `result`. */
+  #audit<R>(audit: AuditOf<R> | undefined, result: R): void {
+    if (audit === undefined) return;
+    const st = this.#prep('INSERT INTO audit (ts, actor, action, target, ip, details) VALUES (?, ?, ?, ?, ?, ?)');
+    for (const rec of audit(result)) st.run(rec.ts, rec.actor, rec.action, rec.target, rec.ip, JSON.stringify(rec.details));
+  }
+
+  async createAdminToken(rec: { id: string; name: string; role: Role; tokenHash: string; createdAt: number }, audit?: AuditOf<void>): Promise<void> {
+    this.#db.transaction(() => {
+      this.#prep('INSERT INTO admin_tokens (id, name, role, token_hash, created_at) VALUES (?, ?, ?, ?, ?)').run(rec.id, rec.name, rec.role, rec.tokenHash, rec.createdAt);
+      this.#audit(audit, undefined);
+    })();
   }
 
   async findAdminTokenByHash(tokenHash: string): Promise<AdminTokenRecord | undefined> {
-    this.keys = new SqliteKeysStore(db);
-    this.updates = new SqliteUpdatesStore(db);
     const r = this.#prep('SELECT id, name, role, created_at, revoked_at FROM admin_tokens WHERE token_hash = ?').get(tokenHash) as TokenRow | undefined;
     return r === undefined ? undefined : toToken(r);
   }
@@ -218,16 +280,46 @@ export class SqliteStore implements Store {
     return (this.#prep('SELECT count(*) AS n FROM admin_tokens WHERE revoked_at IS NULL').get() as { n: number }).n;
   }
 
-  async revokeAdminToken(id: string, at: number): Promise<boolean> {
-    return this.#prep('UPDATE admin_tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL').run(at, id).changes === 1;
+  async revokeAdminToken(id: string, at: number, audit?: AuditOf<boolean>): Promise<boolean> {
+    return this.#db.transaction(() => {
+      const row = this.#prep('SELECT role, revoked_at FROM admin_tokens WHERE id = ?').get(id) as { role: string; revoked_at: number | null } | undefined;
+      if (row === undefined || row.revoked_at !== null) return false;
+      if (row.role === 'admin' && (this.#prep("SELECT count(*) AS n FROM admin_tokens WHERE role = 'admin' AND revoked_at IS NULL").get() as { n: number }).n <= 1) {
+        throw new ServerError('SRV_ERR_LAST_ADMIN', id, { id });
+      }
+      this.#prep('UPDATE admin_tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL').run(at, id);
+      this.#audit(audit, true);
+      return true;
+    })();
   }
 
-  async createGroup(rec: { id: string; name: string; createdAt: number }): Promise<void> {
-    try {
-      this.#prep('INSERT INTO groups (id, name, created_at) VALUES (?, ?, ?)').run(rec.id, rec.name, rec.createdAt);
-    } catch (cause) {
-      throw new ServerError('SRV_ERR_CONFLICT', `group ${rec.id} exists`, { id: rec.id }, { cause });
-    }
+  async recoverAdminToken(rec: { id: string; name: string; tokenHash: string; createdAt: number }, audit?: AuditOf<AdminRecovery>): Promise<AdminRecovery> {
+    return this.#db.transaction((): AdminRecovery => {
+      const row = this.#prep('SELECT id, role, revoked_at FROM admin_tokens WHERE token_hash = ?').get(rec.tokenHash) as { id: string; role: string; revoked_at: number | null } | undefined;
+      let done: AdminRecovery;
+      if (row === undefined) {
+        this.#prep("INSERT INTO admin_tokens (id, name, role, token_hash, created_at) VALUES (?, ?, 'admin', ?, ?)").run(rec.id, rec.name, rec.tokenHash, rec.createdAt);
+        done = 'created';
+      } else if (row.role === 'admin' && row.revoked_at === null) {
+        return 'unchanged';
+      } else {
+        this.#prep("UPDATE admin_tokens SET role = 'admin', revoked_at = NULL WHERE id = ?").run(row.id);
+        done = 'restored';
+      }
+      this.#audit(audit, done);
+      return done;
+    })();
+  }
+
+  async createGroup(rec: { id: string; name: string; createdAt: number }, audit?: AuditOf<void>): Promise<void> {
+    this.#db.transaction(() => {
+      try {
+        this.#prep('INSERT INTO groups (id, name, created_at) VALUES (?, ?, ?)').run(rec.id, rec.name, rec.createdAt);
+      } catch (cause) {
+        throw new ServerError('SRV_ERR_CONFLICT', `group ${rec.id} exists`, { id: rec.id }, { cause });
+      }
+      this.#audit(audit, undefined);
+    })();
   }
 
   async getGroup(id: string): Promise<GroupRecord | undefined> {
@@ -239,9 +331,20 @@ export class SqliteStore implements Store {
     return (this.#prep('SELECT id, name, created_at FROM groups ORDER BY id').all() as { id: string; name: string; created_at: number }[]).map((r) => ({ id: r.id, name: r.name, createdAt: r.created_at }));
   }
 
-  async createEnrolmentToken(rec: NewEnrolmentToken): Promise<void> {
-    this.#prep('INSERT INTO enrolment_tokens (id, token_hash, group_id, tags, expires_at, created_at, created_by, for_terminal) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
-      .run(rec.id, rec.tokenHash, rec.groupId, JSON.stringify(rec.tags), rec.expiresAt, rec.createdAt, rec.createdBy, rec.forTerminal ?? null);
+  async createEnrolmentToken(rec: NewEnrolmentToken, audit?: AuditOf<void>): Promise<void> {
+    this.#db.transaction(() => {
+      this.#prep('INSERT INTO enrolment_tokens (id, token_hash, group_id, tags, expires_at, created_at, created_by, for_terminal) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
+        .run(rec.id, rec.tokenHash, rec.groupId, JSON.stringify(rec.tags), rec.expiresAt, rec.createdAt, rec.createdBy, rec.forTerminal ?? null);
+      this.#audit(audit, undefined);
+    })();
+  }
+
+  async revokeEnrolmentToken(id: string, audit?: AuditOf<boolean>): Promise<boolean> {
+    return this.#db.transaction(() => {
+      const ok = this.#prep('UPDATE enrolment_tokens SET expires_at = 0 WHERE id = ? AND used_at IS NULL AND expires_at > 0').run(id).changes === 1;
+      if (ok) this.#audit(audit, true);
+      return ok;
+    })();
   }
 
   async consumeEnrolmentToken(tokenHash: string, terminalId: string, now: number): Promise<EnrolmentTokenRecord | undefined> {
@@ -383,11 +486,12 @@ export class SqliteStore implements Store {
   }
 
   async recordConfigStatus(rec: ConfigStatusRecord): Promise<void> {
-    this.#prep(`INSERT INTO terminal_config_status (terminal_id, version, status, error_code, error_message, at, applied_version)
-      VALUES (@terminalId, @version, @status, @errorCode, @errorMessage, @at, CASE WHEN @status = 'applied' THEN @version END)
+    this.#prep(`INSERT INTO terminal_config_status (terminal_id, version, status, error_code, error_message, at, applied_version, changes)
+      VALUES (@terminalId, @version, @status, @errorCode, @errorMessage, @at, CASE WHEN @status = 'applied' THEN @version END, @changes)
       ON CONFLICT (terminal_id) DO UPDATE SET version = excluded.version, status = excluded.status, error_code = excluded.error_code,
-        error_message = excluded.error_message, at = excluded.at,
-        applied_version = CASE WHEN excluded.status = 'applied' THEN excluded.version ELSE terminal_config_status.applied_version END`).run(rec);
+        error_message = excluded.error_message, at = excluded.at, changes = excluded.changes,
+        applied_version = CASE WHEN excluded.status = 'applied' THEN excluded.version ELSE terminal_config_status.applied_version END`)
+      .run({ terminalId: rec.terminalId, version: rec.version, status: rec.status, errorCode: rec.errorCode, errorMessage: rec.errorMessage, at: rec.at, changes: rec.changes === undefined ? null : JSON.stringify(rec.changes) });
   }
 
   async getTerminalConfigState(terminalId: string): Promise<TerminalConfigState> {
@@ -427,27 +531,37 @@ export class SqliteStore implements Store {
     return { version: next, changed };
   }
 
-  async hotlistAdd(adds: readonly HotlistAdd[], at: number): Promise<HotlistChangeResult> {
-    return this.#db.transaction(() => this.#hotlistAddSync(adds, at))();
+  async hotlistAdd(adds: readonly HotlistAdd[], at: number, audit?: AuditOf<HotlistChangeResult>): Promise<HotlistChangeResult> {
+    return this.#db.transaction(() => {
+      const r = this.#hotlistAddSync(adds, at);
+      this.#audit(audit, r);
+      return r;
+    })();
   }
 
-  async hotlistRemove(cardNumbers: readonly string[], at: number, by: string): Promise<HotlistChangeResult> {
+  async hotlistRemove(cardNumbers: readonly string[], at: number, by: string, audit?: AuditOf<HotlistChangeResult>): Promise<HotlistChangeResult> {
     return this.#db.transaction(() => {
-      const cur = (this.#prep('SELECT version FROM hotlist_meta WHERE id = 1').get() as { version: number }).version;
-      const next = cur + 1;
-      const del = this.#prep('DELETE FROM hotlist WHERE card_number = ?');
-      const log = this.#prep("INSERT INTO hotlist_log (version, card_number, op, at, by) VALUES (?, ?, 'remove', ?, ?)");
-      const changed: string[] = [];
-      for (const c of cardNumbers) {
-        if (del.run(c).changes === 1) {
-          log.run(next, c, at, by);
-          changed.push(c);
-        }
-      }
-      if (changed.length === 0) return { version: cur, changed };
-      this.#prep('UPDATE hotlist_meta SET version = ? WHERE id = 1').run(next);
-      return { version: next, changed };
+      const r = this.#hotlistRemoveSync(cardNumbers, at, by);
+      this.#audit(audit, r);
+      return r;
     })();
+  }
+
+  #hotlistRemoveSync(cardNumbers: readonly string[], at: number, by: string): HotlistChangeResult {
+    const cur = (this.#prep('SELECT version FROM hotlist_meta WHERE id = 1').get() as { version: number }).version;
+    const next = cur + 1;
+    const del = this.#prep('DELETE FROM hotlist WHERE card_number = ?');
+    const log = this.#prep("INSERT INTO hotlist_log (version, card_number, op, at, by) VALUES (?, ?, 'remove', ?, ?)");
+    const changed: string[] = [];
+    for (const c of cardNumbers) {
+      if (del.run(c).changes === 1) {
+        log.run(next, c, at, by);
+        changed.push(c);
+      }
+    }
+    if (changed.length === 0) return { version: cur, changed };
+    this.#prep('UPDATE hotlist_meta SET version = ? WHERE id = 1').run(next);
+    return { version: next, changed };
   }
 
   async getHotlistEntry(cardNumber: string): Promise<HotlistEntry | undefined> {
@@ -508,7 +622,7 @@ export class SqliteStore implements Store {
     return st;
   }
 
-  async ingestEvents(terminalId: string, records: readonly NewEvent[], receivedAt: number, hotlistAdds?: ReadonlyMap<string, HotlistAdd>): Promise<IngestResult> {
+  async ingestEvents(terminalId: string, records: readonly NewEvent[], receivedAt: number, hotlistAdds?: ReadonlyMap<string, HotlistAdd>, audit?: AuditOf<IngestResult>): Promise<IngestResult> {
     const chunk = SqliteStore.#INGEST_CHUNK;
     const returning = hotlistAdds !== undefined && hotlistAdds.size > 0;
     let upToSeq = 0;
@@ -543,7 +657,9 @@ export class SqliteStore implements Store {
         }
       }
       const hotlist = adds.length > 0 ? this.#hotlistAddSync(adds, receivedAt) : null;
-      return { inserted, duplicates: records.length - inserted, upToSeq, hotlist: hotlist !== null && hotlist.changed.length > 0 ? hotlist : null };
+      const result: IngestResult = { inserted, duplicates: records.length - inserted, upToSeq, hotlist: hotlist !== null && hotlist.changed.length > 0 ? hotlist : null };
+      this.#audit(audit, result);
+      return result;
     })();
   }
 
@@ -595,8 +711,23 @@ export class SqliteStore implements Store {
     return (this.#prep(`SELECT * FROM audit ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT ?`).all(...args) as AuditRow[]).map(toAudit);
   }
 
+  #intactAt = -Infinity;
+
+  /**
+   * The store answers and is sound: `SELECT 1`, and `PRAGMA quick_check` (reads every page once)
+   * at most every {@link SQLITE_INTEGRITY_INTERVAL_MS}; a failed check is repeated on the next call.
+   */
   async ping(): Promise<boolean> {
-    return (this.#prep('SELECT 1 AS ok').get() as { ok: number }).ok === 1;
+    try {
+      if ((this.#prep('SELECT 1 AS ok').get() as { ok: number }).ok !== 1) return false;
+      const now = performance.now();
+      if (now - this.#intactAt < SQLITE_INTEGRITY_INTERVAL_MS) return true;
+      if (this.#db.pragma('quick_check', { simple: true }) !== 'ok') return false;
+      this.#intactAt = now;
+      return true;
+    } catch {
+      return false;
+    }
   }
 
   async close(): Promise<void> {

@@ -80,6 +80,15 @@ export interface AuditRecord {
 
 export type NewAuditRecord = Omit<AuditRecord, 'id'>;
 
+/**
+ * Audit entries a mutation writes in its own transaction, built from its result: the mutation and
+ * its audit entries commit together or not at all (an audit write that fails undoes the change).
+ */
+export type AuditOf<R> = (result: R) => readonly NewAuditRecord[];
+
+/** What {@link Store.recoverAdminToken} did. */
+export type AdminRecovery = 'created' | 'restored' | 'unchanged';
+
 export interface TerminalFilter {
   readonly groupId?: string;
   readonly tag?: string;
@@ -151,6 +160,15 @@ export interface ConfigStatusRecord {
   readonly errorCode: string | null;
   readonly errorMessage: string | null;
   readonly at: number;
+  /** Per changed field, what took effect and when (`at` absent while pending); absent when not reported. */
+  readonly changes?: readonly ConfigFieldEffectRecord[];
+}
+
+/** One field of a configuration status report (`up/config/status` `changes`). */
+export interface ConfigFieldEffectRecord {
+  readonly field: string;
+  readonly effect: 'live' | 'session-end' | 'restart' | 'pinned';
+  readonly at?: number;
 }
 
 /** Desired vs reported configuration of one terminal. */
@@ -247,22 +265,38 @@ export interface TelemetryRecord {
 export interface Store {
   /** Backend name for `/ready` and metrics. */
   readonly kind: string;
-
-  createAdminToken(rec: { id: string; name: string; role: Role; tokenHash: string; createdAt: number }): Promise<void>;
-  findAdminTokenByHash(tokenHash: string): Promise<AdminTokenRecord | undefined>;
-  listAdminTokens(): Promise<AdminTokenRecord[]>;
-  countActiveAdminTokens(): Promise<number>;
-  revokeAdminToken(id: string, at: number): Promise<boolean>;
-
-  createGroup(rec: { id: string; name: string; createdAt: number }): Promise<void>;
-  getGroup(id: string): Promise<GroupRecord | undefined>;
   /** Transit key sets, assignments, key jobs and key-delivery approvals (docs/keys.md), in this store's numbered migrations. */
   readonly keys: KeysStore;
   /** Update packages and rollouts, in this store's numbered migrations. */
   readonly updates: UpdatesStore;
+
+  createAdminToken(rec: { id: string; name: string; role: Role; tokenHash: string; createdAt: number }, audit?: AuditOf<void>): Promise<void>;
+  findAdminTokenByHash(tokenHash: string): Promise<AdminTokenRecord | undefined>;
+  listAdminTokens(): Promise<AdminTokenRecord[]>;
+  countActiveAdminTokens(): Promise<number>;
+  /**
+   * Revokes a token (false when unknown or already revoked). The last active `admin` token cannot
+   * be revoked: nobody could manage tokens any more.
+   * @throws ServerError `SRV_ERR_LAST_ADMIN`
+   */
+  revokeAdminToken(id: string, at: number, audit?: AuditOf<boolean>): Promise<boolean>;
+  /**
+   * Start-up recovery with `ONECARD_ADMIN_TOKEN`: makes the token of hash `rec.tokenHash` an
+   * active `admin` token (re-activating and promoting it when it exists, else creating it).
+   * Audit entries are written only when something changed.
+   */
+  recoverAdminToken(rec: { id: string; name: string; tokenHash: string; createdAt: number }, audit?: AuditOf<AdminRecovery>): Promise<AdminRecovery>;
+
+  createGroup(rec: { id: string; name: string; createdAt: number }, audit?: AuditOf<void>): Promise<void>;
+  getGroup(id: string): Promise<GroupRecord | undefined>;
   listGroups(): Promise<GroupRecord[]>;
 
-  createEnrolmentToken(rec: NewEnrolmentToken): Promise<void>;
+  createEnrolmentToken(rec: NewEnrolmentToken, audit?: AuditOf<void>): Promise<void>;
+  /**
+   * Revokes an unused token: it expires at once (`expiresAt` becomes 0), so it can no longer be
+   * consumed. Returns false when unknown, used or already revoked.
+   */
+  revokeEnrolmentToken(id: string, audit?: AuditOf<boolean>): Promise<boolean>;
   /**
    * Atomically marks the token used by `terminalId` if it exists, is unused and has not expired
    * at `now`; returns it, or `undefined` (never reveals which condition failed). A re-key token
@@ -320,9 +354,9 @@ export interface Store {
   /** Current hotlist version (0 when it never changed). */
   hotlistVersion(): Promise<number>;
   /** Adds cards in one new version (cards already listed are skipped; no change, no new version). */
-  hotlistAdd(adds: readonly HotlistAdd[], at: number): Promise<HotlistChangeResult>;
+  hotlistAdd(adds: readonly HotlistAdd[], at: number, audit?: AuditOf<HotlistChangeResult>): Promise<HotlistChangeResult>;
   /** Cancels (removes) cards in one new version (unlisted ones are skipped). */
-  hotlistRemove(cardNumbers: readonly string[], at: number, by: string): Promise<HotlistChangeResult>;
+  hotlistRemove(cardNumbers: readonly string[], at: number, by: string, audit?: AuditOf<HotlistChangeResult>): Promise<HotlistChangeResult>;
   getHotlistEntry(cardNumber: string): Promise<HotlistEntry | undefined>;
   /** Listed entries by card number; `prefix` filters, page with `afterCard`. */
   listHotlist(opts?: { prefix?: string; afterCard?: string; limit?: number }): Promise<HotlistEntry[]>;
@@ -342,7 +376,7 @@ export interface Store {
    * in `hotlistAdds` (keyed by the eventId that carried them) are applied in the same transaction,
    * and only for events inserted now (never again for a retransmitted duplicate).
    */
-  ingestEvents(terminalId: string, records: readonly NewEvent[], receivedAt: number, hotlistAdds?: ReadonlyMap<string, HotlistAdd>): Promise<IngestResult>;
+  ingestEvents(terminalId: string, records: readonly NewEvent[], receivedAt: number, hotlistAdds?: ReadonlyMap<string, HotlistAdd>, audit?: AuditOf<IngestResult>): Promise<IngestResult>;
   listEvents(filter?: EventFilter): Promise<EventRecord[]>;
   /** Latest telemetry per terminal (replaces the previous one). */
   putTelemetry(rec: TelemetryRecord): Promise<void>;

@@ -4,6 +4,11 @@
  * retained, through the shared jobs notifier `app.jobs`), their progress from `up/jobs/{jobId}`, and the package download (HTTP Range) for
  * terminals. Packages are verified against the configured trusted keys before they are stored;
  * archives live as files under `packageDir`. Register after the broker and auth plugins.
+ *
+ * A rollout that may downgrade or reinstall (`force`, or its explicit alias `allowDowngrade`)
+ * needs the admin role and is audited as `rollout.downgrade-allowed`; an operator's is refused
+ * with `SRV_ERR_UPDATE_DOWNGRADE`. A terminal may fetch a package's job, signature and archive
+ * only when a rollout of that package targets it (else 404, as for an unknown package).
  */
 import { randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
@@ -237,6 +242,7 @@ async function updatesPlugin(app: FastifyInstance, opts: UpdatesPluginOptions): 
     maxFailures?: number;
     maxFailureRatio?: number;
     force?: boolean;
+    allowDowngrade?: boolean;
     terminalTimeoutSeconds?: number;
   }
   const strList = { type: 'array', maxItems: 1000, items: { type: 'string', minLength: 1, maxLength: 64 } } as const;
@@ -257,18 +263,21 @@ async function updatesPlugin(app: FastifyInstance, opts: UpdatesPluginOptions): 
           successThreshold: { type: 'number', minimum: 0, maximum: 1 },
           maxFailures: { type: 'integer', minimum: 1 },
           maxFailureRatio: { type: 'number', minimum: 0, exclusiveMaximum: 1 },
-          force: { type: 'boolean' },
+          force: { type: 'boolean', description: 'allow same-version installs and downgrades (admin role only; audited)' },
+          allowDowngrade: { type: 'boolean', description: 'same as force' },
           terminalTimeoutSeconds: { type: 'integer', minimum: 1, maximum: 7 * 86400 },
         },
       },
     },
   }, async (req, reply) => {
     const b = req.body;
+    const force = b.force === true || b.allowDowngrade === true;
+    if (force && req.admin?.role !== 'admin') throw new ServerError('SRV_ERR_UPDATE_DOWNGRADE', `role ${req.admin?.role ?? 'none'}`, { role: req.admin?.role, allowed: ['admin'] });
     const pkg = await store.getPackage(b.packageId);
     if (pkg === undefined) throw new ServerError('SRV_ERR_NOT_FOUND', `package ${b.packageId}`);
     const id = newId('ro_');
     const plan: RolloutPlan = {
-      id, packageId: pkg.id, packageSeq: pkg.seq, targetVersion: pkg.version, minPreviousVersion: pkg.minPreviousVersion, force: b.force ?? false,
+      id, packageId: pkg.id, packageSeq: pkg.seq, targetVersion: pkg.version, minPreviousVersion: pkg.minPreviousVersion, force,
       phases: b.phases, ratePerMinute: b.ratePerMinute ?? 60, successThreshold: b.successThreshold ?? 0.95, maxFailures: b.maxFailures ?? 1,
       ...(b.maxFailureRatio !== undefined ? { maxFailureRatio: b.maxFailureRatio } : {}), terminalTimeoutMs: (b.terminalTimeoutSeconds ?? 1800) * 1000,
     };
@@ -287,6 +296,7 @@ async function updatesPlugin(app: FastifyInstance, opts: UpdatesPluginOptions): 
     await store.putRollout(rec);
     open.set(id, rec);
     await app.audit(req, 'rollout.create', id, { packageId: pkg.id, version: pkg.version, targets: found.size, phases: b.phases, force: plan.force });
+    if (plan.force) await app.audit(req, 'rollout.downgrade-allowed', id, { packageId: pkg.id, version: pkg.version, name: pkg.name });
     await apply(id, { type: 'tick' });
     reply.code(201);
     return rolloutView(open.get(id) ?? (await store.getRollout(id))!, true);
@@ -334,9 +344,12 @@ async function updatesPlugin(app: FastifyInstance, opts: UpdatesPluginOptions): 
     };
   });
 
-  const pkgOr404 = async (id: string): Promise<PackageRecord> => {
+  /** The package, when a rollout of it targets `terminalId` (else 404, never revealing which). */
+  const pkgOr404 = async (id: string, terminalId: string): Promise<PackageRecord> => {
     const p = await store.getPackage(id);
     if (p === undefined) throw new ServerError('SRV_ERR_NOT_FOUND', `package ${id}`);
+    const targets = (r: RolloutRecord): boolean => r.packageId === p.id && r.state.terminals[terminalId] !== undefined;
+    if (![...open.values()].some(targets) && !(await store.listRollouts()).some(targets)) throw new ServerError('SRV_ERR_NOT_FOUND', `package ${id}`);
     return p;
   };
 
@@ -344,7 +357,7 @@ async function updatesPlugin(app: FastifyInstance, opts: UpdatesPluginOptions): 
     preHandler: app.requireTerminal(),
     schema: { tags: ['terminal'], summary: 'A package signature file', security: [{ terminalBasic: [] }], params: { type: 'object', properties: { id: ID }, required: ['id'] } },
   }, async (req, reply) => {
-    const p = await pkgOr404(req.params.id);
+    const p = await pkgOr404(req.params.id, req.terminal!.id);
     reply.type('application/json');
     return p.signature;
   });
@@ -353,7 +366,7 @@ async function updatesPlugin(app: FastifyInstance, opts: UpdatesPluginOptions): 
     preHandler: app.requireTerminal(),
     schema: { tags: ['terminal'], summary: 'A package archive; supports `Range: bytes=a-b` to resume', security: [{ terminalBasic: [] }], params: { type: 'object', properties: { id: ID }, required: ['id'] } },
   }, async (req: FastifyRequest<{ Params: { id: string } }>, reply: FastifyReply) => {
-    const p = await pkgOr404(req.params.id);
+    const p = await pkgOr404(req.params.id, req.terminal!.id);
     reply.header('accept-ranges', 'bytes').header('etag', `"${p.sha256}"`).type('application/octet-stream');
     const range = req.headers.range;
     const ifRange = req.headers['if-range'];
