@@ -1,7 +1,7 @@
 /**
  * Enrolment: generate the terminal's P-256 key pair, keep the private key in the data dir
  * (0600, dir 0700) BEFORE contacting the server (a consumed single-use token must never leave
- * the terminal without its key), post `{token, publicKey, kind}` to `POST /api/v1/enrol`, then
+ * the terminal without its key), post `{token, publicKey, kind, name?}` to `POST /api/v1/enrol`, then
  * store the terminal id, MQTT credentials and server public key. The token and password never
  * reach a log or an error message.
  */
@@ -16,6 +16,11 @@ export interface EnrolOptions {
   readonly dataDir: string;
   /** Terminal kind, `^[a-z][a-z0-9-]{0,31}$` (e.g. `kiosk`, `pos`, `gate`); default `terminal`. */
   readonly kind?: string;
+  /**
+   * Human name (e.g. `hall-kiosk`), shown in the dashboard, the API and the logs beside the id:
+   * 1..64 printable characters, no control or bidirectional-override characters.
+   */
+  readonly name?: string;
   /** Replace an existing enrolment (re-key with a token bound to this terminal). */
   readonly force?: boolean;
   readonly fetch?: FetchLike;
@@ -24,6 +29,17 @@ export interface EnrolOptions {
 }
 
 const KIND_RE = /^[a-z][a-z0-9-]{0,31}$/;
+
+/**
+ * A terminal name: 1..64 characters after trimming, no C0/C1 controls (NUL included), no
+ * bidirectional embedding/override/isolate marks (U+202A–U+202E, U+2066–U+2069), no line or
+ * paragraph separators. The server applies the same rule.
+ */
+export function isValidTerminalName(name: string): boolean {
+  const t = name.trim();
+  // eslint-disable-next-line no-control-regex
+  return t.length >= 1 && t.length <= 64 && t === name && !/[\u0000-\u001f\u007f-\u009f\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069\ufeff]/u.test(t);
+}
 
 function normaliseServerUrl(u: string): string {
   let url: URL;
@@ -41,6 +57,7 @@ export async function enrol(options: EnrolOptions): Promise<TerminalIdentity> {
   const serverUrl = normaliseServerUrl(options.serverUrl);
   const kind = options.kind ?? 'terminal';
   if (!KIND_RE.test(kind)) throw new TerminalError('TERM_ERR_INVALID_ARGUMENT', 'kind must match ^[a-z][a-z0-9-]{0,31}$', { field: 'kind' });
+  if (options.name !== undefined && !isValidTerminalName(options.name)) throw new TerminalError('TERM_ERR_INVALID_ARGUMENT', 'name must be 1..64 printable characters without control or bidirectional-override characters, no leading/trailing spaces', { field: 'name' });
   if (options.token.length < 8) throw new TerminalError('TERM_ERR_INVALID_ARGUMENT', 'token too short', { field: 'token' });
   if (options.force !== true && (await hasIdentity(options.dataDir))) throw new TerminalError('TERM_ERR_ENROL_EXISTS', options.dataDir, { dataDir: options.dataDir });
   const doFetch: FetchLike = options.fetch ?? ((url, init) => fetch(url, init));
@@ -52,7 +69,7 @@ export async function enrol(options: EnrolOptions): Promise<TerminalIdentity> {
     const res = await doFetch(`${serverUrl}/api/v1/enrol`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ token: options.token, publicKey: publicKeySpki, kind }),
+      body: JSON.stringify({ token: options.token, publicKey: publicKeySpki, kind, ...(options.name === undefined ? {} : { name: options.name }) }),
       signal: AbortSignal.timeout(options.timeoutMs ?? 30_000),
     });
     status = res.status;
@@ -82,6 +99,7 @@ export async function enrol(options: EnrolOptions): Promise<TerminalIdentity> {
     serverPublicKey: body['serverPublicKey'],
     publicKey: publicKeySpki,
     kind,
+    ...(options.name === undefined ? {} : { name: typeof body['name'] === 'string' ? body['name'] : options.name }),
     enrolledAt: Math.floor((options.clock ?? Date.now)()),
   };
   await saveIdentity(options.dataDir, identity);

@@ -33,6 +33,8 @@ export interface TerminalIdentity {
   /** This terminal's P-256 public key, SPKI DER base64. */
   readonly publicKey: string;
   readonly kind: string;
+  /** Human name given at enrolment (`--name`), shown beside the id; the server's copy may change later. */
+  readonly name?: string;
   readonly enrolledAt: number;
 }
 

@@ -7,16 +7,19 @@ import { TerminalError } from '../errors.ts';
 import { enrol } from '../agent/enrol.ts';
 import { EXIT, type CliCommand, type CliIo } from './io.ts';
 
-export const ENROLL_HELP = `Usage: onecard-terminal enroll --server URL --token TOKEN --data-dir DIR [--kind KIND] [--force]
+export const ENROLL_HELP = `Usage: onecard-terminal enroll --server URL --token TOKEN --data-dir DIR [--name NAME] [--kind KIND] [--force]
 
 Enrol this terminal with the OneCard fleet server. Generates a P-256 key pair, keeps the
 private key in DIR (file mode 0600, DIR 0700), sends the public key with the enrolment token,
 and stores the terminal id, MQTT credentials and the server's public key in DIR/identity.json.
+Then start it with:  onecard-terminal run --data-dir DIR
 
 Options:
   --server URL     fleet server base URL, e.g. https://fleet.example.org
   --token TOKEN    single-use enrolment token from an operator
-  --data-dir DIR   the terminal's data directory
+  --data-dir DIR   the terminal's data directory (e.g. /var/lib/onecard)
+  --name NAME      human name shown beside the id (dashboard, API, logs), e.g. hall-kiosk;
+                   1..64 characters, no control or bidirectional-override characters
   --kind KIND      terminal kind (kiosk, pos, gate, ...); default: terminal
   --force          replace an existing enrolment in DIR (re-key)
   -h, --help       show this help
@@ -24,11 +27,11 @@ Options:
 Exit status: 0 enrolled, 1 enrolment failed, 2 usage error.
 `;
 
-type Parsed = { help: boolean; force: boolean; server?: string; token?: string; dataDir?: string; kind?: string };
+type Parsed = { help: boolean; force: boolean; server?: string; token?: string; dataDir?: string; kind?: string; name?: string };
 
 function parse(argv: readonly string[]): Parsed | string {
   const out: Parsed = { help: false, force: false };
-  const valued = { '--server': 'server', '--token': 'token', '--data-dir': 'dataDir', '--kind': 'kind' } as const;
+  const valued = { '--server': 'server', '--token': 'token', '--data-dir': 'dataDir', '--kind': 'kind', '--name': 'name' } as const;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     if (a === '--help' || a === '-h') { out.help = true; continue; }
@@ -57,8 +60,10 @@ async function run(argv: readonly string[], io: CliIo): Promise<number> {
     return EXIT.usage;
   }
   try {
-    const id = await enrol({ serverUrl: p.server!, token: p.token!, dataDir: p.dataDir!, force: p.force, ...(p.kind !== undefined ? { kind: p.kind } : {}) });
-    io.stdout(`enrolled: terminal ${id.terminalId} in group ${id.groupId}\nidentity: ${p.dataDir}\n`);
+    const id = await enrol({ serverUrl: p.server!, token: p.token!, dataDir: p.dataDir!, force: p.force, ...(p.kind !== undefined ? { kind: p.kind } : {}), ...(p.name !== undefined ? { name: p.name } : {}) });
+    const shown = id.name === undefined ? id.terminalId : `${id.terminalId} (${id.name})`;
+    io.stdout(`enrolled: terminal ${shown} in group ${id.groupId}\nidentity: ${p.dataDir}\n\nNext: start the terminal with\n  onecard-terminal run --data-dir ${shellQuote(p.dataDir!)}\n` +
+      `(readers, API bind and update keys that the fleet cannot know go in ${shellQuote(`${p.dataDir!.replace(/\/+$/, '')}/terminal.json`)}; see onecard-terminal run --help)\n`);
     return EXIT.ok;
   } catch (e) {
     if (e instanceof TerminalError) {
@@ -67,6 +72,11 @@ async function run(argv: readonly string[], io: CliIo): Promise<number> {
     }
     throw e;
   }
+}
+
+/** Quotes a path for a POSIX shell when it needs it. */
+function shellQuote(s: string): string {
+  return /^[A-Za-z0-9_./:@%+=,-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
 }
 
 export const enrollCommand: CliCommand = { summary: 'enrol this terminal with the fleet server', run };

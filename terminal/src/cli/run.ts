@@ -23,7 +23,7 @@ export const COMMANDS: Readonly<Record<string, LazyCommand>> = {
   pin: { summary: 'verify or change the card PIN (PINs from stdin), or show its status', load: async () => (await import('./pin-command.ts')).pinCommand },
   purchase: { summary: 'transit purse purchase through the PSAM (--amount FEN)', load: async () => (await import('./purchase-command.ts')).purchaseCommand },
   readers: { summary: 'list serial ports and HID devices', load: async () => (await import('./readers-command.ts')).readersCommand },
-  run: { summary: 'run the terminal runtime and local API (--config FILE)', load: async () => (await import('./run-command.ts')).runCommand },
+  run: { summary: 'run the terminal (--data-dir DIR after enroll, or --config FILE)', load: async () => (await import('./run-command.ts')).runCommand },
   enroll: { summary: 'enrol this terminal with the fleet server', load: async () => (await import('./enroll-command.ts')).enrollCommand },
   update: { summary: 'Install, inspect or roll back software updates', load: async () => (await import('../updater/cli.ts')).updateCommand },
 };

@@ -9,13 +9,17 @@
 import { EventEmitter } from 'node:events';
 import type { CardAccess, CardSlotRef } from '../api/index.ts';
 import type { ReaderManager } from '../card/index.ts';
+import type { CardChannel } from '../card/channel.ts';
 import { TerminalError } from '../errors.ts';
 
 /** Where the user card and the PSAM are, and the manager that drives them. */
 export interface CardSetup {
   readonly manager: ReaderManager;
-  readonly user: CardSlotRef;
+  /** Undefined while no reader is configured (card requests are refused with `TERM_ERR_API_NOT_CONFIGURED`). */
+  readonly user: CardSlotRef | undefined;
   readonly psam: CardSlotRef | undefined;
+  /** Used as the PSAM when `psam` is undefined: the soft SAM over the delivered transit keys. */
+  readonly softPsam?: CardChannel;
 }
 
 const FORWARDED = ['card-inserted', 'card-removed', 'reader-status'] as const;
@@ -55,14 +59,15 @@ export class CardGate implements CardAccess {
    * Runs `fn` with exclusive use of the user card (and the PSAM); waits while a swap is under way.
    * Rejects `TERM_ERR_RUNTIME_CLOSED` after {@link close}, and as the reader manager does.
    */
-  async withCard<T>(fn: (s: { readonly card: import('../card/channel.ts').CardChannel; readonly psam: import('../card/channel.ts').CardChannel | undefined }) => Promise<T>): Promise<T> {
+  async withCard<T>(fn: (s: { readonly card: CardChannel; readonly psam: CardChannel | undefined }) => Promise<T>): Promise<T> {
     while (this.#gate !== undefined) await this.#gate;
     if (this.#closed) throw new TerminalError('TERM_ERR_RUNTIME_CLOSED');
+    const { manager, user, psam, softPsam } = this.#setup;
+    if (user === undefined) throw new TerminalError('TERM_ERR_API_NOT_CONFIGURED', 'no card reader configured yet (local file or fleet configuration)', { field: 'readers' });
     this.#inFlight++;
-    const { manager, user, psam } = this.#setup;
     try {
       return await manager.withCard(user.readerId, user.slot, (card) =>
-        psam === undefined ? fn({ card, psam: undefined }) : manager.withCard(psam.readerId, psam.slot, (p) => fn({ card, psam: p })),
+        psam === undefined ? fn({ card, psam: softPsam }) : manager.withCard(psam.readerId, psam.slot, (p) => fn({ card, psam: p })),
       );
     } finally {
       this.#inFlight--;
