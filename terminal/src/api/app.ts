@@ -1,14 +1,17 @@
 /**
  * The terminal's local API for kiosk front-ends and hospital systems (HIS): HTTP + WebSocket on
  * 127.0.0.1. {@link buildLocalApi} builds the Fastify instance and never listens (the runtime
- * does). Access rule: a request whose `Host` is not a localhost name is refused (DNS rebinding);
- * a browser request (with `Origin`) must come from an allowed origin; a request without `Origin`
- * (HIS, scripts) must carry the token. OpenAPI at `/docs` (token not needed). Routes are listed in
- * docs/local-api.md.
+ * does). Access rule, checked before any route runs: the peer must be loopback or on the client
+ * allow-list; `Host` must be a localhost name or an allowed host (DNS rebinding); an `Origin`, when
+ * sent, must be the API's own origin or an allowed one; and then every request and every WebSocket
+ * needs a credential — the token (HIS, scripts, launchers) or the session cookie of a page the
+ * terminal serves (`sessions.ts`), used from that page's own origin. `Origin` is never a
+ * credential. Only `/health`, `/docs` and `/session/start` (which trades a launch code) are open.
+ * Routes are listed in docs/local-api.md.
  */
 import { EventEmitter } from 'node:events';
-import { timingSafeEqual } from 'node:crypto';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply } from 'fastify';
+import { readFileSync } from 'node:fs';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply } from 'fastify';
 import websocket from '@fastify/websocket';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
@@ -20,6 +23,8 @@ import type { Hotlist, PurchaseJournal } from '../services/index.ts';
 import type { EcardIdentity, EcardVerifier } from '../ecard/index.ts';
 import type { CardAccess } from './card-access.ts';
 import { toHttpError } from './http-errors.ts';
+import { PAGE_NAME, SESSION_COOKIE, SessionStore } from './sessions.ts';
+import { apiTokenProblem, sameToken } from './token-policy.ts';
 
 /** The card services the API calls (the real ones by default; tests may wrap them). */
 export interface LocalApiServices {
@@ -44,10 +49,22 @@ export interface LocalApiOptions {
   readonly ecard?: EcardVerifier;
   /** Emits `'scan'` with {@link EcardScanResult} for each code read by a scanner. */
   readonly scans?: EventEmitter;
-  /** Token for non-browser clients. When absent, non-browser requests are refused (except /docs, /health). */
+  /**
+   * The API token (HIS, scripts, the launcher that mints page sessions). When absent, only
+   * `/health` and `/docs` answer. Throws `TERM_ERR_CONFIG` (field `api.token`) when too weak.
+   */
   readonly token?: string;
-  /** Browser origins allowed, e.g. `http://localhost:8080`. */
+  /**
+   * Other browser origins (e.g. a HIS web app at `http://localhost:8080`) that may call the API
+   * with the token: they get CORS headers. Being listed grants nothing without the token.
+   */
   readonly allowedOrigins?: readonly string[];
+  /** Peer addresses allowed besides loopback (only meaningful with `tls` and a non-loopback listen address). */
+  readonly allowedClients?: readonly string[];
+  /** Serve HTTPS (required by the config for a non-loopback `api.host`). PEM strings. */
+  readonly tls?: { readonly key: string; readonly cert: string };
+  /** Page sessions (kiosk, desk); one store per API by default. */
+  readonly sessions?: SessionStore;
   /** Extra Host names (without port) besides localhost, 127.0.0.1 and [::1]. */
   readonly allowedHosts?: readonly string[];
   readonly logger?: Logger;
@@ -59,7 +76,9 @@ export interface LocalApiOptions {
 }
 
 const LOCAL_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]']);
-const OPEN_PATHS = ['/docs', '/health'];
+const OPEN_PATHS = ['/docs', '/health', '/session/start'];
+/** Largest request body, bytes; larger ones answer 413 `TERM_ERR_API_TOO_LARGE`. */
+export const BODY_LIMIT = 16 * 1024;
 
 const errorSchema = {
   type: 'object',
@@ -88,11 +107,23 @@ function tokenOf(headers: Record<string, string | string[] | undefined>): string
   return undefined;
 }
 
-function sameToken(a: string, b: string): boolean {
-  const x = Buffer.from(a);
-  const y = Buffer.from(b);
-  return x.length === y.length && timingSafeEqual(x, y);
+function cookieOf(header: string | undefined, name: string): string | undefined {
+  if (header === undefined) return undefined;
+  for (const part of header.split(';')) {
+    const i = part.indexOf('=');
+    if (i > 0 && part.slice(0, i).trim() === name) return part.slice(i + 1).trim();
+  }
+  return undefined;
 }
+
+/** IPv4-mapped IPv6 peers (`::ffff:127.0.0.1`) compared as IPv4. */
+function peerAddress(a: string | undefined): string {
+  return (a ?? '').replace(/^::ffff:(?=\d+\.\d+\.\d+\.\d+$)/, '');
+}
+const isLoopbackPeer = (a: string): boolean => a === '::1' || /^127\./.test(a);
+
+/** How a request was let in (routes that need a particular kind check it). */
+export type LocalApiAuth = { readonly kind: 'token' } | { readonly kind: 'session'; readonly sessionId: string; readonly page: string };
 
 function sendError(reply: FastifyReply, err: unknown): FastifyReply {
   const { status, body } = toHttpError(err);
@@ -105,13 +136,25 @@ function sendError(reply: FastifyReply, err: unknown): FastifyReply {
  */
 export async function buildLocalApi(opts: LocalApiOptions): Promise<FastifyInstance> {
   const svc: LocalApiServices = { ...realServices, ...opts.services };
+  if (opts.token !== undefined) {
+    const why = apiTokenProblem(opts.token);
+    if (why !== undefined) throw new TerminalError('TERM_ERR_CONFIG', `api.token: ${why}`, { field: 'api.token' });
+  }
   const allowedOrigins = new Set(opts.allowedOrigins ?? []);
   const allowedHosts = new Set([...LOCAL_HOSTS, ...(opts.allowedHosts ?? []).map((h) => h.toLowerCase())]);
+  const allowedClients = new Set((opts.allowedClients ?? []).map(peerAddress));
+  const sessions = opts.sessions ?? new SessionStore(opts.clock === undefined ? {} : { clock: opts.clock });
+  const scheme = opts.tls === undefined ? 'http' : 'https';
+  const auth = new WeakMap<object, LocalApiAuth>();
   const app = Fastify({
     ...(opts.logger === undefined ? { logger: false } : { loggerInstance: opts.logger as FastifyBaseLogger }),
-    bodyLimit: 16 * 1024,
+    ...(opts.tls === undefined ? {} : { https: { key: opts.tls.key, cert: opts.tls.cert } }),
+    bodyLimit: BODY_LIMIT,
+    // Request lines are logged by the hook below without the query string (no code or secret reaches the log).
+    logController: new LogController({ disableRequestLogging: true }),
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false } },
-  });
+  }) as unknown as FastifyInstance;
+  app.addHook('onClose', async () => sessions.clear());
   const scans = opts.scans ?? new EventEmitter();
 
   await app.register(swagger, {
@@ -125,11 +168,17 @@ export async function buildLocalApi(opts: LocalApiOptions): Promise<FastifyInsta
   await app.register(websocket, { options: { maxPayload: 4096 } });
 
   app.addHook('onRequest', async (req, reply) => {
+    const peer = peerAddress(req.ip);
+    if (!isLoopbackPeer(peer) && !allowedClients.has(peer)) return sendError(reply, new TerminalError('TERM_ERR_API_CLIENT', peer));
     const host = hostName(req.headers.host);
+    // DNS rebinding: a page of evil.example resolved to 127.0.0.1 still says Host: evil.example.
     if (host === undefined || !allowedHosts.has(host)) return sendError(reply, new TerminalError('TERM_ERR_API_HOST', String(req.headers.host)));
+    const selfOrigin = `${scheme}://${String(req.headers.host).toLowerCase()}`;
     const origin = req.headers.origin;
-    if (origin !== undefined) {
+    const crossOrigin = origin !== undefined && origin !== selfOrigin;
+    if (crossOrigin) {
       if (!allowedOrigins.has(origin)) return sendError(reply, new TerminalError('TERM_ERR_API_ORIGIN', origin));
+      // CORS lets an allowed origin read answers to requests that carry the token; it is no credential.
       void reply.header('access-control-allow-origin', origin).header('vary', 'Origin');
       if (req.method === 'OPTIONS') {
         return reply
@@ -138,16 +187,40 @@ export async function buildLocalApi(opts: LocalApiOptions): Promise<FastifyInsta
           .code(204)
           .send();
       }
-      return;
     }
     const path = req.url.split('?')[0] ?? '';
     if (OPEN_PATHS.some((p) => path === p || path.startsWith(`${p}/`))) return;
     const given = tokenOf(req.headers);
-    if (opts.token === undefined || given === undefined || !sameToken(given, opts.token)) return sendError(reply, new TerminalError('TERM_ERR_API_TOKEN'));
+    if (given !== undefined) {
+      if (opts.token === undefined || !sameToken(given, opts.token)) return sendError(reply, new TerminalError('TERM_ERR_API_TOKEN'));
+      auth.set(req, { kind: 'token' });
+      return;
+    }
+    const sid = cookieOf(req.headers.cookie, SESSION_COOKIE);
+    if (sid === undefined) return sendError(reply, new TerminalError('TERM_ERR_API_TOKEN'));
+    // A session cookie counts only on requests from the served page itself: never from another
+    // origin (not even an allowed one or another port of localhost, which is the same site).
+    const site = req.headers['sec-fetch-site'];
+    if (crossOrigin || (site !== undefined && site !== 'same-origin' && site !== 'none')) {
+      return sendError(reply, new TerminalError('TERM_ERR_API_ORIGIN', 'session cookie used from another origin'));
+    }
+    const session = sessions.use(sid);
+    if (session === undefined) return sendError(reply, new TerminalError('TERM_ERR_API_SESSION'));
+    auth.set(req, { kind: 'session', sessionId: sid, page: session.page });
+  });
+  app.addHook('onResponse', async (req, reply) => {
+    req.log.info({ method: req.method, path: req.url.split('?')[0], status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'request completed');
   });
   app.setErrorHandler((err, _req, reply) => {
     if ((err as { validation?: unknown }).validation !== undefined) {
       return sendError(reply, new TerminalError('TERM_ERR_API_BAD_REQUEST', (err as Error).message));
+    }
+    const status = (err as { statusCode?: unknown }).statusCode;
+    if (status === 413) return sendError(reply, new TerminalError('TERM_ERR_API_TOO_LARGE', `body over ${BODY_LIMIT} bytes`));
+    // Fastify's own refusals of a request (bad JSON, unsupported media type, …) are the client's fault.
+    if (!(err instanceof TerminalError) && typeof status === 'number' && status >= 400 && status < 500) {
+      const { body } = toHttpError(new TerminalError('TERM_ERR_API_BAD_REQUEST', String((err as { code?: unknown }).code ?? 'request refused')));
+      return reply.code(status).send(body);
     }
     if (!(err instanceof TerminalError)) opts.logger?.error({ err }, 'local API internal error');
     return sendError(reply, err);
@@ -158,6 +231,52 @@ export async function buildLocalApi(opts: LocalApiOptions): Promise<FastifyInsta
   });
 
   app.get('/health', { schema: { hide: true } }, async () => ({ ok: true }));
+
+  app.post<{ Body: { page: string } }>('/v1/session/launch', {
+    schema: {
+      summary: 'Mint a single-use launch code for a page the terminal serves (token only)',
+      description: 'Open `path` in the browser within `expiresInSeconds`: it sets an HttpOnly, SameSite=Strict session cookie and redirects to `/{page}/`. A session cannot mint codes.',
+      tags: ['session'],
+      body: { type: 'object', properties: { page: { type: 'string', pattern: PAGE_NAME.source } }, required: ['page'], additionalProperties: false },
+      response: { 200: { type: 'object', properties: { code: { type: 'string' }, path: { type: 'string' }, expiresInSeconds: { type: 'integer' } } }, ...errors },
+    },
+  }, async (req) => {
+    if (auth.get(req)?.kind !== 'token') throw new TerminalError('TERM_ERR_API_TOKEN', 'launch codes are minted with the API token only');
+    const { code, expiresAt } = sessions.mintLaunchCode(req.body.page);
+    const now = opts.clock?.now() ?? Date.now();
+    return { code, path: `/session/start?code=${code}`, expiresInSeconds: Math.max(1, Math.round((expiresAt - now) / 1000)) };
+  });
+
+  app.get<{ Querystring: { code?: string } }>('/session/start', {
+    schema: { summary: 'Trade a launch code for the page session cookie and go to the page', tags: ['session'], querystring: { type: 'object', properties: { code: { type: 'string', maxLength: 64 } } } },
+  }, async (req, reply) => {
+    // Only a navigation the user or the launcher started, or one from the terminal's own pages:
+    // a remote page cannot make the browser redeem a code here.
+    const site = req.headers['sec-fetch-site'];
+    if (site !== undefined && site !== 'none' && site !== 'same-origin') throw new TerminalError('TERM_ERR_API_ORIGIN', `session start from a ${site} page`);
+    const s = req.query.code === undefined ? undefined : sessions.redeem(req.query.code);
+    void reply.header('cache-control', 'no-store').header('referrer-policy', 'no-referrer');
+    if (s === undefined) throw new TerminalError('TERM_ERR_API_SESSION', 'launch code unknown, used or expired');
+    const cookie = `${SESSION_COOKIE}=${s.sessionId}; Path=/; HttpOnly; SameSite=Strict${scheme === 'https' ? '; Secure' : ''}`;
+    return reply.header('set-cookie', cookie).redirect(`/${s.page}/`, 303);
+  });
+
+  app.get('/v1/session', {
+    schema: { summary: 'How this request is authenticated (page sessions: which page, idle expiry)', tags: ['session'], response: { 200: { type: 'object', additionalProperties: true }, ...errors } },
+  }, async (req) => {
+    const a = auth.get(req);
+    if (a?.kind !== 'session') return { kind: 'token' };
+    return { kind: 'session', page: a.page, idleSeconds: Math.round(sessions.idleMs / 1000) };
+  });
+
+  app.post('/v1/session/end', {
+    schema: { summary: 'End this page session (its WebSockets close) and clear the cookie', tags: ['session'], response: { 200: { type: 'object', properties: { ok: { type: 'boolean' } } }, ...errors } },
+  }, async (req, reply) => {
+    const a = auth.get(req);
+    if (a?.kind === 'session') sessions.end(a.sessionId);
+    void reply.header('set-cookie', `${SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0${scheme === 'https' ? '; Secure' : ''}`);
+    return { ok: true };
+  });
 
   app.get('/v1/readers', {
     schema: { summary: 'Reader status', tags: ['readers'], response: { 200: { type: 'object', properties: { readers: { type: 'array', items: { type: 'object', additionalProperties: true } } } }, ...errors } },
@@ -274,7 +393,10 @@ export async function buildLocalApi(opts: LocalApiOptions): Promise<FastifyInsta
     return result.identity;
   });
 
-  app.get('/v1/events', { websocket: true, schema: { summary: 'WebSocket: card-inserted, card-removed, reader-status, ecard events as JSON messages', tags: ['events'] } }, (socket) => {
+  app.get('/v1/events', { websocket: true, schema: { summary: 'WebSocket: card-inserted, card-removed, reader-status, ecard events as JSON messages', tags: ['events'] } }, (socket, req) => {
+    const a = auth.get(req);
+    // A page session stays alive while its WebSocket is open and closes it when the session ends.
+    const release = a?.kind === 'session' ? sessions.hold(a.sessionId, () => socket.close(1008, 'session ended')) : (): void => undefined;
     const send = (msg: Record<string, unknown>): void => {
       if (socket.readyState === socket.OPEN) socket.send(JSON.stringify(msg));
     };
@@ -289,6 +411,7 @@ export async function buildLocalApi(opts: LocalApiOptions): Promise<FastifyInsta
     scans.on('scan', onScan);
     send({ type: 'hello', readers: opts.readers.status() });
     socket.on('close', () => {
+      release();
       ev.off('card-inserted', onInserted);
       ev.off('card-removed', onRemoved);
       ev.off('reader-status', onStatus);
@@ -297,4 +420,19 @@ export async function buildLocalApi(opts: LocalApiOptions): Promise<FastifyInsta
   });
 
   return app;
+}
+
+/**
+ * Reads the PEM files of `api.tls` for {@link LocalApiOptions.tls}.
+ * @throws TerminalError `TERM_ERR_CONFIG` naming `api.tls.certFile` or `api.tls.keyFile`
+ */
+export function readApiTls(tls: { readonly certFile: string; readonly keyFile: string }): { key: string; cert: string } {
+  const read = (path: string, field: string): string => {
+    try {
+      return readFileSync(path, 'utf8');
+    } catch (e) {
+      throw new TerminalError('TERM_ERR_CONFIG', `${field}: cannot read ${path}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`, { field }, { cause: e });
+    }
+  };
+  return { cert: read(tls.certFile, 'api.tls.certFile'), key: read(tls.keyFile, 'api.tls.keyFile') };
 }

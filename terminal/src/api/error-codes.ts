@@ -1,6 +1,9 @@
 /** Error codes of the terminal's api area (local API, runtime composition and CLI), composed into the package registry by `src/errors.ts`. */
 export const API_ERRORS = {
   TERM_ERR_API_TOKEN: 'Local API token missing or wrong (header x-onecard-token or Authorization: Bearer)',
+  TERM_ERR_API_SESSION: 'Page session or launch code unknown, used or expired (the launcher mints a new launch code)',
+  TERM_ERR_API_CLIENT: 'Peer address not on the local API client allow-list',
+  TERM_ERR_API_TOO_LARGE: 'Request body larger than the local API accepts',
   TERM_ERR_API_ORIGIN: 'Browser origin not allowed to use the local API',
   TERM_ERR_API_HOST: 'Host header not allowed (the local API answers only to localhost names)',
   TERM_ERR_API_NOT_CONFIGURED: 'This terminal is not configured for the requested service',

@@ -2,3 +2,5 @@
 export * from './app.ts';
 export * from './card-access.ts';
 export * from './http-errors.ts';
+export * from './sessions.ts';
+export * from './token-policy.ts';

@@ -3,6 +3,7 @@ import { EventEmitter } from 'node:events';
 import { Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import pino from 'pino';
+import WebSocket from 'ws';
 import { createCardFromFile, t0Transmit, issueEcardCode, ecardIssuerPublicKey, TEST_ECARD_ISSUER_PRIVATE_KEY, type SimulatedCard } from '@onecard/simulators';
 import { fromHex } from '@onecard/protocol/bytes';
 import { buildLocalApi, type CardAccess, type EcardScanResult, type LocalApiOptions } from '../../src/api/index.ts';
@@ -12,7 +13,7 @@ import { createEcardVerifier } from '../../src/ecard/index.ts';
 import { TerminalError } from '../../src/errors.ts';
 
 const cardFile = (name: string): string => fileURLToPath(new URL(`../../../simulators/cards/${name}`, import.meta.url));
-const TOKEN = 'test-token-0123456789';
+const TOKEN = 'test-token-0123456789abcdef';
 const H = { 'x-onecard-token': TOKEN };
 const clock = { now: () => Date.UTC(2025, 5, 1, 2, 0, 0) };
 
@@ -75,7 +76,9 @@ t.test('access rule: Host, Origin, token', async (t) => {
   t.equal(r.statusCode, 403);
   t.equal(code(r), 'TERM_ERR_API_HOST', 'DNS rebinding refused even with the token');
   r = await app.inject({ method: 'GET', url: '/v1/readers', headers: { origin: 'http://localhost:8080' } });
-  t.equal(r.statusCode, 200, 'allowed browser origin without token');
+  t.equal(r.statusCode, 401, 'an allowed browser origin is no credential');
+  r = await app.inject({ method: 'GET', url: '/v1/readers', headers: { ...H, origin: 'http://localhost:8080' } });
+  t.equal(r.statusCode, 200, 'allowed browser origin with the token');
   t.equal(r.headers['access-control-allow-origin'], 'http://localhost:8080');
   r = await app.inject({ method: 'GET', url: '/v1/readers', headers: { ...H, origin: 'https://evil.example' } });
   t.equal(r.statusCode, 403);
@@ -173,7 +176,17 @@ t.test('e-card: verify, scan wait, timeout, events over WebSocket', async (t) =>
     wake = () => void (msgs.length >= n && resolve());
     wake();
   });
-  const ws = await app.injectWS('/v1/events', { headers: { ...H, host: 'localhost' } }, { onInit: (w) => w.on('message', onMessage) });
+  // Over a real loopback socket: the peer address is part of the access rule.
+  await app.listen({ host: '127.0.0.1', port: 0 });
+  const port = (app.server.address() as { port: number }).port;
+  const open = (headers: Record<string, string>): Promise<WebSocket> => new Promise((resolve, reject) => {
+    const w = new WebSocket(`ws://127.0.0.1:${port}/v1/events`, { headers });
+    w.on('message', onMessage);
+    w.once('open', () => resolve(w));
+    w.once('unexpected-response', (_q, res) => reject(new Error(`HTTP ${res.statusCode}`)));
+    w.once('error', reject);
+  });
+  const ws = await open({ ...H, host: 'localhost' });
   await until(1);
   access.insert(undefined);
   access.insert(createCardFromFile(cardFile('ssc-2.00.json')));
@@ -183,5 +196,5 @@ t.test('e-card: verify, scan wait, timeout, events over WebSocket', async (t) =>
   t.same(msgs.map((m) => m['type']), ['hello', 'card-removed', 'card-inserted', 'ecard']);
   t.match(msgs[2], { readerId: 'r1', slot: 0, atr: /^3B/ });
   t.match(msgs[3], { ok: false, error: { code: 'TERM_ERR_ECARD_EXPIRED' } });
-  await t.rejects(app.injectWS('/v1/events', { headers: { host: 'localhost' } }), 'WebSocket without token refused');
+  await t.rejects(open({ host: 'localhost' }), /HTTP 401/, 'WebSocket without token refused');
 });
