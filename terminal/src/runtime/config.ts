@@ -1,11 +1,19 @@
 /**
- * The terminal configuration file (JSON) for `onecard-terminal run --config FILE`: readers, the
- * user-card and PSAM positions, hotlist and journal files, the local API, the e-card verifier and
- * scanners, fleet membership, logging. {@link parseTerminalConfig} validates it field by field and names the first
- * wrong field (`TERM_ERR_CONFIG`, `details.field` like `readers[0].path`). Sample:
- * terminal/config.example.json; reference: docs/local-api.md §Configuration.
+ * The terminal's local configuration (JSON). Two forms, one parser:
+ * - the **local file** of an enrolled terminal (`onecard-terminal run --data-dir DIR`, read from
+ *   `DIR/terminal.json` or `--config FILE`): only what the fleet cannot know — readers (pinned:
+ *   a fleet configuration's readers are then not applied), the local API bind and token, e-card
+ *   keys and scanners, the update install root and pinned signing keys, the soft-SAM terminal
+ *   number, logging. Every field is optional; the terminal id and data dir come from the
+ *   enrolment, everything else from the fleet configuration and its last good copy on disk;
+ * - the **full file** (`run --config FILE` without `--data-dir`): `terminalId` and `readers`
+ *   required, optional `fleet.dataDir`; a fleet configuration's readers replace the file's.
+ * {@link parseTerminalConfig} validates field by field and names the first wrong field
+ * (`TERM_ERR_CONFIG`, `details.field` like `readers[0].path`). Sample: terminal/config.example.json;
+ * reference: docs/local-api.md §Configuration.
  */
 import { readFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
 import { TerminalError } from '../errors.ts';
 import type { ReaderConfig } from '../card/index.ts';
 import { apiTokenProblem } from '../api/token-policy.ts';
@@ -21,8 +29,10 @@ export interface ScannerConfig {
 
 export interface TerminalConfig {
   readonly terminalId: string;
+  /** May be empty in the local form: the readers then come from the fleet configuration. */
   readonly readers: readonly ReaderConfig[];
-  readonly card: { readonly reader: string; readonly slot: number };
+  /** Undefined only when `readers` is empty. */
+  readonly card: { readonly reader: string; readonly slot: number } | undefined;
   readonly psam?: { readonly reader: string; readonly slot: number };
   readonly hotlist?: { readonly file: string };
   readonly journal?: { readonly file: string };
@@ -51,6 +61,16 @@ export interface TerminalConfig {
    * (`config/last-good.json`).
    */
   readonly fleet?: { readonly dataDir: string; readonly softwareVersion?: string };
+  /**
+   * Software updates: the A/B install root the updater writes (`releases/`, `current`, …; see
+   * docs/updates.md) and the package signing keys pinned on this terminal. Without it, update
+   * jobs are refused.
+   */
+  readonly updates?: { readonly root: string; readonly pinnedKeys: readonly string[]; readonly healthDeadlineSeconds: number };
+  /** The soft SAM (fares with delivered transit keys when no PSAM is configured). */
+  readonly softSam?: { readonly terminalNumber: string };
+  /** Settings the local file fixes, which a fleet configuration does not change (`readers`). */
+  readonly pinned: readonly 'readers'[];
   readonly log: { readonly level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent'; readonly file?: string };
 }
 
@@ -123,13 +143,28 @@ function parseApiSection(c: Checker, v: unknown): TerminalConfig['api'] {
 }
 const LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
-/** Validates a parsed JSON value. Throws `TERM_ERR_CONFIG` naming the first wrong field. */
-export function parseTerminalConfig(json: unknown): TerminalConfig {
+/** What an enrolment fixes for the local form of the file (`run --data-dir DIR`). */
+export interface LocalConfigContext {
+  /** The enrolled terminal id (a `terminalId` in the file must equal it). */
+  readonly terminalId: string;
+  /** The data directory (identity, outbox, hotlist, keys, journal, last good configuration). */
+  readonly dataDir: string;
+}
+
+/**
+ * Validates a parsed JSON value: the full form, or with `local` the local form of an enrolled
+ * terminal (every field optional; see the file comment). Throws `TERM_ERR_CONFIG` naming the first
+ * wrong field.
+ */
+export function parseTerminalConfig(json: unknown, local?: LocalConfigContext): TerminalConfig {
   const c = new Checker();
-  const root = c.obj(json, '', ['terminalId', 'readers', 'card', 'psam', 'hotlist', 'journal', 'deviceNumber', 'api', 'ecard', 'fleet', 'log']);
-  const terminalId = c.str(root['terminalId'], 'terminalId', /^[A-Za-z0-9._-]{1,64}$/, 'must be 1..64 of A-Z a-z 0-9 . _ -');
-  const readerList = c.arr(root['readers'], 'readers');
-  if (readerList.length === 0) c.fail('readers', 'must name at least one reader');
+  const root = c.obj(json, '', ['terminalId', 'readers', 'card', 'psam', 'hotlist', 'journal', 'deviceNumber', 'api', 'ecard', 'fleet', 'updates', 'softSam', 'log']);
+  const terminalId = local !== undefined && root['terminalId'] === undefined
+    ? local.terminalId
+    : c.str(root['terminalId'], 'terminalId', /^[A-Za-z0-9._-]{1,64}$/, 'must be 1..64 of A-Z a-z 0-9 . _ -');
+  if (local !== undefined && terminalId !== local.terminalId) c.fail('terminalId', `is not the enrolled terminal id ${local.terminalId} (leave it out: the enrolment sets it)`);
+  const readerList = local !== undefined && root['readers'] === undefined ? [] : c.arr(root['readers'], 'readers');
+  if (readerList.length === 0 && local === undefined) c.fail('readers', 'must name at least one reader');
   const ids = new Set<string>();
   const readers = readerList.map((r, i): ReaderConfig => {
     const f = `readers[${i}]`;
@@ -152,14 +187,13 @@ export function parseTerminalConfig(json: unknown): TerminalConfig {
     if (!ids.has(reader)) c.fail(`${f}.reader`, `no reader with id '${reader}' in readers`);
     return { reader, slot: o['slot'] === undefined ? 0 : c.int(o['slot'], `${f}.slot`, 0, 7) };
   };
-  const first = readers[0]!;
-  const card = root['card'] === undefined ? { reader: first.id, slot: first.userSlot ?? 0 } : position(root['card'], 'card');
+  const first = readers[0];
+  const card = root['card'] === undefined ? first === undefined ? undefined : { reader: first.id, slot: first.userSlot ?? 0 } : position(root['card'], 'card');
   const psam = root['psam'] === undefined
     ? readers.find((r) => r.psamSlot !== undefined) === undefined ? undefined : { reader: readers.find((r) => r.psamSlot !== undefined)!.id, slot: readers.find((r) => r.psamSlot !== undefined)!.psamSlot! }
     : position(root['psam'], 'psam');
   const file = (v: unknown, f: string): { file: string } => ({ file: c.str(c.obj(v, f, ['file'])['file'], `${f}.file`) });
   const api = parseApiSection(c, root['api']);
-
   let ecard: TerminalConfig['ecard'];
   if (root['ecard'] !== undefined) {
     const e = c.obj(root['ecard'], 'ecard', ['keys', 'skewSeconds', 'maxTtlSeconds', 'online', 'scanners']);
@@ -202,10 +236,25 @@ export function parseTerminalConfig(json: unknown): TerminalConfig {
   if (root['fleet'] !== undefined) {
     const f = c.obj(root['fleet'], 'fleet', ['dataDir', 'softwareVersion']);
     fleet = {
-      dataDir: c.str(f['dataDir'], 'fleet.dataDir'),
+      dataDir: local !== undefined && f['dataDir'] === undefined ? local.dataDir : c.str(f['dataDir'], 'fleet.dataDir'),
       ...(f['softwareVersion'] === undefined ? {} : { softwareVersion: c.str(f['softwareVersion'], 'fleet.softwareVersion', /^.{1,64}$/, 'must be 1..64 characters') }),
     };
+    if (local !== undefined && resolve(fleet.dataDir) !== resolve(local.dataDir)) c.fail('fleet.dataDir', `must be the data dir ${local.dataDir} (leave it out)`);
+  } else if (local !== undefined) fleet = { dataDir: local.dataDir };
+  let updates: TerminalConfig['updates'];
+  if (root['updates'] !== undefined) {
+    const u = c.obj(root['updates'], 'updates', ['root', 'pinnedKeys', 'healthDeadlineSeconds']);
+    const pinnedKeys = c.arr(u['pinnedKeys'], 'updates.pinnedKeys').map((k, i) => c.str(k, `updates.pinnedKeys[${i}]`, /^(ed25519:[A-Za-z0-9+/]{43}=|sm2:04[0-9A-Fa-f]{128})$/, 'must be ed25519:<base64> or sm2:<130 hex> (docs/updates.md)'));
+    if (pinnedKeys.length === 0) c.fail('updates.pinnedKeys', 'must pin at least one package signing key');
+    updates = {
+      root: c.str(u['root'], 'updates.root'),
+      pinnedKeys,
+      healthDeadlineSeconds: u['healthDeadlineSeconds'] === undefined ? 120 : c.int(u['healthDeadlineSeconds'], 'updates.healthDeadlineSeconds', 5, 3600),
+    };
   }
+  const softSam = root['softSam'] === undefined ? undefined
+    : { terminalNumber: c.str(c.obj(root['softSam'], 'softSam', ['terminalNumber'])['terminalNumber'], 'softSam.terminalNumber', /^[0-9]{12}$/, 'must be 12 digits') };
+  const journal = root['journal'] === undefined ? local === undefined ? undefined : { file: join(local.dataDir, 'purchases.journal') } : file(root['journal'], 'journal');
   const logIn = root['log'] === undefined ? {} : c.obj(root['log'], 'log', ['level', 'file']);
   return {
     terminalId,
@@ -213,11 +262,14 @@ export function parseTerminalConfig(json: unknown): TerminalConfig {
     card,
     ...(psam === undefined ? {} : { psam }),
     ...(root['hotlist'] === undefined ? {} : { hotlist: file(root['hotlist'], 'hotlist') }),
-    ...(root['journal'] === undefined ? {} : { journal: file(root['journal'], 'journal') }),
+    ...(journal === undefined ? {} : { journal }),
     ...(root['deviceNumber'] === undefined ? {} : { deviceNumber: c.str(root['deviceNumber'], 'deviceNumber') }),
     api,
     ...(ecard === undefined ? {} : { ecard }),
     ...(fleet === undefined ? {} : { fleet }),
+    ...(updates === undefined ? {} : { updates }),
+    ...(softSam === undefined ? {} : { softSam }),
+    pinned: local !== undefined && readers.length > 0 ? ['readers'] : [],
     log: {
       level: logIn['level'] === undefined ? 'info' : c.oneOf(logIn['level'], 'log.level', LEVELS),
       ...(logIn['file'] === undefined ? {} : { file: c.str(logIn['file'], 'log.file') }),
@@ -225,12 +277,16 @@ export function parseTerminalConfig(json: unknown): TerminalConfig {
   };
 }
 
-/** Reads and validates a config file. Throws `TERM_ERR_CONFIG` (unreadable, not JSON, or invalid). */
-export async function loadTerminalConfig(path: string): Promise<TerminalConfig> {
+/**
+ * Reads and validates a config file (the local form with `local`). Throws `TERM_ERR_CONFIG`
+ * (unreadable, not JSON, or invalid). With `optional`, a missing file reads as `{}`.
+ */
+export async function loadTerminalConfig(path: string, local?: LocalConfigContext, optional = false): Promise<TerminalConfig> {
   let text: string;
   try {
     text = await readFile(path, 'utf8');
   } catch (e) {
+    if (optional && local !== undefined && (e as NodeJS.ErrnoException).code === 'ENOENT') return parseTerminalConfig({}, local);
     throw new TerminalError('TERM_ERR_CONFIG', `cannot read ${path}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`, { field: '' }, { cause: e });
   }
   let json: unknown;
@@ -239,5 +295,5 @@ export async function loadTerminalConfig(path: string): Promise<TerminalConfig> 
   } catch (e) {
     throw new TerminalError('TERM_ERR_CONFIG', `${path} is not JSON: ${(e as Error).message}`, { field: '' }, { cause: e });
   }
-  return parseTerminalConfig(json);
+  return parseTerminalConfig(json, local);
 }

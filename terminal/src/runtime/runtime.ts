@@ -1,20 +1,27 @@
 /**
- * Composition of `onecard-terminal run`: reader manager (behind a {@link CardGate} so that readers
- * can be swapped between card sessions), hotlist, purchase journal, logger, e-card verifier and
+ * One terminal runtime instance: reader manager (behind a {@link CardGate} so that readers can be
+ * swapped between card sessions), hotlist, purchase journal, logger, e-card verifier and
  * scanners, the local API listening on the configured address, and — with a `fleet` section —
  * the fleet agent: outbox fed by the card services, hotlist deltas into the compact hotlist the
- * services check, and fleet configuration applied atomically (last good one kept on disk). Only
- * this file and the CLI open devices and bind ports; everything is injected for tests, and
- * {@link startRuntime} can run in-process (no signal handlers, everything closed by `close()`).
+ * services check, fleet configuration applied atomically (last good one kept on disk), the job
+ * runner (transit key sets into the keystore under this terminal's KBPK, software updates into
+ * the A/B install root), and the soft SAM used for fares when no PSAM is configured. Only this
+ * file and the CLI open devices and bind ports; everything is injected for tests.
+ * {@link startRuntime} runs in-process (no signal handlers, everything closed by `close()`); the
+ * terminal root (`terminal.ts`, `startTerminal`) builds the configuration from a data dir and
+ * restarts instances.
  */
 import { EventEmitter } from 'node:events';
+import { createHash } from 'node:crypto';
+import { closeSync, fsyncSync, openSync, readFileSync, writeSync } from 'node:fs';
 import type { Logger } from 'pino';
 import { fromHex } from '@onecard/protocol/bytes';
 import { TerminalError } from '../errors.ts';
 import { openReaderManager, type ReaderConfig, type ReaderManager } from '../card/index.ts';
 import { nodeHidOpener, type HidOpener, type TransportFactory } from '../link/index.ts';
 import { join } from 'node:path';
-import type { TerminalConfigDocument } from '@onecard/protocol/fleet';
+import type { ConfigFieldEffectMessage, TerminalConfigDocument } from '@onecard/protocol/fleet';
+import type { AppliedSettings } from './fleet.ts';
 import { openFileHotlist, openFileJournal, type Hotlist, type PurchaseJournal } from '../services/index.ts';
 import type { CompactHotlist } from '../hotlist/index.ts';
 import type { FleetAgent, FleetAgentOptions, ReaderStatus as FleetReaderStatus } from '../agent/fleet-agent.ts';
@@ -26,6 +33,9 @@ import { createEcardVerifier, createHttpOnlineVerifier, type EcardVerifier } fro
 import { buildLocalApi, readApiTls } from '../api/index.ts';
 import type { FastifyInstance } from 'fastify';
 import type { TerminalConfig } from './config.ts';
+import type { Keystore } from '../agent/keystore.ts';
+import type { JobRunner } from '../agent/job-runner.ts';
+import type { SoftSam } from '../agent/soft-sam.ts';
 import { openScanners, serialportScannerOpener, type SerialScannerOpener } from './scanners.ts';
 
 export interface RuntimeDeps {
@@ -36,6 +46,20 @@ export interface RuntimeDeps {
   readonly serialScannerOpener?: SerialScannerOpener;
   /** Overrides `api.token` (e.g. from ONECARD_API_TOKEN). */
   readonly token?: string;
+  /** Human name of the terminal (from the enrolment), logged beside the id. */
+  readonly terminalName?: string;
+  /**
+   * Starts a release the updater switched in. `run` ends the process so the supervisor (systemd)
+   * starts `current`; the terminal root restarts the runtime in-process. Without it, update jobs
+   * are refused.
+   */
+  readonly startRelease?: (release: { dir: string; version: string }) => Promise<void>;
+  /**
+   * Asks the owner to restart this runtime between card sessions (restart-class configuration
+   * fields). Returns at once; the restart happens after the caller's work (never await the restart
+   * itself from inside a fleet configuration apply).
+   */
+  readonly requestRestart?: (reason: string) => void;
   /** Extra fleet agent options (tests and the demo: faster flush, backoff policy). */
   readonly fleetAgent?: Partial<Pick<FleetAgentOptions, 'policy' | 'flushIntervalMs' | 'telemetryIntervalMs' | 'batchSize' | 'fetch' | 'connect' | 'onJobNotify' | 'keysVersion'>>;
 }
@@ -43,12 +67,15 @@ export interface RuntimeDeps {
 /** The reader layout and services in effect. */
 export interface RuntimeSettings {
   readonly readers: readonly ReaderConfig[];
-  readonly card: { readonly reader: string; readonly slot: number };
+  readonly card: { readonly reader: string; readonly slot: number } | undefined;
   readonly psam: { readonly reader: string; readonly slot: number } | undefined;
   readonly services: ServiceFlags;
 }
 
 export interface Runtime {
+  readonly terminalId: string;
+  /** The software version this instance reports (the install root's `current`, or the configured one). */
+  readonly softwareVersion: string;
   /** The reader manager in effect (replaced when a fleet configuration changes the readers). */
   readonly manager: ReaderManager;
   /** The card hardware as the local API sees it. */
@@ -62,6 +89,12 @@ export interface Runtime {
   /** With a `fleet` section: the agent, its outbox and the compact hotlist. */
   readonly agent: FleetAgent | undefined;
   readonly outbox: Outbox | undefined;
+  /** Fleet members: the transit keystore (under this terminal's KBPK), the job runner, the soft SAM. */
+  readonly keystore: Keystore | undefined;
+  readonly jobRunner: JobRunner | undefined;
+  readonly softSam: SoftSam | undefined;
+  /** Resolves when a pending software update has been confirmed or rolled back ('none': nothing pending). */
+  readonly updateSettled: Promise<'none' | 'succeeded' | 'rolled-back'>;
   /** Settings in effect. */
   settings(): RuntimeSettings;
   /**
@@ -70,7 +103,7 @@ export interface Runtime {
    * switched, log level set, the document kept on disk as the last good one.
    * @throws TerminalError `TERM_ERR_CONFIG_APPLY` (cannot run here; nothing changed)
    */
-  applyFleetConfig(doc: TerminalConfigDocument, pointer: ConfigPointerValue): Promise<void>;
+  applyFleetConfig(doc: TerminalConfigDocument, pointer: ConfigPointerValue): Promise<readonly ConfigFieldEffectMessage[]>;
   close(): Promise<void>;
 }
 
@@ -99,7 +132,7 @@ const sameLayout = (a: RuntimeSettings, b: RuntimeSettings): boolean =>
  * listen error (port in use).
  */
 export async function startRuntime(cfg: TerminalConfig, deps: RuntimeDeps): Promise<Runtime> {
-  const logger = deps.logger.child({ terminalId: cfg.terminalId });
+  const logger = deps.logger.child({ terminalId: cfg.terminalId, ...(deps.terminalName === undefined ? {} : { terminalName: deps.terminalName }) });
   const clock = deps.clock ?? { now: () => Date.now() };
   const closers: (() => Promise<void> | void)[] = [];
   const closeAll = async (): Promise<void> => {
@@ -113,13 +146,19 @@ export async function startRuntime(cfg: TerminalConfig, deps: RuntimeDeps): Prom
     // Fleet modules (MQTT client, schema compiler, outbox) load only for fleet members: start-up time and memory.
     const fm = fleet === undefined ? undefined : await Promise.all([
       import('../agent/identity.ts'), import('../agent/outbox.ts'), import('../hotlist/compact.ts'), import('./fleet.ts'), import('../agent/fleet-agent.ts'),
-    ]).then(([identity, outbox, hot, cfgMod, agentMod]) => ({ ...identity, ...outbox, ...hot, ...cfgMod, ...agentMod }));
+      import('../agent/keystore.ts'), import('../agent/job-runner.ts'), import('../agent/soft-sam.ts'), import('../agent/kbpk.ts'), import('./updates.ts'),
+    ]).then(([identity, outbox, hot, cfgMod, agentMod, ks, jr, sam, kbpk, upd]) => ({ ...identity, ...outbox, ...hot, ...cfgMod, ...agentMod, ...ks, ...jr, ...sam, ...kbpk, ...upd }));
     const identity = fleet === undefined || fm === undefined ? undefined : await fm.loadIdentity(fleet.dataDir);
+    // How each fleet configuration field takes effect (config-apply.ts); restart-class values are read here at start.
+    const ca = fm === undefined ? undefined : await import('./config-apply.ts');
+    const lastGood = fleet === undefined || fm === undefined ? undefined : await fm.loadLastGoodConfig(fleet.dataDir, (why) => logger.warn({ why }, 'last good configuration ignored'));
+    const freshness = fleet === undefined || ca === undefined ? undefined : await ca.HotlistFreshness.open(fleet.dataDir);
+    let liveSettings: AppliedSettings | undefined = lastGood === undefined || fm === undefined ? undefined : fm.settingsFromDocument(lastGood.document);
     let outbox: Outbox | undefined;
     let compact: CompactHotlist | undefined;
     let hotlist: Hotlist | undefined;
     if (fleet !== undefined && fm !== undefined) {
-      const ob = await fm.openFileOutbox({ dir: join(fleet.dataDir, 'outbox'), onAlarm: (a) => logger.error({ alarm: a.kind, pending: a.pending }, 'outbox alarm') });
+      const ob = await fm.openFileOutbox({ dir: join(fleet.dataDir, 'outbox'), ...(lastGood === undefined ? {} : { limits: { maxRecords: lastGood.document.upload.maxOutboxRecords } }), onAlarm: (a) => logger.error({ alarm: a.kind, pending: a.pending }, 'outbox alarm') });
       outbox = ob;
       closers.push(() => ob.close());
       compact = await fm.openCompactHotlist(join(fleet.dataDir, 'hotlist'), { onCorrupt: 'reset', onWarning: (w, detail) => logger.warn({ what: w, detail }, 'hotlist file') });
@@ -129,11 +168,25 @@ export async function startRuntime(cfg: TerminalConfig, deps: RuntimeDeps): Prom
       hotlist = await openFileHotlist(cfg.hotlist.file);
     }
     const journal: PurchaseJournal | undefined = cfg.journal === undefined ? undefined : await openFileJournal(cfg.journal.file);
-    const lastGood = fleet === undefined || fm === undefined ? undefined : await fm.loadLastGoodConfig(fleet.dataDir, (why) => logger.warn({ why }, 'last good configuration ignored'));
+    if (journal !== undefined) closers.push(() => journal.close());
+    // Transit keys: kept as key blocks under the KBPK (derived here as the server derives it for delivery; never sent).
+    let keystore: Keystore | undefined;
+    let softSam: SoftSam | undefined;
+    if (fleet !== undefined && fm !== undefined && identity !== undefined) {
+      const kbpk = fm.deriveKbpk(identity.privateKey, identity.serverPublicKey, identity.terminalId);
+      try { keystore = await fm.openKeystore(join(fleet.dataDir, 'keys'), kbpk); } finally { kbpk.fill(0); }
+      const ks = keystore;
+      closers.push(() => ks.close());
+      const terminalNumber = cfg.softSam?.terminalNumber ?? defaultTerminalNumber(identity.terminalId);
+      softSam = new fm.SoftSam({ keystore: ks, terminalNumber, nextSerial: persistedCounter(join(fleet.dataDir, 'soft-sam.serial')) });
+    }
+    const installed = fm === undefined || cfg.updates === undefined ? undefined : await fm.installedVersion(cfg.updates.root);
+    const softwareVersion = installed ?? fleet?.softwareVersion ?? '0.1.0';
+    const pinnedReaders = cfg.pinned.includes('readers');
     let current: RuntimeSettings = { readers: cfg.readers, card: cfg.card, psam: cfg.psam, services: ALL_SERVICES };
     if (lastGood !== undefined && fm !== undefined) {
       const s = fm.settingsFromDocument(lastGood.document);
-      current = { readers: s.readers, card: s.card, psam: s.psam, services: s.services };
+      current = pinnedReaders ? { ...current, services: s.services } : { readers: s.readers, card: s.card, psam: s.psam, services: s.services };
       if (cfg.log.level !== 'silent') logger.level = s.logLevel;
       logger.info({ version: lastGood.pointer.version }, 'fleet configuration restored');
     }
@@ -144,18 +197,21 @@ export async function startRuntime(cfg: TerminalConfig, deps: RuntimeDeps): Prom
         ...(deps.transportFactory === undefined ? {} : { transportFactory: deps.transportFactory }),
         ...(deps.hidOpener === undefined ? {} : { hidOpener: deps.hidOpener }),
       }),
-      user: { readerId: s.card.reader, slot: s.card.slot },
+      user: s.card === undefined ? undefined : { readerId: s.card.reader, slot: s.card.slot },
       psam: s.psam === undefined ? undefined : { readerId: s.psam.reader, slot: s.psam.slot },
+      ...(softSam === undefined ? {} : { softPsam: softSam }),
     });
     const cards = new CardGate(openSetup(current));
     closers.push(() => cards.close());
-    const ecard = ecardVerifierFromConfig(cfg, () => clock.now());
+    const ecardBase = ecardVerifierFromConfig(cfg, () => clock.now());
+    const ecard = ecardBase === undefined || ca === undefined ? ecardBase : ca.switchableEcardVerifier(ecardBase, () => liveSettings?.ecardQr ?? true);
     const scans = new EventEmitter();
     if (ecard !== undefined && cfg.ecard !== undefined && cfg.ecard.scanners.length > 0) {
       closers.push(await openScanners(cfg.ecard.scanners, { verifier: ecard, scans, logger, hidOpener: deps.hidOpener ?? nodeHidOpener, serialOpener: deps.serialScannerOpener ?? serialportScannerOpener }));
     }
     let agent: FleetAgent | undefined;
-    const services = journaledServices({ outbox, services: () => current.services, journaled: () => agent?.notifyPending(), logger, clock: () => clock.now() });
+    const journaled = journaledServices({ outbox, services: () => current.services, journaled: () => agent?.notifyPending(), logger, clock: () => clock.now() });
+    const services = ca === undefined ? journaled : ca.staleHotlistGuard(journaled, { maxStaleSeconds: () => liveSettings?.hotlist.maxStaleSeconds, checkedAt: () => freshness?.checkedAt, now: () => clock.now() });
     const token = deps.token ?? cfg.api.token;
     const api = await buildLocalApi({
       readers: cards,
@@ -163,7 +219,7 @@ export async function startRuntime(cfg: TerminalConfig, deps: RuntimeDeps): Prom
       logger,
       clock,
       scans,
-      allowedOrigins: cfg.api.allowedOrigins,
+      allowedOrigins: [...new Set([...cfg.api.allowedOrigins, ...(lastGood?.document.api.allowedOrigins ?? [])])],
       allowedHosts: cfg.api.allowedHosts,
       allowedClients: cfg.api.allowedClients,
       ...(cfg.api.tls === undefined ? {} : { tls: readApiTls(cfg.api.tls) }),
@@ -174,61 +230,107 @@ export async function startRuntime(cfg: TerminalConfig, deps: RuntimeDeps): Prom
       ...(cfg.deviceNumber === undefined ? {} : { deviceNumber: cfg.deviceNumber }),
     });
     closers.push(() => api.close());
+    if (ca !== undefined) ca.addApiGates(api, { hisCompat: () => liveSettings?.hisCompat ?? true });
 
     let applyChain: Promise<void> = Promise.resolve();
-    const applyFleetConfig = (doc: TerminalConfigDocument, pointer: ConfigPointerValue): Promise<void> => {
+    const applier = ca === undefined || fm === undefined || fleet === undefined ? undefined : new ca.FleetConfigApplier(lastGood?.document, {
+      logger, clock: () => clock.now(),
+      pinned: new Set(pinnedReaders ? ['/readers'] : []),
+      setLive: (s) => {
+        liveSettings = s;
+        current = { ...current, services: s?.services ?? ALL_SERVICES };
+        if (cfg.log.level !== 'silent') logger.level = s?.logLevel ?? cfg.log.level;
+        agent?.retune(ca.agentTuning(s, deps.fleetAgent));
+      },
+      swapReaders: async (s) => {
+        const next: RuntimeSettings = { ...current, readers: s.readers, card: s.card, psam: s.psam };
+        if (sameLayout(current, next)) return;
+        const previous = current;
+        logger.info({ readers: next.readers.map((r) => r.id), sessions: cards.sessions }, 'fleet configuration: re-opening readers after the card session');
+        await cards.swap(() => openSetup(next), () => openSetup(previous));
+        current = { ...next, services: current.services };
+      },
+      save: (value) => fm.saveLastGoodConfig(fleet.dataDir, value),
+      requestRestart: deps.requestRestart,
+    });
+    const applyFleetConfig = (doc: TerminalConfigDocument, pointer: ConfigPointerValue): Promise<readonly ConfigFieldEffectMessage[]> => {
       const run = applyChain.then(async () => {
-        if (fm === undefined) throw new TerminalError('TERM_ERR_CONFIG_APPLY', 'not a fleet member (no fleet section)', { field: 'fleet' });
-        const s = fm.settingsFromDocument(doc);
-        const next: RuntimeSettings = { readers: s.readers, card: s.card, psam: s.psam, services: s.services };
-        if (!sameLayout(current, next)) {
-          const previous = current;
-          logger.info({ version: pointer.version, readers: next.readers.map((r) => r.id), sessions: cards.sessions }, 'fleet configuration: re-opening readers');
-          await cards.swap(() => openSetup(next), () => openSetup(previous));
-        }
-        current = next;
-        if (cfg.log.level !== 'silent') logger.level = s.logLevel;
-        if (fleet !== undefined) await fm.saveLastGoodConfig(fleet.dataDir, { pointer, document: doc });
-        logger.info({ version: pointer.version, services: s.services }, 'fleet configuration applied');
+        if (applier === undefined) throw new TerminalError('TERM_ERR_CONFIG_APPLY', 'not a fleet member (no fleet section)', { field: 'fleet' });
+        return applier.apply(doc, pointer);
       });
-      applyChain = run.catch(() => undefined);
+      applyChain = run.then(() => undefined, () => undefined);
       return run;
     };
 
+    let jobRunner: JobRunner | undefined;
+    let updateSettled: Promise<'none' | 'succeeded' | 'rolled-back'> = Promise.resolve('none');
     if (fm !== undefined && fleet !== undefined && identity !== undefined && outbox !== undefined && compact !== undefined) {
+      const up = cfg.updates;
+      const startRelease = deps.startRelease;
+      const updater = up === undefined || startRelease === undefined ? undefined : {
+        root: up.root, pinnedKeys: up.pinnedKeys, healthDeadlineMs: up.healthDeadlineSeconds * 1000,
+        serverUrl: identity.serverUrl, auth: { terminalId: identity.terminalId, password: identity.mqtt.password },
+        logger, now: () => clock.now(), startRelease,
+        // Healthy: the broker is reached and no configured reader is in error.
+        healthy: async (signal: AbortSignal) => {
+          const a = agent;
+          if (a === undefined) throw new TerminalError('TERM_ERR_RUNTIME_CLOSED');
+          await Promise.race([
+            a.waitFor(() => a.state.kind === 'online' && cards.setup.manager.status().every((r) => r.status !== 'error')),
+            new Promise<never>((_r, reject) => signal.addEventListener('abort', () => reject(new TerminalError('TERM_ERR_RUNTIME_CLOSED')), { once: true })),
+          ]);
+        },
+      };
+      const runner = new fm.JobRunner({
+        serverUrl: identity.serverUrl, terminalId: identity.terminalId, password: identity.mqtt.password, logger,
+        ...(keystore === undefined ? {} : { keystore }),
+        onUpdate: fm.updateJobHandler(updater),
+      });
+      jobRunner = runner;
       const fleetReaders = (): FleetReaderStatus[] => cards.setup.manager.status().map((r) => ({
         id: r.readerId.slice(0, 64), link: r.link, status: r.status,
         card: r.slots.some((x) => x.role === 'user' && x.present), psam: r.slots.some((x) => x.role === 'psam' && x.present),
       }));
+      // Started from a document whose restart-class changes were pending: they are done now; report it.
+      const restartDone = lastGood === undefined || ca === undefined ? undefined : ca.completePendingRestart(lastGood, clock.now());
+      if (restartDone !== undefined && lastGood !== undefined) await fm.saveLastGoodConfig(fleet.dataDir, { ...lastGood, changes: restartDone.changes });
       const a = new fm.FleetAgent({
         terminalId: identity.terminalId,
         serverUrl: identity.serverUrl,
         mqtt: identity.mqtt,
         outbox,
-        softwareVersion: fleet.softwareVersion ?? '0.1.0',
+        softwareVersion,
         kind: identity.kind,
+        clock: () => clock.now(),
+        keysVersion: () => keystore?.version ?? 0,
+        onJobNotify: runner.onJobNotify,
         hotlist: compact,
         readers: fleetReaders,
         applyConfig: applyFleetConfig,
         logger,
-        ...(lastGood === undefined ? {} : {
-          currentConfig: lastGood.pointer,
-          batchSize: lastGood.document.upload.batchSize,
-          flushIntervalMs: lastGood.document.upload.intervalSeconds * 1000,
-          telemetryIntervalMs: lastGood.document.telemetry.intervalSeconds * 1000,
-        }),
+        ...(lastGood === undefined ? {} : { currentConfig: lastGood.pointer, ...ca?.agentTuning(liveSettings) }),
+        ...(restartDone === undefined ? {} : { initialConfigStatus: restartDone }),
+        ...(freshness === undefined ? {} : { onHotlistChecked: (at: number) => void freshness.mark(at) }),
         ...deps.fleetAgent,
       });
       agent = a;
       closers.push(() => a.stop());
       a.start();
+      if (updater !== undefined) {
+        const online = (): Promise<void> => a.waitFor(() => a.state.kind === 'online');
+        updateSettled = fm.settleUpdateAtStart(updater, (id, m) => a.reportJob(id, m), online).catch((err: unknown) => {
+          logger.error({ code: (err as { code?: unknown }).code }, 'pending update could not be settled');
+          return 'none' as const;
+        });
+      }
     }
 
     const url = await api.listen({ host: cfg.api.host, port: cfg.api.port });
-    logger.info({ url, readers: current.readers.map((r) => r.id), fleet: identity?.terminalId }, 'terminal runtime started');
+    logger.info({ url, readers: current.readers.map((r) => r.id), fleet: identity?.terminalId, softwareVersion, keys: keystore?.version ?? 0 }, 'terminal runtime started');
     return {
+      terminalId: cfg.terminalId, softwareVersion,
       get manager() { return cards.setup.manager; },
-      cards, api, url, ecard, hotlist, agent, outbox,
+      cards, api, url, ecard, hotlist, agent, outbox, keystore, jobRunner, softSam, updateSettled,
       settings: () => current,
       applyFleetConfig,
       close: closeAll,
@@ -237,4 +339,26 @@ export async function startRuntime(cfg: TerminalConfig, deps: RuntimeDeps): Prom
     await closeAll();
     throw e;
   }
+}
+
+/** A soft-SAM terminal number derived from the terminal id (12 digits), when the local file sets none. */
+export function defaultTerminalNumber(terminalId: string): string {
+  const h = createHash('sha256').update(terminalId, 'utf8').digest();
+  return (h.readBigUInt64BE(0) % 1_000_000_000_000n).toString().padStart(12, '0');
+}
+
+/**
+ * The soft SAM's terminal transaction serial, kept in a small file (written and fsync'd before
+ * each serial is used), so serials never repeat across restarts.
+ */
+export function persistedCounter(file: string): () => number {
+  let n = 0;
+  try { n = Number.parseInt(readFileSync(file, 'utf8'), 10); } catch { n = 0; }
+  if (!Number.isSafeInteger(n) || n < 0) n = 0;
+  return () => {
+    n = (n + 1) >>> 0;
+    const fd = openSync(file, 'w', 0o600);
+    try { writeSync(fd, `${n}\n`); fsyncSync(fd); } finally { closeSync(fd); }
+    return n;
+  };
 }
