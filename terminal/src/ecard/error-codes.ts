@@ -8,6 +8,7 @@ export const ECARD_ERRORS = {
   TERM_ERR_ECARD_NOT_YET_VALID: 'E-card code issued in the future (check the terminal clock)',
   TERM_ERR_ECARD_EXPIRED: 'E-card code expired: ask the holder to refresh it',
   TERM_ERR_ECARD_REPLAYED: 'E-card code already used',
+  TERM_ERR_ECARD_REPLAY_STORE: 'E-card replay record could not be read or written; the code was refused',
   TERM_ERR_ECARD_REPLAY_CACHE_FULL: 'Too many e-card codes in the validity window; refused to keep replay protection',
   TERM_ERR_ECARD_ONLINE_REJECTED: 'The platform rejected the e-card code',
   TERM_ERR_ECARD_ONLINE_UNAVAILABLE: 'The platform verification service could not be reached',

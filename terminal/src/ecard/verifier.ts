@@ -1,14 +1,16 @@
 /**
  * Offline verification of OneCard e-card codes [ONECARD, docs/ecard-qr.md §4]: decode, trusted key
  * lookup by key ID, SM2/SM3 signature, validity window against an injected clock with a skew
- * tolerance, replay refusal through a nonce cache bounded by expiry, then optional online
- * confirmation through a pluggable {@link EcardOnlineVerifier}. The order matters: nothing is
- * recorded in the replay cache unless the signature and the time window are good.
+ * tolerance, replay refusal through a nonce cache bounded by expiry (kept on disk with
+ * `replayFile`, so a restart forgets no used code), then optional online confirmation through a
+ * pluggable {@link EcardOnlineVerifier}. The order matters: nothing is recorded in the replay
+ * cache unless the signature and the time window are good.
  */
 import { sm2Verify, sm2ValidatePublicKey } from '@onecard/protocol/crypto';
 import { toHex } from '@onecard/protocol/bytes';
 import { TerminalError } from '../errors.ts';
 import { ecardKeyId, ecardTokenFromText, type EcardPurpose, type EcardToken } from './token.ts';
+import { openEcardReplayLog } from './replay-log.ts';
 
 /** Answer of an online verification service for one code. */
 export type EcardOnlineStatus = 'ok' | 'used' | 'revoked' | 'expired' | 'unknown';
@@ -40,6 +42,11 @@ export interface EcardVerifierOptions {
   readonly maxTtlSeconds?: number;
   /** Most nonces held at once (default 10 000); beyond it new codes are refused. */
   readonly replayCacheSize?: number;
+  /**
+   * File that keeps used codes across restarts (in the terminal's data dir). Each accepted code
+   * is fsync'd there before `verify` resolves; without it the memory is per process.
+   */
+  readonly replayFile?: string;
   /** Accepted purposes; all when absent. */
   readonly purposes?: readonly EcardPurpose[];
   readonly online?: EcardOnlineVerifier;
@@ -72,11 +79,14 @@ export interface EcardVerifier {
   verify(code: string): Promise<EcardIdentity>;
   /** Nonces currently remembered (after pruning expired ones). */
   replayCacheSize(): number;
+  /** Waits for pending replay-file writes and closes the file (absent on verifiers without one). */
+  close?(): Promise<void>;
 }
 
 /**
  * Builds a verifier. Throws `TERM_ERR_INVALID_ARGUMENT` for a trusted key that is not a valid
- * SM2 public key or for bad option values.
+ * SM2 public key or for bad option values, `TERM_ERR_ECARD_REPLAY_STORE` for an unreadable
+ * `replayFile`.
  */
 export function createEcardVerifier(opts: EcardVerifierOptions): EcardVerifier {
   const skew = opts.skewSeconds ?? 5;
@@ -94,6 +104,8 @@ export function createEcardVerifier(opts: EcardVerifierOptions): EcardVerifier {
   }
   // nonce (keyId:nonce) → expiry in ms; a Map keeps insertion order, which is close to expiry order
   const seen = new Map<string, number>();
+  const log = opts.replayFile === undefined ? undefined : openEcardReplayLog(opts.replayFile, opts.clock());
+  for (const [k, exp] of log?.loaded ?? []) seen.set(k, exp);
   const prune = (now: number): void => {
     for (const [n, exp] of seen) if (exp < now) seen.delete(n);
   };
@@ -103,6 +115,7 @@ export function createEcardVerifier(opts: EcardVerifierOptions): EcardVerifier {
       prune(opts.clock());
       return seen.size;
     },
+    close: async () => log?.close(),
     async verify(code) {
       const token = ecardTokenFromText(code);
       const keyId = toHex(token.keyId);
@@ -125,6 +138,9 @@ export function createEcardVerifier(opts: EcardVerifierOptions): EcardVerifier {
       if (seen.size >= capacity) throw new TerminalError('TERM_ERR_ECARD_REPLAY_CACHE_FULL', `${seen.size} codes pending`);
       // kept until the code could no longer pass the time check
       seen.set(nonceKey, expiresMs + skew * 1000);
+      // Durable before anyone is told the code is good: a crash after the answer cannot reopen it.
+      // If the write fails the code stays refused in this process and the holder gets a new code.
+      if (log !== undefined) await log.record(nonceKey, expiresMs + skew * 1000, () => seen.entries());
 
       let online: EcardIdentity['online'] = 'skipped';
       if (opts.online !== undefined) {
