@@ -1,6 +1,10 @@
 import t from 'tap';
 import { createHash, randomBytes } from 'node:crypto';
-import { EXAMPLE_TERMINAL_CONFIG, canonicalJson, validateTerminalConfig } from '@onecard/protocol/fleet';
+import {
+  CONFIG_APPLY_CLASSES, CONFIG_FIELD_APPLY, ConfigStatus, EXAMPLE_TERMINAL_CONFIG, TerminalConfig, canonicalJson, changedConfigFields, configSchemaFields,
+  validateFleetMessage, validateTerminalConfig,
+} from '@onecard/protocol/fleet';
+import { TERMINAL_READER_MODEL_KEYS } from '@onecard/protocol/ccid';
 import { canonicalConfig } from '../src/routes/config.ts';
 
 t.test('the example configuration is valid and round-trips through canonical JSON', async (t) => {
@@ -25,7 +29,15 @@ t.test('invalid documents fail with the path of the offending field', async (t) 
     [{ ...EXAMPLE_TERMINAL_CONFIG, readers: [{ ...EXAMPLE_TERMINAL_CONFIG.readers[0]!, link: 'usb' }] }, /^\/readers\/0/],
     [{ ...EXAMPLE_TERMINAL_CONFIG, readers: [{ ...EXAMPLE_TERMINAL_CONFIG.readers[0]!, path: '/etc/passwd' }] }, /^\/readers\/0\/path/],
     [{ ...EXAMPLE_TERMINAL_CONFIG, readers: [{ ...EXAMPLE_TERMINAL_CONFIG.readers[0]!, psamSlot: 9 }] }, /^\/readers\/0\/psamSlot/],
-    [{ ...EXAMPLE_TERMINAL_CONFIG, api: { ...EXAMPLE_TERMINAL_CONFIG.api, host: '0.0.0.0' } }, /^\/api\/host/],
+    [{ ...EXAMPLE_TERMINAL_CONFIG, api: { ...EXAMPLE_TERMINAL_CONFIG.api, allowedOrigins: ['ftp://x'] } }, /^\/api\/allowedOrigins\/0/],
+    [{ ...EXAMPLE_TERMINAL_CONFIG, readers: [{ ...EXAMPLE_TERMINAL_CONFIG.readers[0]!, model: 'acme-9000' }] }, /^\/readers\/0\/model/],
+    [{ ...EXAMPLE_TERMINAL_CONFIG, readers: [{ ...EXAMPLE_TERMINAL_CONFIG.readers[0]!, role: 'psam', psamSlot: null }] }, /^\/readers\/0\/psamSlot/],
+    [{ ...EXAMPLE_TERMINAL_CONFIG, readers: [{ ...EXAMPLE_TERMINAL_CONFIG.readers[0]!, role: 'user' }] }, /^\/readers\/0\/psamSlot/],
+    [{ ...EXAMPLE_TERMINAL_CONFIG, readers: [{ ...EXAMPLE_TERMINAL_CONFIG.readers[0]!, role: 'psam' }] }, /^\/readers$/],
+    [{ ...EXAMPLE_TERMINAL_CONFIG, readers: [EXAMPLE_TERMINAL_CONFIG.readers[0]!, { ...EXAMPLE_TERMINAL_CONFIG.readers[0]!, id: 'b', path: '/dev/ttyUSB1' }] }, /^\/readers\/1\/role/],
+    [{ ...EXAMPLE_TERMINAL_CONFIG, hotlist: { ...EXAMPLE_TERMINAL_CONFIG.hotlist, maxStaleSeconds: 5 } }, /^\/hotlist\/maxStaleSeconds/],
+    [{ ...EXAMPLE_TERMINAL_CONFIG, kiosk: { enabled: true } }, /^\//],
+    [{ ...EXAMPLE_TERMINAL_CONFIG, services: { ...EXAMPLE_TERMINAL_CONFIG.services, venue: true } }, /^\/services/],
     [{ ...EXAMPLE_TERMINAL_CONFIG, upload: { ...EXAMPLE_TERMINAL_CONFIG.upload, batchSize: 5000 } }, /^\/upload\/batchSize/],
     [{ ...EXAMPLE_TERMINAL_CONFIG, readers: [EXAMPLE_TERMINAL_CONFIG.readers[0]!, EXAMPLE_TERMINAL_CONFIG.readers[0]!] }, /^\/readers\/1\/id/],
   ];
@@ -49,4 +61,44 @@ t.test('20k random values: only coded errors, never a crash', async (t) => {
     }
   }
   t.ok(ok > 0 && ok < 20_000, `${ok} valid, the rest coded refusals`);
+});
+
+t.test('every schema field has exactly one apply class, and the table names only schema fields', async (t) => {
+  const fields = configSchemaFields(TerminalConfig);
+  t.ok(fields.length >= 10, `${fields.length} fields`);
+  const table = CONFIG_FIELD_APPLY as Record<string, { class: string; effect: string }>;
+  for (const f of fields) {
+    t.ok(table[f] !== undefined, `${f} is classified`);
+    t.ok(CONFIG_APPLY_CLASSES.includes(table[f]?.class as never), `${f}: class ${table[f]?.class}`);
+    t.ok((table[f]?.effect.length ?? 0) > 10, `${f}: effect described`);
+  }
+  t.same(Object.keys(table).sort(), [...fields].sort(), 'no table entry for a field the schema lacks');
+  // The walk is the schema's: a field added to a section shows up (and then needs a class).
+  t.ok(fields.includes('/hotlist/maxStaleSeconds') && fields.includes('/readers') && !fields.includes('/readers/0/model'));
+});
+
+t.test('changed fields: per field, with its class; every field on a first document', async (t) => {
+  t.equal(changedConfigFields(undefined, EXAMPLE_TERMINAL_CONFIG).length, Object.keys(CONFIG_FIELD_APPLY).length);
+  t.same(changedConfigFields(EXAMPLE_TERMINAL_CONFIG, EXAMPLE_TERMINAL_CONFIG), []);
+  const next = { ...EXAMPLE_TERMINAL_CONFIG, logLevel: 'debug' as const, upload: { ...EXAMPLE_TERMINAL_CONFIG.upload, maxOutboxRecords: 5000 }, readers: [{ ...EXAMPLE_TERMINAL_CONFIG.readers[0]!, path: '/dev/ttyUSB9' }] };
+  t.same(changedConfigFields(EXAMPLE_TERMINAL_CONFIG, next), [
+    { field: '/readers', class: 'session-end' },
+    { field: '/upload/maxOutboxRecords', class: 'restart' },
+    { field: '/logLevel', class: 'live' },
+  ]);
+});
+
+t.test('reader models: the schema enumerates the one table of protocol/ccid', async (t) => {
+  for (const model of TERMINAL_READER_MODEL_KEYS) {
+    t.doesNotThrow(() => validateTerminalConfig({ ...EXAMPLE_TERMINAL_CONFIG, readers: [{ ...EXAMPLE_TERMINAL_CONFIG.readers[0]!, model }] }), model);
+  }
+  t.throws(() => validateTerminalConfig({ ...EXAMPLE_TERMINAL_CONFIG, readers: [{ ...EXAMPLE_TERMINAL_CONFIG.readers[0]!, model: 'GemPCTwin' }] }), { details: { path: '/readers/0/model' } });
+});
+
+t.test('config status: changes are optional within v 1; bad entries are refused with the path', async (t) => {
+  t.doesNotThrow(() => validateFleetMessage('config/status', { v: 1, version: 3, status: 'applied' }), 'a report without changes still decodes');
+  t.doesNotThrow(() => validateFleetMessage('config/status', { v: 1, version: 3, status: 'applied', changes: [{ field: '/logLevel', effect: 'live', at: 5 }, { field: '/upload/maxOutboxRecords', effect: 'restart' }] }));
+  t.ok(ConfigStatus.properties.changes !== undefined);
+  t.throws(() => validateFleetMessage('config/status', { v: 1, version: 3, status: 'applied', changes: [{ field: '/logLevel', effect: 'later' }] }), { code: 'PROTO_ERR_FLEET_SCHEMA', details: { path: /^\/changes\/0\/effect/ } });
+  t.throws(() => validateFleetMessage('config/status', { v: 1, version: 3, status: 'applied', changes: [{ field: 'logLevel', effect: 'live' }] }), { code: 'PROTO_ERR_FLEET_SCHEMA', details: { path: /^\/changes\/0\/field/ } });
 });

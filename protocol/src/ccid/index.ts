@@ -6,3 +6,4 @@ export * from './messages.ts';
 export * from './serial-link.ts';
 export * from './gempc-twin.ts';
 export * from './hid-link.ts';
+export * from './reader-models.ts';

@@ -7,6 +7,7 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
 import { ProtocolError } from '../errors.ts';
+import { TERMINAL_READER_MODEL_KEYS } from '../ccid/reader-models.ts';
 
 /** Schema version of the configuration document (`v`). */
 export const TERMINAL_CONFIG_SCHEMA_VERSION = 1;
@@ -19,12 +20,8 @@ export const ReaderConfig = Type.Object({
   link: Type.Union([Type.Literal('serial'), Type.Literal('hid')], { description: 'CCID over serial framing, or over USB HID reports' }),
   /** Serial: tty path such as `/dev/ttyUSB0`; HID: hidraw path such as `/dev/hidraw0`. */
   path: Type.String({ minLength: 1, maxLength: 256, pattern: '^/dev/[A-Za-z0-9_./-]+$' }),
-  baud: Type.Optional(Type.Integer({ minimum: 1200, maximum: 921600, description: 'serial only; default 115200' })),
-  hid: Type.Optional(Type.Object({
-    vendorId: Type.Integer({ minimum: 0, maximum: 0xffff }),
-    productId: Type.Integer({ minimum: 0, maximum: 0xffff }),
-  }, { additionalProperties: false, description: 'HID only: expected USB ids, checked when the device opens' })),
-  model: Type.String({ pattern: '^[a-z0-9][a-z0-9_.-]{0,63}$', description: 'reader model key, e.g. `gempc-twin`' }),
+  // The models a terminal drives: one table, protocol/ccid/reader-models.ts.
+  model: Type.Union(TERMINAL_READER_MODEL_KEYS.map((k) => Type.Literal(k)), { description: 'reader model key (protocol/ccid reader-models.ts)' }),
   /** Slot index of the PSAM in this reader, or `null` when the reader has no PSAM. */
   psamSlot: Type.Union([Type.Integer({ minimum: 0, maximum: 7 }), Type.Null()]),
   role: Type.Union([Type.Literal('user'), Type.Literal('psam'), Type.Literal('both')], { description: 'what the reader is used for' }),
@@ -32,32 +29,21 @@ export const ReaderConfig = Type.Object({
 
 /** Services the terminal offers; a disabled service refuses requests with a coded error. */
 export const ServicesConfig = Type.Object({
-  identity: Type.Boolean(),
+  identity: Type.Boolean({ description: 'basic-information card reads' }),
   pin: Type.Boolean({ description: 'PIN verify / change / unblock' }),
-  ecardQr: Type.Boolean({ description: 'electronic social security card QR codes' }),
+  ecardQr: Type.Boolean({ description: 'electronic social security card QR codes (local API and scanners)' }),
   transit: Type.Boolean({ description: 'transit e-purse purchases' }),
-  venue: Type.Boolean({ description: 'venue and library gate entry' }),
-  lossReport: Type.Boolean({ description: 'PIN-verified loss reports at the kiosk' }),
 }, { additionalProperties: false });
 
-export const KioskConfig = Type.Object({
-  enabled: Type.Boolean(),
-  language: Type.Union([Type.Literal('zh-CN'), Type.Literal('en')]),
-  idleTimeoutSeconds: Seconds(10, 3600, 'return to the start screen after this much inactivity'),
-  cardRemovalTimeoutSeconds: Seconds(5, 600, 'ask the cardholder to take the card after this long'),
-}, { additionalProperties: false });
-
+/** What the fleet sets on the local API; its bind address and token are the local file's. */
 export const LocalApiConfig = Type.Object({
-  enabled: Type.Boolean(),
-  host: Type.Union([Type.Literal('127.0.0.1'), Type.Literal('::1')], { description: 'loopback only' }),
-  port: Type.Integer({ minimum: 1024, maximum: 65535 }),
-  allowedOrigins: Type.Array(Type.String({ maxLength: 256, pattern: '^https?://[^\\s/]+$' }), { maxItems: 16, description: 'browser origins of the kiosk UI' }),
-  hisCompat: Type.Boolean({ description: 'expose the iReadCardBas-compatible endpoint for hospital systems' }),
+  allowedOrigins: Type.Array(Type.String({ maxLength: 256, pattern: '^https?://[^\\s/]+$' }), { maxItems: 16, description: 'browser origins of the kiosk UI, added to those of the local file' }),
+  hisCompat: Type.Boolean({ description: 'offer the iReadCardBas-compatible read (`format: ireadcardbas`) to hospital systems' }),
 }, { additionalProperties: false });
 
 export const HotlistConfig = Type.Object({
   refreshIntervalSeconds: Seconds(30, 86400, 'poll the hotlist even without a pointer at this interval'),
-  maxStaleSeconds: Seconds(60, 30 * 86400, 'older than this, offline transit/venue acceptance is refused'),
+  maxStaleSeconds: Seconds(60, 30 * 86400, 'transit purchases are refused while the hotlist was last confirmed current longer ago than this'),
 }, { additionalProperties: false });
 
 export const UploadConfig = Type.Object({
@@ -76,7 +62,6 @@ export const TerminalConfig = Type.Object({
   name: Type.Optional(Type.String({ maxLength: 128, description: 'free text for operators' })),
   readers: Type.Array(ReaderConfig, { maxItems: 8 }),
   services: ServicesConfig,
-  kiosk: KioskConfig,
   api: LocalApiConfig,
   hotlist: HotlistConfig,
   upload: UploadConfig,
@@ -89,7 +74,10 @@ export type TerminalConfigDocument = Static<typeof TerminalConfig>;
 const check = TypeCompiler.Compile(TerminalConfig);
 
 /**
- * Validates a configuration document; reader ids must also be unique.
+ * Validates a configuration document, then the rules a schema cannot say: reader ids are unique,
+ * at most one reader holds the user card (`user`/`both`) and at most one the PSAM (`psam`/`both`),
+ * and a reader with a PSAM role names its PSAM slot. The server runs this at PUT, the terminal
+ * again before applying, so a document one terminal would refuse is refused for all at the server.
  * @throws ProtocolError `PROTO_ERR_FLEET_SCHEMA` (details.path names the field)
  */
 export function validateTerminalConfig(value: unknown): TerminalConfigDocument {
@@ -98,11 +86,25 @@ export function validateTerminalConfig(value: unknown): TerminalConfigDocument {
     const path = first?.path === undefined || first.path === '' ? '/' : first.path;
     throw new ProtocolError('PROTO_ERR_FLEET_SCHEMA', `config ${path}: ${first?.message ?? 'invalid'}`, { kind: 'config-document', path });
   }
+  const fail = (path: string, why: string): never => { throw new ProtocolError('PROTO_ERR_FLEET_SCHEMA', `config ${path}: ${why}`, { kind: 'config-document', path }); };
   const seen = new Set<string>();
+  let user: string | undefined;
+  let psam: string | undefined;
   value.readers.forEach((r, i) => {
-    if (seen.has(r.id)) throw new ProtocolError('PROTO_ERR_FLEET_SCHEMA', `config /readers/${i}/id: duplicate reader id`, { kind: 'config-document', path: `/readers/${i}/id` });
+    if (seen.has(r.id)) fail(`/readers/${i}/id`, 'duplicate reader id');
     seen.add(r.id);
+    if (r.role === 'user' || r.role === 'both') {
+      if (user !== undefined) fail(`/readers/${i}/role`, `reader '${user}' already holds the user card`);
+      user = r.id;
+    }
+    if (r.role === 'user' && r.psamSlot !== null) fail(`/readers/${i}/psamSlot`, "role 'user' has no PSAM (use role 'both')");
+    if (r.role === 'psam' || r.role === 'both') {
+      if (r.psamSlot === null) fail(`/readers/${i}/psamSlot`, `role '${r.role}' needs a PSAM slot`);
+      if (psam !== undefined) fail(`/readers/${i}/role`, `reader '${psam}' already holds the PSAM`);
+      psam = r.id;
+    }
   });
+  if (value.readers.length > 0 && user === undefined) fail('/readers', 'no reader with role user or both');
   return value;
 }
 
@@ -131,10 +133,9 @@ export function canonicalJson(value: unknown): string {
 export const EXAMPLE_TERMINAL_CONFIG: TerminalConfigDocument = {
   v: 1,
   name: 'service hall kiosk',
-  readers: [{ id: 'front', link: 'serial', path: '/dev/ttyUSB0', baud: 115200, model: 'gempc-twin', psamSlot: 1, role: 'both' }],
-  services: { identity: true, pin: true, ecardQr: true, transit: false, venue: false, lossReport: true },
-  kiosk: { enabled: true, language: 'zh-CN', idleTimeoutSeconds: 120, cardRemovalTimeoutSeconds: 30 },
-  api: { enabled: true, host: '127.0.0.1', port: 17777, allowedOrigins: ['http://127.0.0.1:17778'], hisCompat: false },
+  readers: [{ id: 'front', link: 'serial', path: '/dev/ttyUSB0', model: 'gempc-twin', psamSlot: 1, role: 'both' }],
+  services: { identity: true, pin: true, ecardQr: true, transit: false },
+  api: { allowedOrigins: ['http://127.0.0.1:17778'], hisCompat: false },
   hotlist: { refreshIntervalSeconds: 900, maxStaleSeconds: 86400 },
   upload: { intervalSeconds: 5, batchSize: 200, maxOutboxRecords: 1_000_000 },
   telemetry: { intervalSeconds: 60 },

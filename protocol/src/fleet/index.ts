@@ -2,4 +2,5 @@
 export * from './topics.ts';
 export * from './messages.ts';
 export * from './config-schema.ts';
+export * from './config-apply.ts';
 export * from './kbpk.ts';

@@ -73,11 +73,28 @@ export const Ack = Type.Object({ v: V, upToSeq: Type.Integer({ minimum: 0 }) }, 
 
 export const ConfigPointer = Type.Object({ v: V, version: Version, sha256: Sha256 }, { additionalProperties: false });
 
+/**
+ * One changed field of an applied configuration and what took effect: `live`, `session-end`,
+ * `restart`, or `pinned` (the terminal's local file fixes the field; the fleet value is not used).
+ * `at` is when it took effect; absent while it is still pending (a restart not yet done).
+ */
+export const ConfigFieldEffect = Type.Object({
+  field: Type.String({ pattern: '^(/[A-Za-z0-9_]{1,64}){1,4}$' }),
+  effect: Type.Union([Type.Literal('live'), Type.Literal('session-end'), Type.Literal('restart'), Type.Literal('pinned')]),
+  at: Type.Optional(Ts),
+}, { additionalProperties: false });
+
+/**
+ * `up/config/status`. `changes` (optional, added within `v: 1`: a receiver that predates it
+ * still sees the same `version`/`status`) lists the fields that changed and their effect; a
+ * terminal reports the same version again once pending effects (a restart) are done.
+ */
 export const ConfigStatus = Type.Object({
   v: V,
   version: Version,
   status: Type.Union([Type.Literal('applied'), Type.Literal('rejected')]),
   error: Type.Optional(Type.Object({ code: Type.String({ maxLength: 64 }), message: Type.String({ maxLength: 1024 }) }, { additionalProperties: false })),
+  changes: Type.Optional(Type.Array(ConfigFieldEffect, { maxItems: 64 })),
 }, { additionalProperties: false });
 
 export const JobKind = Type.Union([Type.Literal('keys'), Type.Literal('hotlist'), Type.Literal('update'), Type.Literal('config')]);
@@ -133,6 +150,7 @@ export type TelemetryMessage = Static<typeof Telemetry>;
 export type OutboxRecordMessage = Static<typeof OutboxRecord>;
 export type EventsBatchMessage = Static<typeof EventsBatch>;
 export type ConfigStatusMessage = Static<typeof ConfigStatus>;
+export type ConfigFieldEffectMessage = Static<typeof ConfigFieldEffect>;
 export type JobProgressMessage = Static<typeof JobProgress>;
 
 const compiled = new Map<FleetMessageKind, TypeCheck<TSchema>>();

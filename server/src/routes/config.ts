@@ -5,8 +5,10 @@
  * group). When a terminal's effective configuration changes, the server publishes a retained
  * pointer `{v, version, sha256}` on `t/{id}/down/config`; the terminal fetches the document from
  * `GET /api/v1/terminal/config/{version}` with its own credentials, applies it and reports
- * `applied`/`rejected` on `up/config/status`. On birth the pointer is re-published when the
- * terminal reports a different version than the desired one.
+ * `applied`/`rejected` on `up/config/status` with, per changed field, what took effect (`live`,
+ * `session-end`, `restart`, `pinned`, and when), stored as the terminal's reported status and shown
+ * by `GET /api/v1/terminals/{id}/config`. On birth the pointer is re-published when the terminal
+ * reports a different version than the desired one.
  */
 import { createHash } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
@@ -22,7 +24,12 @@ const VersionParam = { type: 'object', required: ['version'], properties: { vers
 /** Publishes in slices of this many, yielding to the event loop between slices. */
 export const PUSH_SLICE = 500;
 
-/** Canonical bytes and digest of a validated document. @throws ServerError `SRV_ERR_CONFIG_SCHEMA` */
+/**
+ * Canonical bytes and digest of a document validated against the one terminal schema (field types
+ * and ranges, reader models from protocol/ccid, reader roles), so that a document a terminal
+ * would refuse is refused here for the whole group.
+ * @throws ServerError `SRV_ERR_CONFIG_SCHEMA` (400, details.path names the field)
+ */
 export function canonicalConfig(document: unknown): { body: string; sha256: string } {
   try {
     validateTerminalConfig(document);
@@ -215,7 +222,10 @@ export default async function configRoutes(app: FastifyInstance): Promise<void> 
 
   app.uplink.handle('config/status', async (terminalId, msg) => {
     m.inc('onecard_config_status_total', { status: msg.status });
-    await store.recordConfigStatus({ terminalId, version: msg.version, status: msg.status, errorCode: msg.error?.code ?? null, errorMessage: msg.error?.message ?? null, at: clock.now() });
+    await store.recordConfigStatus({
+      terminalId, version: msg.version, status: msg.status, errorCode: msg.error?.code ?? null, errorMessage: msg.error?.message ?? null, at: clock.now(),
+      ...(msg.changes === undefined ? {} : { changes: msg.changes }),
+    });
     if (msg.status === 'rejected') app.log.warn({ terminalId, version: msg.version, code: msg.error?.code }, 'configuration rejected by terminal');
   });
 

@@ -86,4 +86,6 @@ export const POSTGRES_MIGRATIONS: readonly string[] = [
      id ${T} PRIMARY KEY, package_id ${T} NOT NULL REFERENCES updates_packages(id), status ${T} NOT NULL, target TEXT NOT NULL,
      created_by ${T} NOT NULL, created_at BIGINT NOT NULL, updated_at BIGINT NOT NULL, state TEXT NOT NULL);
    CREATE INDEX updates_rollouts_status ON updates_rollouts(status);`,
+  // 4: per-field effects of the last configuration status report (JSON)
+  `ALTER TABLE terminal_config_status ADD COLUMN changes TEXT;`,
 ];

@@ -426,12 +426,12 @@ export class PostgresStore implements Store {
   }
 
   async recordConfigStatus(rec: ConfigStatusRecord): Promise<void> {
-    await this.#pool.query(`INSERT INTO terminal_config_status (terminal_id, version, status, error_code, error_message, at, applied_version)
-      VALUES ($1, $2, $3, $4, $5, $6, CASE WHEN $3 = 'applied' THEN $2::bigint END)
+    await this.#pool.query(`INSERT INTO terminal_config_status (terminal_id, version, status, error_code, error_message, at, applied_version, changes)
+      VALUES ($1, $2, $3, $4, $5, $6, CASE WHEN $3 = 'applied' THEN $2::bigint END, $7)
       ON CONFLICT (terminal_id) DO UPDATE SET version = excluded.version, status = excluded.status, error_code = excluded.error_code,
-        error_message = excluded.error_message, at = excluded.at,
+        error_message = excluded.error_message, at = excluded.at, changes = excluded.changes,
         applied_version = CASE WHEN excluded.status = 'applied' THEN excluded.version ELSE terminal_config_status.applied_version END`,
-    [rec.terminalId, rec.version, rec.status, rec.errorCode, rec.errorMessage, rec.at]);
+    [rec.terminalId, rec.version, rec.status, rec.errorCode, rec.errorMessage, rec.at, rec.changes === undefined ? null : JSON.stringify(rec.changes)]);
   }
 
   async getTerminalConfigState(terminalId: string): Promise<TerminalConfigState> {

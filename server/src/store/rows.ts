@@ -20,7 +20,7 @@ export interface EnrolRow { id: string; group_id: string; tags: string; expires_
 export interface AuditRow { id: number; ts: number; actor: string; action: string; target: string; ip: string; details: string }
 export interface DocRow { id: string; name: string; created_at: number; version: number; sha256: string; updated_at: number; updated_by: string }
 export interface VersionRow { version: number; doc_id: string; sha256: string; body?: string; created_at: number; created_by: string }
-export interface StatusRow { terminal_id: string; version: number; status: string; error_code: string | null; error_message: string | null; at: number; applied_version: number | null }
+export interface StatusRow { terminal_id: string; version: number; status: string; error_code: string | null; error_message: string | null; at: number; applied_version: number | null; changes?: string | null }
 export interface HotlistRow { card_number: string; version: number; reported_at: number; reported_by: string; source: string; reason: string }
 export interface EventRow { id: number; terminal_id: string; event_id: string; seq: number; ts: number; type: string; body: string; received_at: number }
 export interface TeleRow { terminal_id: string; ts: number; received_at: number; epoch: number; health: string; readers: string; counters: string; outbox: string | null }
@@ -37,7 +37,7 @@ export const toEnrol = (r: EnrolRow): EnrolmentTokenRecord => ({
   createdBy: r.created_by, usedAt: r.used_at, usedBy: r.used_by, forTerminal: r.for_terminal,
 });
 export const toDoc = (r: DocRow): ConfigDocRecord => ({ id: r.id, name: r.name, createdAt: r.created_at, version: r.version, sha256: r.sha256, updatedAt: r.updated_at, updatedBy: r.updated_by });
-export const toStatus = (r: StatusRow): ConfigStatusRecord => ({ terminalId: r.terminal_id, version: r.version, status: r.status as 'applied' | 'rejected', errorCode: r.error_code, errorMessage: r.error_message, at: r.at });
+export const toStatus = (r: StatusRow): ConfigStatusRecord => ({ terminalId: r.terminal_id, version: r.version, status: r.status as 'applied' | 'rejected', errorCode: r.error_code, errorMessage: r.error_message, at: r.at, ...(r.changes == null ? {} : { changes: JSON.parse(r.changes) as ConfigStatusRecord['changes'] & object }) });
 export const toHot = (r: HotlistRow): HotlistEntry => ({ cardNumber: r.card_number, version: r.version, reportedAt: r.reported_at, reportedBy: r.reported_by, source: r.source as 'admin' | 'terminal', reason: r.reason });
 export const toEvent = (r: EventRow): EventRecord => ({ id: r.id, terminalId: r.terminal_id, eventId: r.event_id, seq: r.seq, ts: r.ts, type: r.type, body: JSON.parse(r.body) as Record<string, unknown>, receivedAt: r.received_at });
 export const toTele = (r: TeleRow): TelemetryRecord => ({

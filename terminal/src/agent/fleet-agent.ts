@@ -11,7 +11,7 @@ import mqtt, { type MqttClient, type IClientOptions } from 'mqtt';
 import type { Logger } from 'pino';
 import {
   assertTerminalId, decodeFleetMessage, encodeFleetMessage, downTopic, upTopic, BROADCAST_PREFIX, FLEET_SCHEMA_VERSION, MAX_FLEET_PAYLOAD,
-  type TerminalConfigDocument, type OutboxRecordMessage,
+  type TerminalConfigDocument, type OutboxRecordMessage, type ConfigFieldEffectMessage,
 } from '@onecard/protocol/fleet';
 import type { Static } from '@sinclair/typebox';
 import type { ReaderInfo } from '@onecard/protocol/fleet';
@@ -41,8 +41,20 @@ export interface FleetAgentOptions {
   readonly counters?: () => Readonly<Record<string, number>>;
   /** The configuration currently applied (from the runtime's last good configuration). */
   readonly currentConfig?: ConfigPointerValue;
-  /** Applies a validated configuration atomically; throw (coded) to reject it. */
-  readonly applyConfig?: (doc: TerminalConfigDocument, pointer: ConfigPointerValue) => Promise<void>;
+  /**
+   * Applies a validated configuration atomically; throw (coded) to reject it. What it returns
+   * (per changed field, what took effect) goes into `up/config/status` as `changes`.
+   */
+  readonly applyConfig?: (doc: TerminalConfigDocument, pointer: ConfigPointerValue) => Promise<void | readonly ConfigFieldEffectMessage[]>;
+  /**
+   * A config status to publish once online (the runtime restarted for this version: the effects
+   * that were pending are done now).
+   */
+  readonly initialConfigStatus?: { readonly version: number; readonly changes: readonly ConfigFieldEffectMessage[] };
+  /** Told after every successful hotlist check (changed or not), with the clock's time. */
+  readonly onHotlistChecked?: (at: number) => void;
+  /** Poll the hotlist at least this often (default 15 min). */
+  readonly hotlistRefreshMs?: number;
   readonly hotlist?: HotlistSink;
   /** Called for `down/jobs/notify` (keys, updates): the job runner reports on `up/jobs/{jobId}`. */
   readonly onJobNotify?: (next: { jobId: string; kind: string; version: number } | null, agent: FleetAgent) => Promise<void>;
@@ -79,7 +91,10 @@ export class FleetAgent {
   #state: UplinkState = INITIAL_UPLINK_STATE;
   #client: MqttClient | undefined;
   #timers = new Set<NodeJS.Timeout>();
-  #intervals: NodeJS.Timeout[] = [];
+  #intervals = new Map<'flush' | 'tele' | 'hotlist', NodeJS.Timeout>();
+  #tuning: { batchSize: number; flushIntervalMs: number; telemetryIntervalMs: number; hotlistRefreshMs: number };
+  #started = false;
+  #initialStatus: FleetAgentOptions['initialConfigStatus'];
   #config: ConfigPointerValue | undefined;
   #configChain: Promise<void> = Promise.resolve();
   #hotlistChain: Promise<void> = Promise.resolve();
@@ -92,6 +107,11 @@ export class FleetAgent {
     this.#clock = options.clock ?? Date.now;
     this.#random = options.random ?? Math.random;
     this.#config = options.currentConfig;
+    this.#initialStatus = options.initialConfigStatus;
+    this.#tuning = {
+      batchSize: options.batchSize ?? 100, flushIntervalMs: options.flushIntervalMs ?? 1000,
+      telemetryIntervalMs: options.telemetryIntervalMs ?? 60_000, hotlistRefreshMs: options.hotlistRefreshMs ?? 15 * 60_000,
+    };
     this.#http = new FleetHttp({ serverUrl: options.serverUrl, terminalId: options.terminalId, password: options.mqtt.password, ...(options.fetch ? { fetch: options.fetch } : {}) });
   }
 
@@ -113,10 +133,29 @@ export class FleetAgent {
   #changed(): void { for (const l of [...this.#listeners]) l(); }
 
   start(): void {
+    this.#started = true;
     this.#dispatch({ type: 'start' });
-    this.#intervals.push(setInterval(() => this.#dispatch({ type: 'pending' }), this.#o.flushIntervalMs ?? 1000));
-    this.#intervals.push(setInterval(() => void this.#telemetry(), this.#o.telemetryIntervalMs ?? 60_000));
-    if (this.#o.hotlist !== undefined) this.#intervals.push(setInterval(() => void this.#syncHotlist(undefined), 15 * 60_000));
+    this.#arm();
+  }
+
+  /** Current batch size and timer periods. */
+  get tuning(): Readonly<{ batchSize: number; flushIntervalMs: number; telemetryIntervalMs: number; hotlistRefreshMs: number }> { return { ...this.#tuning }; }
+
+  /**
+   * Changes the batch size and timer periods at once (a live configuration change): the timers
+   * are re-armed with the new periods.
+   */
+  retune(t: Partial<{ batchSize: number; flushIntervalMs: number; telemetryIntervalMs: number; hotlistRefreshMs: number }>): void {
+    this.#tuning = { ...this.#tuning, ...Object.fromEntries(Object.entries(t).filter(([, v]) => v !== undefined)) };
+    if (this.#started) this.#arm();
+  }
+
+  #arm(): void {
+    for (const i of this.#intervals.values()) clearInterval(i);
+    this.#intervals.clear();
+    this.#intervals.set('flush', setInterval(() => this.#dispatch({ type: 'pending' }), this.#tuning.flushIntervalMs));
+    this.#intervals.set('tele', setInterval(() => void this.#telemetry(), this.#tuning.telemetryIntervalMs));
+    if (this.#o.hotlist !== undefined) this.#intervals.set('hotlist', setInterval(() => void this.#syncHotlist(undefined), this.#tuning.hotlistRefreshMs));
   }
 
   /** Tells the agent the outbox has new records (so they go out without waiting for the flush tick). */
@@ -125,8 +164,9 @@ export class FleetAgent {
   async stop(): Promise<void> {
     for (const t of this.#timers) clearTimeout(t);
     this.#timers.clear();
-    for (const i of this.#intervals) clearInterval(i);
-    this.#intervals = [];
+    this.#started = false;
+    for (const i of this.#intervals.values()) clearInterval(i);
+    this.#intervals.clear();
     const client = this.#client;
     this.#dispatch({ type: 'stop' });
     if (client !== undefined) await client.endAsync(true).catch(() => undefined);
@@ -210,6 +250,12 @@ export class FleetAgent {
       return;
     }
     this.#dispatch({ type: 'pending' });
+    const initial = this.#initialStatus;
+    if (initial !== undefined) {
+      // The effects that waited for a restart are done: report the version again with them.
+      const body = encodeFleetMessage('config/status', { v: FLEET_SCHEMA_VERSION, version: initial.version, status: 'applied', changes: [...initial.changes] });
+      await client.publishAsync(upTopic(id, 'config/status'), Buffer.from(body), { qos: 1 }).then(() => { this.#initialStatus = undefined; }, () => undefined);
+    }
     // [fleet-protocol §8] reconcile by version over HTTP, whatever the broker kept.
     void this.#reconcileConfig();
     void this.#syncHotlist(undefined);
@@ -220,7 +266,7 @@ export class FleetAgent {
     if (client === undefined) return;
     let records: readonly OutboxRecordMessage[];
     try {
-      records = (await this.#o.outbox.pending(this.#o.batchSize ?? 100)) as readonly OutboxRecordMessage[];
+      records = (await this.#o.outbox.pending(this.#tuning.batchSize)) as readonly OutboxRecordMessage[];
     } catch (err) {
       this.#o.logger?.error({ code: (err as { code?: unknown }).code }, 'outbox read failed');
       this.#dispatch({ type: 'batch-sent', sent: false });
@@ -304,13 +350,13 @@ export class FleetAgent {
       const apply = this.#o.applyConfig;
       if (apply === undefined) return;
       if (this.#config !== undefined && this.#config.version === p.version && this.#config.sha256 === p.sha256) return;
-      let status: { status: 'applied' } | { status: 'rejected'; error: { code: string; message: string } };
+      let status: { status: 'applied'; changes?: ConfigFieldEffectMessage[] } | { status: 'rejected'; error: { code: string; message: string } };
       try {
         const doc = await this.#http.configDocument(p);
-        await apply(doc, p);
+        const changes = await apply(doc, p);
         this.#config = p;
         this.#stats.configApplied++;
-        status = { status: 'applied' };
+        status = { status: 'applied', ...(changes === undefined ? {} : { changes: [...changes] }) };
       } catch (err) {
         if ((err as { code?: unknown }).code === 'TERM_ERR_AGENT_FETCH') throw err; // transient: retried on the next pointer/reconnect
         this.#stats.configRejected++;
@@ -331,10 +377,11 @@ export class FleetAgent {
     const sink = this.#o.hotlist;
     if (sink === undefined) return Promise.resolve();
     const run = this.#hotlistChain.then(async () => {
-      if (target !== undefined && target === sink.version) return;
+      if (target !== undefined && target === sink.version) { this.#o.onHotlistChecked?.(this.#clock()); return; }
       const update = await this.#http.hotlist(sink.version);
-      if (update.version === sink.version && update.kind === 'delta') return;
+      if (update.version === sink.version && update.kind === 'delta') { this.#o.onHotlistChecked?.(this.#clock()); return; }
       await sink.apply(update);
+      this.#o.onHotlistChecked?.(this.#clock());
       this.#o.logger?.debug({ kind: update.kind, version: update.version }, 'hotlist updated');
       this.#stats.hotlistUpdates++;
       this.#changed();

@@ -1,43 +1,45 @@
 /**
  * The runtime's side of the fleet (docs/fleet-protocol.md): what a fleet configuration document
- * means for this terminal (readers, card and PSAM positions, enabled services, log level), the
- * last good document kept on disk (`config/last-good.json`, written atomically). Loaded by the
+ * means for this terminal (readers, card and PSAM positions, services, API gates, agent timers,
+ * hotlist staleness, outbox limit, log level), the last good document kept on disk (`config/last-good.json`, written atomically). Loaded by the
  * runtime only when the configuration has a `fleet` section (it pulls in the schema compiler).
  */
 import { mkdir, open, readFile, rename, unlink } from 'node:fs/promises';
 import { dirname, join, basename } from 'node:path';
-import { validateTerminalConfig, type TerminalConfigDocument } from '@onecard/protocol/fleet';
+import { validateTerminalConfig, type ConfigFieldEffectMessage, type TerminalConfigDocument } from '@onecard/protocol/fleet';
 import { TerminalError } from '../errors.ts';
 import type { ReaderConfig } from '../card/index.ts';
 import type { ServiceFlags } from './journaled-services.ts';
 import type { ConfigPointerValue } from '../agent/fleet-http.ts';
 
-/** What a fleet document sets on this terminal. */
+/** What a fleet document sets on this terminal (how each field takes effect: `config-apply.ts`). */
 export interface AppliedSettings {
   readonly readers: readonly ReaderConfig[];
   readonly card: { readonly reader: string; readonly slot: number };
   readonly psam: { readonly reader: string; readonly slot: number } | undefined;
   readonly services: ServiceFlags;
+  /** e-card QR verification (local API and scanners). */
+  readonly ecardQr: boolean;
+  /** `format: ireadcardbas` card reads. */
+  readonly hisCompat: boolean;
+  /** Browser origins added to the local file's. */
+  readonly allowedOrigins: readonly string[];
   readonly logLevel: 'error' | 'warn' | 'info' | 'debug';
-  readonly upload: { readonly intervalSeconds: number; readonly batchSize: number };
+  readonly upload: { readonly intervalSeconds: number; readonly batchSize: number; readonly maxOutboxRecords: number };
   readonly telemetryIntervalSeconds: number;
+  readonly hotlist: { readonly refreshIntervalSeconds: number; readonly maxStaleSeconds: number };
 }
 
-const MODELS = ['gempc-twin', 'gemcore-sim-pro2', 'sec1210'] as const;
-type Model = (typeof MODELS)[number];
-
 /**
- * Maps a validated fleet document onto this terminal's settings.
- * @throws TerminalError `TERM_ERR_CONFIG_APPLY` (details.field) when the document cannot run here:
- *   no readers, an unknown reader model, no reader for the user card
+ * Maps a validated fleet document onto this terminal's settings (the schema check has already
+ * refused unknown reader models, ambiguous roles and PSAM roles without a slot).
+ * @throws TerminalError `TERM_ERR_CONFIG_APPLY` (details.field) when the document cannot run
+ *   here: no readers
  */
 export function settingsFromDocument(doc: TerminalConfigDocument): AppliedSettings {
   const fail = (field: string, why: string): never => { throw new TerminalError('TERM_ERR_CONFIG_APPLY', `${field}: ${why}`, { field }); };
   if (doc.readers.length === 0) fail('/readers', 'no readers');
-  const readers = doc.readers.map((r, i): ReaderConfig => {
-    if (!(MODELS as readonly string[]).includes(r.model)) fail(`/readers/${i}/model`, `unknown reader model '${r.model}' (known: ${MODELS.join(', ')})`);
-    return { id: r.id, link: r.link, path: r.path, model: r.model as Model, ...(r.psamSlot === null ? {} : { psamSlot: r.psamSlot }) };
-  });
+  const readers = doc.readers.map((r): ReaderConfig => ({ id: r.id, link: r.link, path: r.path, model: r.model, ...(r.psamSlot === null ? {} : { psamSlot: r.psamSlot }) }));
   const user = doc.readers.find((r) => r.role === 'user' || r.role === 'both');
   if (user === undefined) fail('/readers', 'no reader with role user or both');
   const psamReader = doc.readers.find((r) => (r.role === 'psam' || r.role === 'both') && r.psamSlot !== null);
@@ -46,9 +48,13 @@ export function settingsFromDocument(doc: TerminalConfigDocument): AppliedSettin
     card: { reader: user!.id, slot: 0 },
     psam: psamReader === undefined ? undefined : { reader: psamReader.id, slot: psamReader.psamSlot! },
     services: { identity: doc.services.identity, pin: doc.services.pin, transit: doc.services.transit },
+    ecardQr: doc.services.ecardQr,
+    hisCompat: doc.api.hisCompat,
+    allowedOrigins: doc.api.allowedOrigins,
     logLevel: doc.logLevel,
-    upload: { intervalSeconds: doc.upload.intervalSeconds, batchSize: doc.upload.batchSize },
+    upload: { intervalSeconds: doc.upload.intervalSeconds, batchSize: doc.upload.batchSize, maxOutboxRecords: doc.upload.maxOutboxRecords },
     telemetryIntervalSeconds: doc.telemetry.intervalSeconds,
+    hotlist: { refreshIntervalSeconds: doc.hotlist.refreshIntervalSeconds, maxStaleSeconds: doc.hotlist.maxStaleSeconds },
   };
 }
 
@@ -56,6 +62,8 @@ export function settingsFromDocument(doc: TerminalConfigDocument): AppliedSettin
 export interface LastGoodConfig {
   readonly pointer: ConfigPointerValue;
   readonly document: TerminalConfigDocument;
+  /** What the apply of this document changed; entries without `at` wait for a restart. */
+  readonly changes?: readonly ConfigFieldEffectMessage[];
 }
 
 export const LAST_GOOD_FILE = join('config', 'last-good.json');
@@ -76,7 +84,12 @@ export async function loadLastGoodConfig(dataDir: string, onInvalid?: (why: stri
     if (p === undefined || !Number.isSafeInteger(p.version) || typeof p.sha256 !== 'string' || !/^[0-9a-f]{64}$/.test(p.sha256)) throw new Error('bad pointer');
     const document = validateTerminalConfig(o.document);
     settingsFromDocument(document);
-    return { pointer: { version: p.version as number, sha256: p.sha256 }, document };
+    const changes = (o as { changes?: unknown }).changes;
+    const ok = Array.isArray(changes) && changes.length <= 64 && changes.every((c) => {
+      const e = c as Partial<ConfigFieldEffectMessage>;
+      return typeof e.field === 'string' && ['live', 'session-end', 'restart', 'pinned'].includes(e.effect as string) && (e.at === undefined || Number.isSafeInteger(e.at));
+    });
+    return { pointer: { version: p.version as number, sha256: p.sha256 }, document, ...(ok ? { changes: changes as ConfigFieldEffectMessage[] } : {}) };
   } catch (e) {
     onInvalid?.((e as { code?: string }).code ?? 'invalid');
     return undefined;
