@@ -4,6 +4,9 @@ export const KEYS_ERRORS = {
   SRV_ERR_KEYS_MASTER_KEY: 'The server master key is malformed or does not match the one the key sets were stored under',
   SRV_ERR_KEYS_IMPORT: 'Wrapped key-set import refused (key block, wrapping or purse key convention)',
   SRV_ERR_KEYS_STATE: 'The key set or key job cannot do this in its current state',
+  SRV_ERR_KEYS_NOT_APPROVED: 'No live key custodian approval for this terminal\'s key pair (none, revoked, expired, re-keyed, disabled or PSAM reported); no key blocks are delivered',
+  SRV_ERR_KEYS_DUAL_CONTROL: 'Dual control: the admin who issued a terminal\'s enrolment or re-key token cannot approve its key delivery',
+  SRV_ERR_KEYS_PSAM: 'The terminal reports a physical PSAM; purse roots are never delivered to it',
 } as const satisfies Record<`SRV_ERR_${string}`, string>;
 
 /** HTTP status of each keys code. */
@@ -12,4 +15,7 @@ export const KEYS_ERROR_STATUS = {
   SRV_ERR_KEYS_MASTER_KEY: 500,
   SRV_ERR_KEYS_IMPORT: 400,
   SRV_ERR_KEYS_STATE: 409,
+  SRV_ERR_KEYS_NOT_APPROVED: 403,
+  SRV_ERR_KEYS_DUAL_CONTROL: 403,
+  SRV_ERR_KEYS_PSAM: 409,
 } as const;

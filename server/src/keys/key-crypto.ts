@@ -14,8 +14,19 @@ import { ecdhHkdf, type PrivateKeyInput, type PublicKeyInput } from '@onecard/pr
 import { isProtocolError } from '@onecard/protocol/errors';
 import { ServerError } from '../errors.ts';
 
-/** HKDF `info` of the import KBPK. */
-export const IMPORT_INFO = 'OneCard key import v1 TR-31 K1 AES-256';
+/** HKDF `info` prefix of the import KBPK; the key-set id follows (see {@link importInfo}). */
+export const IMPORT_INFO = 'OneCard key import v2 TR-31 K1 AES-256';
+/** Name of the import format (docs/keys.md). */
+export const IMPORT_FORMAT = 'onecard-key-import/2';
+
+/**
+ * The HKDF `info` of the import KBPK for one key set: `IMPORT_INFO ‖ " keySetId=" ‖ keySetId`.
+ * Binding the id into the key derivation binds every block of an import to the key set it was
+ * wrapped for: replayed under another id, the KBPK differs and every block fails its MAC.
+ */
+export function importInfo(keySetId: string): string {
+  return `${IMPORT_INFO} keySetId=${keySetId}`;
+}
 /** Purse key usages [ONECARD key-blocks §3]: purchase root (MPK) and TAC root (MTK). */
 export const PURSE_USAGES = { purchase: '61', tac: '62' } as const;
 
@@ -76,10 +87,10 @@ export function purseKcv(key: Uint8Array): string {
   return toHex(keyCheckValue('3des', key, { method: 'legacy', length: 3 })).toUpperCase();
 }
 
-/** The import KBPK: HKDF-SHA256(ECDH-P256(priv, peer), salt = SHA-256(ephemeral SPKI DER), info = IMPORT_INFO, 32). */
-export function importKbpk(privateKey: PrivateKeyInput, peerPublicKey: PublicKeyInput, ephemeralSpkiBase64: string): Uint8Array {
+/** The import KBPK: HKDF-SHA256(ECDH-P256(priv, peer), salt = SHA-256(ephemeral SPKI DER), info = importInfo(keySetId), 32). */
+export function importKbpk(privateKey: PrivateKeyInput, peerPublicKey: PublicKeyInput, ephemeralSpkiBase64: string, keySetId: string): Uint8Array {
   const salt = new Uint8Array(createHash('sha256').update(Buffer.from(ephemeralSpkiBase64, 'base64')).digest());
-  return ecdhHkdf(privateKey, peerPublicKey, salt, IMPORT_INFO, 32);
+  return ecdhHkdf(privateKey, peerPublicKey, salt, importInfo(keySetId), 32);
 }
 
 /**
@@ -132,13 +143,13 @@ export function openPurseKeyBlock(kbpk: Uint8Array, block: string, code: 'SRV_ER
 
 /**
  * The key custodian's side of the import format (docs/keys.md): a fresh P-256 key pair, the
- * import KBPK with the server's import public key, and one purse key block per key. Used by
- * tooling and tests; the server never sees the clear keys.
+ * import KBPK with the server's import public key for key set `keySetId`, and one purse key block
+ * per key. Used by tooling and tests; the server never sees the clear keys.
  */
-export function wrapKeySetForImport(serverPublicKey: PublicKeyInput, keys: readonly PurseKeyMaterial[]): { ephemeralPublicKey: string; keys: { block: string }[] } {
+export function wrapKeySetForImport(serverPublicKey: PublicKeyInput, keySetId: string, keys: readonly PurseKeyMaterial[]): { ephemeralPublicKey: string; keys: { block: string }[] } {
   const { publicKey, privateKey } = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
   const spki = publicKey.export({ type: 'spki', format: 'der' }).toString('base64');
-  const kbpk = importKbpk(privateKey, serverPublicKey, spki);
+  const kbpk = importKbpk(privateKey, serverPublicKey, spki, keySetId);
   try {
     return { ephemeralPublicKey: spki, keys: keys.map((k) => ({ block: purseKeyBlock(kbpk, k) })) };
   } finally {

@@ -19,8 +19,9 @@ import { ServerError } from '../errors.ts';
 import { isP256PublicKey, newId } from '../crypto-util.ts';
 import jobsPlugin from '../jobs/plugin.ts';
 import { PENDING_JOB_STATUSES, type JobStatus, type PendingJob } from '../jobs/notifier.ts';
-import { importKbpk, masterKeyCheckValue, openPurseKeyBlock, purseKeyBlock, IMPORT_INFO, PURSE_USAGES, type OpenedPurseKey } from './key-crypto.ts';
-import { keysStoreFor, type KeyJobRecord, type KeyJobTerminalRecord, type KeyRef, type KeySetVersionRecord, type KeysStore, type StoredKey } from './store.ts';
+import { importKbpk, masterKeyCheckValue, openPurseKeyBlock, purseKeyBlock, IMPORT_FORMAT, IMPORT_INFO, PURSE_USAGES, type OpenedPurseKey } from './key-crypto.ts';
+import { keysStoreFor, type KeyApprovalRecord, type KeyJobRecord, type KeyJobTerminalRecord, type KeyRef, type KeySetVersionRecord, type KeysStore, type StoredKey } from './store.ts';
+import type { TerminalRecord } from '../store/types.ts';
 
 export interface KeysPluginOptions {
   /** AES-256 master key (32 bytes); key routes answer `SRV_ERR_KEYS_NO_MASTER_KEY` without it. */
@@ -31,6 +32,33 @@ export interface KeysPluginOptions {
   readonly tickMs?: number;
   /** A terminal that fetched its key blocks and stays silent this long is timed out (default 1 h). */
   readonly terminalTimeoutMs?: number;
+}
+
+/** Longest soft-SAM permission a key custodian can grant at once (30 days); renewal re-delivers. */
+export const MAX_APPROVAL_SECONDS = 30 * 86400;
+
+/** Why a terminal may not receive purse roots now. */
+export type DeliveryRefusal = 'not-approved' | 'revoked' | 'rekeyed' | 'expired' | 'disabled' | 'psam';
+
+/** Whether the terminal's last birth reports a physical PSAM in one of its readers. */
+export function reportsPsam(t: Pick<TerminalRecord, 'reported'>): boolean {
+  const readers = t.reported['readers'];
+  return Array.isArray(readers) && readers.some((r) => typeof r === 'object' && r !== null && (r as { psam?: unknown }).psam === true);
+}
+
+/**
+ * The custody rule (docs/keys.md "Custody"): a terminal may hold a soft SAM — receive the purse
+ * roots — only with a key custodian's approval of its current key pair that is neither revoked
+ * nor expired, while it is active and reports no physical PSAM.
+ */
+export function deliveryRefusal(t: TerminalRecord, a: KeyApprovalRecord | undefined, now: number): DeliveryRefusal | undefined {
+  if (t.status !== 'active') return 'disabled';
+  if (reportsPsam(t)) return 'psam';
+  if (a === undefined) return 'not-approved';
+  if (a.revokedAt !== null) return 'revoked';
+  if (a.publicKey !== t.publicKey) return 'rekeyed';
+  if (a.expiresAt <= now) return 'expired';
+  return undefined;
 }
 
 export interface KeysHandle {
@@ -87,6 +115,53 @@ async function keysPlugin(app: FastifyInstance, opts: KeysPluginOptions): Promis
   const auditSystem = (action: string, target: string, details: Record<string, unknown>, actor = 'system') =>
     app.ctx.store.appendAudit({ ts: clock.now(), actor, action, target, ip: '', details });
 
+  // ---- custody: approvals (dual control) ----
+
+  /** Why `t` may not receive purse roots now, with its approval. */
+  const refusalOf = async (t: TerminalRecord): Promise<{ refusal: DeliveryRefusal | undefined; approval: KeyApprovalRecord | undefined }> => {
+    const approval = await store.getApproval(t.id);
+    return { refusal: deliveryRefusal(t, approval, clock.now()), approval };
+  };
+
+  /** The admin token that issued the enrolment (or re-key) token of the terminal's current key pair. */
+  const mintedBy = async (terminalId: string): Promise<string | undefined> => {
+    let best: { usedAt: number; createdBy: string } | undefined;
+    for (const tok of await app.ctx.store.listEnrolmentTokens()) {
+      if (tok.usedBy !== terminalId || tok.usedAt === null) continue;
+      if (best === undefined || tok.usedAt >= best.usedAt) best = { usedAt: tok.usedAt, createdBy: tok.createdBy };
+    }
+    return best?.createdBy;
+  };
+
+  /** Cancels a terminal's pending key deliveries; returns whether any was cancelled. */
+  const cancelPending = async (terminalId: string, reason: string): Promise<boolean> => {
+    let changed = false;
+    for (const e of await store.listTerminalEntries(terminalId, PENDING_JOB_STATUSES)) {
+      await store.putJobTerminal({ ...e, status: 'cancelled', error: reason, updatedAt: clock.now() });
+      changed = true;
+    }
+    return changed;
+  };
+
+  /** Revokes a live approval (re-key, disabling, a custodian); returns whether there was one. */
+  const revokeApproval = async (terminalId: string, by: string, reason: string, audit: (details: Record<string, unknown>) => Promise<unknown>): Promise<boolean> => {
+    const a = await store.getApproval(terminalId);
+    if (a === undefined || a.revokedAt !== null) return false;
+    await store.putApproval({ ...a, revokedAt: clock.now(), revokedBy: by });
+    await cancelPending(terminalId, `approval-${reason}`);
+    await audit({ reason, approvedBy: a.approvedBy, approvedAt: a.approvedAt, expiresAt: a.expiresAt });
+    await app.jobs.refresh(terminalId);
+    return true;
+  };
+
+  // A re-key or re-enrolment (new key pair) and disabling end the approval.
+  for (const [event, reason] of [['terminal-credentials-changed', 'rekey'], ['terminal-disabled', 'disabled']] as const) {
+    app.fleet.on(event, (terminalId: string) => {
+      revokeApproval(terminalId, 'system', reason, (d) => auditSystem('key-approval.revoke', terminalId, d))
+        .catch((err: unknown) => app.log.error({ err, terminalId }, 'revoking a key approval failed'));
+    });
+  }
+
   // ---- jobs ----
 
   /** The keys a delivery of (keySetId, version) carries: that version's, then older retiring versions' for slots it lacks. */
@@ -127,6 +202,8 @@ async function keysPlugin(app: FastifyInstance, opts: KeysPluginOptions): Promis
     const job = await store.addJob({ id: newId('kj_'), groupId, keySetId, version, keys: content.keys, expectedKcv: content.expectedKcv, status: 'active', createdAt: clock.now(), createdBy });
     const now = clock.now();
     for (const t of await app.ctx.store.listTerminals({ groupId, status: 'active', limit: 1_000_000 })) {
+      // Only terminals a key custodian approved join key distribution.
+      if ((await refusalOf(t)).refusal !== undefined) continue;
       await store.putJobTerminal({ jobId: job.id, terminalId: t.id, status: 'queued', reportedKcv: null, error: null, createdAt: now, updatedAt: now });
       touched.add(t.id);
     }
@@ -139,6 +216,8 @@ async function keysPlugin(app: FastifyInstance, opts: KeysPluginOptions): Promis
     kind: 'keys',
     pending: async (terminalId) => {
       const out: PendingJob[] = [];
+      const t = await app.ctx.store.getTerminal(terminalId);
+      if (t === undefined || (await refusalOf(t)).refusal !== undefined) return out;
       for (const e of await store.listTerminalEntries(terminalId, PENDING_JOB_STATUSES)) {
         const job = await store.getJob(e.jobId);
         if (job === undefined || job.status !== 'active') continue;
@@ -161,8 +240,11 @@ async function keysPlugin(app: FastifyInstance, opts: KeysPluginOptions): Promis
       await store.putJobTerminal({ ...e, status: 'cancelled', error: 'moved', updatedAt: now });
       changed = true;
     }
+    const { refusal } = await refusalOf(t);
+    // A birth may report a PSAM now, or come after the approval expired: nothing stays pending.
+    if (refusal !== undefined && await cancelPending(terminalId, refusal)) changed = true;
     const active = (await store.listJobs({ groupId: t.groupId, status: 'active' }))[0];
-    if (active !== undefined && (await store.getJobTerminal(active.id, terminalId)) === undefined && t.status === 'active') {
+    if (active !== undefined && refusal === undefined && (await store.getJobTerminal(active.id, terminalId)) === undefined) {
       await store.putJobTerminal({ jobId: active.id, terminalId, status: 'queued', reportedKcv: null, error: null, createdAt: now, updatedAt: now });
       changed = true;
     }
@@ -252,7 +334,7 @@ async function keysPlugin(app: FastifyInstance, opts: KeysPluginOptions): Promis
   app.get('/api/v1/key-sets/import-key', {
     preHandler: custodians,
     schema: { tags: ['keys'], summary: 'The server public key and parameters a key custodian wraps an import under (docs/keys.md)' },
-  }, async () => ({ format: 'onecard-key-import/1', publicKey: app.ctx.keys.publicKeySpki, curve: 'P-256', kdf: 'HKDF-SHA256', salt: 'SHA-256(ephemeral SPKI DER)', info: IMPORT_INFO, keyBlock: 'TR-31 D' }));
+  }, async () => ({ format: IMPORT_FORMAT, publicKey: app.ctx.keys.publicKeySpki, curve: 'P-256', kdf: 'HKDF-SHA256', salt: 'SHA-256(ephemeral SPKI DER)', info: `${IMPORT_INFO} keySetId=<keySetId>`, keyBlock: 'TR-31 D' }));
 
   interface ImportBody { keySetId: string; version?: number; description?: string; ephemeralPublicKey: string; keys: { block: string; kcv?: string }[] }
   app.post<{ Body: ImportBody }>('/api/v1/key-sets', {
@@ -276,7 +358,7 @@ async function keysPlugin(app: FastifyInstance, opts: KeysPluginOptions): Promis
     const version = b.version ?? (existing[0]?.version ?? 0) + 1;
     if (existing.some((v) => v.version === version)) throw new ServerError('SRV_ERR_CONFLICT', `key set ${b.keySetId} version ${version} exists`);
     let kbpk: Uint8Array;
-    try { kbpk = importKbpk(app.ctx.keys.privateKeyPkcs8, b.ephemeralPublicKey, b.ephemeralPublicKey); } catch (cause) {
+    try { kbpk = importKbpk(app.ctx.keys.privateKeyPkcs8, b.ephemeralPublicKey, b.ephemeralPublicKey, b.keySetId); } catch (cause) {
       if (isProtocolError(cause)) throw new ServerError('SRV_ERR_KEYS_IMPORT', 'ephemeralPublicKey', { protocolCode: cause.code }, { cause });
       throw cause;
     }
@@ -405,6 +487,81 @@ async function keysPlugin(app: FastifyInstance, opts: KeysPluginOptions): Promis
     return jobView(j, true);
   });
 
+  // ---- custody routes ----
+
+  const approvalView = async (t: TerminalRecord): Promise<Record<string, unknown>> => {
+    const { refusal, approval: a } = await refusalOf(t);
+    const state = refusal === undefined ? 'approved'
+      : a === undefined ? 'none'
+        : a.revokedAt !== null || refusal === 'rekeyed' || refusal === 'disabled' ? 'revoked'
+          : refusal === 'expired' ? 'expired' : 'refused';
+    return {
+      terminalId: t.id, groupId: t.groupId, state, ...(refusal !== undefined ? { refusal } : {}), psam: reportsPsam(t),
+      approvedBy: a?.approvedBy ?? null, approvedAt: a?.approvedAt ?? null, expiresAt: a?.expiresAt ?? null, revokedAt: a?.revokedAt ?? null, revokedBy: a?.revokedBy ?? null,
+    };
+  };
+  const terminalOr404 = async (id: string): Promise<TerminalRecord> => {
+    const t = await app.ctx.store.getTerminal(id);
+    if (t === undefined) throw new ServerError('SRV_ERR_NOT_FOUND', `terminal ${id}`);
+    return t;
+  };
+  const TERMINAL_PARAMS = { type: 'object', properties: { id: ID }, required: ['id'] } as const;
+
+  app.get('/api/v1/key-approvals', {
+    preHandler: viewers,
+    schema: { tags: ['keys'], summary: 'Every key-delivery approval (soft-SAM permission) with its state: approved, expired, revoked, refused' },
+  }, async () => {
+    const out: Record<string, unknown>[] = [];
+    for (const a of await store.listApprovals()) {
+      const t = await app.ctx.store.getTerminal(a.terminalId);
+      if (t !== undefined) out.push(await approvalView(t));
+    }
+    return { approvals: out };
+  });
+
+  app.get<{ Params: { id: string } }>('/api/v1/terminals/:id/key-approval', {
+    preHandler: viewers,
+    schema: { tags: ['keys'], summary: 'Whether this terminal may receive purse roots (soft SAM), who approved it and until when', params: TERMINAL_PARAMS },
+  }, async (req) => approvalView(await terminalOr404(req.params.id)));
+
+  app.put<{ Params: { id: string }; Body: { validForSeconds: number } }>('/api/v1/terminals/:id/key-approval', {
+    preHandler: custodians,
+    schema: {
+      tags: ['keys'], summary: 'Approve (or renew) this terminal\'s key pair for key delivery: a soft-SAM permission that expires. Dual control: not by the admin who issued its enrolment or re-key token; never for a terminal with a PSAM',
+      params: TERMINAL_PARAMS,
+      body: { type: 'object', additionalProperties: false, required: ['validForSeconds'], properties: { validForSeconds: { type: 'integer', minimum: 60, maximum: MAX_APPROVAL_SECONDS } } },
+    },
+  }, async (req) => {
+    const t = await terminalOr404(req.params.id);
+    const actor = actorOf(req);
+    if (t.status !== 'active') throw new ServerError('SRV_ERR_TERMINAL_DISABLED', `terminal ${t.id} is disabled`);
+    if (reportsPsam(t)) throw new ServerError('SRV_ERR_KEYS_PSAM', `terminal ${t.id} reports a physical PSAM`, { terminalId: t.id });
+    const minter = await mintedBy(t.id);
+    if (minter !== undefined && minter === actor) throw new ServerError('SRV_ERR_KEYS_DUAL_CONTROL', 'the admin who issued this terminal\'s enrolment or re-key token cannot approve it', { terminalId: t.id });
+    const now = clock.now();
+    const approval: KeyApprovalRecord = { terminalId: t.id, publicKey: t.publicKey, approvedBy: actor, approvedAt: now, expiresAt: now + req.body.validForSeconds * 1000, revokedAt: null, revokedBy: null };
+    await store.putApproval(approval);
+    await app.audit(req, 'key-approval.grant', t.id, { expiresAt: approval.expiresAt, enrolledBy: minter ?? null, groupId: t.groupId });
+    // Join (or, on renewal, re-receive with the new expiry) the group's active key job.
+    const active = (await store.listJobs({ groupId: t.groupId, status: 'active' }))[0];
+    if (active !== undefined) {
+      const e = await store.getJobTerminal(active.id, t.id);
+      await store.putJobTerminal({ jobId: active.id, terminalId: t.id, status: 'queued', reportedKcv: null, error: null, createdAt: e?.createdAt ?? now, updatedAt: now });
+      await app.jobs.refresh(t.id);
+    }
+    return approvalView(t);
+  });
+
+  app.delete<{ Params: { id: string } }>('/api/v1/terminals/:id/key-approval', {
+    preHandler: custodians,
+    schema: { tags: ['keys'], summary: 'Revoke this terminal\'s key-delivery approval: pending deliveries are cancelled; the terminal erases its soft-SAM keys at their expiry', params: TERMINAL_PARAMS },
+  }, async (req) => {
+    const t = await terminalOr404(req.params.id);
+    const done = await revokeApproval(t.id, actorOf(req), 'custodian', (d) => app.audit(req, 'key-approval.revoke', t.id, d));
+    if (!done) throw new ServerError('SRV_ERR_NOT_FOUND', `no live key approval for terminal ${t.id}`);
+    return approvalView(t);
+  });
+
   // ---- terminal route ----
   app.get<{ Params: { jobId: string } }>('/api/v1/terminal/jobs/:jobId/key-blocks', {
     preHandler: [requireMaster, app.requireTerminal()],
@@ -415,6 +572,12 @@ async function keysPlugin(app: FastifyInstance, opts: KeysPluginOptions): Promis
   }, async (req, reply) => {
     const mk = needMaster();
     const t = req.terminal!;
+    // Custody first: without a live approval nothing is said about jobs either.
+    const { refusal, approval } = await refusalOf(t);
+    if (refusal !== undefined || approval === undefined) {
+      await auditSystem('key-job.deliver-refused', req.params.jobId, { terminalId: t.id, reason: refusal ?? 'not-approved' }, `terminal:${t.id}`);
+      throw new ServerError('SRV_ERR_KEYS_NOT_APPROVED', `terminal ${t.id}: ${refusal ?? 'not-approved'}`, { reason: refusal ?? 'not-approved' });
+    }
     const job = await store.getJob(req.params.jobId);
     const e = job === undefined ? undefined : await store.getJobTerminal(job.id, t.id);
     if (job === undefined || e === undefined) throw new ServerError('SRV_ERR_NOT_FOUND', `job ${req.params.jobId}`);
@@ -443,9 +606,10 @@ async function keysPlugin(app: FastifyInstance, opts: KeysPluginOptions): Promis
       kbpk.fill(0);
     }
     if (e.status === 'queued') await store.putJobTerminal({ ...e, status: 'in-progress', updatedAt: clock.now() });
-    await auditSystem('key-job.deliver', job.id, { terminalId: t.id, seq: job.seq, keys: keys.length }, `terminal:${t.id}`);
+    await auditSystem('key-job.deliver', job.id, { terminalId: t.id, seq: job.seq, keys: keys.length, approvedBy: approval.approvedBy, approvedAt: approval.approvedAt, expiresAt: approval.expiresAt }, `terminal:${t.id}`);
     reply.header('cache-control', 'no-store');
-    return { v: 1, jobId: job.id, kind: 'keys', version: job.seq, keySetId: job.keySetId, keySetVersion: job.version, keys };
+    // `expiresAt`: the terminal's soft SAM stops using these keys and erases them at this time.
+    return { v: 1, jobId: job.id, kind: 'keys', version: job.seq, keySetId: job.keySetId, keySetVersion: job.version, expiresAt: approval.expiresAt, keys };
   });
 }
 

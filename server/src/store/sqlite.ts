@@ -7,6 +7,8 @@ import Database from 'better-sqlite3';
 import { ServerError } from '../errors.ts';
 import { SqliteKeysStore } from './sqlite-keys.ts';
 import { SqliteUpdatesStore } from './sqlite-updates.ts';
+import { SqliteKeysStore } from './sqlite-keys.ts';
+import { SqliteUpdatesStore } from './sqlite-updates.ts';
 import type { AdminRecovery, AuditOf } from './types.ts';
 import type {
   AdminTokenRecord, AuditRecord, EnrolmentTokenRecord, GroupRecord, NewEnrolmentToken, NewAuditRecord, PresenceUpdate, Role, Store,
@@ -63,6 +65,33 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
    CREATE INDEX events_terminal_ts ON events(terminal_id, ts);
    CREATE INDEX events_type_ts ON events(type, ts);
    CREATE TABLE telemetry (
+  // 3: transit keys (key-set versions, assignments, key jobs and their terminals, custodian approvals)
+  // and software updates (packages, rollouts). IF NOT EXISTS: earlier builds created some of these
+  // tables outside the migrations, with the same columns.
+  `CREATE TABLE IF NOT EXISTS keys_set_versions (
+     key_set_id TEXT NOT NULL, version INTEGER NOT NULL, description TEXT NOT NULL, status TEXT NOT NULL, deadline INTEGER,
+     master_kcv TEXT NOT NULL, keys TEXT NOT NULL, created_at INTEGER NOT NULL, created_by TEXT NOT NULL, PRIMARY KEY (key_set_id, version));
+   CREATE TABLE IF NOT EXISTS keys_assignments (
+     group_id TEXT PRIMARY KEY, key_set_id TEXT NOT NULL, version INTEGER NOT NULL, assigned_at INTEGER NOT NULL, assigned_by TEXT NOT NULL);
+   CREATE TABLE IF NOT EXISTS keys_jobs (
+     seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE, group_id TEXT NOT NULL, key_set_id TEXT NOT NULL,
+     version INTEGER NOT NULL, keys TEXT NOT NULL, expected_kcv TEXT NOT NULL, status TEXT NOT NULL, created_at INTEGER NOT NULL, created_by TEXT NOT NULL);
+   CREATE INDEX IF NOT EXISTS keys_jobs_group ON keys_jobs(group_id, status);
+   CREATE TABLE IF NOT EXISTS keys_job_terminals (
+     job_id TEXT NOT NULL, terminal_id TEXT NOT NULL, status TEXT NOT NULL, reported_kcv TEXT, error TEXT,
+     created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL, PRIMARY KEY (job_id, terminal_id));
+   CREATE INDEX IF NOT EXISTS keys_job_terminals_terminal ON keys_job_terminals(terminal_id, status);
+   CREATE TABLE keys_approvals (
+     terminal_id TEXT PRIMARY KEY, public_key TEXT NOT NULL, approved_by TEXT NOT NULL, approved_at INTEGER NOT NULL,
+     expires_at INTEGER NOT NULL, revoked_at INTEGER, revoked_by TEXT);
+   CREATE TABLE IF NOT EXISTS updates_packages (
+     seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE, name TEXT NOT NULL, version TEXT NOT NULL,
+     min_previous_version TEXT NOT NULL, size INTEGER NOT NULL, sha256 TEXT NOT NULL, manifest_sha256 TEXT NOT NULL, file_count INTEGER NOT NULL,
+     key_id TEXT NOT NULL, alg TEXT NOT NULL, signature TEXT NOT NULL, uploaded_at INTEGER NOT NULL, uploaded_by TEXT NOT NULL, UNIQUE (name, version));
+   CREATE TABLE IF NOT EXISTS updates_rollouts (
+     id TEXT PRIMARY KEY, package_id TEXT NOT NULL REFERENCES updates_packages(id), status TEXT NOT NULL, target TEXT NOT NULL,
+     created_by TEXT NOT NULL, created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL, state TEXT NOT NULL);
+   CREATE INDEX IF NOT EXISTS updates_rollouts_status ON updates_rollouts(status);`,
      terminal_id TEXT PRIMARY KEY, ts INTEGER NOT NULL, received_at INTEGER NOT NULL, epoch INTEGER NOT NULL, health TEXT NOT NULL,
      readers TEXT NOT NULL, counters TEXT NOT NULL, outbox TEXT) WITHOUT ROWID;`,
   // 3: transit keys (key-set versions, assignments, key jobs and their terminals, custodian approvals)
@@ -170,9 +199,13 @@ function restrictFiles(path: string): void {
  *   `SRV_ERR_MIGRATION` when a migration fails or the file is newer than this code.
  */
 export function openSqliteStore(path: string): SqliteStore {
+  readonly keys: SqliteKeysStore;
+  readonly updates: SqliteUpdatesStore;
   if (path === ':memory:' || path === '') return new SqliteStore(new Database(path));
   let fresh = false;
   try {
+    this.keys = new SqliteKeysStore(db);
+    this.updates = new SqliteUpdatesStore(db);
     if (statSync(path).size === 0) throw new ServerError('SRV_ERR_STORE_CORRUPT', `${path} is empty`, { path, reason: 'empty' });
   } catch (e) {
     if ((e as { code?: unknown }).code !== 'ENOENT') throw e;

@@ -103,11 +103,15 @@ t.test('key set: import → assign → terminal loads and acknowledges → soft-
   // --- the custodian imports a key set, wrapped ---
   const ik = await call('GET', '/api/v1/key-sets/import-key', custodian);
   t.equal(ik.status, 200);
-  const wrapped = wrapKeySetForImport(ik.body.publicKey as string, [
+  const wrapped = wrapKeySetForImport(ik.body.publicKey as string, 'transit-2025', [
     { usage: '61', keyVersion: 1, algorithmId: 0, levels: 2, key: MPK },
     { usage: '62', keyVersion: 1, algorithmId: 0, levels: 2, key: MTK },
   ]);
   const imp = await call('POST', '/api/v1/key-sets', custodian, { keySetId: 'transit-2025', description: 'test keys', ...wrapped });
+  // Custody: the key custodian approves both terminals' key pairs (the admin enrolled them).
+  for (const tid of [id.terminalId, liar.terminalId]) {
+    t.equal((await call('PUT', `/api/v1/terminals/${tid}/key-approval`, custodian, { validForSeconds: 86400 })).status, 200, 'approved for soft-SAM delivery');
+  }
   t.equal(imp.status, 201, JSON.stringify(imp.body));
   t.same((imp.body.keys as { kcv: string }[]).map((k) => k.kcv.length), [6, 6]);
   const assign = await call('PUT', '/api/v1/groups/transit/key-set', custodian, { keySetId: 'transit-2025', version: 1 });

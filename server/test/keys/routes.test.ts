@@ -42,7 +42,7 @@ t.test('without a master key every key route refuses with a coded error', async 
   const { ta, call } = await setup(false);
   t.teardown(() => ta.app.close());
   for (const [m, u] of [['GET', '/api/v1/key-sets'], ['GET', '/api/v1/key-sets/import-key'], ['POST', '/api/v1/key-sets'], ['GET', '/api/v1/key-jobs']] as const) {
-    const r = await call(m, u, ta.adminToken, m === 'POST' ? { keySetId: 'x', ...wrapKeySetForImport(ta.app.ctx.keys.publicKeySpki, set1) } : undefined);
+    const r = await call(m, u, ta.adminToken, m === 'POST' ? { keySetId: 'x', ...wrapKeySetForImport(ta.app.ctx.keys.publicKeySpki, 'x', set1) } : undefined);
     t.equal(r.status, 503, `${m} ${u}`);
     t.equal(r.body.error.code, 'SRV_ERR_KEYS_NO_MASTER_KEY');
   }
@@ -65,7 +65,7 @@ t.test('roles, import, metadata only, delivery, KCV check', async (t) => {
   t.equal(ik.status, 200);
   t.equal(ik.body.publicKey, app.ctx.keys.publicKeySpki);
   t.equal((await call('GET', '/api/v1/key-sets/import-key', viewer)).status, 403);
-  const body1 = { keySetId: 'metro', ...wrapKeySetForImport(ik.body.publicKey, set1) };
+  const body1 = { keySetId: 'metro', ...wrapKeySetForImport(ik.body.publicKey, 'metro', set1) };
 
   // Roles.
   t.equal((await call('POST', '/api/v1/key-sets', undefined, body1)).status, 401);
@@ -77,7 +77,7 @@ t.test('roles, import, metadata only, delivery, KCV check', async (t) => {
   t.equal(clear.status, 400, 'a clear key in place of a block is refused');
   t.equal((await call('POST', '/api/v1/key-sets', custodian, { keySetId: 'metro', ephemeralPublicKey: body1.ephemeralPublicKey, keys: [{ key: toHex(MPK) }] })).body.error.code, 'SRV_ERR_VALIDATION');
   // Blocks wrapped under another import key, or the wrong ephemeral key, fail the MAC.
-  const other = wrapKeySetForImport(generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).publicKey, set1);
+  const other = wrapKeySetForImport(generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).publicKey, 'metro', set1);
   const wrongKey = await call('POST', '/api/v1/key-sets', custodian, { keySetId: 'metro', ...other });
   t.equal(wrongKey.body.error.code, 'SRV_ERR_KEYS_IMPORT');
   t.equal(wrongKey.body.error.details.protocolCode, 'PROTO_ERR_TR31_MAC');
@@ -86,7 +86,7 @@ t.test('roles, import, metadata only, delivery, KCV check', async (t) => {
   // Convention, announced KCV, duplicates, purchase key required.
   const eph = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
   const ephSpki = eph.publicKey.export({ type: 'spki', format: 'der' }).toString('base64');
-  const kbpk = importKbpk(eph.privateKey, ik.body.publicKey, ephSpki);
+  const kbpk = importKbpk(eph.privateKey, ik.body.publicKey, ephSpki, 'metro');
   const tac = purseKeyBlock(kbpk, set1[1]!);
   t.equal((await call('POST', '/api/v1/key-sets', custodian, { keySetId: 'metro', ephemeralPublicKey: ephSpki, keys: [{ block: tac }] })).body.error.details.reason, 'no-purchase-key');
   const mpkBlock = purseKeyBlock(kbpk, set1[0]!);
@@ -108,6 +108,9 @@ t.test('roles, import, metadata only, delivery, KCV check', async (t) => {
   const a = await enrolTerminal(ta, 'gates');
   const b = await enrolTerminal(ta, 'gates');
   const c = await enrolTerminal(ta, 'other');
+  // Custody: a key custodian (not the admin who enrolled them) approves each terminal's key pair.
+  const approve = async (e: { terminalId: string }) => t.equal((await call('PUT', `/api/v1/terminals/${e.terminalId}/key-approval`, custodian, { validForSeconds: 30 * 86400 })).status, 200, 'approved');
+  for (const e of [a, b, c]) await approve(e);
   t.equal((await call('PUT', '/api/v1/groups/gates/key-set', operator, { keySetId: 'metro', version: 1 })).status, 403);
   t.equal((await call('PUT', '/api/v1/groups/nope/key-set', custodian, { keySetId: 'metro', version: 1 })).status, 404);
   t.equal((await call('PUT', '/api/v1/groups/gates/key-set', custodian, { keySetId: 'metro', version: 7 })).status, 404);
@@ -149,6 +152,7 @@ t.test('roles, import, metadata only, delivery, KCV check', async (t) => {
 
   // A late terminal joins the active job on its birth.
   const late = await enrolTerminal(ta, 'gates');
+  await approve(late);
   await app.uplink.dispatch('birth', late.terminalId, { v: 1, epoch: 1, ts: 1, versions: { software: '1', config: 0, keys: 0, hotlist: 0 }, readers: [] }, '');
   t.same((await app.inject({ method: 'GET', url: '/api/v1/terminal/jobs', headers: term(late) })).json().jobs.map((j: { jobId: string }) => j.jobId), [job.id]);
 
@@ -159,7 +163,7 @@ t.test('roles, import, metadata only, delivery, KCV check', async (t) => {
   t.equal((await app.keys.store.getJobTerminal(job.id, late.terminalId))?.status, 'timed-out');
 
   // Rotation: v2 is delivered together with v1 until the deadline, then v1 is purged.
-  const body2 = { keySetId: 'metro', ...wrapKeySetForImport(ik.body.publicKey, set2) };
+  const body2 = { keySetId: 'metro', ...wrapKeySetForImport(ik.body.publicKey, 'metro', set2) };
   t.equal((await call('POST', '/api/v1/key-sets', custodian, body2)).body.version, 2);
   t.equal((await call('POST', '/api/v1/key-sets/metro/rotate', operator, { toVersion: 2, retireAfterSeconds: 600 })).status, 403);
   const rot = await call('POST', '/api/v1/key-sets/metro/rotate', custodian, { toVersion: 2, retireAfterSeconds: 600 });
