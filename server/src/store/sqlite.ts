@@ -7,8 +7,6 @@ import Database from 'better-sqlite3';
 import { ServerError } from '../errors.ts';
 import { SqliteKeysStore } from './sqlite-keys.ts';
 import { SqliteUpdatesStore } from './sqlite-updates.ts';
-import { SqliteKeysStore } from './sqlite-keys.ts';
-import { SqliteUpdatesStore } from './sqlite-updates.ts';
 import type { AdminRecovery, AuditOf } from './types.ts';
 import type {
   AdminTokenRecord, AuditRecord, EnrolmentTokenRecord, GroupRecord, NewEnrolmentToken, NewAuditRecord, PresenceUpdate, Role, Store,
@@ -65,33 +63,6 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
    CREATE INDEX events_terminal_ts ON events(terminal_id, ts);
    CREATE INDEX events_type_ts ON events(type, ts);
    CREATE TABLE telemetry (
-  // 3: transit keys (key-set versions, assignments, key jobs and their terminals, custodian approvals)
-  // and software updates (packages, rollouts). IF NOT EXISTS: earlier builds created some of these
-  // tables outside the migrations, with the same columns.
-  `CREATE TABLE IF NOT EXISTS keys_set_versions (
-     key_set_id TEXT NOT NULL, version INTEGER NOT NULL, description TEXT NOT NULL, status TEXT NOT NULL, deadline INTEGER,
-     master_kcv TEXT NOT NULL, keys TEXT NOT NULL, created_at INTEGER NOT NULL, created_by TEXT NOT NULL, PRIMARY KEY (key_set_id, version));
-   CREATE TABLE IF NOT EXISTS keys_assignments (
-     group_id TEXT PRIMARY KEY, key_set_id TEXT NOT NULL, version INTEGER NOT NULL, assigned_at INTEGER NOT NULL, assigned_by TEXT NOT NULL);
-   CREATE TABLE IF NOT EXISTS keys_jobs (
-     seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE, group_id TEXT NOT NULL, key_set_id TEXT NOT NULL,
-     version INTEGER NOT NULL, keys TEXT NOT NULL, expected_kcv TEXT NOT NULL, status TEXT NOT NULL, created_at INTEGER NOT NULL, created_by TEXT NOT NULL);
-   CREATE INDEX IF NOT EXISTS keys_jobs_group ON keys_jobs(group_id, status);
-   CREATE TABLE IF NOT EXISTS keys_job_terminals (
-     job_id TEXT NOT NULL, terminal_id TEXT NOT NULL, status TEXT NOT NULL, reported_kcv TEXT, error TEXT,
-     created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL, PRIMARY KEY (job_id, terminal_id));
-   CREATE INDEX IF NOT EXISTS keys_job_terminals_terminal ON keys_job_terminals(terminal_id, status);
-   CREATE TABLE keys_approvals (
-     terminal_id TEXT PRIMARY KEY, public_key TEXT NOT NULL, approved_by TEXT NOT NULL, approved_at INTEGER NOT NULL,
-     expires_at INTEGER NOT NULL, revoked_at INTEGER, revoked_by TEXT);
-   CREATE TABLE IF NOT EXISTS updates_packages (
-     seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE, name TEXT NOT NULL, version TEXT NOT NULL,
-     min_previous_version TEXT NOT NULL, size INTEGER NOT NULL, sha256 TEXT NOT NULL, manifest_sha256 TEXT NOT NULL, file_count INTEGER NOT NULL,
-     key_id TEXT NOT NULL, alg TEXT NOT NULL, signature TEXT NOT NULL, uploaded_at INTEGER NOT NULL, uploaded_by TEXT NOT NULL, UNIQUE (name, version));
-   CREATE TABLE IF NOT EXISTS updates_rollouts (
-     id TEXT PRIMARY KEY, package_id TEXT NOT NULL REFERENCES updates_packages(id), status TEXT NOT NULL, target TEXT NOT NULL,
-     created_by TEXT NOT NULL, created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL, state TEXT NOT NULL);
-   CREATE INDEX IF NOT EXISTS updates_rollouts_status ON updates_rollouts(status);`,
      terminal_id TEXT PRIMARY KEY, ts INTEGER NOT NULL, received_at INTEGER NOT NULL, epoch INTEGER NOT NULL, health TEXT NOT NULL,
      readers TEXT NOT NULL, counters TEXT NOT NULL, outbox TEXT) WITHOUT ROWID;`,
   // 3: transit keys (key-set versions, assignments, key jobs and their terminals, custodian approvals)
@@ -123,18 +94,20 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
    CREATE INDEX IF NOT EXISTS updates_rollouts_status ON updates_rollouts(status);`,
   // 4: per-field effects of the last configuration status report (JSON)
   `ALTER TABLE terminal_config_status ADD COLUMN changes TEXT;`,
+  // 5: human terminal names (set at enrolment or by an admin), shown beside the id.
+  `ALTER TABLE terminals ADD COLUMN name TEXT;`,
 ];
 
 interface TerminalRow {
   id: string; group_id: string; tags: string; kind: string; public_key: string; credential_hash: string;
-  status: string; created_at: number; last_seen: number | null; online: number; epoch: number; reported: string;
+  status: string; created_at: number; last_seen: number | null; online: number; epoch: number; reported: string; name?: string | null;
 }
 interface TokenRow { id: string; name: string; role: string; created_at: number; revoked_at: number | null }
 interface EnrolRow { id: string; group_id: string; tags: string; expires_at: number; created_at: number; created_by: string; used_at: number | null; used_by: string | null; for_terminal: string | null }
 interface AuditRow { id: number; ts: number; actor: string; action: string; target: string; ip: string; details: string }
 
 const toTerminal = (r: TerminalRow): TerminalRecord => ({
-  id: r.id, groupId: r.group_id, tags: JSON.parse(r.tags) as string[], kind: r.kind, publicKey: r.public_key,
+  id: r.id, groupId: r.group_id, tags: JSON.parse(r.tags) as string[], kind: r.kind, name: r.name ?? null, publicKey: r.public_key,
   credentialHash: r.credential_hash, status: r.status as TerminalStatus, createdAt: r.created_at, lastSeen: r.last_seen,
   online: r.online === 1, epoch: r.epoch, reported: JSON.parse(r.reported) as Record<string, unknown>,
 });
@@ -176,6 +149,11 @@ const toAudit = (r: AuditRow): AuditRecord => ({ id: r.id, ts: r.ts, actor: r.ac
 /** How often `ping()` (behind `/ready`) re-runs `PRAGMA quick_check`; an `ok` result is kept in between. */
 export const SQLITE_INTEGRITY_INTERVAL_MS = 60_000;
 
+export interface SqliteStoreOptions {
+  /** Period of the integrity check behind `ping()` (default {@link SQLITE_INTEGRITY_INTERVAL_MS}; 0: every call). */
+  readonly integrityIntervalMs?: number;
+}
+
 /** Owner-only: the database holds token hashes, terminal credentials and personal data. */
 const DB_FILE_MODE = 0o600;
 
@@ -198,14 +176,10 @@ function restrictFiles(path: string): void {
  * @throws ServerError `SRV_ERR_STORE_CORRUPT` (details: path, reason `empty` | `corrupt`),
  *   `SRV_ERR_MIGRATION` when a migration fails or the file is newer than this code.
  */
-export function openSqliteStore(path: string): SqliteStore {
-  readonly keys: SqliteKeysStore;
-  readonly updates: SqliteUpdatesStore;
-  if (path === ':memory:' || path === '') return new SqliteStore(new Database(path));
+export function openSqliteStore(path: string, opts: SqliteStoreOptions = {}): SqliteStore {
+  if (path === ':memory:' || path === '') return new SqliteStore(new Database(path), opts);
   let fresh = false;
   try {
-    this.keys = new SqliteKeysStore(db);
-    this.updates = new SqliteUpdatesStore(db);
     if (statSync(path).size === 0) throw new ServerError('SRV_ERR_STORE_CORRUPT', `${path} is empty`, { path, reason: 'empty' });
   } catch (e) {
     if ((e as { code?: unknown }).code !== 'ENOENT') throw e;
@@ -220,7 +194,7 @@ export function openSqliteStore(path: string): SqliteStore {
       const check = db.pragma('quick_check', { simple: true });
       if (check !== 'ok') throw new ServerError('SRV_ERR_STORE_CORRUPT', `${path}: ${String(check).slice(0, 200)}`, { path, reason: 'corrupt' });
     }
-    const store = new SqliteStore(db);
+    const store = new SqliteStore(db, opts);
     restrictFiles(path);
     return store;
   } catch (e) {
@@ -237,8 +211,11 @@ export class SqliteStore implements Store {
   readonly keys: SqliteKeysStore;
   readonly updates: SqliteUpdatesStore;
 
-  constructor(db: Database.Database) {
+  readonly #integrityIntervalMs: number;
+
+  constructor(db: Database.Database, opts: SqliteStoreOptions = {}) {
     this.#db = db;
+    this.#integrityIntervalMs = opts.integrityIntervalMs ?? SQLITE_INTEGRITY_INTERVAL_MS;
     this.keys = new SqliteKeysStore(db);
     this.updates = new SqliteUpdatesStore(db);
     db.pragma('journal_mode = WAL');
@@ -393,10 +370,10 @@ export class SqliteStore implements Store {
     return (this.#prep('SELECT id, group_id, tags, expires_at, created_at, created_by, used_at, used_by, for_terminal FROM enrolment_tokens ORDER BY created_at, id').all() as EnrolRow[]).map(toEnrol);
   }
 
-  async createTerminal(rec: { id: string; groupId: string; tags: readonly string[]; kind: string; publicKey: string; credentialHash: string; createdAt: number }): Promise<void> {
+  async createTerminal(rec: { id: string; groupId: string; tags: readonly string[]; kind: string; publicKey: string; credentialHash: string; createdAt: number; name?: string }): Promise<void> {
     try {
-      this.#prep("INSERT INTO terminals (id, group_id, tags, kind, public_key, credential_hash, status, created_at) VALUES (?, ?, ?, ?, ?, ?, 'active', ?)")
-        .run(rec.id, rec.groupId, JSON.stringify(rec.tags), rec.kind, rec.publicKey, rec.credentialHash, rec.createdAt);
+      this.#prep("INSERT INTO terminals (id, group_id, tags, kind, public_key, credential_hash, status, created_at, name) VALUES (?, ?, ?, ?, ?, ?, 'active', ?, ?)")
+        .run(rec.id, rec.groupId, JSON.stringify(rec.tags), rec.kind, rec.publicKey, rec.credentialHash, rec.createdAt, rec.name ?? null);
     } catch (cause) {
       throw new ServerError('SRV_ERR_CONFLICT', `terminal ${rec.id} exists`, { id: rec.id }, { cause });
     }
@@ -428,6 +405,7 @@ export class SqliteStore implements Store {
     if (patch.credentialHash !== undefined) { sets.push('credential_hash = ?'); args.push(patch.credentialHash); }
     if (patch.groupId !== undefined) { sets.push('group_id = ?'); args.push(patch.groupId); }
     if (patch.tags !== undefined) { sets.push('tags = ?'); args.push(JSON.stringify(patch.tags)); }
+    if (patch.name !== undefined) { sets.push('name = ?'); args.push(patch.name); }
     if (sets.length > 0) this.#prep(`UPDATE terminals SET ${sets.join(', ')} WHERE id = ?`).run(...args, id);
     return this.getTerminal(id);
   }
@@ -748,14 +726,25 @@ export class SqliteStore implements Store {
 
   /**
    * The store answers and is sound: `SELECT 1`, and `PRAGMA quick_check` (reads every page once)
-   * at most every {@link SQLITE_INTEGRITY_INTERVAL_MS}; a failed check is repeated on the next call.
+   * at most every `integrityIntervalMs` (default {@link SQLITE_INTEGRITY_INTERVAL_MS}); a failed check is repeated on the next call.
+   * For a file the check runs on a separate read-only connection, so it reads the pages from disk
+   * rather than from this connection's page cache.
    */
   async ping(): Promise<boolean> {
     try {
       if ((this.#prep('SELECT 1 AS ok').get() as { ok: number }).ok !== 1) return false;
       const now = performance.now();
-      if (now - this.#intactAt < SQLITE_INTEGRITY_INTERVAL_MS) return true;
-      if (this.#db.pragma('quick_check', { simple: true }) !== 'ok') return false;
+      if (now - this.#intactAt < this.#integrityIntervalMs) return true;
+      if (this.#db.memory) {
+        if (this.#db.pragma('quick_check', { simple: true }) !== 'ok') return false;
+      } else {
+        const probe = new Database(this.#db.name, { readonly: true, fileMustExist: true });
+        try {
+          if (probe.pragma('quick_check', { simple: true }) !== 'ok') return false;
+        } finally {
+          probe.close();
+        }
+      }
       this.#intactAt = now;
       return true;
     } catch {
