@@ -7,13 +7,14 @@
  * above it. Removal and reset are reported as `TERM_ERR_CARD_REMOVED` / `TERM_ERR_CARD_RESET`;
  * every APDU is traced at debug level with the data of secret-bearing commands masked.
  */
-import { decodeAtr, formatCommandApdu, startExchange, stepExchange, t1BlockTimeoutMs, t1Terminal, t1TerminalStep, type Atr, type CommandApdu, type ExchangeStep, type ResponseApdu, type T1TerminalEffect, type T1TerminalEvent, type T1TerminalState } from '@onecard/protocol/iso7816';
+import { formatCommandApdu, startExchange, stepExchange, t1BlockTimeoutMs, t1Terminal, t1TerminalStep, type Atr, type CommandApdu, type ExchangeStep, type ResponseApdu, type T1TerminalEffect, type T1TerminalEvent, type T1TerminalState } from '@onecard/protocol/iso7816';
 import { FI_TABLE, DI_TABLE } from '@onecard/protocol/iso7816';
 import type { ProtocolParameters } from '@onecard/protocol/ccid';
 import type { Logger } from 'pino';
 import { TerminalError } from '../errors.ts';
 import type { CardChannel } from './channel.ts';
 import type { CcidReader } from './ccid-reader.ts';
+import { checkPowerUpAtr } from './atr-check.ts';
 
 /** A powered card in a slot. */
 export interface SlotSession {
@@ -50,12 +51,14 @@ export interface PowerUpOptions {
 /**
  * Powers the card up, reads and decodes its ATR, selects the protocol and sets the parameters.
  * [7816-3 §8, §9; reader-link §2.5, §7.3]
- * @throws TerminalError `TERM_ERR_NO_CARD`, `TERM_ERR_CARD_MUTE`, `TERM_ERR_CARD_PROTOCOL`
+ * @throws TerminalError `TERM_ERR_NO_CARD`, `TERM_ERR_CARD_MUTE`, `TERM_ERR_CARD_ATR` (the ATR
+ *   analysis of `onecard-terminal atr` finds it invalid), `TERM_ERR_CARD_PROTOCOL`
  *   (no usable protocol), `TERM_ERR_READER_FAILED`, link codes.
  */
 export async function powerUpSession(o: PowerUpOptions): Promise<SlotSession> {
   const atrBytes = await o.reader.powerOn(o.slot);
-  const atr = decodeAtr(atrBytes, { mode: 'lenient' });
+  // [7816-3 §8] an ATR the `atr` command finds invalid is refused here, before protocol choice.
+  const atr = checkPowerUpAtr(atrBytes, o.slot);
   // [7816-3 §8.2.3, §9] the first offered protocol needs no PPS; TA2 imposes its own.
   const offered = atr.specificMode !== undefined ? atr.specificMode.protocol : atr.defaultProtocol;
   if (offered !== 0 && offered !== 1) throw new TerminalError('TERM_ERR_CARD_PROTOCOL', `protocol T=${offered} not supported`, { slot: o.slot });

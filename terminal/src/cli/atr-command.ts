@@ -6,7 +6,7 @@
  */
 import { fromHex } from '@onecard/protocol/bytes';
 import { isProtocolError } from '@onecard/protocol/errors';
-import { decodeAtr } from '@onecard/protocol/iso7816';
+import { analyseAtr } from '../card/atr-check.ts';
 import { atrToJson, atrToText } from './atr-report.ts';
 import { EXIT, type CliCommand, type CliIo } from './io.ts';
 
@@ -74,7 +74,7 @@ export function analyseAtrText(text: string, json: boolean): { output: string; v
       : `ATR: ${text}\n  not an ATR: ${err.message}\nResult: INVALID ATR\n`;
     return { output, valid: false };
   }
-  const atr = decodeAtr(bytes);
+  const atr = analyseAtr(bytes);
   return { output: json ? JSON.stringify(atrToJson(atr)) + '\n' : atrToText(atr), valid: atr.valid };
 }
 

@@ -16,7 +16,7 @@ export const CARD_EXIT = { ok: 0, failed: 1, usage: 2, reader: 3, card: 4, refus
 
 const FAMILY: [RegExp, number][] = [
   [/^TERM_ERR_(READER|LINK)_/, CARD_EXIT.reader],
-  [/^TERM_ERR_(NO_CARD|CARD_REMOVED|CARD_MUTE|CARD_TIMEOUT|CARD_PROTOCOL|CARD_RESET|SESSION_CLOSED)$/, CARD_EXIT.card],
+  [/^TERM_ERR_(NO_CARD|CARD_REMOVED|CARD_MUTE|CARD_ATR|CARD_TIMEOUT|CARD_PROTOCOL|CARD_RESET|SESSION_CLOSED)$/, CARD_EXIT.card],
   [/^TERM_ERR_(CARD_NOT_GENUINE|CARD_HOTLISTED|CARD_EXPIRED|CARD_NOT_YET_VALID|WRONG_CARD_TYPE|CARD_STATUS|CARD_DATA|EXTERNAL_AUTH_FAILED|INSUFFICIENT_FUNDS)$/, CARD_EXIT.refused],
   [/^TERM_ERR_PIN_/, CARD_EXIT.pin],
   [/^TERM_ERR_(NO_PSAM|PSAM_)/, CARD_EXIT.psam],
@@ -29,6 +29,7 @@ const HINTS: Partial<Record<TerminalErrorCode, string>> = {
   TERM_ERR_LINK_OPEN: 'the path does not exist or is not accessible (permissions, udev rules)',
   TERM_ERR_LINK_BUSY: 'another program (pcscd, a second terminal) holds the reader',
   TERM_ERR_NO_CARD: 'insert the card, chip first, face up',
+  TERM_ERR_CARD_ATR: 'the card answers with a malformed ATR: clean the chip and reinsert; if it persists the card is faulty (onecard-terminal atr HEX explains the ATR)',
   TERM_ERR_CARD_MUTE: 'the card does not answer: clean the chip, check it is inserted the right way',
   TERM_ERR_CARD_REMOVED: 'the card left the reader during the operation: insert it and try again',
   TERM_ERR_CARD_NOT_GENUINE: 'internal authentication failed: the card is not genuine or the PSAM belongs to another issuer',

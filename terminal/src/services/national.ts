@@ -20,6 +20,7 @@ export const NATIONAL_CODES: Partial<Readonly<Record<TerminalErrorCode, number>>
   TERM_ERR_NO_CARD: -2,
   TERM_ERR_CARD_REMOVED: -2,
   TERM_ERR_CARD_MUTE: -3,
+  TERM_ERR_CARD_ATR: -3,
   TERM_ERR_CARD_RESET: -3,
   TERM_ERR_CARD_TIMEOUT: -4,
   TERM_ERR_CARD_PROTOCOL: -4,
