@@ -7,8 +7,6 @@
  */
 import type { JobStatus } from '../jobs/notifier.ts';
 import type { RolloutState, RolloutStatus } from '../updates/rollout.ts';
-import type { JobStatus } from '../jobs/notifier.ts';
-import type { RolloutState, RolloutStatus } from '../updates/rollout.ts';
 
 export const ROLES = ['viewer', 'operator', 'key-custodian', 'admin'] as const;
 export type Role = (typeof ROLES)[number];
@@ -256,10 +254,6 @@ export interface IngestResult {
 export interface TelemetryRecord {
   readonly terminalId: string;
   readonly ts: number;
-  /** Transit key sets, assignments, key jobs and key-delivery approvals (docs/keys.md), in this store's numbered migrations. */
-  readonly keys: KeysStore;
-  /** Update packages and rollouts, in this store's numbered migrations. */
-  readonly updates: UpdatesStore;
   readonly receivedAt: number;
   readonly epoch: number;
   readonly health: string;
@@ -381,184 +375,6 @@ export interface Store {
    * Stores a batch durably in one transaction, idempotent on (terminalId, eventId). Loss reports
    * in `hotlistAdds` (keyed by the eventId that carried them) are applied in the same transaction,
    * and only for events inserted now (never again for a retransmitted duplicate).
-
-// ── transit keys (docs/keys.md) ───────────────────────────────────────────────────────────────
-
-/** One key of a key-set version, at rest. */
-export interface StoredKey {
-  /** TR-31 key usage: `61` purchase root (MPK), `62` TAC root (MTK). */
-  readonly usage: string;
-  /** Card key version byte (INITIALIZE FOR PURCHASE). */
-  readonly keyVersion: number;
-  /** Algorithm identifier byte (INITIALIZE FOR PURCHASE). */
-  readonly algorithmId: number;
-  /** Dispersion levels of the root (1 or 2). */
-  readonly levels: number;
-  /** Legacy 3-byte KCV, uppercase hex. */
-  readonly kcv: string;
-  /** The key wrapped under the master key (TR-31 `D`, key context 1 = storage); null once purged. */
-  readonly block: string | null;
-}
-
-export type KeySetVersionStatus = 'active' | 'retiring' | 'purged';
-
-export interface KeySetVersionRecord {
-  readonly keySetId: string;
-  readonly version: number;
-  readonly description: string;
-  readonly status: KeySetVersionStatus;
-  /** When a retiring version is purged (ms), else null. */
-  readonly deadline: number | null;
-  /** CMAC KCV of the master key the blocks are wrapped under (detects a wrong master key). */
-  readonly masterKcv: string;
-  readonly keys: readonly StoredKey[];
-  readonly createdAt: number;
-  readonly createdBy: string;
-}
-
-export interface KeyAssignmentRecord {
-  readonly groupId: string;
-  readonly keySetId: string;
-  readonly version: number;
-  readonly assignedAt: number;
-  readonly assignedBy: string;
-}
-
-/** Which stored key a job delivers. */
-export interface KeyRef { readonly version: number; readonly index: number }
-
-export type KeyJobStatus = 'active' | 'superseded';
-
-export interface KeyJobRecord {
-  readonly id: string;
-  /** Fleet-wide increasing; the `version` of the job notification and of the terminal's keystore. */
-  readonly seq: number;
-  readonly groupId: string;
-  readonly keySetId: string;
-  /** The assigned version; `keys` may add keys of older versions still retiring. */
-  readonly version: number;
-  readonly keys: readonly KeyRef[];
-  /** Key-set check value the terminals must report. */
-  readonly expectedKcv: string;
-  readonly status: KeyJobStatus;
-  readonly createdAt: number;
-  readonly createdBy: string;
-}
-
-export interface KeyJobTerminalRecord {
-  readonly jobId: string;
-  readonly terminalId: string;
-  readonly status: JobStatus;
-  readonly reportedKcv: string | null;
-  /** Error code of a failed/rejected/timed-out job. */
-  readonly error: string | null;
-  readonly createdAt: number;
-  readonly updatedAt: number;
-}
-
-/**
- * A key custodian's approval for one terminal to hold a soft SAM (the purse roots of its group's
- * key set). It is bound to the terminal's public key at approval time: a re-key or re-enrolment
- * (new key pair, new KBPK) voids it, and so do revocation, expiry and disabling the terminal.
- */
-export interface KeyApprovalRecord {
-  readonly terminalId: string;
-  /** The terminal's public key (SPKI, base64) the approval covers. */
-  readonly publicKey: string;
-  /** Admin token id of the approving key custodian. */
-  readonly approvedBy: string;
-  readonly approvedAt: number;
-  /** The soft-SAM permission ends here (ms); the terminal erases its keys at this time. */
-  readonly expiresAt: number;
-  readonly revokedAt: number | null;
-  readonly revokedBy: string | null;
-}
-
-/** The transit-keys part of the store. */
-export interface KeysStore {
-  /** Nothing to do for the migrated backends (the tables come with the store's migrations). */
-  init(): Promise<void>;
-  /** @throws ServerError `SRV_ERR_CONFLICT` when (keySetId, version) exists */
-  addKeySetVersion(rec: KeySetVersionRecord): Promise<void>;
-  putKeySetVersion(rec: KeySetVersionRecord): Promise<void>;
-  getKeySetVersion(keySetId: string, version: number): Promise<KeySetVersionRecord | undefined>;
-  /** By key set id ascending, then version descending. */
-  listKeySetVersions(keySetId?: string): Promise<KeySetVersionRecord[]>;
-  putAssignment(rec: KeyAssignmentRecord): Promise<void>;
-  getAssignment(groupId: string): Promise<KeyAssignmentRecord | undefined>;
-  deleteAssignment(groupId: string): Promise<boolean>;
-  /** By group id ascending. */
-  listAssignments(keySetId?: string): Promise<KeyAssignmentRecord[]>;
-  /** Stores a job, assigning `seq` (fleet-wide, increasing). @throws ServerError `SRV_ERR_CONFLICT` when the id exists */
-  addJob(rec: Omit<KeyJobRecord, 'seq'>): Promise<KeyJobRecord>;
-  /** Updates a job's status, keys and expected KCV. */
-  putJob(rec: KeyJobRecord): Promise<void>;
-  getJob(id: string): Promise<KeyJobRecord | undefined>;
-  /** Newest first. */
-  listJobs(filter?: { groupId?: string; keySetId?: string; status?: KeyJobStatus }): Promise<KeyJobRecord[]>;
-  putJobTerminal(rec: KeyJobTerminalRecord): Promise<void>;
-  getJobTerminal(jobId: string, terminalId: string): Promise<KeyJobTerminalRecord | undefined>;
-  /** By terminal id ascending. */
-  listJobTerminals(jobId: string): Promise<KeyJobTerminalRecord[]>;
-  /** A terminal's entries (oldest first), optionally only those in `statuses`. */
-  listTerminalEntries(terminalId: string, statuses?: readonly JobStatus[]): Promise<KeyJobTerminalRecord[]>;
-  /** Inserts or replaces the approval of `rec.terminalId` (one per terminal). */
-  putApproval(rec: KeyApprovalRecord): Promise<void>;
-  getApproval(terminalId: string): Promise<KeyApprovalRecord | undefined>;
-  /** By terminal id ascending. */
-  listApprovals(): Promise<KeyApprovalRecord[]>;
-}
-
-// ── software updates ──────────────────────────────────────────────────────────────────────────
-
-export interface PackageRecord {
-  readonly id: string;
-  /** Upload order, strictly increasing; the `version` number of job notifications. */
-  readonly seq: number;
-  readonly name: string;
-  readonly version: string;
-  readonly minPreviousVersion: string;
-  readonly size: number;
-  readonly sha256: string;
-  readonly manifestSha256: string;
-  readonly fileCount: number;
-  readonly keyId: string;
-  readonly alg: string;
-  /** The signature file's text, handed to terminals as is. */
-  readonly signature: string;
-  readonly uploadedAt: number;
-  readonly uploadedBy: string;
-}
-
-export interface TargetSelector {
-  readonly groups?: readonly string[];
-  readonly tags?: readonly string[];
-  readonly terminals?: readonly string[];
-}
-
-export interface RolloutRecord {
-  readonly id: string;
-  readonly packageId: string;
-  readonly target: TargetSelector;
-  readonly createdBy: string;
-  readonly state: RolloutState;
-}
-
-/** The updates part of the store. */
-export interface UpdatesStore {
-  /** Nothing to do for the migrated backends (the tables come with the store's migrations). */
-  init(): Promise<void>;
-  /** Stores a package, assigning `seq`. @throws ServerError `SRV_ERR_CONFLICT` when id or name+version exists */
-  addPackage(rec: Omit<PackageRecord, 'seq'>): Promise<PackageRecord>;
-  getPackage(id: string): Promise<PackageRecord | undefined>;
-  /** Newest first. */
-  listPackages(): Promise<PackageRecord[]>;
-  /** Inserts or replaces a rollout. */
-  putRollout(rec: RolloutRecord): Promise<void>;
-  getRollout(id: string): Promise<RolloutRecord | undefined>;
-  /** Rollouts, newest first; `status` filters. */
-  listRollouts(status?: readonly RolloutStatus[]): Promise<RolloutRecord[]>;
-}
    */
   ingestEvents(terminalId: string, records: readonly NewEvent[], receivedAt: number, hotlistAdds?: ReadonlyMap<string, HotlistAdd>, audit?: AuditOf<IngestResult>): Promise<IngestResult>;
   listEvents(filter?: EventFilter): Promise<EventRecord[]>;
