@@ -72,7 +72,15 @@ export default async function terminalRoutes(app: FastifyInstance): Promise<void
     let terminalId: string;
     if (tok.forTerminal !== null) {
       terminalId = tok.forTerminal;
-      await store.updateTerminal(terminalId, { publicKey: req.body.publicKey, credentialHash: hashToken(password), status: 'active' });
+      // A re-key never re-enables: a disabled (e.g. stolen) terminal stays out until an operator
+      // enables it, and its re-key tokens are refused like unknown ones.
+      const current = await store.getTerminal(terminalId);
+      if (current === undefined || current.status !== 'active') {
+        app.metrics.inc('onecard_auth_failures_total', { kind: 'enrolment' });
+        throw new ServerError('SRV_ERR_ENROLMENT_TOKEN');
+      }
+      await store.updateTerminal(terminalId, { publicKey: req.body.publicKey, credentialHash: hashToken(password) });
+      // Drops the old connection and revokes the terminal's key-delivery approval (keys plugin).
       app.fleet.emit('terminal-credentials-changed', terminalId);
     } else {
       terminalId = candidateId;
@@ -121,7 +129,7 @@ export default async function terminalRoutes(app: FastifyInstance): Promise<void
 
   app.post<{ Params: { id: string }; Body: { ttlSeconds?: number } }>('/api/v1/terminals/:id/rekey', {
     preHandler: app.requireRole('operator'),
-    schema: { tags: ['terminals'], summary: 'Issue a re-key token bound to this terminal; its current credentials stop working when it is used', body: { type: 'object', additionalProperties: false, properties: { ttlSeconds: { type: 'integer', minimum: 60, maximum: 30 * 86400 } } } },
+    schema: { tags: ['terminals'], summary: 'Issue a re-key token bound to this (active) terminal; its current credentials and its key-delivery approval end when it is used, and a disabled terminal refuses it', body: { type: 'object', additionalProperties: false, properties: { ttlSeconds: { type: 'integer', minimum: 60, maximum: 30 * 86400 } } } },
   }, async (req, reply) => {
     const t = await store.getTerminal(req.params.id);
     if (t === undefined) throw new ServerError('SRV_ERR_NOT_FOUND', `terminal ${req.params.id}`);
@@ -134,3 +142,4 @@ export default async function terminalRoutes(app: FastifyInstance): Promise<void
     return { id, token, terminalId: t.id, expiresAt };
   });
 }
+    if (t.status !== 'active') throw new ServerError('SRV_ERR_TERMINAL_DISABLED', `terminal ${t.id} is disabled; enable it first`, { terminalId: t.id });
