@@ -12,6 +12,13 @@ import type { TerminalRecord } from '../store/types.ts';
 import { auditEntry } from './admin.ts';
 
 const Tag = { type: 'string', pattern: '^[a-z][a-z0-9_-]{0,31}:[^\\s]{1,64}$' } as const;
+/**
+ * A terminal's human name: 1..64 characters, no leading/trailing white space, no tab or line
+ * breaks; NUL, other controls and bidirectional overrides are refused for every body by the text
+ * guard (`SRV_ERR_UNSAFE_TEXT`).
+ */
+const TerminalName = { type: 'string', minLength: 1, maxLength: 64, pattern: '^[^\\s](?:[^\\t\\n\\r\\v\\f]*[^\\s])?$' } as const;
+
 
 /** The public view of a terminal (no credential hash). */
 export function terminalView(t: TerminalRecord): Omit<TerminalRecord, 'credentialHash'> {
@@ -53,11 +60,11 @@ export default async function terminalRoutes(app: FastifyInstance): Promise<void
 
   app.get('/api/v1/enrolment-tokens', { preHandler: app.requireRole('operator'), schema: { tags: ['terminals'], summary: 'List enrolment tokens (never their values)' } }, async () => ({ tokens: await store.listEnrolmentTokens() }));
 
-  app.post<{ Body: { token: string; publicKey: string; kind?: string } }>('/api/v1/enrol', {
+  app.post<{ Body: { token: string; publicKey: string; kind?: string; name?: string } }>('/api/v1/enrol', {
     config: { rateLimit: { max: settings.authRateLimitPerMinute, timeWindow: 60_000 } },
     schema: {
       tags: ['terminals'], summary: 'Enrol a terminal (called by the terminal with its enrolment token)',
-      body: { type: 'object', additionalProperties: false, required: ['token', 'publicKey'], properties: { token: { type: 'string', minLength: 8, maxLength: 128 }, publicKey: { type: 'string', minLength: 40, maxLength: 400 }, kind: { type: 'string', pattern: '^[a-z][a-z0-9-]{0,31}$' } } },
+      body: { type: 'object', additionalProperties: false, required: ['token', 'publicKey'], properties: { token: { type: 'string', minLength: 8, maxLength: 128 }, publicKey: { type: 'string', minLength: 40, maxLength: 400 }, kind: { type: 'string', pattern: '^[a-z][a-z0-9-]{0,31}$' }, name: TerminalName } },
     },
   }, async (req, reply) => {
     if (!isP256PublicKey(req.body.publicKey)) throw new ServerError('SRV_ERR_VALIDATION', 'publicKey must be a P-256 key in SPKI DER, base64', { field: 'publicKey' });
@@ -84,11 +91,12 @@ export default async function terminalRoutes(app: FastifyInstance): Promise<void
       app.fleet.emit('terminal-credentials-changed', terminalId);
     } else {
       terminalId = candidateId;
-      await store.createTerminal({ id: terminalId, groupId: tok.groupId, tags: tok.tags, kind: req.body.kind ?? 'terminal', publicKey: req.body.publicKey, credentialHash: hashToken(password), createdAt: now });
+      await store.createTerminal({ id: terminalId, groupId: tok.groupId, tags: tok.tags, kind: req.body.kind ?? 'terminal', publicKey: req.body.publicKey, credentialHash: hashToken(password), createdAt: now, ...(req.body.name === undefined ? {} : { name: req.body.name }) });
     }
-    await store.appendAudit({ ts: now, actor: `terminal:${terminalId}`, action: tok.forTerminal !== null ? 'terminal.rekey' : 'terminal.enrol', target: terminalId, ip: req.ip, details: { enrolmentTokenId: tok.id, groupId: tok.groupId } });
+    await store.appendAudit({ ts: now, actor: `terminal:${terminalId}`, action: tok.forTerminal !== null ? 'terminal.rekey' : 'terminal.enrol', target: terminalId, ip: req.ip, details: { enrolmentTokenId: tok.id, groupId: tok.groupId, ...(req.body.name === undefined ? {} : { name: req.body.name }) } });
     reply.code(201);
-    return { terminalId, groupId: tok.groupId, mqtt: { url: settings.mqttUrl, clientId: terminalId, username: terminalId, password }, serverPublicKey: keys.publicKeySpki };
+    const name = (await store.getTerminal(terminalId))?.name ?? null;
+    return { terminalId, groupId: tok.groupId, name, mqtt: { url: settings.mqttUrl, clientId: terminalId, username: terminalId, password }, serverPublicKey: keys.publicKeySpki };
   });
 
   app.get<{ Querystring: { group?: string; tag?: string; status?: 'active' | 'disabled'; online?: boolean; limit?: number; after?: string } }>('/api/v1/terminals', {
@@ -114,6 +122,21 @@ export default async function terminalRoutes(app: FastifyInstance): Promise<void
   app.get<{ Params: { id: string } }>('/api/v1/terminals/:id', { preHandler: app.requireRole('viewer', 'operator', 'key-custodian'), schema: { tags: ['terminals'], summary: 'One terminal' } }, async (req) => {
     const t = await store.getTerminal(req.params.id);
     if (t === undefined) throw new ServerError('SRV_ERR_NOT_FOUND', `terminal ${req.params.id}`);
+    return terminalView(t);
+  });
+
+  app.patch<{ Params: { id: string }; Body: { name: string | null } }>('/api/v1/terminals/:id', {
+    preHandler: app.requireRole('operator'),
+    schema: {
+      tags: ['terminals'], summary: 'Set (or clear with null) the human name shown beside the terminal id; audited',
+      body: { type: 'object', additionalProperties: false, required: ['name'], properties: { name: { ...TerminalName, type: ['string', 'null'] } } },
+    },
+  }, async (req) => {
+    const before = await store.getTerminal(req.params.id);
+    if (before === undefined) throw new ServerError('SRV_ERR_NOT_FOUND', `terminal ${req.params.id}`);
+    const t = await store.updateTerminal(req.params.id, { name: req.body.name });
+    if (t === undefined) throw new ServerError('SRV_ERR_NOT_FOUND', `terminal ${req.params.id}`);
+    await app.audit(req, 'terminal.rename', t.id, { from: before.name ?? null, to: t.name ?? null });
     return terminalView(t);
   });
 

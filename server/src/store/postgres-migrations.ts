@@ -88,4 +88,6 @@ export const POSTGRES_MIGRATIONS: readonly string[] = [
    CREATE INDEX updates_rollouts_status ON updates_rollouts(status);`,
   // 4: per-field effects of the last configuration status report (JSON)
   `ALTER TABLE terminal_config_status ADD COLUMN changes TEXT;`,
+  // 5: human terminal names (set at enrolment or by an admin), shown beside the id.
+  `ALTER TABLE terminals ADD COLUMN name TEXT;`,
 ];

@@ -293,10 +293,10 @@ export class PostgresStore implements Store {
 
   // ── terminals ───────────────────────────────────────────────────────────────────────────────
 
-  async createTerminal(rec: { id: string; groupId: string; tags: readonly string[]; kind: string; publicKey: string; credentialHash: string; createdAt: number }): Promise<void> {
+  async createTerminal(rec: { id: string; groupId: string; tags: readonly string[]; kind: string; publicKey: string; credentialHash: string; createdAt: number; name?: string }): Promise<void> {
     try {
-      await this.#pool.query("INSERT INTO terminals (id, group_id, tags, kind, public_key, credential_hash, status, created_at) VALUES ($1, $2, $3, $4, $5, $6, 'active', $7)",
-        [rec.id, rec.groupId, JSON.stringify(rec.tags), rec.kind, rec.publicKey, rec.credentialHash, rec.createdAt]);
+      await this.#pool.query("INSERT INTO terminals (id, group_id, tags, kind, public_key, credential_hash, status, created_at, name) VALUES ($1, $2, $3, $4, $5, $6, 'active', $7, $8)",
+        [rec.id, rec.groupId, JSON.stringify(rec.tags), rec.kind, rec.publicKey, rec.credentialHash, rec.createdAt, rec.name ?? null]);
     } catch (cause) {
       const code = pgCode(cause);
       if (code === UNIQUE_VIOLATION || code === FK_VIOLATION) throw new ServerError('SRV_ERR_CONFLICT', `terminal ${rec.id} exists`, { id: rec.id }, { cause });
@@ -329,6 +329,7 @@ export class PostgresStore implements Store {
     if (patch.credentialHash !== undefined) set('credential_hash', patch.credentialHash);
     if (patch.groupId !== undefined) set('group_id', patch.groupId);
     if (patch.tags !== undefined) set('tags', JSON.stringify(patch.tags));
+    if (patch.name !== undefined) set('name', patch.name);
     if (sets.length === 0) return this.getTerminal(id);
     args.push(id);
     const r = await this.#one<TerminalRow>(`UPDATE terminals SET ${sets.join(', ')} WHERE id = $${args.length} RETURNING *`, args);

@@ -13,7 +13,7 @@ import type { RolloutState } from '../updates/rollout.ts';
 
 export interface TerminalRow {
   id: string; group_id: string; tags: string; kind: string; public_key: string; credential_hash: string;
-  status: string; created_at: number; last_seen: number | null; online: number; epoch: number; reported: string;
+  status: string; created_at: number; last_seen: number | null; online: number; epoch: number; reported: string; name?: string | null;
 }
 export interface TokenRow { id: string; name: string; role: string; created_at: number; revoked_at: number | null }
 export interface EnrolRow { id: string; group_id: string; tags: string; expires_at: number; created_at: number; created_by: string; used_at: number | null; used_by: string | null; for_terminal: string | null }
@@ -27,7 +27,7 @@ export interface TeleRow { terminal_id: string; ts: number; received_at: number;
 export interface EffRow { terminal_id: string; doc_id: string; version: number; sha256: string }
 
 export const toTerminal = (r: TerminalRow): TerminalRecord => ({
-  id: r.id, groupId: r.group_id, tags: JSON.parse(r.tags) as string[], kind: r.kind, publicKey: r.public_key,
+  id: r.id, groupId: r.group_id, tags: JSON.parse(r.tags) as string[], kind: r.kind, name: r.name ?? null, publicKey: r.public_key,
   credentialHash: r.credential_hash, status: r.status as TerminalStatus, createdAt: r.created_at, lastSeen: r.last_seen,
   online: r.online === 1, epoch: r.epoch, reported: JSON.parse(r.reported) as Record<string, unknown>,
 });

@@ -56,6 +56,8 @@ export interface TerminalRecord {
   readonly groupId: string;
   readonly tags: readonly string[];
   readonly kind: string;
+  /** Human name (enrolment `name` or an admin's PATCH), shown beside the id; null when none. */
+  readonly name?: string | null;
   /** The terminal's public key (SPKI, base64) from enrolment or the last re-key. */
   readonly publicKey: string;
   readonly credentialHash: string;
@@ -104,6 +106,8 @@ export interface TerminalPatch {
   readonly credentialHash?: string;
   readonly groupId?: string;
   readonly tags?: readonly string[];
+  /** Human name; null clears it. */
+  readonly name?: string | null;
 }
 
 export interface PresenceUpdate {
@@ -305,7 +309,7 @@ export interface Store {
   consumeEnrolmentToken(tokenHash: string, terminalId: string, now: number): Promise<EnrolmentTokenRecord | undefined>;
   listEnrolmentTokens(): Promise<EnrolmentTokenRecord[]>;
 
-  createTerminal(rec: { id: string; groupId: string; tags: readonly string[]; kind: string; publicKey: string; credentialHash: string; createdAt: number }): Promise<void>;
+  createTerminal(rec: { id: string; groupId: string; tags: readonly string[]; kind: string; publicKey: string; credentialHash: string; createdAt: number; name?: string }): Promise<void>;
   getTerminal(id: string): Promise<TerminalRecord | undefined>;
   listTerminals(filter?: TerminalFilter): Promise<TerminalRecord[]>;
   updateTerminal(id: string, patch: TerminalPatch): Promise<TerminalRecord | undefined>;

@@ -101,7 +101,7 @@ export async function render(main) {
       if (g && t.groupId !== g) continue;
       const s = terminalState(t);
       if (st && s !== st) continue;
-      if (q && !(t.id.toLowerCase().includes(q) || t.tags.some((x) => x.toLowerCase().includes(q)) || String(versionsOf(t).software).toLowerCase().includes(q))) continue;
+      if (q && !(t.id.toLowerCase().includes(q) || (t.name ?? '').toLowerCase().includes(q) || t.tags.some((x) => x.toLowerCase().includes(q)) || String(versionsOf(t).software).toLowerCase().includes(q))) continue;
       n++;
       if (rows.length < MAX_ROWS) rows.push(t);
     }
@@ -109,6 +109,7 @@ export async function render(main) {
     count.textContent = n > rows.length ? `Showing ${rows.length} of ${n} terminals; narrow the filter to see the rest.` : `${n} terminal${n === 1 ? '' : 's'}`;
     replace(list, table('!Terminals', [
       { label: 'Terminal', cell: (t) => h('a', { href: `#/terminals/${encodeURIComponent(t.id)}`, text: t.id }) },
+      { label: 'Name', cell: (t) => t.name ?? '—' },
       { label: 'Status', cell: (t) => { const s = terminalState(t); return h('span', { class: 'state', 'data-terminal': t.id, 'data-state': s }, badge(s, STATE_KIND[s])); } },
       { label: 'Group', cell: (t) => t.groupId },
       { label: 'Kind', cell: (t) => t.reported?.kind ?? t.kind },

@@ -2,7 +2,7 @@
 // assignment for operators), jobs (when the server has a jobs API), the latest telemetry
 // counters and the recent events with personal data masked. Operators can disable/enable it.
 
-import { ApiError, can, get, getOptional, post, put, del, qs } from '../api.js';
+import { ApiError, api, can, get, getOptional, post, put, del, qs } from '../api.js';
 import { h, replace, section, table, badge, timeEl, notify, field, isoTime } from '../dom.js';
 import { fleet, onFleet } from '../live.js';
 import { summarizeBody } from '../mask.js';
@@ -57,10 +57,12 @@ export async function render(main, params) {
       if (t.status === 'active') actions.append(h('button', { type: 'button', class: 'danger', onClick: () => setStatus('disable'), text: 'Disable terminal' }));
       else actions.append(h('button', { type: 'button', onClick: () => setStatus('enable'), text: 'Enable terminal' }));
       actions.append(h('button', { type: 'button', onClick: rekey, text: 'Issue re-key token' }));
+      actions.append(h('button', { type: 'button', onClick: rename, text: 'Rename' }));
     }
-    replace(head, h('h1', {}, `Terminal ${id} `, h('span', { id: 'terminal-state', 'data-state': s }, badge(s, STATE_KIND[s]))), actions);
+    replace(head, h('h1', {}, `Terminal ${id}${t.name ? ` (${t.name})` : ''} `, h('span', { id: 'terminal-state', 'data-state': s }, badge(s, STATE_KIND[s]))), actions);
     const v = versionsOf(t);
     replace(summary, h('dl', { class: 'kv' },
+      h('dt', { text: 'Name' }), h('dd', { id: 'terminal-name', text: t.name ?? '—' }),
       h('dt', { text: 'Group' }), h('dd', { text: t.groupId }),
       h('dt', { text: 'Kind' }), h('dd', { text: t.reported?.kind ?? t.kind }),
       h('dt', { text: 'Tags' }), h('dd', { text: t.tags.join(', ') || '—' }),
@@ -88,6 +90,17 @@ export async function render(main, params) {
       notify(`Terminal ${id} ${action}d.`, 'ok');
       drawHead();
     } catch (e) { notify(`Could not ${action}: ${e.message}`, 'error'); }
+  }
+
+  async function rename() {
+    const name = prompt(`Name for terminal ${id} (empty to clear):`, t.name ?? '');
+    if (name === null) return;
+    try {
+      t = await api('PATCH', `/api/v1/terminals/${encodeURIComponent(id)}`, { name: name.trim() === '' ? null : name.trim() });
+      fleet.terminals.set(id, { ...fleet.terminals.get(id), ...t });
+      notify(`Terminal ${id} renamed.`, 'ok');
+      drawHead();
+    } catch (e) { notify(`Not renamed: ${e.message}`, 'error'); }
   }
 
   async function rekey() {
