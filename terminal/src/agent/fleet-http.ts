@@ -2,11 +2,23 @@
  * The terminal's HTTP calls to the fleet server (docs/fleet-protocol.md §7), authenticated with
  * `Basic base64(terminalId:password)`: the configuration pointer and documents (SHA-256 of the
  * received bytes checked against the pointer, then schema-validated) and hotlist deltas/snapshots.
+ * Every body is read up to a limit per document kind ({@link FLEET_FETCH_LIMITS}); a larger one
+ * is cut off and refused, so a compromised or broken server cannot exhaust the terminal's memory.
  */
 import { createHash } from 'node:crypto';
 import { validateTerminalConfig, type TerminalConfigDocument } from '@onecard/protocol/fleet';
 import { isProtocolError } from '@onecard/protocol/errors';
 import { TerminalError } from '../errors.ts';
+import { readBounded } from '../updater/download.ts';
+
+/** Largest body accepted per fetch, bytes (decoded). */
+export interface FleetFetchLimits {
+  readonly configPointer: number;
+  readonly configDocument: number;
+  /** A full snapshot of a 10-million-card hotlist is about 120 MB of JSON. */
+  readonly hotlist: number;
+}
+export const FLEET_FETCH_LIMITS: FleetFetchLimits = { configPointer: 16 * 1024, configDocument: 1024 * 1024, hotlist: 256 * 1024 * 1024 };
 
 export interface FleetHttpOptions {
   readonly serverUrl: string;
@@ -14,6 +26,7 @@ export interface FleetHttpOptions {
   readonly password: string;
   readonly fetch?: typeof fetch;
   readonly timeoutMs?: number;
+  readonly limits?: Partial<FleetFetchLimits>;
 }
 
 export type HotlistUpdate =
@@ -31,19 +44,22 @@ export class FleetHttp {
     this.#auth = `Basic ${Buffer.from(`${o.terminalId}:${o.password}`, 'utf8').toString('base64')}`;
   }
 
-  async #get(path: string): Promise<{ status: number; bytes: Uint8Array }> {
+  async #get(path: string, kind: keyof FleetFetchLimits): Promise<{ status: number; bytes: Uint8Array }> {
     const f = this.#o.fetch ?? fetch;
+    const max = this.#o.limits?.[kind] ?? FLEET_FETCH_LIMITS[kind];
+    const tooLarge = (): TerminalError => new TerminalError('TERM_ERR_AGENT_FETCH', `${path}: body over ${max} bytes`, { path, reason: 'oversize', limit: max });
     try {
       const res = await f(`${this.#o.serverUrl}${path}`, { headers: { authorization: this.#auth, accept: 'application/json' }, signal: AbortSignal.timeout(this.#o.timeoutMs ?? 30_000) });
-      return { status: res.status, bytes: new Uint8Array(await res.arrayBuffer()) };
+      return { status: res.status, bytes: await readBounded(res, max, path, tooLarge) };
     } catch (cause) {
+      if (cause instanceof TerminalError) throw cause;
       throw new TerminalError('TERM_ERR_AGENT_FETCH', path, { path }, { cause });
     }
   }
 
   /** The current pointer, or `undefined` when nothing is assigned. @throws TerminalError `TERM_ERR_AGENT_FETCH` */
   async configPointer(): Promise<ConfigPointerValue | undefined> {
-    const r = await this.#get('/api/v1/terminal/config');
+    const r = await this.#get('/api/v1/terminal/config', 'configPointer');
     if (r.status === 204) return undefined;
     if (r.status !== 200) throw new TerminalError('TERM_ERR_AGENT_FETCH', `config pointer: HTTP ${r.status}`, { status: r.status });
     const v = JSON.parse(Buffer.from(r.bytes).toString('utf8')) as { version?: unknown; sha256?: unknown };
@@ -57,7 +73,7 @@ export class FleetHttp {
    *   `PROTO_ERR_FLEET_SCHEMA` (invalid document), `PROTO_ERR_FLEET_JSON`
    */
   async configDocument(pointer: ConfigPointerValue): Promise<TerminalConfigDocument> {
-    const r = await this.#get(`/api/v1/terminal/config/${pointer.version}`);
+    const r = await this.#get(`/api/v1/terminal/config/${pointer.version}`, 'configDocument');
     if (r.status !== 200) throw new TerminalError('TERM_ERR_AGENT_FETCH', `config ${pointer.version}: HTTP ${r.status}`, { status: r.status });
     const sha = createHash('sha256').update(r.bytes).digest('hex');
     if (sha !== pointer.sha256) throw new TerminalError('TERM_ERR_CONFIG_HASH', `version ${pointer.version}`, { version: pointer.version });
@@ -68,7 +84,7 @@ export class FleetHttp {
 
   /** Delta since `since` or a full snapshot. @throws TerminalError `TERM_ERR_AGENT_FETCH` */
   async hotlist(since: number): Promise<HotlistUpdate> {
-    const r = await this.#get(`/api/v1/terminal/hotlist?since=${since}`);
+    const r = await this.#get(`/api/v1/terminal/hotlist?since=${since}`, 'hotlist');
     if (r.status !== 200) throw new TerminalError('TERM_ERR_AGENT_FETCH', `hotlist: HTTP ${r.status}`, { status: r.status });
     const v = JSON.parse(Buffer.from(r.bytes).toString('utf8')) as Record<string, unknown>;
     const strs = (x: unknown): x is string[] => Array.isArray(x) && x.every((c) => typeof c === 'string');

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import type { JobProgressMessage } from '@onecard/protocol/fleet';
 import { TerminalError } from '../errors.ts';
 import { compareSemver } from './semver.ts';
-import { downloadWithResume } from './download.ts';
+import { downloadWithResume, readBounded } from './download.ts';
 import { hashFile, verifyPackageFile } from './verify.ts';
 import { commit, currentVersion, initLayout, readPending, releasePath, rollback, switchTo, type PendingUpdate } from './install.ts';
 import type { PackageLimits } from './package-format.ts';
@@ -92,7 +92,7 @@ export async function prepareUpdate(job: UpdateJob, d: UpdaterDeps): Promise<Pen
     });
     const sigRes = await f(new URL(p.signatureUrl, d.baseUrl).href, { headers });
     if (!sigRes.ok) throw new TerminalError('TERM_ERR_UPDATE_DOWNLOAD', `signature: HTTP ${sigRes.status}`, { status: sigRes.status });
-    const sigText = await sigRes.text();
+    const sigText = Buffer.from(await readBounded(sigRes, 64 * 1024, 'signature')).toString('utf8');
     stepName = 'verifying';
     await d.report(job.jobId, msg('in-progress', 'verifying'));
     const dir = releasePath(d.root, p.version);
