@@ -72,7 +72,7 @@ export function maskedEvent(e: EventRecord): EventRecord {
   return { ...e, body: maskEventBody(e.body) };
 }
 
-interface EventQuery { terminal?: string; type?: string; typePrefix?: string; from?: number; to?: number; after?: number; limit?: number; unmasked?: boolean }
+interface EventQuery { terminal?: string; type?: string; typePrefix?: string; from?: number; to?: number; after?: number; limit?: number; unmasked?: '1' | 'true' | '0' | 'false' }
 
 const eventQuerySchema = {
   type: 'object', additionalProperties: false,
@@ -84,7 +84,7 @@ const eventQuerySchema = {
     to: { type: 'integer', minimum: 0, description: 'terminal timestamp < to (ms)' },
     after: { type: 'integer', minimum: 0, description: 'page cursor: the `next` of the previous page' },
     limit: { type: 'integer', minimum: 1, maximum: 10000 },
-    unmasked: { type: 'boolean', description: 'full personal data (admin role only; audited as personal-data.read)' },
+    unmasked: { type: 'string', enum: ['1', 'true', '0', 'false'], description: 'full personal data (admin role only; audited as personal-data.read)' },
   },
 } as const;
 
@@ -187,7 +187,7 @@ export default async function ingestRoutes(app: FastifyInstance): Promise<void> 
    * @throws ServerError `SRV_ERR_FORBIDDEN` for any other role asking for full values
    */
   const unmaskedRead = async (req: FastifyRequest<{ Querystring: EventQuery }>, what: string, filter: EventFilter): Promise<boolean> => {
-    if (req.query.unmasked !== true) return false;
+    if (req.query.unmasked !== '1' && req.query.unmasked !== 'true') return false;
     if (req.admin?.role !== 'admin') throw new ServerError('SRV_ERR_FORBIDDEN', 'full personal data needs the admin role', { role: req.admin?.role, allowed: ['admin'] });
     await store.appendAudit(auditEntry(req, clock, 'personal-data.read', what, { ...filter }));
     return true;
