@@ -159,3 +159,63 @@ t.test('pushing to many terminals: one query, all pointers', async (t) => {
   t.ok([...pointers.values()].every((p) => JSON.parse(p).version === r.version), 'every terminal has the new pointer');
   t.equal(app.metrics.get('onecard_config_pointers_published_total'), 2 * n);
 });
+
+t.test('PUT refuses a document any terminal would reject, with the field path, and pushes nothing', async (t) => {
+  const ta = await makeTestApp();
+  const { app, auth } = ta;
+  t.teardown(() => app.close());
+  const created = (await app.inject({ method: 'POST', url: '/api/v1/configs', headers: auth(), payload: { id: 'gates', name: 'Gates', document: doc() } })).json() as { version: number };
+  await app.inject({ method: 'POST', url: '/api/v1/groups', headers: auth(), payload: { id: 'g', name: 'g' } });
+  const e = await enrol(ta, 'g');
+  await app.inject({ method: 'PUT', url: `/api/v1/terminals/${e.terminalId}/config`, headers: auth(), payload: { configId: 'gates' } });
+  const pointers = captureRetained(ta, 't/+/down/config');
+  const r0 = EXAMPLE_TERMINAL_CONFIG.readers[0]!;
+  const cases: [string, unknown, RegExp][] = [
+    ['unknown reader model', doc({ readers: [{ ...r0, model: 'acme-9000' as never }] }), /^\/readers\/0\/model$/],
+    ['descriptor name instead of a model key', doc({ readers: [{ ...r0, model: 'GemPCTwin' as never }] }), /^\/readers\/0\/model$/],
+    ['PSAM role without a slot', doc({ readers: [{ ...r0, role: 'psam', psamSlot: null }] }), /^\/readers\/0\/psamSlot$/],
+    ['two readers for the user card', doc({ readers: [r0, { ...r0, id: 'back', path: '/dev/ttyUSB1', psamSlot: null, role: 'user' }] }), /^\/readers\/1\/role$/],
+    ['no reader for the user card', doc({ readers: [{ ...r0, role: 'psam' }] }), /^\/readers$/],
+    ['reader path outside /dev', doc({ readers: [{ ...r0, path: '/etc/shadow' }] }), /^\/readers\/0\/path$/],
+    ['removed field readers[].baud', doc({ readers: [{ ...r0, baud: 9600 } as never] }), /^\/readers\/0/],
+    ['removed section kiosk', { ...doc(), kiosk: { enabled: true } }, /^\/kiosk$/],
+    ['removed field api.port', doc({ api: { ...EXAMPLE_TERMINAL_CONFIG.api, port: 17777 } as never }), /^\/api/],
+    ['origin with a path', doc({ api: { ...EXAMPLE_TERMINAL_CONFIG.api, allowedOrigins: ['http://kiosk.local/app'] } }), /^\/api\/allowedOrigins\/0$/],
+    ['hisCompat not a boolean', doc({ api: { ...EXAMPLE_TERMINAL_CONFIG.api, hisCompat: 'yes' as never } }), /^\/api\/hisCompat$/],
+    ['staleness below the minimum', doc({ hotlist: { ...EXAMPLE_TERMINAL_CONFIG.hotlist, maxStaleSeconds: 1 } }), /^\/hotlist\/maxStaleSeconds$/],
+    ['outbox limit out of range', doc({ upload: { ...EXAMPLE_TERMINAL_CONFIG.upload, maxOutboxRecords: 10 } }), /^\/upload\/maxOutboxRecords$/],
+    ['telemetry period not an integer', doc({ telemetry: { intervalSeconds: 7.5 } }), /^\/telemetry\/intervalSeconds$/],
+    ['unknown log level', doc({ logLevel: 'trace' as never }), /^\/logLevel$/],
+    ['unknown service', doc({ services: { ...EXAMPLE_TERMINAL_CONFIG.services, venue: true } as never }), /^\/services/],
+  ];
+  for (const [what, document, path] of cases) {
+    const r = await app.inject({ method: 'PUT', url: '/api/v1/configs/gates', headers: auth(), payload: { document } });
+    t.equal(r.statusCode, 400, what);
+    t.equal(r.json().error.code, 'SRV_ERR_CONFIG_SCHEMA', what);
+    t.match(r.json().error.details?.path, path, `${what}: ${r.json().error.details?.path}`);
+  }
+  t.equal(((await app.inject({ url: '/api/v1/configs/gates', headers: auth() })).json() as { version: number }).version, created.version, 'no version was created');
+  t.equal(pointers.size, 0, 'nothing was pushed');
+  const ok = await app.inject({ method: 'PUT', url: '/api/v1/configs/gates', headers: auth(), payload: { document: doc({ readers: [{ ...r0, model: 'sec1210' }] }) } });
+  t.equal(ok.statusCode, 200, 'every model of the terminal table is accepted');
+});
+
+t.test('config status: per-field effects are stored and shown, and replaced by the next report', async (t) => {
+  const ta = await makeTestApp();
+  const { app, auth } = ta;
+  t.teardown(() => app.close());
+  const v = (await app.inject({ method: 'POST', url: '/api/v1/configs', headers: auth(), payload: { id: 'k', name: 'K', document: doc() } })).json() as { version: number };
+  await app.inject({ method: 'POST', url: '/api/v1/groups', headers: auth(), payload: { id: 'g', name: 'g' } });
+  const e = await enrol(ta, 'g');
+  await app.inject({ method: 'PUT', url: `/api/v1/terminals/${e.terminalId}/config`, headers: auth(), payload: { configId: 'k' } });
+  const pending = [{ field: '/logLevel', effect: 'live' as const, at: 10 }, { field: '/readers', effect: 'session-end' as const, at: 12 }, { field: '/upload/maxOutboxRecords', effect: 'restart' as const }];
+  await app.uplink.dispatch('config/status', e.terminalId, { v: 1, version: v.version, status: 'applied', changes: pending }, '');
+  const s1 = (await app.inject({ url: `/api/v1/terminals/${e.terminalId}/config`, headers: auth() })).json();
+  t.same(s1.reported.changes, pending, 'the restart is shown as pending (no at)');
+  t.equal(s1.inSync, true);
+  const done = pending.map((c) => (c.effect === 'restart' ? { ...c, at: 20 } : c));
+  await app.uplink.dispatch('config/status', e.terminalId, { v: 1, version: v.version, status: 'applied', changes: done }, '');
+  t.same((await app.inject({ url: `/api/v1/terminals/${e.terminalId}/config`, headers: auth() })).json().reported.changes, done, 'the report after the restart replaces it');
+  await app.uplink.dispatch('config/status', e.terminalId, { v: 1, version: v.version, status: 'applied' }, '');
+  t.notOk('changes' in (await app.inject({ url: `/api/v1/terminals/${e.terminalId}/config`, headers: auth() })).json().reported, 'a report without changes shows none');
+});
