@@ -193,11 +193,24 @@ class Controller {
     }, delay);
   }
 
+  /** Why the last reader went away: what sessions and channels on it report (a link error). */
+  #lost: TerminalError | undefined;
+
+  /** The reader-level error sessions of a lost reader end with: `TERM_ERR_LINK_*`, never a card code. */
+  #lostError(err: TerminalError | null): TerminalError {
+    const code = err !== null && err.code.startsWith('TERM_ERR_LINK_') ? err.code : 'TERM_ERR_LINK_CLOSED';
+    return new TerminalError(code, `${this.cfg.id}: reader lost${err === null ? '' : ` (${err.message})`}`, { readerId: this.cfg.id }, err === null ? undefined : { cause: err });
+  }
+
   #onLost(reader: CcidReader, err: TerminalError | null): void {
     if (this.reader !== reader) return;
     this.reader = undefined;
     if (this.#pollTimer !== undefined) this.#m.clock.clearTimeout(this.#pollTimer);
     this.#pollTimer = undefined;
+    // A lost reader is a reader problem: open sessions end with the link error, so a read in
+    // progress reports TERM_ERR_LINK_* (exit 3), not a removed card; the slots then read absent.
+    this.#lost = this.#lostError(err);
+    for (const s of this.slots) if (s.session !== undefined) s.session.ended ??= this.#lost;
     // [reader-link §7.6] an unplugged reader: its slots read as absent, its state is unknown.
     for (const s of this.slots) this.#observe(s, false, false);
     if (this.#closed) return;
@@ -314,7 +327,7 @@ class Controller {
         cardMaxMs: this.#m.timeouts.cardMax,
         check: () => {
           if (!open) return new TerminalError('TERM_ERR_SESSION_CLOSED', `${this.cfg.id} slot ${slot}`, { readerId: this.cfg.id, slot });
-          if (this.reader !== reader) return new TerminalError('TERM_ERR_CARD_REMOVED', `${this.cfg.id}: reader lost`, { readerId: this.cfg.id, slot });
+          if (this.reader !== reader) return this.#lost ?? this.#lostError(null);
           if (s.events !== session.generation) return new TerminalError('TERM_ERR_CARD_REMOVED', `${this.cfg.id} slot ${slot}`, { readerId: this.cfg.id, slot });
           return null;
         },
