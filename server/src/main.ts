@@ -35,7 +35,7 @@ async function main(argv: readonly string[]): Promise<number> {
   if (running.bootstrapToken !== undefined) {
     process.stdout.write(`${JSON.stringify({ event: 'admin-token', token: running.bootstrapToken, note: 'first admin token, shown once: keep it safe' })}\n`);
   }
-  process.stdout.write(`${JSON.stringify({ event: 'ready', http: running.httpUrl, mqtt: running.mqttUrl, docs: `${running.httpUrl}/docs` })}\n`);
+  process.stdout.write(`${JSON.stringify({ event: 'ready', http: running.httpUrl, mqtt: running.mqttUrl, docs: `${running.httpUrl}/docs`, connections: running.connectionBudget })}\n`);
   await new Promise<void>((resolve) => {
     const stop = (sig: string) => {
       running.app.log.info({ signal: sig }, 'shutting down');

@@ -25,6 +25,8 @@ export interface RunningServer {
   readonly httpUrl: string;
   readonly mqttUrl: string;
   readonly bootstrapToken: string | undefined;
+  /** Connections each listener may hold (after fitting the open-file limit). */
+  readonly connectionBudget: { readonly mqtt: number; readonly http: number; readonly reducedToFitOpenFileLimit: boolean };
   close(): Promise<void>;
 }
 
@@ -93,7 +95,8 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
     await app.register(mosquittoPlugin, { dir: cfg.mosquittoDir, serverUsername: brokerUsername, serverPassword: cfg.brokerPassword, pidFile: cfg.mosquittoPidFile });
   }
   const bootstrapToken = await bootstrapOnce(store, opts.adminTokenPreset);
-  if (fds.reduced) app.log.warn({ mqttMaxConnections: fds.mqtt, httpMaxConnections: fds.http }, 'connection limits reduced to fit the open-file limit');
+  // Reported on the `ready` line by main.ts; logged at info so the start-up lines stay as they are.
+  if (fds.reduced) app.log.info({ mqttMaxConnections: fds.mqtt, httpMaxConnections: fds.http }, 'connection limits reduced to fit the open-file limit');
   app.server.maxConnections = fds.http;
   await app.listen({ host: cfg.host, port: cfg.httpPort });
   const addr = app.server.address();
@@ -124,6 +127,7 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
     httpUrl,
     mqttUrl,
     bootstrapToken,
+    connectionBudget: { mqtt: fds.mqtt, http: fds.http, reducedToFitOpenFileLimit: fds.reduced },
     async close() {
       if (closed) return;
       closed = true;

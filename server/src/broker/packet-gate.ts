@@ -81,7 +81,6 @@ export class PacketGate {
   push(chunk: Uint8Array): GateVerdict {
     if (this.#refused !== undefined) return this.#refused;
     this.#total += chunk.length;
-    if (!this.#authenticated && this.#total > this.#limits.maxPreAuthBytes) return this.#refuse('pre-auth-bytes');
     let i = 0;
     while (i < chunk.length) {
       const s = this.#state;
@@ -123,6 +122,8 @@ export class PacketGate {
         }
       }
     }
+    // Checked after the headers of this chunk, so an oversize packet is named as such.
+    if (!this.#authenticated && this.#total > this.#limits.maxPreAuthBytes) return this.#refuse('pre-auth-bytes');
     return OK;
   }
 

@@ -162,7 +162,8 @@ async function brokerPlugin(app: FastifyInstance, opts: BrokerOptions): Promise<
     // Unique per process: with Redis, brokers tell each other apart (client takeover, wills) by id.
     id: `onecard-${process.pid}-${randomBytes(4).toString('hex')}`,
     heartbeatInterval: redis === undefined ? 60_000 : 5_000,
-    connectTimeout: limits.connectDeadlineMs,
+    // The guard's deadline (which also covers a CONNECT whose authentication hangs) fires first.
+    connectTimeout: limits.connectDeadlineMs + 1_000,
     maxClientsIdLength: 64,
     // Packets a client may pipeline behind its CONNECT before CONNACK; the guard's
     // pre-authentication byte budget bounds their size.

@@ -9,7 +9,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect, type IClientOptions, type MqttClient, type Packet } from 'mqtt';
 import { startServer, type RunningServer } from '../../src/server.ts';
-import { CONFIG_DEFAULTS } from '../../src/config.ts';
+import { CONFIG_DEFAULTS, type ServerConfig } from '../../src/config.ts';
+import type { BrokerLimits } from '../../src/broker/limits.ts';
 
 export const ADMIN_TOKEN = 'security-suite-admin-token-0123456789';
 
@@ -35,12 +36,23 @@ export function p256PublicKey(): string {
   return publicKey.export({ type: 'spki', format: 'der' }).toString('base64');
 }
 
-export async function startFleet(): Promise<Fleet> {
+export interface FleetOptions {
+  /** Configuration over the suite's defaults (free ports, silent log, lenient auth limit). */
+  readonly config?: Partial<ServerConfig>;
+  /** Embedded broker limits not exposed as options (small packet limits in tests). */
+  readonly brokerLimits?: Partial<BrokerLimits>;
+  /** Pretend open-file limit of the process (descriptor budgets). */
+  readonly openFileLimit?: number;
+}
+
+export async function startFleet(o: FleetOptions = {}): Promise<Fleet> {
   const dir = mkdtempSync(join(tmpdir(), 'onecard-sec-'));
   const server = await startServer({
-    config: { ...CONFIG_DEFAULTS, dataDir: dir, httpPort: 0, mqttPort: 0, logLevel: 'silent', authRateLimitPerMinute: 1000 },
+    config: { ...CONFIG_DEFAULTS, dataDir: dir, httpPort: 0, mqttPort: 0, logLevel: 'silent', authRateLimitPerMinute: 1000, ...o.config },
     dbPath: join(dir, 'onecard.db'),
     adminTokenPreset: ADMIN_TOKEN,
+    ...(o.brokerLimits !== undefined ? { brokerLimits: o.brokerLimits } : {}),
+    ...(o.openFileLimit !== undefined ? { openFileLimit: o.openFileLimit } : {}),
   });
   const api = async (method: string, path: string, body?: unknown): Promise<{ status: number; json: unknown }> => {
     const res = await fetch(`${server.httpUrl}${path}`, {
