@@ -107,7 +107,10 @@ export interface Runtime {
   close(): Promise<void>;
 }
 
-/** Builds the e-card verifier of a config (undefined without `ecard`). */
+/**
+ * Builds the e-card verifier of a config (undefined without `ecard`). With a data dir, used codes
+ * are kept in `DIR/ecard/replay.log` across restarts.
+ */
 export function ecardVerifierFromConfig(cfg: TerminalConfig, clock: () => number): EcardVerifier | undefined {
   if (cfg.ecard === undefined) return undefined;
   const e = cfg.ecard;
@@ -116,6 +119,7 @@ export function ecardVerifierFromConfig(cfg: TerminalConfig, clock: () => number
     clock,
     ...(e.skewSeconds === undefined ? {} : { skewSeconds: e.skewSeconds }),
     ...(e.maxTtlSeconds === undefined ? {} : { maxTtlSeconds: e.maxTtlSeconds }),
+    ...(cfg.fleet === undefined ? {} : { replayFile: join(cfg.fleet.dataDir, 'ecard', 'replay.log') }),
     ...(e.online === undefined
       ? {}
       : { online: createHttpOnlineVerifier({ url: e.online.url, ...(e.online.timeoutMs === undefined ? {} : { timeoutMs: e.online.timeoutMs }) }), onlineMode: e.online.mode }),
@@ -204,6 +208,7 @@ export async function startRuntime(cfg: TerminalConfig, deps: RuntimeDeps): Prom
     const cards = new CardGate(openSetup(current));
     closers.push(() => cards.close());
     const ecardBase = ecardVerifierFromConfig(cfg, () => clock.now());
+    if (ecardBase?.close !== undefined) closers.push(() => ecardBase.close?.());
     const ecard = ecardBase === undefined || ca === undefined ? ecardBase : ca.switchableEcardVerifier(ecardBase, () => liveSettings?.ecardQr ?? true);
     const scans = new EventEmitter();
     if (ecard !== undefined && cfg.ecard !== undefined && cfg.ecard.scanners.length > 0) {

@@ -3,12 +3,13 @@
  * used codes in a file of the data dir, fsync'd before it answers, bounded by the code TTL.
  */
 import t, { type Test } from 'tap';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, appendFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, appendFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { issueEcardCode, ecardIssuerPublicKey, TEST_ECARD_ISSUER_PRIVATE_KEY, type EcardHolder } from '@onecard/simulators';
 import { fromHex } from '@onecard/protocol/bytes';
 import { createEcardVerifier, type EcardVerifier } from '../../src/ecard/index.ts';
+import { ecardVerifierFromConfig, parseTerminalConfig } from '../../src/runtime/index.ts';
 
 const KEY = TEST_ECARD_ISSUER_PRIVATE_KEY;
 const PUB = fromHex(ecardIssuerPublicKey(KEY));
@@ -90,4 +91,22 @@ t.test('a torn last line is ignored; an unreadable or unwritable file refuses co
   const c2 = issue();
   await t.rejects(y.verify(c2), { code: 'TERM_ERR_ECARD_REPLAY_STORE' }, 'not written: not accepted');
   await t.rejects(y.verify(c2), { code: 'TERM_ERR_ECARD_REPLAYED' }, 'and still refused in this process');
+});
+
+t.test('the runtime keeps the replay log in the data dir', async (t) => {
+  const { dir, clock, issue } = setup(t);
+  const cfg = parseTerminalConfig({
+    terminalId: 'kiosk-1',
+    readers: [{ id: 'r', link: 'serial', path: '/dev/null' }],
+    ecard: { keys: [{ publicKey: ecardIssuerPublicKey(KEY) }] },
+    fleet: { dataDir: dir },
+  });
+  const code = issue();
+  const first = ecardVerifierFromConfig(cfg, clock.now);
+  await first?.verify(code);
+  await first?.close?.();
+  t.ok(existsSync(join(dir, 'ecard', 'replay.log')));
+  const second = ecardVerifierFromConfig(cfg, clock.now);
+  t.teardown(() => second?.close?.());
+  await t.rejects(second!.verify(code), { code: 'TERM_ERR_ECARD_REPLAYED' }, 'refused after the runtime restarts');
 });
