@@ -16,7 +16,7 @@ export const CARD_EXIT = { ok: 0, failed: 1, usage: 2, reader: 3, card: 4, refus
 
 const FAMILY: [RegExp, number][] = [
   [/^TERM_ERR_(READER|LINK)_/, CARD_EXIT.reader],
-  [/^TERM_ERR_(NO_CARD|CARD_REMOVED|CARD_MUTE|CARD_ATR|CARD_TIMEOUT|CARD_PROTOCOL|CARD_RESET|SESSION_CLOSED)$/, CARD_EXIT.card],
+  [/^TERM_ERR_(NO_CARD|CARD_REMOVED|CARD_MUTE|CARD_ATR|CARD_TIMEOUT|CARD_PROTOCOL|CARD_RESET|SESSION_CLOSED|PURCHASE_INTERRUPTED)$/, CARD_EXIT.card],
   [/^TERM_ERR_(CARD_NOT_GENUINE|CARD_HOTLISTED|CARD_EXPIRED|CARD_NOT_YET_VALID|WRONG_CARD_TYPE|CARD_STATUS|CARD_DATA|EXTERNAL_AUTH_FAILED|INSUFFICIENT_FUNDS)$/, CARD_EXIT.refused],
   [/^TERM_ERR_PIN_/, CARD_EXIT.pin],
   [/^TERM_ERR_(NO_PSAM|PSAM_)/, CARD_EXIT.psam],
@@ -32,6 +32,7 @@ const HINTS: Partial<Record<TerminalErrorCode, string>> = {
   TERM_ERR_CARD_ATR: 'the card answers with a malformed ATR: clean the chip and reinsert; if it persists the card is faulty (onecard-terminal atr HEX explains the ATR)',
   TERM_ERR_CARD_MUTE: 'the card does not answer: clean the chip, check it is inserted the right way',
   TERM_ERR_CARD_REMOVED: 'the card left the reader during the operation: insert it and try again',
+  TERM_ERR_PURCHASE_INTERRUPTED: 'the card left during DEBIT: present the same card again; the next tap settles the purchase (never a double debit)',
   TERM_ERR_CARD_NOT_GENUINE: 'internal authentication failed: the card is not genuine or the PSAM belongs to another issuer',
   TERM_ERR_CARD_HOTLISTED: 'the card is reported lost or blocked: keep it and send the holder to the counter',
   TERM_ERR_CARD_EXPIRED: 'the card has expired: the holder needs a replacement',
@@ -139,9 +140,10 @@ export const COMMON_OPTIONS_HELP = `Reader options:
   -v, --verbose                   log reader and APDU traces (secrets masked) to stderr
   -h, --help                      show this help
 
-Exit status: 0 ok, 1 other failure, 2 usage error, 3 reader problem, 4 no card / card removed /
-card mute, 5 card refused (not genuine, hotlisted, expired, wrong type, status word),
-6 PIN wrong / locked, 7 PSAM problem, 8 configuration error.
+Exit status: 0 ok, 1 other failure, 2 usage error, 3 reader problem (also a reader lost
+mid-operation), 4 no card / card removed / card mute / malformed ATR / purchase interrupted
+(present the card again), 5 card refused (not genuine, hotlisted, expired, wrong type, status
+word), 6 PIN wrong / locked, 7 PSAM problem, 8 configuration error.
 `;
 
 /** Opens a one-reader manager and waits for the reader. Rejects `TERM_ERR_READER_UNAVAILABLE` with the reader's own detail. */

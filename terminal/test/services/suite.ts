@@ -15,6 +15,7 @@ import {
 } from '../../src/services/index.ts';
 import { TerminalError } from '../../src/errors.ts';
 import type { CardChannel } from '../../src/card/channel.ts';
+import { CARD_EXIT, exitCodeOf } from '../../src/cli/card-cli.ts';
 import { channel, clockAt, fixedClock, historicalHex, psamCard, psamProfile, cardJson, sscCard, sscProfile, transitCard, transitProfile } from './helpers.ts';
 
 async function rejects(t: Test, p: Promise<unknown>, code: string, national?: number): Promise<TerminalError | undefined> {
@@ -255,6 +256,8 @@ export function servicesSuite(t: Test, logger?: Logger): void {
           firstError = err as TerminalError;
         }
         t.equal(firstError?.code, m.code, m.code === undefined ? 'no error' : m.code);
+        // Held-out conformance run: an interrupted purchase made `purchase` exit 1; it is a card movement (exit 4).
+        if (m.code !== undefined) t.equal(exitCodeOf(firstError), CARD_EXIT.card, 'onecard-terminal purchase exits 4');
         if (m.name === 'removed after the purchase') ch.remove();
         t.ok(journal.list().every((r) => r.state !== 'completed' || r.tac !== undefined), 'completed records carry a TAC');
         // the next tap: a fresh session with the same card
