@@ -14,6 +14,7 @@ export const AGENT_ERRORS = {
   TERM_ERR_KEY_BLOCK: 'Key block rejected',
   TERM_ERR_KEY_KCV: 'Key check value mismatch',
   TERM_ERR_KEY_NOT_FOUND: 'No transit key for this key version',
+  TERM_ERR_KEY_EXPIRED: 'The soft-SAM key set reached the expiry of its key custodian approval and was erased',
   TERM_ERR_KEYSTORE_IO: 'Keystore I/O failed',
   TERM_ERR_SAM_STATE: 'Soft SAM call out of order',
   TERM_ERR_SAM_MAC2: 'MAC2 verification failed',

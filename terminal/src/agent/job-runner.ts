@@ -7,6 +7,10 @@
  *   terminal's KBPK), load them into the keystore as a whole (MAC, convention and announced KCVs
  *   checked there), and report `{status:'succeeded', kcv}` with the key-set check value computed
  *   from the unwrapped keys — or `rejected`/`failed` with the error code;
+ *   The key set is loaded with the `expiresAt` of the key custodian's approval (the keystore
+ *   erases it then); a delivery without one is rejected, and a terminal with a physical PSAM
+ *   (`hasPsam`) rejects every key job — purse roots have no business there. A refusal by the
+ *   server (403: no live approval) reports nothing;
  * - `update`: hand the job to the injected updater (which reports its own progress).
  * Idempotent on retries: a job whose result was already reported is reported again (the first
  * report may have been lost), a key set already loaded under the job's version is not reloaded,
@@ -44,6 +48,8 @@ export interface JobRunnerOptions {
   readonly password: string;
   /** Where `keys` jobs load; without it they are rejected. */
   readonly keystore?: Pick<Keystore, 'version' | 'load' | 'list'>;
+  /** The terminal has a physical PSAM: `keys` jobs are rejected (soft-SAM keys are never held). */
+  readonly hasPsam?: boolean;
   /** Runs an `update` job (e.g. fetch `job.url` and call the updater's `applyUpdate`). */
   readonly onUpdate?: (job: ListedJob, report: JobReporter) => Promise<void>;
   readonly fetch?: typeof fetch;
@@ -144,20 +150,24 @@ export class JobRunner {
     let result: JobReport;
     if (ks === undefined) {
       result = { status: 'rejected', error: { code: 'TERM_ERR_INVALID_ARGUMENT', message: 'this terminal has no keystore' } };
-    } else if (ks.version === j.version && ks.list().length > 0) {
-      // Already loaded (the report was lost, or we crashed before sending it).
+    } else if (this.#o.hasPsam === true) {
+      result = { status: 'rejected', error: { code: 'TERM_ERR_INVALID_ARGUMENT', message: 'this terminal has a physical PSAM and holds no soft-SAM keys' } };
+    } else if (ks.version === j.version && ks.list().length > 0 && j.status === 'in-progress') {
+      // Already loaded (the report was lost, or we crashed before sending it). A job listed
+      // `queued` again under the same version is a re-delivery (a renewed approval): fetch it.
       result = { status: 'succeeded', kcv: keystoreCheckValue(ks.list()) };
     } else {
       const r = await this.#get(j.url);
-      if (r.status === 404 || r.status === 409) return; // withdrawn or finished meanwhile
+      if (r.status === 404 || r.status === 409 || r.status === 403) return; // withdrawn, finished meanwhile, or no live approval
       if (r.status !== 200) throw new TerminalError('TERM_ERR_AGENT_FETCH', `key blocks: HTTP ${r.status}`, { status: r.status });
-      const body = r.body as { version?: unknown; keys?: unknown };
+      const body = r.body as { version?: unknown; keys?: unknown; expiresAt?: unknown };
       const keys = Array.isArray(body.keys) ? (body.keys as { block?: unknown; kcv?: unknown }[]) : [];
       try {
         if (body.version !== j.version || keys.length === 0 || !keys.every((k) => typeof k.block === 'string' && (k.kcv === undefined || typeof k.kcv === 'string'))) {
           throw new TerminalError('TERM_ERR_KEY_BLOCK', 'key-blocks body', { field: 'keys' });
         }
-        const infos = await ks.load(j.version, keys.map((k) => ({ block: k.block as string, ...(typeof k.kcv === 'string' ? { kcv: k.kcv } : {}) })));
+        if (typeof body.expiresAt !== 'number' || !Number.isSafeInteger(body.expiresAt)) throw new TerminalError('TERM_ERR_KEY_BLOCK', 'a soft-SAM key set needs its expiry', { field: 'expiresAt' });
+        const infos = await ks.load(j.version, keys.map((k) => ({ block: k.block as string, ...(typeof k.kcv === 'string' ? { kcv: k.kcv } : {}) })), { expiresAt: body.expiresAt });
         this.#stats.keysLoaded++;
         result = { status: 'succeeded', kcv: keystoreCheckValue(infos) };
       } catch (err) {

@@ -5,6 +5,13 @@
  * is the wrapped-at-rest form — in `keys.json` (0600, atomic replace). Clear keys exist only in
  * memory, unwrapped at each use and never cached or logged.
  *
+ * Soft-SAM bound (docs/keys.md "Custody"): these are purse roots at the dispersion level — they
+ * derive every card's purchase and TAC keys of the issuer — so a key set is held only until the
+ * `expiresAt` the server delivered with it (the key custodian's approval of this terminal). At that
+ * time the keystore erases `keys.json` and forgets the blocks: on a timer, on the next access and
+ * at open; {@link Keystore.purseKeys} then fails with `TERM_ERR_KEY_EXPIRED`. A renewal by the
+ * custodian re-delivers the set with a later expiry; a revocation simply lets it run out.
+ *
  * OneCard key-block convention for purse keys [ONECARD key-blocks §3]:
  * - key usage `61` = purse purchase root (MPK, or the issuer-level key; MAC1/MAC2),
  *   `62` = purse TAC root (MTK) — proprietary numeric usages;
@@ -14,7 +21,7 @@
  *   PURCHASE and the dispersion levels of the root (2: root → issuer factor → card serial;
  *   1: issuer-level key → card serial).
  */
-import { promises as fsp } from 'node:fs';
+import { promises as fsp, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { toHex } from '@onecard/protocol/bytes';
 import { keyCheckValue, unwrapKeyBlock, type CardKey } from '@onecard/protocol/crypto';
@@ -78,37 +85,93 @@ function describe(kbpk: Uint8Array, blockText: string): { info: PurseKeyInfo; ke
   return { info: { role, keyVersion: Number.parseInt(h.keyVersionNumber, 16), algorithmId, levels, kcv }, key: u.key };
 }
 
+export interface KeystoreOptions {
+  /** Clock (ms since the epoch) for the expiry; default `Date.now`. */
+  readonly now?: () => number;
+}
+
+export interface KeyLoadOptions {
+  /** When the key set must be erased (ms since the epoch); absent = no expiry (tests, legacy files). */
+  readonly expiresAt?: number;
+}
+
+/** Longest single timer (setTimeout's limit); longer expiries re-arm. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
 /** A keystore over `dir/keys.json`; obtain with {@link openKeystore}. */
 export class Keystore {
   readonly #dir: string;
   readonly #kbpk: Uint8Array;
+  readonly #now: () => number;
   #version: number;
   #blocks: readonly string[];
   #infos: readonly PurseKeyInfo[];
+  #expiresAt: number | null;
+  #timer: NodeJS.Timeout | undefined;
 
   /** @internal */
-  constructor(dir: string, kbpk: Uint8Array, version: number, blocks: readonly string[], infos: readonly PurseKeyInfo[]) {
+  constructor(dir: string, kbpk: Uint8Array, version: number, blocks: readonly string[], infos: readonly PurseKeyInfo[], expiresAt: number | null = null, options: KeystoreOptions = {}) {
     this.#dir = dir;
     this.#kbpk = kbpk.slice();
+    this.#now = options.now ?? Date.now;
     this.#version = version;
     this.#blocks = blocks;
     this.#infos = infos;
+    this.#expiresAt = expiresAt;
+    this.#arm();
   }
 
-  /** Version of the loaded key set (0 = none). */
-  get version(): number { return this.#version; }
+  /** Version of the loaded key set (0 = none, or erased at its expiry). */
+  get version(): number { this.#expire(); return this.#version; }
 
-  /** What is loaded, without key material. */
-  list(): readonly PurseKeyInfo[] { return this.#infos; }
+  /** When the loaded key set is erased (ms), or null when none is loaded or it has no expiry. */
+  get expiresAt(): number | null { this.#expire(); return this.#expiresAt; }
+
+  /** What is loaded, without key material (empty once expired). */
+  list(): readonly PurseKeyInfo[] { this.#expire(); return this.#infos; }
+
+  /** Erases the key set now if its expiry has passed; returns whether it did. */
+  eraseIfExpired(): boolean { return this.#expire(); }
+
+  #expire(): boolean {
+    if (this.#expiresAt === null || this.#now() < this.#expiresAt) return false;
+    this.#erase();
+    return true;
+  }
+
+  /** Forgets the blocks and removes `keys.json` (synchronously: nothing can use them after this returns). */
+  #erase(): void {
+    try { rmSync(join(this.#dir, KEYS_FILE), { force: true }); } catch { /* the in-memory copy is gone either way; the next open erases again */ }
+    this.#version = 0;
+    this.#blocks = [];
+    this.#infos = [];
+    this.#expiresAt = null;
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#timer = undefined;
+  }
+
+  #arm(): void {
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#timer = undefined;
+    if (this.#expiresAt === null) return;
+    const wait = Math.min(Math.max(this.#expiresAt - this.#now(), 0), MAX_TIMER_MS);
+    this.#timer = setTimeout(() => { this.#timer = undefined; if (!this.#expire()) this.#arm(); }, wait);
+    this.#timer.unref();
+  }
 
   /**
    * Verifies and installs a key set as a whole (nothing changes when one block fails), persists
    * the blocks, and returns the KCVs the terminal computed, in input order.
+   * With `options.expiresAt` the set is erased at that time (an expiry already past is refused).
    * @throws TerminalError `TERM_ERR_KEY_BLOCK` (MAC, format, convention), `TERM_ERR_KEY_KCV`
-   *   (KC block or announced KCV differs), `TERM_ERR_INVALID_ARGUMENT`, `TERM_ERR_KEYSTORE_IO`
+   *   (KC block or announced KCV differs), `TERM_ERR_INVALID_ARGUMENT`, `TERM_ERR_KEY_EXPIRED`,
+   *   `TERM_ERR_KEYSTORE_IO`
    */
-  async load(version: number, entries: readonly KeyLoadEntry[]): Promise<readonly PurseKeyInfo[]> {
+  async load(version: number, entries: readonly KeyLoadEntry[], options: KeyLoadOptions = {}): Promise<readonly PurseKeyInfo[]> {
     if (!Number.isSafeInteger(version) || version < 1) throw new TerminalError('TERM_ERR_INVALID_ARGUMENT', 'key set version', { field: 'version' });
+    const expiresAt = options.expiresAt ?? null;
+    if (expiresAt !== null && !Number.isSafeInteger(expiresAt)) throw new TerminalError('TERM_ERR_INVALID_ARGUMENT', 'expiresAt', { field: 'expiresAt' });
+    if (expiresAt !== null && expiresAt <= this.#now()) throw new TerminalError('TERM_ERR_KEY_EXPIRED', 'the key set arrived already expired', { expiresAt });
     if (entries.length === 0 || entries.length > 64) throw new TerminalError('TERM_ERR_INVALID_ARGUMENT', '1–64 key blocks', { field: 'keys' });
     const infos: PurseKeyInfo[] = [];
     const seen = new Set<string>();
@@ -125,22 +188,25 @@ export class Keystore {
     const blocks = entries.map((e) => e.block);
     try {
       await ensurePrivateDir(this.#dir);
-      await writeFileAtomic(join(this.#dir, KEYS_FILE), JSON.stringify({ v: 1, version, blocks }) + '\n', 0o600);
+      await writeFileAtomic(join(this.#dir, KEYS_FILE), JSON.stringify({ v: 1, version, blocks, ...(expiresAt !== null ? { expiresAt } : {}) }) + '\n', 0o600);
     } catch (cause) {
       throw new TerminalError('TERM_ERR_KEYSTORE_IO', 'write keys.json', {}, { cause });
     }
     this.#version = version;
     this.#blocks = blocks;
     this.#infos = infos;
+    this.#expiresAt = expiresAt;
+    this.#arm();
     return infos;
   }
 
   /**
    * Unwraps (in memory, for this use only) the keys for the card key version and algorithm
    * identifier reported by INITIALIZE FOR PURCHASE.
-   * @throws TerminalError `TERM_ERR_KEY_NOT_FOUND`, `TERM_ERR_KEY_BLOCK`
+   * @throws TerminalError `TERM_ERR_KEY_EXPIRED` (erased at its expiry), `TERM_ERR_KEY_NOT_FOUND`, `TERM_ERR_KEY_BLOCK`
    */
   purseKeys(keyVersion: number, algorithmId: number): PurseKeys {
+    if (this.#expire()) throw new TerminalError('TERM_ERR_KEY_EXPIRED', 'the soft-SAM key set expired and was erased', { keyVersion, algorithmId });
     let purchase: PurseKeys['purchase'] | undefined;
     let tac: PurseKeys['tac'];
     this.#infos.forEach((info, i) => {
@@ -153,27 +219,39 @@ export class Keystore {
     return { purchase, tac };
   }
 
-  /** Forgets the KBPK copy held by this object. */
-  close(): void { this.#kbpk.fill(0); }
+  /** Forgets the KBPK copy held by this object and stops the expiry timer. */
+  close(): void {
+    this.#kbpk.fill(0);
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#timer = undefined;
+  }
 }
 
 /**
  * Opens the keystore in `dir` with the terminal's KBPK, re-verifying every stored block (a file
- * that fails verification is reported, not silently used).
+ * that fails verification is reported, not silently used). A key set past its expiry is erased
+ * here, before anything can use it.
  * @throws TerminalError `TERM_ERR_KEYSTORE_IO`, `TERM_ERR_KEY_BLOCK`, `TERM_ERR_KEY_KCV`
  */
-export async function openKeystore(dir: string, kbpk: Uint8Array): Promise<Keystore> {
+export async function openKeystore(dir: string, kbpk: Uint8Array, options: KeystoreOptions = {}): Promise<Keystore> {
   let text: string | undefined;
   try { text = await fsp.readFile(join(dir, KEYS_FILE), 'utf8'); } catch (e) {
     if ((e as { code?: string }).code !== 'ENOENT') throw new TerminalError('TERM_ERR_KEYSTORE_IO', 'read keys.json', {}, { cause: e });
   }
-  if (text === undefined) return new Keystore(dir, kbpk, 0, [], []);
-  let doc: { v?: unknown; version?: unknown; blocks?: unknown };
+  if (text === undefined) return new Keystore(dir, kbpk, 0, [], [], null, options);
+  let doc: { v?: unknown; version?: unknown; blocks?: unknown; expiresAt?: unknown };
   try { doc = JSON.parse(text) as typeof doc; } catch (cause) { throw new TerminalError('TERM_ERR_KEYSTORE_IO', 'keys.json is not JSON', {}, { cause }); }
   if (doc.v !== 1 || !Number.isSafeInteger(doc.version) || !Array.isArray(doc.blocks) || !doc.blocks.every((b) => typeof b === 'string')) {
     throw new TerminalError('TERM_ERR_KEYSTORE_IO', 'keys.json fields');
   }
+  if (doc.expiresAt !== undefined && !Number.isSafeInteger(doc.expiresAt)) throw new TerminalError('TERM_ERR_KEYSTORE_IO', 'keys.json expiresAt');
+  const expiresAt = (doc.expiresAt as number | undefined) ?? null;
+  if (expiresAt !== null && expiresAt <= (options.now ?? Date.now)()) {
+    const ks = new Keystore(dir, kbpk, doc.version as number, [], [], expiresAt, options);
+    ks.eraseIfExpired();
+    return ks;
+  }
   const blocks = doc.blocks as string[];
   const infos = blocks.map((b) => { const d = describe(kbpk, b); d.key.fill(0); return d.info; });
-  return new Keystore(dir, kbpk, doc.version as number, blocks, infos);
+  return new Keystore(dir, kbpk, doc.version as number, blocks, infos, expiresAt, options);
 }

@@ -5,6 +5,11 @@
  * purse keys of the keystore. It implements {@link CardChannel}, so the purchase service uses it
  * exactly as it uses a PSAM channel; status words are data, as from a card. Keys are unwrapped
  * per MAC1 and only the session key is held, until MAC2 is checked.
+ *
+ * What it holds (docs/keys.md "Custody"): the issuer's purchase root at the dispersion level (and
+ * the TAC root), from which it derives each card's DPK for MAC1 — so it can sign for every card of
+ * the issuer. It is only for terminals without a physical PSAM that a key custodian approved; the
+ * keystore erases the set at the approval's expiry, after which MAC1 answers `6A88` (no key).
  */
 import type { CommandApdu, ResponseApdu } from '@onecard/protocol/iso7816';
 import { disperseKeyLevels, purchaseMac1, purchaseMac2, purchaseTac, purseSessionKey, type CardKey } from '@onecard/protocol/crypto';
@@ -117,7 +122,8 @@ export class SoftSam implements CardChannel {
     try {
       keys = this.#keystore.purseKeys(d[18]!, d[19]!);
     } catch (e) {
-      if (e instanceof TerminalError && e.code === 'TERM_ERR_KEY_NOT_FOUND') return rsp(SOFT_SAM_SW.keyNotFound);
+      // No key for this version, or the set passed its custody expiry and was erased: as a PSAM without the key.
+      if (e instanceof TerminalError && (e.code === 'TERM_ERR_KEY_NOT_FOUND' || e.code === 'TERM_ERR_KEY_EXPIRED')) return rsp(SOFT_SAM_SW.keyNotFound);
       throw e;
     }
     const serial8 = d.slice(20, 28);

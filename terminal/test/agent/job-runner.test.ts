@@ -2,7 +2,7 @@
 // report the key-set check value, retries are idempotent, failures are coded, update jobs go to
 // the injected handler once, transient fetch failures report nothing.
 import t from 'tap';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -11,6 +11,8 @@ import { wrapKeyBlock, kcvOptionalBlock } from '@onecard/protocol/crypto';
 import { keySetCheckValue } from '@onecard/protocol/fleet';
 import { openKeystore } from '../../src/agent/keystore.ts';
 import { JobRunner, type JobReport, type ListedJob } from '../../src/agent/job-runner.ts';
+import { SoftSam, SOFT_SAM_SW } from '../../src/agent/soft-sam.ts';
+import { PSAM_DF_NAME_DES } from '@onecard/protocol/psam';
 
 const MPK = fromHex('544553542D4D504B2D334445532D3031');
 const MTK = fromHex('544553542D4D544B2D334445532D3031');
@@ -44,6 +46,8 @@ function server() {
   return s;
 }
 const keysJob = (jobId: string, version: number): ListedJob => ({ jobId, kind: 'keys', version, status: 'queued', url: `/api/v1/terminal/jobs/${jobId}/key-blocks` });
+/** The expiry of the key custodian's approval the server sends with every delivery. */
+const EXPIRES = Date.now() + 86_400_000;
 
 t.test('keys job: load, report the check value, idempotent retries', async (t) => {
   const srv = server();
@@ -54,7 +58,7 @@ t.test('keys job: load, report the check value, idempotent retries', async (t) =
   const b1 = block('61', MPK);
   const b2 = block('62', MTK);
   srv.jobs = [keysJob('kj_1', 5)];
-  srv.routes.set('/api/v1/terminal/jobs/kj_1/key-blocks', { status: 200, body: { v: 1, jobId: 'kj_1', kind: 'keys', version: 5, keys: [{ block: b1, kcv: kcvOf(b1) }, { block: b2, kcv: kcvOf(b2) }] } });
+  srv.routes.set('/api/v1/terminal/jobs/kj_1/key-blocks', { status: 200, body: { v: 1, jobId: 'kj_1', kind: 'keys', version: 5, expiresAt: EXPIRES, keys: [{ block: b1, kcv: kcvOf(b1) }, { block: b2, kcv: kcvOf(b2) }] } });
   await runner.reconcile(report);
   const expected = keySetCheckValue([{ usage: '61', keyVersion: 1, algorithmId: 0, kcv: kcvOf(b1) }, { usage: '62', keyVersion: 1, algorithmId: 0, kcv: kcvOf(b2) }]);
   t.same(reports, [['kj_1', { status: 'succeeded', kcv: expected }]]);
@@ -66,7 +70,10 @@ t.test('keys job: load, report the check value, idempotent retries', async (t) =
   t.same(reports[1], reports[0]);
   t.equal(srv.calls.filter((c) => c.endsWith('key-blocks')).length, 1, 'blocks fetched once');
   t.equal(runner.stats.keysLoaded, 1);
-  // A fresh runner (process restart) with the keystore already at the version reports without fetching.
+  // A fresh runner (process restart) with the keystore already at the version reports without
+  // fetching (the server lists the fetched job as in-progress).
+  t.equal(ks.expiresAt, EXPIRES, 'loaded with the approval\'s expiry');
+  srv.jobs = [{ ...keysJob('kj_1', 5), status: 'in-progress' }];
   const again = new JobRunner({ serverUrl: 'http://srv', terminalId: 'T1', password: 'secret-password', keystore: await openKeystore(join(root, 'a'), kbpk), fetch: srv.fetch });
   await again.reconcile(report);
   t.same(reports[2], ['kj_1', { status: 'succeeded', kcv: expected }]);
@@ -87,9 +94,9 @@ t.test('keys job failures are coded; transient ones report nothing', async (t) =
   const runner = new JobRunner({ serverUrl: 'http://srv', terminalId: 'T1', password: 'p', keystore: ks, fetch: srv.fetch });
   const foreign = block('61', MPK, new Uint8Array(randomBytes(32)));
   srv.jobs = [keysJob('kj_bad', 2), keysJob('kj_kcv', 3), keysJob('kj_gone', 4), keysJob('kj_shape', 6)];
-  srv.routes.set('/api/v1/terminal/jobs/kj_bad/key-blocks', { status: 200, body: { version: 2, keys: [{ block: foreign }] } });
+  srv.routes.set('/api/v1/terminal/jobs/kj_bad/key-blocks', { status: 200, body: { version: 2, expiresAt: EXPIRES, keys: [{ block: foreign }] } });
   const good = block('61', MPK);
-  srv.routes.set('/api/v1/terminal/jobs/kj_kcv/key-blocks', { status: 200, body: { version: 3, keys: [{ block: good, kcv: '000000' }] } });
+  srv.routes.set('/api/v1/terminal/jobs/kj_kcv/key-blocks', { status: 200, body: { version: 3, expiresAt: EXPIRES, keys: [{ block: good, kcv: '000000' }] } });
   srv.routes.set('/api/v1/terminal/jobs/kj_gone/key-blocks', { status: 409, body: { error: { code: 'SRV_ERR_KEYS_STATE' } } });
   srv.routes.set('/api/v1/terminal/jobs/kj_shape/key-blocks', { status: 200, body: { version: 99, keys: [{ block: good }] } });
   await runner.reconcile(report);
@@ -106,13 +113,71 @@ t.test('keys job failures are coded; transient ones report nothing', async (t) =
   await runner.reconcile(report);
   t.same(reports, [], 'network down: retried later');
   srv.down = false;
-  srv.routes.set('/api/v1/terminal/jobs/kj_later/key-blocks', { status: 200, body: { version: 7, keys: [{ block: good }] } });
+  srv.routes.set('/api/v1/terminal/jobs/kj_later/key-blocks', { status: 200, body: { version: 7, expiresAt: EXPIRES, keys: [{ block: good }] } });
   await runner.reconcile(report);
   t.same(reports.map(([id, r]) => [id, r.status]), [['kj_later', 'succeeded']]);
   const noKs = new JobRunner({ serverUrl: 'http://srv', terminalId: 'T1', password: 'p', fetch: srv.fetch });
   srv.jobs = [keysJob('kj_x', 1)];
   await noKs.reconcile(report);
   t.same(reports.at(-1), ['kj_x', { status: 'rejected', error: { code: 'TERM_ERR_INVALID_ARGUMENT', message: 'this terminal has no keystore' } }]);
+});
+
+t.test('soft-SAM bounds: expiry required and enforced, refusal silent, PSAM terminals hold nothing, renewal re-delivers', async (t) => {
+  const srv = server();
+  let now = Date.now();
+  const ks = await openKeystore(join(root, 'bounds'), kbpk, { now: () => now });
+  t.teardown(() => ks.close());
+  const reports: [string, JobReport][] = [];
+  const report = async (id: string, b: JobReport) => { reports.push([id, b]); };
+  const runner = new JobRunner({ serverUrl: 'http://srv', terminalId: 'T1', password: 'p', keystore: ks, fetch: srv.fetch });
+  const good = block('61', MPK);
+  srv.jobs = [keysJob('kj_noexp', 1)];
+  srv.routes.set('/api/v1/terminal/jobs/kj_noexp/key-blocks', { status: 200, body: { version: 1, keys: [{ block: good }] } });
+  await runner.reconcile(report);
+  t.same(reports.map(([id, r]) => [id, r.status, r.error?.code]), [['kj_noexp', 'rejected', 'TERM_ERR_KEY_BLOCK']], 'a delivery without an expiry is refused');
+  t.equal(ks.version, 0);
+
+  reports.length = 0;
+  srv.jobs = [keysJob('kj_403', 2)];
+  srv.routes.set('/api/v1/terminal/jobs/kj_403/key-blocks', { status: 403, body: { error: { code: 'SRV_ERR_KEYS_NOT_APPROVED' } } });
+  await runner.reconcile(report);
+  t.same(reports, [], 'no live approval: nothing loaded, nothing reported');
+
+  srv.jobs = [keysJob('kj_ok', 3)];
+  srv.routes.set('/api/v1/terminal/jobs/kj_ok/key-blocks', { status: 200, body: { version: 3, expiresAt: now + 60_000, keys: [{ block: good }] } });
+  await runner.reconcile(report);
+  t.equal(ks.version, 3);
+  t.ok(existsSync(join(root, 'bounds', 'keys.json')));
+  t.equal(ks.purseKeys(1, 0).purchase.root.key.length, 16, 'usable before the expiry');
+  // The custodian renews: the same job is listed queued again and re-delivered with a later expiry.
+  srv.jobs = [keysJob('kj_ok', 3)];
+  srv.routes.set('/api/v1/terminal/jobs/kj_ok/key-blocks', { status: 200, body: { version: 3, expiresAt: now + 120_000, keys: [{ block: good }] } });
+  const renewed = new JobRunner({ serverUrl: 'http://srv', terminalId: 'T1', password: 'p', keystore: ks, fetch: srv.fetch });
+  await renewed.reconcile(report);
+  t.equal(ks.expiresAt, now + 120_000, 'renewal extends the expiry');
+  now += 120_000;
+  t.throws(() => ks.purseKeys(1, 0), { code: 'TERM_ERR_KEY_EXPIRED' }, 'expired keys are not used');
+  t.equal(ks.version, 0, 'and forgotten');
+  t.notOk(existsSync(join(root, 'bounds', 'keys.json')), 'and erased from disk');
+  const sam = new SoftSam({ keystore: ks, terminalNumber: '639900000001' });
+  await sam.transmit({ cla: 0x00, ins: 0xa4, p1: 0x04, p2: 0x00, data: PSAM_DF_NAME_DES });
+  const mac1 = await sam.transmit({ cla: 0x80, ins: 0x70, p1: 0, p2: 0, data: new Uint8Array(36).fill(1).map((v, i) => (i === 18 ? 1 : i === 19 ? 0 : v)), le: 8 });
+  t.equal(mac1.sw, SOFT_SAM_SW.keyNotFound, 'the soft SAM answers 6A88 after the expiry');
+  // A file left behind past its expiry (terminal powered off) is erased at open.
+  await ks.load(4, [{ block: good }], { expiresAt: now + 1000 });
+  now += 2000;
+  const reopened = await openKeystore(join(root, 'bounds'), kbpk, { now: () => now });
+  t.equal(reopened.version, 0);
+  t.notOk(existsSync(join(root, 'bounds', 'keys.json')));
+  await t.rejects(reopened.load(5, [{ block: good }], { expiresAt: now - 1 }), { code: 'TERM_ERR_KEY_EXPIRED' }, 'an already expired set is refused');
+
+  reports.length = 0;
+  const psam = new JobRunner({ serverUrl: 'http://srv', terminalId: 'T1', password: 'p', keystore: reopened, hasPsam: true, fetch: srv.fetch });
+  srv.jobs = [keysJob('kj_psam', 6)];
+  const before = srv.calls.length;
+  await psam.reconcile(report);
+  t.same(reports.map(([id, r]) => [id, r.status]), [['kj_psam', 'rejected']], 'a terminal with a PSAM rejects key jobs');
+  t.equal(srv.calls.filter((c, i) => i >= before && c.endsWith('key-blocks')).length, 0, 'without fetching the blocks');
 });
 
 t.test('update jobs go to the injected handler once; bad listings are skipped', async (t) => {
