@@ -91,7 +91,7 @@ t.test('fleet runtime: events, config push re-opens the reader, loss report refu
   // 2. config push: the reader moves to the other pty (another card), services switched
   const doc = {
     ...EXAMPLE_TERMINAL_CONFIG, name: 'hall v1',
-    readers: [{ id: 'front', link: 'serial' as const, path: b.device, baud: 115200, model: 'gemcore-sim-pro2', psamSlot: 1, role: 'both' as const }],
+    readers: [{ id: 'front', link: 'serial' as const, path: b.device, model: 'gemcore-sim-pro2' as const, psamSlot: 1, role: 'both' as const }],
     services: { ...EXAMPLE_TERMINAL_CONFIG.services, pin: false },
   };
   t.equal((await h.admin('POST', '/api/v1/configs', { id: 'hall', name: 'hall', document: doc })).status, 201);
@@ -108,8 +108,13 @@ t.test('fleet runtime: events, config push re-opens the reader, loss report refu
   await until('server sees applied', async () => ((await h.admin('GET', `/api/v1/terminals/${terminalId}/config`)).body as { inSync?: boolean }).inSync === true);
   const applied = agent.config?.version;
 
-  // 3. a document this terminal cannot run is rejected; the last good one stays, also across a restart
-  await h.admin('PUT', '/api/v1/configs/hall', { document: { ...doc, name: 'bad model', readers: [{ ...doc.readers[0]!, model: 'acme-9000' }] } });
+  // 3. a reader model no terminal knows is refused by the server (nothing pushed); a document
+  // this terminal cannot run (no readers, readers not pinned locally) is rejected by the terminal;
+  // the last good one stays, also across a restart
+  const badModel = await h.admin('PUT', '/api/v1/configs/hall', { document: { ...doc, name: 'bad model', readers: [{ ...doc.readers[0]!, model: 'acme-9000' }] } });
+  t.equal(badModel.status, 400);
+  t.match(badModel.body, { error: { code: 'SRV_ERR_CONFIG_SCHEMA', details: { path: '/readers/0/model' } } });
+  await h.admin('PUT', '/api/v1/configs/hall', { document: { ...doc, name: 'no readers', readers: [] } });
   await until('config rejected', () => agent.stats.configRejected === 1);
   t.equal(agent.config?.version, applied, 'last good kept');
   t.equal(rt.settings().readers[0]?.path, b.device);
