@@ -29,8 +29,9 @@ t.test('password and ACL files', async (t) => {
   t.throws(() => renderPasswordFile([{ username: 'a:b', hash: 'x' }]), { code: 'SRV_ERR_MOSQUITTO_SYNC' });
   t.throws(() => renderPasswordFile([{ username: 'a', hash: 'x\nroot:y' }]), { code: 'SRV_ERR_MOSQUITTO_SYNC' });
   const acl = renderAclFile('onecard-server');
-  for (const l of ['pattern write t/%u/up/#', 'pattern read t/%u/down/#', 'pattern read fleet/broadcast/#', 'user onecard-server\ntopic read t/+/up/#', 'user onecard-server.pub\ntopic write t/+/down/#\ntopic write fleet/broadcast/#']) t.ok(acl.includes(l), l);
+  for (const l of ['pattern write t/%u/up/birth', 'pattern write t/%u/up/death', 'pattern write t/%u/up/tele', 'pattern write t/%u/up/events', 'pattern write t/%u/up/config/status', 'pattern write t/%u/up/jobs/+', 'pattern write t/%u/up/rpc/+', 'pattern read t/%u/down/#', 'pattern read fleet/broadcast/#', 'user onecard-server\ntopic read t/+/up/#', 'user onecard-server.pub\ntopic write t/+/down/#\ntopic write fleet/broadcast/#']) t.ok(acl.includes(l), l);
   t.notOk(/pattern (readwrite|write) t\/%u\/down|pattern write fleet/.test(acl), 'terminals never write down trees or the broadcast');
+  t.notOk(acl.includes('t/%u/up/#'), 'only the protocol\'s uplink topics, not the whole up tree (issue 12 item 4)');
   t.throws(() => renderAclFile('bad user'), { code: 'SRV_ERR_MOSQUITTO_SYNC' });
   const conf = renderMosquittoConf({ host: '127.0.0.1', port: 1883, dir: '/etc/onecard-mosq' });
   for (const l of ['listener 1883 127.0.0.1', 'allow_anonymous false', 'use_username_as_clientid true', 'password_file /etc/onecard-mosq/password_file', 'acl_file /etc/onecard-mosq/acl_file']) t.ok(conf.includes(l), l);
