@@ -99,6 +99,26 @@ if (URL === undefined || URL === '') {
     t.match(edits.find((e) => e.status === 'rejected'), { reason: { code: 'SRV_ERR_VERSION_MISMATCH' } });
   });
 
+  t.test('keys and updates are durable on PostgreSQL: a second server and a restart see them', async (t) => {
+    const schema = freshSchema();
+    const a = await openPostgresStore(URL, { schema, max: 2 });
+    await a.keys.addKeySetVersion({ keySetId: 'metro', version: 1, description: 'd', status: 'active', deadline: null, masterKcv: 'AABBCCDDEE', keys: [{ usage: '61', keyVersion: 1, algorithmId: 0, levels: 2, kcv: 'ABCDEF', block: 'D0144' }], createdAt: 1, createdBy: 'adm' });
+    const job = await a.keys.addJob({ id: 'kj_1', groupId: 'g', keySetId: 'metro', version: 1, keys: [{ version: 1, index: 0 }], expectedKcv: '123456', status: 'active', createdAt: 2, createdBy: 'adm' });
+    await a.keys.putApproval({ terminalId: 'T1', publicKey: 'pk', approvedBy: 'adm_c', approvedAt: 3, expiresAt: 4, revokedAt: null, revokedBy: null });
+    await a.updates.addPackage({ id: 'pkg_a', name: 'onecard-terminal', version: '1.1.0', minPreviousVersion: '1.0.0', size: 1, sha256: 'a'.repeat(64), manifestSha256: 'b'.repeat(64), fileCount: 1, keyId: 'k', alg: 'ed25519', signature: '{}', uploadedAt: 1, uploadedBy: 'adm' });
+    const b = await openPostgresStore(URL, { schema, max: 2 });
+    const job2 = await b.keys.addJob({ id: 'kj_2', groupId: 'g', keySetId: 'metro', version: 1, keys: [], expectedKcv: '123456', status: 'active', createdAt: 5, createdBy: 'adm' });
+    t.ok(job2.seq > job.seq, 'job sequence is shared by both servers');
+    await a.close();
+    await b.close();
+    const c = await openPostgresStore(URL, { schema, max: 2 });
+    t.teardown(() => c.close());
+    t.equal((await c.keys.getKeySetVersion('metro', 1))?.keys[0]?.block, 'D0144', 'key set survives the restart');
+    t.same((await c.keys.listJobs()).map((j) => j.id), ['kj_2', 'kj_1']);
+    t.equal((await c.keys.getApproval('T1'))?.approvedBy, 'adm_c');
+    t.equal((await c.updates.getPackage('pkg_a'))?.version, '1.1.0');
+  });
+
   t.test('unreachable database: coded error', async (t) => {
     await t.rejects(openPostgresStore('postgres://nobody@127.0.0.1:1/none', { max: 1 }), { code: 'SRV_ERR_STORE' });
   });
