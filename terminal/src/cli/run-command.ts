@@ -33,7 +33,7 @@ is optional, everything else comes from the fleet configuration:
   {
     "readers": [{ "id": "front", "link": "serial", "path": "/dev/ttyUSB0",
                   "model": "gempc-twin", "psamSlot": 1 }],        pinned: fleet readers ignored
-    "api": { "host": "127.0.0.1", "port": 8930, "token": "…16+ chars…" },
+    "api": { "host": "127.0.0.1", "port": 8930, "token": "…" },    default: DIR/api-token (created)
     "updates": { "root": "/opt/onecard", "pinnedKeys": ["ed25519:…"] },
     "softSam": { "terminalNumber": "639900000001" },
     "ecard": { … }, "deviceNumber": "…", "log": { "level": "info", "file": "…" }
@@ -102,11 +102,11 @@ async function run(argv: readonly string[], io: CliIo): Promise<number> {
   const where = { ...(dataDir === undefined ? {} : { dataDir }), ...(p.config === undefined ? {} : { configFile: p.config }), ...(root === undefined ? {} : { installRoot: root }) };
   try {
     if (p.check) {
-      const { config: cfg, name } = await resolveTerminalConfig(where);
+      const { config: cfg, name } = await resolveTerminalConfig({ ...where, withApiToken: false });
       io.stdout(`${p.config ?? dataDir}: valid (terminal ${cfg.terminalId}${name === undefined ? '' : ` (${name})`}, ${cfg.readers.length === 0 ? 'readers from the fleet configuration' : `${cfg.readers.length} reader(s)`}, API ${cfg.api.host}:${cfg.api.port}${cfg.updates === undefined ? '' : `, install root ${cfg.updates.root}`})\n`);
       return EXIT.ok;
     }
-    const pre = await resolveTerminalConfig(where);
+    const pre = await resolveTerminalConfig({ ...where, withApiToken: false });
     const cfg = pre.config;
     const logger = createLogger({ level: cfg.log.level, ...(cfg.log.file === undefined ? {} : { destination: cfg.log.file }) });
     const token = env('ONECARD_API_TOKEN');
@@ -125,7 +125,7 @@ async function run(argv: readonly string[], io: CliIo): Promise<number> {
       },
     });
     const shown = term.name === undefined ? term.terminalId : `${term.terminalId} (${term.name})`;
-    io.stderr(`onecard-terminal: terminal ${shown} ${term.runtime.softwareVersion}: local API on ${term.url} (docs at ${term.url}/docs)\n`);
+    io.stderr(`onecard-terminal: terminal ${shown} ${term.runtime.softwareVersion}: local API on ${term.url} (docs at ${term.url}/docs)${dataDir !== undefined && pre.config.api.token === undefined && token === undefined ? `; API token in ${dataDir}/api-token` : ''}\n`);
     const onSignal = (): void => stop(EXIT.ok);
     process.once('SIGINT', onSignal);
     process.once('SIGTERM', onSignal);

@@ -15,6 +15,8 @@
  * disk (the local API keeps its port).
  */
 import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { readFile, writeFile } from 'node:fs/promises';
 import type { TerminalConfig } from './config.ts';
 import { loadTerminalConfig, parseTerminalConfig } from './config.ts';
 import { startRuntime, type Runtime, type RuntimeDeps } from './runtime.ts';
@@ -22,6 +24,31 @@ import { TerminalError } from '../errors.ts';
 
 /** The local file of an enrolled terminal, in its data dir. */
 export const LOCAL_CONFIG_FILE = 'terminal.json';
+/** The local API token of an enrolled terminal whose local file sets none (created at first start, 0600). */
+export const API_TOKEN_FILE = 'api-token';
+
+/**
+ * The local API token kept in the data dir: read, or created (32 random bytes, hex, mode 0600)
+ * when missing. Kiosk launchers and HIS bridges on the box read it from there.
+ * @throws TerminalError `TERM_ERR_CONFIG` (field `api.token`) when the file cannot be read or written
+ */
+export async function dataDirApiToken(dataDir: string): Promise<string> {
+  const file = join(dataDir, API_TOKEN_FILE);
+  try {
+    return (await readFile(file, 'utf8')).trim();
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw new TerminalError('TERM_ERR_CONFIG', `cannot read ${file}`, { field: 'api.token' }, { cause: e });
+  }
+  const token = randomBytes(32).toString('hex');
+  try {
+    await writeFile(file, `${token}\n`, { mode: 0o600, flag: 'wx' });
+  } catch (e) {
+    // Another start created it first: use that one.
+    if ((e as NodeJS.ErrnoException).code === 'EEXIST') return (await readFile(file, 'utf8')).trim();
+    throw new TerminalError('TERM_ERR_CONFIG', `cannot write ${file}`, { field: 'api.token' }, { cause: e });
+  }
+  return token;
+}
 
 export interface TerminalOptions {
   /** Data dir of an enrolled terminal; its local file is `configFile` or `DIR/terminal.json` (optional). */
@@ -48,10 +75,12 @@ export interface ResolvedTerminal {
 
 /**
  * Resolves the configuration: with `dataDir`, loads the enrolment (refusing an un-enrolled dir
- * with `TERM_ERR_IDENTITY_MISSING`) and the local file; otherwise the full file.
+ * with `TERM_ERR_IDENTITY_MISSING`) and the local file — without `api.token` there, the token is
+ * the data dir's `api-token` file (created at first start unless `withApiToken` is false);
+ * otherwise the full file.
  * @throws TerminalError `TERM_ERR_CONFIG`, `TERM_ERR_IDENTITY_MISSING`, `TERM_ERR_IDENTITY_INVALID`, `TERM_ERR_INVALID_ARGUMENT`
  */
-export async function resolveTerminalConfig(o: Pick<TerminalOptions, 'dataDir' | 'configFile' | 'configJson' | 'installRoot'>): Promise<ResolvedTerminal> {
+export async function resolveTerminalConfig(o: Pick<TerminalOptions, 'dataDir' | 'configFile' | 'configJson' | 'installRoot'> & { readonly withApiToken?: boolean }): Promise<ResolvedTerminal> {
   let config: TerminalConfig;
   let name: string | undefined;
   if (o.dataDir !== undefined) {
@@ -62,6 +91,7 @@ export async function resolveTerminalConfig(o: Pick<TerminalOptions, 'dataDir' |
     config = o.configJson !== undefined ? parseTerminalConfig(o.configJson, ctx)
       : o.configFile !== undefined ? await loadTerminalConfig(o.configFile, ctx)
         : await loadTerminalConfig(join(o.dataDir, LOCAL_CONFIG_FILE), ctx, true);
+    if (config.api.token === undefined && o.withApiToken !== false) config = { ...config, api: { ...config.api, token: await dataDirApiToken(o.dataDir) } };
   } else if (o.configJson !== undefined) config = parseTerminalConfig(o.configJson);
   else if (o.configFile !== undefined) config = await loadTerminalConfig(o.configFile);
   else throw new TerminalError('TERM_ERR_INVALID_ARGUMENT', 'a data dir or a configuration file is needed', { field: 'dataDir' });
