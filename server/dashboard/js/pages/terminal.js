@@ -122,6 +122,14 @@ export async function render(main, params) {
         h('dt', { text: 'Applied' }), h('dd', { text: c.appliedVersion === null ? '—' : `v${c.appliedVersion}` }),
         h('dt', { text: 'Last report' }), h('dd', {}, rep ? [badge(rep.status, rep.status === 'applied' ? 'ok' : 'bad'), ` v${rep.version} `, timeEl(rep.at), rep.errorCode ? h('span', { class: 'error', text: ` ${rep.errorCode}` }) : null] : '—'),
         h('dt', { text: 'In sync' }), h('dd', {}, c.inSync ? badge('yes', 'ok') : badge(c.desired ? 'pending' : 'n/a', c.desired ? 'warn' : 'muted')))];
+      // Per changed field of the last report: live, at the end of the card session, after a restart, or pinned locally.
+      if (rep && Array.isArray(rep.changes) && rep.changes.length > 0) {
+        body.push(table('What took effect', [
+          { label: 'Field', cell: (x) => h('code', { text: x.field }) },
+          { label: 'Effect', cell: (x) => badge(x.effect, x.effect === 'pinned' ? 'muted' : x.at === undefined ? 'warn' : 'ok') },
+          { label: 'When', cell: (x) => (x.at === undefined ? (x.effect === 'pinned' ? 'not applied (local file)' : 'pending') : timeEl(x.at)) },
+        ], rep.changes));
+      }
       if (can('operate')) {
         const docs = await get('/api/v1/configs').catch(() => ({ configs: [] }));
         const sel = h('select', {}, h('option', { value: '', text: '(group default)' }), docs.configs.map((d) => h('option', { value: d.id, text: `${d.name} (${d.id})` })));
