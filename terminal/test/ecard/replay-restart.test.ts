@@ -1,14 +1,16 @@
 /**
  * [issue 12 Low] A used e-card code stays refused after a terminal restart: the verifier keeps
- * used codes in a file of the data dir, fsync'd before it answers, bounded by the code TTL.
+ * used codes in a file of the data dir, fsync'd before it answers, bounded by the code TTL. And
+ * the online verification service cannot make the terminal buffer an endless answer.
  */
 import t, { type Test } from 'tap';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, appendFileSync } from 'node:fs';
+import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { issueEcardCode, ecardIssuerPublicKey, TEST_ECARD_ISSUER_PRIVATE_KEY, type EcardHolder } from '@onecard/simulators';
 import { fromHex } from '@onecard/protocol/bytes';
-import { createEcardVerifier, type EcardVerifier } from '../../src/ecard/index.ts';
+import { createEcardVerifier, createHttpOnlineVerifier, type EcardVerifier } from '../../src/ecard/index.ts';
 import { ecardVerifierFromConfig, parseTerminalConfig } from '../../src/runtime/index.ts';
 
 const KEY = TEST_ECARD_ISSUER_PRIVATE_KEY;
@@ -109,4 +111,31 @@ t.test('the runtime keeps the replay log in the data dir', async (t) => {
   const second = ecardVerifierFromConfig(cfg, clock.now);
   t.teardown(() => second?.close?.());
   await t.rejects(second!.verify(code), { code: 'TERM_ERR_ECARD_REPLAYED' }, 'refused after the runtime restarts');
+});
+
+t.test('an endless answer of the online verification service is cut off, not buffered', async (t) => {
+  const chunk = Buffer.alloc(64 * 1024, 0x20);
+  let sent = 0;
+  let stopped = false;
+  const server = createServer((_req, res) => {
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.write('{"status":"ok","pad":"');
+    const pump = (): void => {
+      while (!stopped && sent < 256 * 1024 * 1024) {
+        sent += chunk.length;
+        if (!res.write(chunk)) { res.once('drain', pump); return; }
+      }
+      res.end('"}');
+    };
+    res.on('close', () => { stopped = true; });
+    pump();
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  t.teardown(() => new Promise<void>((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }));
+  const url = `http://127.0.0.1:${(server.address() as { port: number }).port}/verify`;
+  const online = createHttpOnlineVerifier({ url, timeoutMs: 20_000 });
+  const { clock, issue } = setup(t);
+  const v = createEcardVerifier({ keys: [{ publicKey: PUB }], clock: clock.now, online, onlineMode: 'required' });
+  await t.rejects(v.verify(issue()), { code: 'TERM_ERR_ECARD_ONLINE_UNAVAILABLE' });
+  t.ok(sent < 64 * 1024 * 1024, `the service was cut off long before its 256 MiB (${(sent / 1048576).toFixed(1)} MiB sent)`);
 });
