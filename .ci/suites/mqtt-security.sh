@@ -18,11 +18,14 @@ fi
 
 WORK=$(mktemp -d)
 SERVER_PID=''
+FLOOD_PID=''
 cleanup() {
-  if [ -n "$SERVER_PID" ] && kill -0 "$SERVER_PID" 2>/dev/null; then
-    kill "$SERVER_PID" 2>/dev/null || true
-    wait "$SERVER_PID" 2>/dev/null || true
-  fi
+  for pid in "$SERVER_PID" "$FLOOD_PID"; do
+    if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
+      kill "$pid" 2>/dev/null || true
+      wait "$pid" 2>/dev/null || true
+    fi
+  done
   rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -142,6 +145,89 @@ expect "unknown-terminal counted" 1 "$(( $(refused connect unknown-terminal) - U
 echo "disable:"
 expect "C disabled via the API" '"disabled"' "$(api POST "/api/v1/terminals/$C/disable" '{}' | jq -c .status)"
 expect "disabled terminal refused (CONNACK 5)" "refused:5" "$(suback "$C" "$C" "${PW[$C]}" "t/$C/down/#")"
+
+echo "retained and non-protocol uplinks (issue 12 item 4):"
+R0=$(refused publish topic-not-allowed); N0=$(refused publish retain-not-allowed)
+RC=0; timeout 20 mosquitto_pub "${COMMON[@]}" -i "$A" -u "$A" -P "${PW[$A]}" -q 1 -r -t "t/$A/up/junk/1" -m x 2>>"$WORK/clients.err" || RC=$?
+[ "$RC" != 0 ] && pass "retained publish to up/junk/1 refused (rc $RC)" || fail "retained junk uplink accepted"
+RC=0; timeout 20 mosquitto_pub "${COMMON[@]}" -i "$A" -u "$A" -P "${PW[$A]}" -q 1 -r -t "t/$A/up/tele" -m x 2>>"$WORK/clients.err" || RC=$?
+[ "$RC" != 0 ] && pass "retained publish to up/tele refused (rc $RC)" || fail "retained uplink accepted"
+expect "junk topic counted" 1 "$(( $(refused publish topic-not-allowed) - R0 ))"
+expect "retain counted" 1 "$(( $(refused publish retain-not-allowed) - N0 ))"
+RC=0; timeout 20 mosquitto_sub "${COMMON[@]}" -i "$A" -u "$A" -P "${PW[$A]}" -c -q 1 -t "t/$A/down/#" -E -W 10 2>>"$WORK/clients.err" || RC=$?
+expect "persistent session refused (CONNACK 5)" 5 "$RC"
+
+# A second server under a small open-file limit (soft = hard = 512, so node cannot raise it) and
+# with the pending caps lifted: only the descriptor budget stands between an MQTT flood and HTTP.
+echo "flood (issue 12 item 3):"
+FLOOD_TOKEN="ci-flood-$(openssl rand -hex 16)"
+( ulimit -n 512; ONECARD_ADMIN_TOKEN="$FLOOD_TOKEN" exec timeout 300 node server/bin/onecard-server.js \
+  --data-dir "$WORK/flood" --http-port 0 --mqtt-port 0 --log-level warn \
+  --mqtt-max-pending 100000 --mqtt-max-pending-per-address 100000 --mqtt-connect-timeout 120000 \
+  >"$WORK/flood.out" 2>"$WORK/flood.err" ) &
+FLOOD_PID=$!
+for _ in $(seq 1 150); do
+  grep -q '"event":"ready"' "$WORK/flood.out" 2>/dev/null && break
+  sleep 0.2
+done
+FREADY=$(grep '"event":"ready"' "$WORK/flood.out") || { echo "flood server not ready" >&2; cat "$WORK/flood.err" >&2; exit 1; }
+FHTTP=$(jq -r .http <<<"$FREADY"); FMQTT=$(jq -r .mqtt <<<"$FREADY")
+echo "  budget: $(jq -c .connections <<<"$FREADY")"
+FMQ=$(jq -r .connections.mqtt <<<"$FREADY")
+[ "$FMQ" -lt 512 ] && pass "MQTT budget ($FMQ) fits under the 512 open-file limit" || fail "MQTT budget $FMQ does not fit 512 descriptors"
+rss() { curl -sS -H "authorization: Bearer $FLOOD_TOKEN" "$FHTTP/metrics" | awk '$1 == "onecard_process_resident_memory_bytes" { print int($2 / 1048576) }'; }
+RSS0=$(rss)
+# 2,000 idle sockets held open while HTTP is probed, then six announced-250-MiB CONNECTs streamed.
+FLOOD_JS=$(cat <<'JS'
+const net = require('node:net');
+const [host, port] = process.argv[1].replace('mqtt://', '').split(':');
+const socks = [];
+let closedByServer = 0;
+for (let i = 0; i < 2000; i++) {
+  const s = net.connect({ host, port: Number(port) });
+  s.on('error', () => {});
+  s.on('close', () => { closedByServer++; });
+  socks.push(s);
+}
+setTimeout(async () => {
+  const held = 2000 - closedByServer;
+  const answers = [];
+  for (const path of ['/health', '/ready', '/api/v1/terminals']) {
+    const r = await fetch(process.argv[2] + path, { headers: { authorization: 'Bearer ' + process.argv[3] } }).then((x) => x.status, (e) => 'error:' + e.message);
+    answers.push(r);
+  }
+  for (const s of socks) s.destroy();
+  // Six connections announce a 250 MiB CONNECT and stream up to 32 MiB each.
+  let huge = 0;
+  await Promise.all(Array.from({ length: 6 }, () => new Promise((resolve) => {
+    const s = net.connect({ host, port: Number(port) }, () => {
+      s.write(Buffer.from([0x10, 0x80, 0x80, 0x80, 0x7d]));
+      const chunk = Buffer.alloc(65536);
+      let sent = 0;
+      const pump = () => { while (sent < 32 * 1048576) { sent += chunk.length; if (!s.write(chunk)) return s.once('drain', pump); } };
+      pump();
+    });
+    let ours = false;
+    s.on('error', () => {});
+    s.on('close', () => { if (!ours) huge++; resolve(); });
+    setTimeout(() => { ours = true; s.destroy(); }, 20000).unref();
+  })));
+  console.log(JSON.stringify({ held, answers, hugeClosed: huge }));
+  process.exit(0);
+}, 3000);
+JS
+)
+FRES=$(node -e "$FLOOD_JS" "$FMQTT" "$FHTTP" "$FLOOD_TOKEN")
+echo "  $FRES"
+HELD=$(jq -r .held <<<"$FRES")
+[ "$HELD" -le "$FMQ" ] && pass "2000 idle sockets tried, server held $HELD (≤ budget $FMQ)" || fail "server held $HELD sockets, budget $FMQ"
+expect "HTTP /health, /ready and the admin API answer during the flood" '[200,200,200]' "$(jq -c .answers <<<"$FRES")"
+expect "six announced-250-MiB CONNECTs closed by the server" 6 "$(jq -r .hugeClosed <<<"$FRES")"
+RSS1=$(rss)
+echo "  resident memory: ${RSS0} MiB before, ${RSS1} MiB after"
+[ $((RSS1 - RSS0)) -lt 64 ] && pass "resident memory grew by $((RSS1 - RSS0)) MiB (< 64 MiB; unbounded it held every streamed byte)" || fail "resident memory grew by $((RSS1 - RSS0)) MiB"
+kill "$FLOOD_PID" 2>/dev/null || true
+wait "$FLOOD_PID" 2>/dev/null || true
 
 echo "$CHECKS checks, $FAILS failed"
 if [ "$FAILS" -ne 0 ]; then
