@@ -5,13 +5,18 @@
 //   GET  /api/v1/key-jobs   → { jobs: [{ id, seq, groupId, keySetId, version, status, expectedKcv, counts }] }
 //   PUT  /api/v1/groups/{groupId}/key-set ← { keySetId, version }          (key custodians)
 //   POST /api/v1/key-sets/{id}/rotate     ← { toVersion, retireAfterSeconds } (key custodians)
+//   GET  /api/v1/key-approvals → { approvals: [{ terminalId, groupId, state, refusal?, psam, approvedBy, approvedAt, expiresAt, revokedAt, revokedBy }] }
+//   PUT / DELETE /api/v1/terminals/{id}/key-approval ← { validForSeconds } (key custodians): only
+//   approved terminals (soft SAM, no physical PSAM) receive key sets; dual control — the admin who
+//   enrolled or re-keyed a terminal cannot approve it (docs/keys.md "Custody").
 // Imports are wrapped by the custodian's tooling (clear keys never pass through a browser).
 // When the server has no key routes (or no master key) the page says so.
 
-import { ApiError, ENDPOINTS, can, get, getOptional, post, put } from '../api.js';
+import { ApiError, ENDPOINTS, can, del, get, getOptional, post, put } from '../api.js';
 import { badge, field, h, notify, replace, section, table, timeEl } from '../dom.js';
 
 const STATUS_KIND = { active: 'ok', retiring: 'warn', purged: 'muted', superseded: 'muted' };
+const APPROVAL_KIND = { approved: 'ok', expired: 'warn', revoked: 'muted', refused: 'error', none: 'muted' };
 
 function kcvList(k) {
   return (k.keys ?? []).map((x) => `${x.role ?? x.usage} v${x.keyVersion ?? '?'}: ${x.kcv ?? '—'}`).join(' · ') || '—';
@@ -25,7 +30,8 @@ function counts(j) {
 export async function render(main) {
   const body = h('div', { id: 'key-sets' });
   const jobs = h('div', { id: 'key-jobs' });
-  const parts = [h('h1', { text: 'Key sets' }), section('Transit key sets (metadata only)', body), section('Key jobs', jobs)];
+  const approvals = h('div', { id: 'key-approvals' });
+  const parts = [h('h1', { text: 'Key sets' }), section('Transit key sets (metadata only)', body), section('Key jobs', jobs), section('Key-delivery approvals (soft SAM)', approvals)];
   replace(main, ...parts);
   let r;
   try {
@@ -64,6 +70,35 @@ export async function render(main) {
       { label: 'Created', cell: (x) => timeEl(x.createdAt) },
     ], j.jobs ?? [], 'No key jobs yet.'));
   } catch (e) { replace(jobs, h('p', { class: 'error', text: `Could not load jobs: ${e.message}` })); }
+  try {
+    const a = await get('/api/v1/key-approvals');
+    const revoke = async (x) => {
+      if (!confirm(`Revoke key delivery to ${x.terminalId}? Pending deliveries are cancelled; keys it holds are erased at their expiry.`)) return;
+      try { await del(`/api/v1/terminals/${encodeURIComponent(x.terminalId)}/key-approval`); notify(`Approval of ${x.terminalId} revoked.`, 'ok'); render(main); } catch (err) { notify(`Not revoked: ${err.message}`, 'error'); }
+    };
+    replace(approvals, table('!Key-delivery approvals', [
+      { label: 'Terminal', cell: (x) => h('code', { text: x.terminalId }) },
+      { label: 'Group', cell: (x) => x.groupId },
+      { label: 'State', cell: (x) => h('span', {}, badge(x.state, APPROVAL_KIND[x.state] ?? 'muted'), x.refusal ? h('small', { text: ` (${x.refusal})` }) : null) },
+      { label: 'Approved by', cell: (x) => x.approvedBy ?? '—' },
+      { label: 'Until', cell: (x) => (x.expiresAt ? timeEl(x.expiresAt) : '—') },
+      { label: '', cell: (x) => (can('keys') && x.state === 'approved' ? h('button', { type: 'button', class: 'danger', text: 'Revoke', onClick: () => revoke(x) }) : null) },
+    ], a.approvals ?? [], 'No terminal is approved for key delivery.'), h('p', { class: 'muted', text: 'Only terminals without a physical PSAM that a key custodian approved receive purse keys, until the approval expires.' }));
+    if (can('keys')) approvals.append(approveForm(() => render(main)));
+  } catch (e) { replace(approvals, h('p', { class: 'error', text: `Could not load approvals: ${e.message}` })); }
+}
+
+function approveForm(onDone) {
+  const terminal = h('input', { type: 'text', required: true, pattern: '[A-Za-z0-9_-]{1,64}', placeholder: 'terminal id' });
+  const hours = h('input', { type: 'number', min: 1, max: 720, value: 24, required: true });
+  return h('form', { class: 'stack', 'aria-label': 'Approve a terminal for key delivery', id: 'key-approve-form', onSubmit: async (e) => {
+    e.preventDefault();
+    try {
+      const r = await put(`/api/v1/terminals/${encodeURIComponent(terminal.value)}/key-approval`, { validForSeconds: Number(hours.value) * 3600 });
+      notify(`${r.terminalId} approved for key delivery until ${new Date(r.expiresAt).toLocaleString()}.`, 'ok');
+      onDone();
+    } catch (err) { notify(`Not approved: ${err.message}`, 'error'); }
+  } }, field('Terminal (no physical PSAM; not one you enrolled)', terminal), field('Valid for (hours)', hours), h('button', { type: 'submit', class: 'primary', text: 'Approve' }));
 }
 
 async function custodianForms(list, onDone) {
