@@ -6,6 +6,10 @@
  * and error events and from failed writes (`close` does not reliably fire when a USB-serial
  * adapter is pulled, §11.5), and reported once to the close listeners.
  *
+ * Exclusive means refused, never shared: `lock: true` (an advisory `flock`) stops programs that
+ * lock, and {@link lineHolders} finds those that open a tty without locking it (pcscd's serial
+ * driver): the open then fails `TERM_ERR_LINK_BUSY` naming the process.
+ *
  * `serialport` opens, configures, locks and closes the line; the byte path runs on its
  * descriptor directly, the way a native driver does: the binding's epoll-based poller says when
  * the line is readable or writable and the bytes are moved with non-blocking `read`/`write`
@@ -46,6 +50,72 @@ export interface SerialTransportOptions {
   readonly baudRate?: number;
   /** Default 2 [CCID serial §8.1]. */
   readonly stopBits?: 1 | 2;
+}
+
+/** A process other than this one that holds a serial line open. */
+export interface LineHolder {
+  readonly pid: number;
+  /** `/proc/PID/comm`, e.g. `pcscd`. */
+  readonly command: string;
+}
+
+/**
+ * Processes other than this one that hold `device` open, from `/proc/PID/fd` (Linux; elsewhere
+ * none are found). `serialport`'s `lock: true` is an advisory `flock`: programs that open a tty
+ * without locking it (pcscd's serial driver, `cat`, many scripts) would share the line with us, and
+ * interleaved CCID frames are worse than a refused open. The far end of a pseudo-terminal (the
+ * process holding the `ptmx` whose `tty-index` is this `/dev/pts/N`, e.g. a simulated reader that
+ * also keeps the slave open) is the device, not a competing host, and is not reported.
+ * Processes of other users are visible only when /proc lets us read their descriptors (root).
+ */
+export function lineHolders(device: string, procRoot = '/proc'): LineHolder[] {
+  if (process.platform !== 'linux') return [];
+  const real = realKey(device);
+  const ptsIndex = /^\/dev\/pts\/(\d+)$/.exec(real)?.[1];
+  let pids: string[];
+  try {
+    pids = fs.readdirSync(procRoot);
+  } catch {
+    return [];
+  }
+  const out: LineHolder[] = [];
+  for (const pid of pids) {
+    if (!/^\d+$/.test(pid) || Number(pid) === process.pid) continue;
+    let fds: string[];
+    try {
+      fds = fs.readdirSync(`${procRoot}/${pid}/fd`);
+    } catch {
+      continue; // gone, or not ours to read
+    }
+    let holds = false;
+    let farEnd = false;
+    for (const fd of fds) {
+      let target: string;
+      try {
+        target = fs.readlinkSync(`${procRoot}/${pid}/fd/${fd}`);
+      } catch {
+        continue;
+      }
+      if (target === real) holds = true;
+      else if (ptsIndex !== undefined && target.endsWith('/ptmx')) {
+        try {
+          const m = /^tty-index:\s*(\d+)\s*$/m.exec(fs.readFileSync(`${procRoot}/${pid}/fdinfo/${fd}`, 'utf8'));
+          if (m?.[1] === ptsIndex) farEnd = true;
+        } catch {
+          // fdinfo unreadable: treat as an ordinary descriptor
+        }
+      }
+    }
+    if (!holds || farEnd) continue;
+    let command = '?';
+    try {
+      command = fs.readFileSync(`${procRoot}/${pid}/comm`, 'utf8').trim();
+    } catch {
+      // exited meanwhile
+    }
+    out.push({ pid: Number(pid), command });
+  }
+  return out;
 }
 
 function realKey(path: string): string {
@@ -92,6 +162,14 @@ class SerialTransport implements ReaderTransport {
       releaseDevice(key);
       const busy = /lock|busy|EBUSY|EAGAIN/i.test(String((e as Error).message));
       throw new TerminalError(busy ? 'TERM_ERR_LINK_BUSY' : 'TERM_ERR_LINK_OPEN', `${this.path}: ${(e as Error).message}`, { path: this.path }, { cause: e });
+    }
+    // Exclusive use of the line: refuse when another process holds it, locked or not.
+    const holders = lineHolders(this.path);
+    if (holders.length > 0) {
+      await new Promise<void>((resolve) => port.close(() => resolve()));
+      releaseDevice(key);
+      const who = holders.map((h) => `pid ${h.pid} (${h.command})`).join(', ');
+      throw new TerminalError('TERM_ERR_LINK_BUSY', `${this.path}: held by ${who}; stop it (e.g. systemctl stop pcscd) or use another port`, { path: this.path, pids: holders.map((h) => h.pid).join(',') });
     }
     // [CCID serial §8.1] drop RTS so the reader does not send its plug-and-play string. A pseudo-
     // terminal has no modem lines and refuses the ioctl; that is not a failure of the link.
