@@ -142,24 +142,25 @@ t.test('ingest: events batches idempotent, acked after storing, loss reports, te
   t.equal((await app.inject({ url: '/api/v1/terminals/nope/telemetry', headers: auth() })).statusCode, 404);
 });
 
-t.test('failed admin and terminal authentication is rate limited per address and audited', async (t) => {
+t.test('failed admin and terminal authentication is limited per address and target, audited, and never refuses correct credentials', async (t) => {
   const ta = await makeTestApp({ settings: { authRateLimitPerMinute: 3 } });
   const { app, auth, clock } = ta;
   t.teardown(() => app.close());
   const e = await enrol(ta);
   const codes: number[] = [];
-  for (let i = 0; i < 3; i++) codes.push((await app.inject({ url: '/api/v1/terminals', headers: { authorization: 'Bearer oca_wrongwrongwrongwrongwrong' } })).statusCode);
-  const limited = await app.inject({ url: '/api/v1/terminals', headers: auth() });
-  codes.push(limited.statusCode);
-  t.same(codes, [401, 401, 401, 429], 'even a good token is refused while limited');
+  for (let i = 0; i < 4; i++) codes.push((await app.inject({ url: '/api/v1/terminals', headers: { authorization: 'Bearer oca_wrongwrongwrongwrongwrong' } })).statusCode);
+  t.same(codes, [401, 401, 401, 429], 'wrong tokens are limited');
+  const limited = await app.inject({ url: '/api/v1/terminals', headers: { authorization: 'Bearer oca_wrongwrongwrongwrongwrong' } });
   t.equal(limited.json().error.code, 'SRV_ERR_RATE_LIMITED');
-  t.equal((await app.inject({ url: '/api/v1/terminal/config', headers: { authorization: `Bearer ${e.password}` } })).statusCode, 429, 'terminal routes share the limit');
+  t.equal((await app.inject({ url: '/api/v1/terminals', headers: auth() })).statusCode, 200, 'the good token is never refused (issue 12 item 5)');
+  t.equal((await app.inject({ url: '/api/v1/terminal/config', headers: { authorization: `Bearer ${e.password}` } })).statusCode === 429, false, 'terminal credentials are not locked out');
   clock.advance(60_001);
-  t.equal((await app.inject({ url: '/api/v1/terminals', headers: auth() })).statusCode, 200, 'window passed');
+  t.equal((await app.inject({ url: '/api/v1/terminals', headers: { authorization: 'Bearer oca_wrongwrongwrongwrongwrong' } })).statusCode, 401, 'window passed');
   const audit = (await app.inject({ url: '/api/v1/audit?action=auth.rate-limited', headers: auth() })).json() as { entries: { target: string; details: { kind: string } }[] };
-  t.equal(audit.entries.length, 1);
-  t.equal(audit.entries[0]!.details.kind, 'admin');
+  t.same(audit.entries.map((x) => x.target).sort(), ['addr:127.0.0.1', 'target:admin'], 'one start per limited key');
+  t.ok(audit.entries.every((x) => x.details.kind === 'admin'));
   for (let i = 0; i < 3; i++) await app.inject({ url: '/api/v1/terminal/hotlist', headers: { authorization: `Basic ${Buffer.from(`${e.terminalId}:oct_wrong`).toString('base64')}` } });
-  t.equal((await app.inject({ url: '/api/v1/terminal/hotlist', headers: { authorization: `Bearer ${e.password}` } })).statusCode, 429);
-  t.equal(app.metrics.get('onecard_auth_failures_total', { kind: 'terminal' }), 3);
+  t.equal((await app.inject({ url: '/api/v1/terminal/hotlist', headers: { authorization: `Basic ${Buffer.from(`${e.terminalId}:oct_wrong`).toString('base64')}` } })).statusCode, 429, 'wrong terminal password limited');
+  t.equal((await app.inject({ url: '/api/v1/terminal/hotlist', headers: { authorization: `Bearer ${e.password}` } })).statusCode, 200, 'the right terminal password still works');
+  t.equal(app.metrics.get('onecard_auth_failures_total', { kind: 'terminal' }), 4);
 });
