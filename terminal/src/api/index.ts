@@ -3,4 +3,5 @@ export * from './app.ts';
 export * from './card-access.ts';
 export * from './http-errors.ts';
 export * from './sessions.ts';
+export * from './launch.ts';
 export * from './token-policy.ts';

@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import pino from 'pino';
 import WebSocket from 'ws';
 import { createCardFromFile, t0Transmit, type SimulatedCard } from '@onecard/simulators';
-import { buildLocalApi, SessionStore, sameToken, apiTokenProblem, type CardAccess, type LocalApiOptions } from '../../src/api/index.ts';
+import { buildLocalApi, SessionStore, sameToken, apiTokenProblem, requestPageLaunchUrl, type CardAccess, type LocalApiOptions } from '../../src/api/index.ts';
 import { createMemoryChannel } from '../../src/card/memory-channel.ts';
 import { createMemoryJournal, type PurchaseJournal } from '../../src/services/index.ts';
 import { TerminalError } from '../../src/errors.ts';
@@ -297,4 +297,17 @@ t.test('a route failure that is not a TerminalError stays 500 without details', 
   t.equal(r.status, 500);
   t.notMatch(r.body, /secret detail/);
   t.ok(new TerminalError('TERM_ERR_API_TOO_LARGE').message);
+});
+
+t.test('the launcher helper gives a one-time URL; the page it opens holds no token', async (t) => {
+  const { port, self } = await listen(t, {}, 'ssc-2.00.json');
+  const url = await requestPageLaunchUrl({ apiUrl: self, token: TOKEN, page: 'kiosk' });
+  t.match(url, new RegExp(`^${self}/session/start\\?code=[A-Za-z0-9_-]{43}$`));
+  t.notMatch(url, new RegExp(TOKEN));
+  const u = new URL(url);
+  const s = await http(port, 'GET', `${u.pathname}${u.search}`, { 'sec-fetch-site': 'none' });
+  t.equal(s.status, 303);
+  t.equal((await http(port, 'GET', `${u.pathname}${u.search}`)).status, 401, 'single use');
+  await t.rejects(requestPageLaunchUrl({ apiUrl: self, token: `${TOKEN}0`, page: 'kiosk' }), { code: 'TERM_ERR_API_TOKEN' });
+  await t.rejects(requestPageLaunchUrl({ apiUrl: self, token: TOKEN, page: 'Kiosk/..' }), { code: 'TERM_ERR_INVALID_ARGUMENT' });
 });
