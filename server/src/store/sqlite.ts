@@ -7,6 +7,10 @@ import Database from 'better-sqlite3';
 import { ServerError } from '../errors.ts';
 import { SqliteKeysStore } from './sqlite-keys.ts';
 import { SqliteUpdatesStore } from './sqlite-updates.ts';
+import {
+  toAudit, toDoc, toEff, toEnrol, toEvent, toHot, toStatus, toTele, toTerminal, toToken,
+  type AuditRow, type DocRow, type EffRow, type EnrolRow, type EventRow, type HotlistRow, type StatusRow, type TeleRow, type TerminalRow, type TokenRow, type VersionRow,
+} from './rows.ts';
 import type { AdminRecovery, AuditOf } from './types.ts';
 import type {
   AdminTokenRecord, AuditRecord, EnrolmentTokenRecord, GroupRecord, NewEnrolmentToken, NewAuditRecord, PresenceUpdate, Role, Store,
@@ -98,43 +102,7 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
   `ALTER TABLE terminals ADD COLUMN name TEXT;`,
 ];
 
-interface TerminalRow {
-  id: string; group_id: string; tags: string; kind: string; public_key: string; credential_hash: string;
-  status: string; created_at: number; last_seen: number | null; online: number; epoch: number; reported: string; name?: string | null;
-}
-interface TokenRow { id: string; name: string; role: string; created_at: number; revoked_at: number | null }
-interface EnrolRow { id: string; group_id: string; tags: string; expires_at: number; created_at: number; created_by: string; used_at: number | null; used_by: string | null; for_terminal: string | null }
-interface AuditRow { id: number; ts: number; actor: string; action: string; target: string; ip: string; details: string }
-
-const toTerminal = (r: TerminalRow): TerminalRecord => ({
-  id: r.id, groupId: r.group_id, tags: JSON.parse(r.tags) as string[], kind: r.kind, name: r.name ?? null, publicKey: r.public_key,
-  credentialHash: r.credential_hash, status: r.status as TerminalStatus, createdAt: r.created_at, lastSeen: r.last_seen,
-  online: r.online === 1, epoch: r.epoch, reported: JSON.parse(r.reported) as Record<string, unknown>,
-});
-const toToken = (r: TokenRow): AdminTokenRecord => ({ id: r.id, name: r.name, role: r.role as Role, createdAt: r.created_at, revokedAt: r.revoked_at });
-const toEnrol = (r: EnrolRow): EnrolmentTokenRecord => ({
-  id: r.id, groupId: r.group_id, tags: JSON.parse(r.tags) as string[], expiresAt: r.expires_at, createdAt: r.created_at,
-  createdBy: r.created_by, usedAt: r.used_at, usedBy: r.used_by, forTerminal: r.for_terminal,
-});
-interface DocRow { id: string; name: string; created_at: number; version: number; sha256: string; updated_at: number; updated_by: string }
-interface VersionRow { version: number; doc_id: string; sha256: string; body?: string; created_at: number; created_by: string }
-interface StatusRow { terminal_id: string; version: number; status: string; error_code: string | null; error_message: string | null; at: number; applied_version: number | null; changes?: string | null }
-interface HotlistRow { card_number: string; version: number; reported_at: number; reported_by: string; source: string; reason: string }
-interface EventRow { id: number; terminal_id: string; event_id: string; seq: number; ts: number; type: string; body: string; received_at: number }
-interface TeleRow { terminal_id: string; ts: number; received_at: number; epoch: number; health: string; readers: string; counters: string; outbox: string | null }
-interface EffRow { terminal_id: string; doc_id: string; version: number; sha256: string }
-
 const DOC_SELECT = 'SELECT d.id, d.name, d.created_at, d.version, v.sha256, d.updated_at, d.updated_by FROM config_docs d JOIN config_versions v ON v.version = d.version';
-const toDoc = (r: DocRow): ConfigDocRecord => ({ id: r.id, name: r.name, createdAt: r.created_at, version: r.version, sha256: r.sha256, updatedAt: r.updated_at, updatedBy: r.updated_by });
-const toStatus = (r: StatusRow): ConfigStatusRecord => ({ terminalId: r.terminal_id, version: r.version, status: r.status as 'applied' | 'rejected', errorCode: r.error_code, errorMessage: r.error_message, at: r.at, ...(r.changes == null ? {} : { changes: JSON.parse(r.changes) as ConfigStatusRecord['changes'] & object }) });
-const toHot = (r: HotlistRow): HotlistEntry => ({ cardNumber: r.card_number, version: r.version, reportedAt: r.reported_at, reportedBy: r.reported_by, source: r.source as 'admin' | 'terminal', reason: r.reason });
-const toEvent = (r: EventRow): EventRecord => ({ id: r.id, terminalId: r.terminal_id, eventId: r.event_id, seq: r.seq, ts: r.ts, type: r.type, body: JSON.parse(r.body) as Record<string, unknown>, receivedAt: r.received_at });
-const toTele = (r: TeleRow): TelemetryRecord => ({
-  terminalId: r.terminal_id, ts: r.ts, receivedAt: r.received_at, epoch: r.epoch, health: r.health,
-  readers: JSON.parse(r.readers) as Record<string, unknown>[], counters: JSON.parse(r.counters) as Record<string, number>,
-  outbox: r.outbox === null ? null : JSON.parse(r.outbox) as { pending: number; full: boolean },
-});
-const toEff = (r: EffRow): EffectiveConfig => ({ terminalId: r.terminal_id, docId: r.doc_id, version: r.version, sha256: r.sha256 });
 
 /** Effective document per terminal: its own assignment, else its group's. */
 const EFFECTIVE_SQL = `SELECT t.id AS terminal_id, d.id AS doc_id, d.version AS version, v.sha256 AS sha256
@@ -143,8 +111,6 @@ const EFFECTIVE_SQL = `SELECT t.id AS terminal_id, d.id AS doc_id, d.version AS 
   LEFT JOIN config_assignments ga ON ga.scope = 'group' AND ga.target = t.group_id
   JOIN config_docs d ON d.id = coalesce(ta.doc_id, ga.doc_id)
   JOIN config_versions v ON v.version = d.version`;
-
-const toAudit = (r: AuditRow): AuditRecord => ({ id: r.id, ts: r.ts, actor: r.actor, action: r.action, target: r.target, ip: r.ip, details: JSON.parse(r.details) as Record<string, unknown> });
 
 /** How often `ping()` (behind `/ready`) re-runs `PRAGMA quick_check`; an `ok` result is kept in between. */
 export const SQLITE_INTEGRITY_INTERVAL_MS = 60_000;
