@@ -1,0 +1,79 @@
+/**
+ * Conformance, audited mutations and admin-token safety (part of the shared store suite, run on
+ * every backend): a mutation's audit entries commit with it, a failing audit builder undoes the
+ * mutation, the last active admin token cannot be revoked (also under concurrent revocations),
+ * `recoverAdminToken` restores or creates an admin token, and a revoked enrolment token can no
+ * longer be consumed.
+ */
+import type { Test } from 'tap';
+import type { NewAuditRecord, Store } from '../../src/store/types.ts';
+
+const entry = (action: string, target: string): NewAuditRecord => ({ ts: 1, actor: 'tok1', action, target, ip: '', details: {} });
+const boom = (): never => { throw new Error('audit write failed'); };
+
+export function auditConformance(t: Test, open: () => Promise<Store>): void {
+  t.test('audited mutations: entries commit with the change; a failing audit undoes it', async (t) => {
+    const s = await open();
+    t.teardown(() => s.close());
+    await s.createGroup({ id: 'g', name: 'g', createdAt: 1 }, () => [entry('group.create', 'g')]);
+    await t.rejects(s.createGroup({ id: 'h', name: 'h', createdAt: 1 }, boom));
+    t.equal(await s.getGroup('h'), undefined, 'group not created without its audit entry');
+    await t.rejects(s.createAdminToken({ id: 'x', name: 'x', role: 'viewer', tokenHash: 'hx', createdAt: 1 }, boom));
+    t.equal(await s.findAdminTokenByHash('hx'), undefined);
+    const add = (c: string) => ({ cardNumber: c, reportedBy: 'tok1', source: 'admin' as const, reason: 'lost' });
+    await t.rejects(s.hotlistAdd([add('A00000001')], 2, boom));
+    t.equal(await s.hotlistVersion(), 0, 'hotlist unchanged');
+    const r = await s.hotlistAdd([add('A00000001')], 3, (res) => res.changed.map((c) => entry('hotlist.report', c)));
+    t.same(r, { version: 1, changed: ['A00000001'] });
+    await t.rejects(s.hotlistRemove(['A00000001'], 4, 'tok1', boom));
+    t.ok(await s.getHotlistEntry('A00000001'), 'still listed');
+    await t.rejects(s.ingestEvents('T1', [{ eventId: 'evt-00000001', seq: 1, ts: 1, type: 'card.read', body: {} }], 5, undefined, boom));
+    t.same(await s.listEvents({}), [], 'batch rolled back');
+    await s.ingestEvents('T1', [{ eventId: 'evt-00000001', seq: 1, ts: 1, type: 'card.read', body: {} }], 5, undefined, (res) => [entry('ingest', String(res.inserted))]);
+    t.same((await s.listAudit({})).map((e) => `${e.action} ${e.target}`).reverse(), ['group.create g', 'hotlist.report A00000001', 'ingest 1']);
+  });
+
+  t.test('admin tokens: the last active admin cannot be revoked; recovery restores one', async (t) => {
+    const s = await open();
+    t.teardown(() => s.close());
+    await s.createAdminToken({ id: 'a1', name: 'root', role: 'admin', tokenHash: 'h1', createdAt: 1 });
+    await s.createAdminToken({ id: 'o1', name: 'ops', role: 'operator', tokenHash: 'h2', createdAt: 1 });
+    await t.rejects(s.revokeAdminToken('a1', 2), { code: 'SRV_ERR_LAST_ADMIN' });
+    await s.createAdminToken({ id: 'a2', name: 'deputy', role: 'admin', tokenHash: 'h3', createdAt: 1 });
+    await s.createAdminToken({ id: 'a3', name: 'third', role: 'admin', tokenHash: 'h4', createdAt: 1 });
+    // Three admins, three concurrent revocations: exactly two succeed.
+    const results = await Promise.allSettled(['a1', 'a2', 'a3'].map((id) => s.revokeAdminToken(id, 3, () => [entry('admin-token.revoke', id)])));
+    t.equal(results.filter((x) => x.status === 'fulfilled' && x.value).length, 2);
+    t.equal(results.filter((x) => x.status === 'rejected').length, 1);
+    t.equal((await s.listAdminTokens()).filter((x) => x.role === 'admin' && x.revokedAt === null).length, 1, 'one admin left');
+    t.equal((await s.listAudit({ action: 'admin-token.revoke' })).length, 2, 'only the revocations that happened are audited');
+    t.equal(await s.revokeAdminToken('o1', 4), true, 'other roles revoke as before');
+
+    const revokedHash = (await s.listAdminTokens()).find((x) => x.revokedAt !== null && x.role === 'admin')!;
+    const hash = { a1: 'h1', a2: 'h3', a3: 'h4' }[revokedHash.id as 'a1' | 'a2' | 'a3'];
+    t.equal(await s.recoverAdminToken({ id: 'r1', name: 'recovery', tokenHash: hash, createdAt: 5 }, (r) => [entry('admin-token.recover', r)]), 'restored');
+    t.match(await s.findAdminTokenByHash(hash), { id: revokedHash.id, role: 'admin', revokedAt: null });
+    t.equal(await s.recoverAdminToken({ id: 'r2', name: 'recovery', tokenHash: hash, createdAt: 6 }, (r) => [entry('admin-token.recover', r)]), 'unchanged');
+    t.equal(await s.recoverAdminToken({ id: 'r3', name: 'recovery', tokenHash: 'h2', createdAt: 7 }), 'restored', 'a revoked operator token is promoted');
+    t.equal((await s.findAdminTokenByHash('h2'))?.role, 'admin');
+    t.equal(await s.recoverAdminToken({ id: 'r4', name: 'recovery', tokenHash: 'new', createdAt: 8 }), 'created');
+    t.match(await s.findAdminTokenByHash('new'), { id: 'r4', role: 'admin', revokedAt: null });
+    t.same((await s.listAudit({ action: 'admin-token.recover' })).map((e) => e.target), ['restored'], 'audited only when something changed');
+  });
+
+  t.test('enrolment tokens: a revoked token cannot be consumed', async (t) => {
+    const s = await open();
+    t.teardown(() => s.close());
+    await s.createGroup({ id: 'g', name: 'g', createdAt: 1 });
+    await s.createEnrolmentToken({ id: 'e1', tokenHash: 'eh1', groupId: 'g', tags: [], expiresAt: 100, createdAt: 1, createdBy: 'tok1' }, () => [entry('enrolment-token.create', 'e1')]);
+    await s.createEnrolmentToken({ id: 'e2', tokenHash: 'eh2', groupId: 'g', tags: [], expiresAt: 100, createdAt: 1, createdBy: 'tok1' });
+    t.equal(await s.revokeEnrolmentToken('e1', () => [entry('enrolment-token.revoke', 'e1')]), true);
+    t.equal(await s.revokeEnrolmentToken('e1'), false, 'already revoked');
+    t.equal(await s.revokeEnrolmentToken('nope'), false);
+    t.equal(await s.consumeEnrolmentToken('eh1', 'T1', 2), undefined, 'revoked: refused');
+    t.ok(await s.consumeEnrolmentToken('eh2', 'T2', 2));
+    t.equal(await s.revokeEnrolmentToken('e2'), false, 'a used token is not revoked');
+    t.same((await s.listEnrolmentTokens()).map((x) => [x.id, x.expiresAt]), [['e1', 0], ['e2', 100]]);
+    t.same((await s.listAudit({})).map((e) => e.action).reverse(), ['enrolment-token.create', 'enrolment-token.revoke']);
+  });
+}
