@@ -104,6 +104,8 @@ t.test('disable drops, re-key keeps the id and replaces the credentials', async 
   t.equal(d.json().status, 'disabled');
   t.same(disabled, [enr.terminalId]);
   t.equal((await app.inject({ method: 'POST', url: '/api/v1/terminals/nope/disable', headers: auth() })).statusCode, 404);
+  t.equal((await app.inject({ method: 'POST', url: `/api/v1/terminals/${enr.terminalId}/rekey`, headers: auth(), payload: {} })).statusCode, 403, 'no re-key token for a disabled terminal');
+  t.equal((await app.inject({ method: 'POST', url: `/api/v1/terminals/${enr.terminalId}/enable`, headers: auth() })).statusCode, 200);
   const rk = (await app.inject({ method: 'POST', url: `/api/v1/terminals/${enr.terminalId}/rekey`, headers: auth(), payload: {} })).json() as { token: string };
   const changed: string[] = [];
   app.fleet.on('terminal-credentials-changed', (id) => changed.push(id));
@@ -111,7 +113,7 @@ t.test('disable drops, re-key keeps the id and replaces the credentials', async 
   t.equal(re.terminalId, enr.terminalId);
   t.not(re.mqtt.password, enr.mqtt.password);
   t.same(changed, [enr.terminalId]);
-  t.equal((await app.inject({ url: `/api/v1/terminals/${enr.terminalId}`, headers: auth() })).json().status, 'active', 're-key re-activates');
+  t.equal((await app.inject({ url: `/api/v1/terminals/${enr.terminalId}`, headers: auth() })).json().status, 'active', 'still active after the re-key');
 });
 
 t.test('unknown routes, bad JSON and oversized bodies answer coded errors', async (t) => {
