@@ -92,7 +92,7 @@ t.test('reader models: the schema enumerates the one table of protocol/ccid', as
   for (const model of TERMINAL_READER_MODEL_KEYS) {
     t.doesNotThrow(() => validateTerminalConfig({ ...EXAMPLE_TERMINAL_CONFIG, readers: [{ ...EXAMPLE_TERMINAL_CONFIG.readers[0]!, model }] }), model);
   }
-  t.throws(() => validateTerminalConfig({ ...EXAMPLE_TERMINAL_CONFIG, readers: [{ ...EXAMPLE_TERMINAL_CONFIG.readers[0]!, model: 'GemPCTwin' }] }), { details: { path: '/readers/0/model' } });
+  t.throws(() => validateTerminalConfig({ ...EXAMPLE_TERMINAL_CONFIG, readers: [{ ...EXAMPLE_TERMINAL_CONFIG.readers[0]!, model: 'GemPCTwin' }] }), { code: 'PROTO_ERR_FLEET_SCHEMA', details: { path: '/readers/0/model' } });
 });
 
 t.test('config status: changes are optional within v 1; bad entries are refused with the path', async (t) => {

@@ -112,13 +112,13 @@ t.test('hotlist staleness: purchases refused once the last confirmation is older
   let purchases = 0;
   const base = { purchase: async () => { purchases++; return {} as never; } } as unknown as LocalApiServices;
   const svc = staleHotlistGuard(base, { maxStaleSeconds: () => max, checkedAt: () => f.checkedAt, now: () => now });
-  await t.rejects(svc.purchase({} as never, {} as never), { code: 'TERM_ERR_HOTLIST_STALE' }, 'never confirmed: refused');
+  await t.rejects(svc.purchase({} as never), { code: 'TERM_ERR_HOTLIST_STALE' }, 'never confirmed: refused');
   await f.mark(now);
-  await svc.purchase({} as never, {} as never);
+  await svc.purchase({} as never);
   now += 61_000;
-  await t.rejects(svc.purchase({} as never, {} as never), { code: 'TERM_ERR_HOTLIST_STALE' }, '61 s after the last confirmation, limit 60 s');
+  await t.rejects(svc.purchase({} as never), { code: 'TERM_ERR_HOTLIST_STALE' }, '61 s after the last confirmation, limit 60 s');
   max = undefined;
-  await svc.purchase({} as never, {} as never);
+  await svc.purchase({} as never);
   t.equal(purchases, 2, 'the card was touched only when fresh or without a limit');
   t.equal((await HotlistFreshness.open(dir)).checkedAt, 1_000_000, 'the confirmation time survives a restart');
 });
