@@ -188,8 +188,10 @@ export async function buildLocalApi(opts: LocalApiOptions): Promise<FastifyInsta
           .send();
       }
     }
-    const path = req.url.split('?')[0] ?? '';
-    if (OPEN_PATHS.some((p) => path === p || path.startsWith(`${p}/`))) return;
+    // Open routes are recognised by the route the router matched, not by the raw path, so no
+    // spelling of a URL (`/docs/../v1/…`, encoded slashes) reaches a protected route as an open one.
+    const route = req.routeOptions.url;
+    if (route !== undefined && OPEN_PATHS.some((p) => route === p || route.startsWith(`${p}/`))) return;
     const given = tokenOf(req.headers);
     if (given !== undefined) {
       if (opts.token === undefined || !sameToken(given, opts.token)) return sendError(reply, new TerminalError('TERM_ERR_API_TOKEN'));

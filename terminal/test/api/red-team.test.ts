@@ -156,6 +156,13 @@ t.test('DNS rebinding and cross-origin attempts', async (t) => {
   t.notOk(r.headers['access-control-allow-credentials'], 'no credentialed CORS: cookies never cross origins');
   r = await http(port, 'OPTIONS', '/v1/card/read', { origin: 'null' });
   t.equal(r.status, 403, 'the opaque origin (sandboxed iframe, file:) is refused');
+  for (const path of ['/docs/../v1/card/pin', '/health/../v1/card/pin', '/session/start/../../v1/card/pin', '/docs/%2e%2e/v1/card/pin', '/health%2f..%2fv1%2fcard%2fpin', '/docs/static/../../v1/card/pin']) {
+    const g = await http(port, 'GET', path, { origin: ALLOWED });
+    t.notOk(g.status === 200, `${path}: an open path prefix does not open a protected route (${g.status})`);
+    t.notMatch(g.body, /triesLeft/);
+  }
+  r = await http(port, 'GET', '/no/such/route');
+  t.equal(r.status, 401, 'unknown routes need a credential too (no probing)');
   r = await http(port, 'POST', '/v1/card/read', { 'x-onecard-token': 'red-team-token-5f0c9a7e13b24d6' }, '{}');
   t.equal(r.status, 401, 'a token one character short is wrong');
   r = await http(port, 'POST', '/v1/card/read', { authorization: `Bearer ${TOKEN}x` }, '{}');
