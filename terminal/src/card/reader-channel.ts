@@ -7,7 +7,7 @@
  * above it. Removal and reset are reported as `TERM_ERR_CARD_REMOVED` / `TERM_ERR_CARD_RESET`;
  * every APDU is traced at debug level with the data of secret-bearing commands masked.
  */
-import { formatCommandApdu, startExchange, stepExchange, t1BlockTimeoutMs, t1Terminal, t1TerminalStep, type Atr, type CommandApdu, type ExchangeStep, type ResponseApdu, type T1TerminalEffect, type T1TerminalEvent, type T1TerminalState } from '@onecard/protocol/iso7816';
+import { startExchange, stepExchange, t1BlockTimeoutMs, t1Terminal, t1TerminalStep, type Atr, type CommandApdu, type ExchangeStep, type ResponseApdu, type T1TerminalEffect, type T1TerminalEvent, type T1TerminalState } from '@onecard/protocol/iso7816';
 import { FI_TABLE, DI_TABLE } from '@onecard/protocol/iso7816';
 import type { ProtocolParameters } from '@onecard/protocol/ccid';
 import type { Logger } from 'pino';
@@ -181,8 +181,10 @@ class ReaderChannel implements CardChannel {
     const log = this.#o.logger;
     if (log === undefined || !log.isLevelEnabled('debug')) return;
     const sw = response.length >= 2 ? hex(response.subarray(response.length - 2)) : '';
-    // Response data is never logged: it may carry personal data; its length is enough to trace.
-    log.debug({ slot: this.#o.slot, apdu: formatCommandApdu(command), sw, responseLength: Math.max(0, response.length - 2) }, 'apdu');
+    // The command goes to the logger's `apdu` serializer as an object: it masks secret-bearing
+    // data (VERIFY, CHANGE PIN, CIPHER DATA …) in one place. Response data is never logged: it may
+    // carry personal data; its length is enough to trace.
+    log.debug({ slot: this.#o.slot, apdu: command, sw, responseLength: Math.max(0, response.length - 2) }, 'apdu');
   }
 
   /** One T=0 TPDU in one XfrBlock (TPDU-level reader) [reader-link §3.3]. */

@@ -65,6 +65,15 @@ for (const [file, model, t1] of [
     t.equal(bas.code, 0, bas.err);
     t.equal(bas.out.trim(), info['readCardBas']);
     t.notMatch(r.err + bas.err, new RegExp(want['ssn']!), 'no full SSN on stderr');
+    // --verbose traces every APDU through the process logger; parse the lines back.
+    const verbose = await term(['read-card', '--reader', `serial:${path}`, '--model', model, '--psam-slot', '1', '--json', '--verbose']);
+    t.equal(verbose.code, 0, verbose.err);
+    const lines = verbose.err.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>);
+    const apdus = lines.filter((l) => l['msg'] === 'apdu');
+    t.ok(apdus.length > 10, `${apdus.length} APDU trace lines`);
+    t.notOk(verbose.err.includes('not an APDU'), 'no `<not an APDU>` in the verbose trace');
+    t.ok(apdus.every((l) => typeof l['apdu'] === 'string' && /^[0-9A-F]{2} [0-9A-F]{2} /.test(l['apdu'])), 'every APDU line readable');
+    t.notMatch(verbose.err, new RegExp(want['ssn']!), 'no full SSN in the verbose trace');
   });
 }
 
