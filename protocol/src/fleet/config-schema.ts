@@ -129,15 +129,18 @@ export function canonicalJson(value: unknown): string {
   throw new ProtocolError('PROTO_ERR_FLEET_JSON', `cannot encode ${typeof value}`, { kind: 'canonical' });
 }
 
-/** A plausible default document (kiosk in a service hall, one serial reader with a PSAM slot). */
+/**
+ * A plausible default document (kiosk in a service hall, one serial reader with a PSAM slot). Its
+ * restart-class values equal the terminal's own defaults, so a first push needs no restart.
+ */
 export const EXAMPLE_TERMINAL_CONFIG: TerminalConfigDocument = {
   v: 1,
   name: 'service hall kiosk',
   readers: [{ id: 'front', link: 'serial', path: '/dev/ttyUSB0', model: 'gempc-twin', psamSlot: 1, role: 'both' }],
   services: { identity: true, pin: true, ecardQr: true, transit: false },
-  api: { allowedOrigins: ['http://127.0.0.1:17778'], hisCompat: false },
+  api: { allowedOrigins: [], hisCompat: false },
   hotlist: { refreshIntervalSeconds: 900, maxStaleSeconds: 86400 },
-  upload: { intervalSeconds: 5, batchSize: 200, maxOutboxRecords: 1_000_000 },
+  upload: { intervalSeconds: 5, batchSize: 200, maxOutboxRecords: 100_000 },
   telemetry: { intervalSeconds: 60 },
   logLevel: 'info',
 };

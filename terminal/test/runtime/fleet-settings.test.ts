@@ -28,7 +28,7 @@ t.test('fleet document → settings; documents this terminal cannot run are refu
   t.equal(s.ecardQr, true);
   t.equal(s.hisCompat, false);
   t.same(s.hotlist, { refreshIntervalSeconds: 900, maxStaleSeconds: 86400 });
-  t.same(s.upload, { intervalSeconds: 5, batchSize: 200, maxOutboxRecords: 1_000_000 });
+  t.same(s.upload, { intervalSeconds: 5, batchSize: 200, maxOutboxRecords: 100_000 });
 });
 
 t.test('last good configuration: round trip; invalid files are ignored with a reason', async (t) => {
