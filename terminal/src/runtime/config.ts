@@ -149,6 +149,8 @@ export interface LocalConfigContext {
   readonly terminalId: string;
   /** The data directory (identity, outbox, hotlist, keys, journal, last good configuration). */
   readonly dataDir: string;
+  /** The install root given on the command line (`--root`): `updates.root` may then be left out. */
+  readonly installRoot?: string;
 }
 
 /**
@@ -247,7 +249,7 @@ export function parseTerminalConfig(json: unknown, local?: LocalConfigContext): 
     const pinnedKeys = c.arr(u['pinnedKeys'], 'updates.pinnedKeys').map((k, i) => c.str(k, `updates.pinnedKeys[${i}]`, /^(ed25519:[A-Za-z0-9+/]{43}=|sm2:04[0-9A-Fa-f]{128})$/, 'must be ed25519:<base64> or sm2:<130 hex> (docs/updates.md)'));
     if (pinnedKeys.length === 0) c.fail('updates.pinnedKeys', 'must pin at least one package signing key');
     updates = {
-      root: c.str(u['root'], 'updates.root'),
+      root: u['root'] === undefined && local?.installRoot !== undefined ? local.installRoot : c.str(u['root'], 'updates.root'),
       pinnedKeys,
       healthDeadlineSeconds: u['healthDeadlineSeconds'] === undefined ? 120 : c.int(u['healthDeadlineSeconds'], 'updates.healthDeadlineSeconds', 5, 3600),
     };

@@ -87,7 +87,7 @@ export async function resolveTerminalConfig(o: Pick<TerminalOptions, 'dataDir' |
     const { loadIdentity } = await import('../agent/identity.ts');
     const identity = await loadIdentity(o.dataDir);
     name = typeof identity.name === 'string' && identity.name.length > 0 ? identity.name : undefined;
-    const ctx = { terminalId: identity.terminalId, dataDir: o.dataDir };
+    const ctx = { terminalId: identity.terminalId, dataDir: o.dataDir, ...(o.installRoot === undefined ? {} : { installRoot: o.installRoot }) };
     config = o.configJson !== undefined ? parseTerminalConfig(o.configJson, ctx)
       : o.configFile !== undefined ? await loadTerminalConfig(o.configFile, ctx)
         : await loadTerminalConfig(join(o.dataDir, LOCAL_CONFIG_FILE), ctx, true);
