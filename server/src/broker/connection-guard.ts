@@ -8,7 +8,7 @@
  */
 import type { Socket } from 'node:net';
 import { PacketGate, type GateRefusal } from './packet-gate.ts';
-import { admitConnection, type AdmissionRefusal, type BrokerLimits } from './limits.ts';
+import { admitConnection, isLoopbackAddress, type AdmissionRefusal, type BrokerLimits } from './limits.ts';
 
 export type GuardRefusal = AdmissionRefusal | GateRefusal | 'connect-deadline';
 
@@ -61,7 +61,8 @@ export class ConnectionGuard {
   accept(socket: Socket, handle: (socket: Socket) => void): boolean {
     const address = socket.remoteAddress ?? 'unknown';
     const counts = this.#perAddress.get(address) ?? { total: 0, pending: 0 };
-    const verdict = admitConnection({ total: this.#sockets.size, pending: this.#pending, fromAddress: counts.total, pendingFromAddress: counts.pending }, this.#limits);
+    const perAddress = this.#limits.perAddressCapsOnLoopback || !isLoopbackAddress(address);
+    const verdict = admitConnection({ total: this.#sockets.size, pending: this.#pending, fromAddress: counts.total, pendingFromAddress: counts.pending }, this.#limits, perAddress);
     if (!verdict.ok) {
       socket.destroy();
       this.#onRefuse(verdict.reason, address);

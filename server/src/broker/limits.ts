@@ -24,6 +24,12 @@ export interface BrokerLimits extends PacketLimits {
   readonly maxQueuedBytes: number;
   /** Subscriptions one connection may hold (a terminal needs two: its `down/#` and the broadcast). */
   readonly maxSubscriptions: number;
+  /**
+   * Whether the per-address caps apply to loopback peers. Off by default: behind a TLS terminator
+   * or proxy on the same host (docs/deploy.md) every terminal arrives from loopback, as do local
+   * load tests; the totals still apply to them.
+   */
+  readonly perAddressCapsOnLoopback: boolean;
 }
 
 export const DEFAULT_BROKER_LIMITS: BrokerLimits = {
@@ -40,6 +46,7 @@ export const DEFAULT_BROKER_LIMITS: BrokerLimits = {
   maxInflightBytes: 4 * MAX_FLEET_PAYLOAD,
   maxQueuedBytes: 4 * MAX_FLEET_PAYLOAD,
   maxSubscriptions: 16,
+  perAddressCapsOnLoopback: false,
 };
 
 /** Connections currently held, as the admission decision sees them. */
@@ -55,12 +62,17 @@ export type AdmissionRefusal = 'too-many-connections' | 'too-many-from-address' 
 export type Admission = { readonly ok: true } | { readonly ok: false; readonly reason: AdmissionRefusal };
 
 /** Decides whether one more (not yet authenticated) connection from an address is admitted. */
-export function admitConnection(c: ConnectionCounts, l: Pick<BrokerLimits, 'maxConnections' | 'maxPerAddress' | 'maxPending' | 'maxPendingPerAddress'>): Admission {
+export function admitConnection(c: ConnectionCounts, l: Pick<BrokerLimits, 'maxConnections' | 'maxPerAddress' | 'maxPending' | 'maxPendingPerAddress'>, perAddressCaps = true): Admission {
   if (c.total >= l.maxConnections) return { ok: false, reason: 'too-many-connections' };
-  if (c.fromAddress >= l.maxPerAddress) return { ok: false, reason: 'too-many-from-address' };
+  if (perAddressCaps && c.fromAddress >= l.maxPerAddress) return { ok: false, reason: 'too-many-from-address' };
   if (c.pending >= l.maxPending) return { ok: false, reason: 'too-many-pending' };
-  if (c.pendingFromAddress >= l.maxPendingPerAddress) return { ok: false, reason: 'too-many-pending-from-address' };
+  if (perAddressCaps && c.pendingFromAddress >= l.maxPendingPerAddress) return { ok: false, reason: 'too-many-pending-from-address' };
   return { ok: true };
+}
+
+/** True for an IPv4 (also IPv4-mapped) or IPv6 loopback address. */
+export function isLoopbackAddress(address: string): boolean {
+  return address === '::1' || /^(::ffff:)?127\./.test(address);
 }
 
 export interface DescriptorBudget {

@@ -5,7 +5,7 @@
  */
 import t from 'tap';
 import { PacketGate, type PacketLimits } from '../../src/broker/packet-gate.ts';
-import { admitConnection, splitDescriptors, parseOpenFileLimit, DEFAULT_BROKER_LIMITS, DESCRIPTOR_RESERVE } from '../../src/broker/limits.ts';
+import { admitConnection, isLoopbackAddress, splitDescriptors, parseOpenFileLimit, DEFAULT_BROKER_LIMITS, DESCRIPTOR_RESERVE } from '../../src/broker/limits.ts';
 import { MAX_FLEET_PAYLOAD } from '@onecard/protocol/fleet';
 
 const L: PacketLimits = { maxConnectBytes: 100, maxPublishBytes: 1000, maxOtherBytes: 50, maxPreAuthBytes: 300 };
@@ -152,6 +152,10 @@ t.test('admitConnection: totals, per address, pending', async (t) => {
     const v = admitConnection(c, l);
     t.equal(v.ok ? 'ok' : v.reason, want, name);
   }
+  const exempt = admitConnection({ total: 5, pending: 2, fromAddress: 5, pendingFromAddress: 2 }, l, false);
+  t.ok(exempt.ok, 'without per-address caps only the totals count');
+  t.same(admitConnection({ total: 10, pending: 0, fromAddress: 10, pendingFromAddress: 0 }, l, false), { ok: false, reason: 'too-many-connections' });
+  t.same(['127.0.0.1', '127.9.9.9', '::ffff:127.0.0.1', '::1', '10.0.0.1', '::ffff:10.0.0.1', '2001:db8::1'].map(isLoopbackAddress), [true, true, true, true, false, false, false]);
 });
 
 t.test('splitDescriptors: HTTP keeps its share when MQTT would take everything', async (t) => {

@@ -129,7 +129,8 @@ t.test('control: without the limit the same stream is held by the parser (the me
 });
 
 t.test('idle unauthenticated sockets beyond the caps are closed; HTTP keeps answering', async (t) => {
-  const f = await startFleet({ config: { mqttMaxPending: 20, mqttMaxPendingPerAddress: 8, mqttConnectTimeoutMs: 120_000 } });
+  // Loopback stands in for three remote addresses here (per-address caps on loopback switched on).
+  const f = await startFleet({ config: { mqttMaxPending: 20, mqttMaxPendingPerAddress: 8, mqttConnectTimeoutMs: 120_000 }, brokerLimits: { perAddressCapsOnLoopback: true } });
   t.teardown(() => f.close());
   const held: Socket[] = [];
   const outcomes: Record<string, number> = {};
@@ -155,6 +156,20 @@ t.test('idle unauthenticated sockets beyond the caps are closed; HTTP keeps answ
   const c = await connectTerminal(f.terminals[0]);
   t.ok(c.connected, 'a terminal connects once the flood is gone');
   await end(c);
+});
+
+t.test('per-address caps do not apply to loopback by default (a local TLS terminator, local load tests)', async (t) => {
+  const f = await startFleet({ config: { mqttMaxPending: 20, mqttMaxPendingPerAddress: 4, mqttConnectTimeoutMs: 120_000 } });
+  t.teardown(() => f.close());
+  const held: Socket[] = [];
+  for (let i = 0; i < 12; i++) {
+    const s = await open(f);
+    s.on('error', () => undefined);
+    held.push(s);
+  }
+  await until(() => f.server.app.mqttStats().open === 12, '12 loopback connections held');
+  t.equal(await f.refused('socket', 'too-many-pending-from-address'), 0, 'no per-address refusal on loopback');
+  for (const s of held) s.destroy();
 });
 
 t.test('descriptor budget: MQTT never takes the descriptors HTTP needs', async (t) => {
