@@ -100,11 +100,15 @@ export class FleetConfigApplier {
    * Applies `doc`: live fields at once, then the readers after the session in progress, then keeps
    * it on disk, then asks for a restart when a restart-class field differs from what runs.
    * Resolves with the effect of each changed field (`at` absent while a restart is pending).
-   * @throws TerminalError `TERM_ERR_CONFIG_APPLY` (cannot run here; the previous settings stay)
+   * @throws TerminalError `TERM_ERR_CONFIG_APPLY` (cannot run here, e.g. no readers while the
+   *   local file pins none; the previous settings stay), or the reader manager's open error
    */
   async apply(doc: TerminalConfigDocument, pointer: ConfigPointerValue): Promise<ConfigFieldEffectMessage[]> {
     const h = this.#h;
     const next = settingsFromDocument(doc);
+    if (next.readers.length === 0 && !h.pinned.has('/readers')) {
+      throw new TerminalError('TERM_ERR_CONFIG_APPLY', '/readers: no readers, and the local file pins none', { field: '/readers' });
+    }
     const previous = this.#settings;
     const changed = changedConfigFields(this.#doc, doc);
     const effects: ConfigFieldEffectMessage[] = [];

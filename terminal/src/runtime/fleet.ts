@@ -15,7 +15,8 @@ import type { ConfigPointerValue } from '../agent/fleet-http.ts';
 /** What a fleet document sets on this terminal (how each field takes effect: `config-apply.ts`). */
 export interface AppliedSettings {
   readonly readers: readonly ReaderConfig[];
-  readonly card: { readonly reader: string; readonly slot: number };
+  /** Undefined when the document names no readers (a terminal whose local file pins them). */
+  readonly card: { readonly reader: string; readonly slot: number } | undefined;
   readonly psam: { readonly reader: string; readonly slot: number } | undefined;
   readonly services: ServiceFlags;
   /** e-card QR verification (local API and scanners). */
@@ -32,20 +33,21 @@ export interface AppliedSettings {
 
 /**
  * Maps a validated fleet document onto this terminal's settings (the schema check has already
- * refused unknown reader models, ambiguous roles and PSAM roles without a slot).
- * @throws TerminalError `TERM_ERR_CONFIG_APPLY` (details.field) when the document cannot run
- *   here: no readers
+ * refused unknown reader models, ambiguous roles and PSAM roles without a slot). A document
+ * without readers gives none (whether the terminal can run without them is the apply's question:
+ * yes when its local file pins readers).
+ * @throws TerminalError `TERM_ERR_CONFIG_APPLY` (details.field) when readers are named but none
+ *   holds the user card
  */
 export function settingsFromDocument(doc: TerminalConfigDocument): AppliedSettings {
   const fail = (field: string, why: string): never => { throw new TerminalError('TERM_ERR_CONFIG_APPLY', `${field}: ${why}`, { field }); };
-  if (doc.readers.length === 0) fail('/readers', 'no readers');
   const readers = doc.readers.map((r): ReaderConfig => ({ id: r.id, link: r.link, path: r.path, model: r.model, ...(r.psamSlot === null ? {} : { psamSlot: r.psamSlot }) }));
   const user = doc.readers.find((r) => r.role === 'user' || r.role === 'both');
-  if (user === undefined) fail('/readers', 'no reader with role user or both');
+  if (user === undefined && readers.length > 0) fail('/readers', 'no reader with role user or both');
   const psamReader = doc.readers.find((r) => (r.role === 'psam' || r.role === 'both') && r.psamSlot !== null);
   return {
     readers,
-    card: { reader: user!.id, slot: 0 },
+    card: user === undefined ? undefined : { reader: user.id, slot: 0 },
     psam: psamReader === undefined ? undefined : { reader: psamReader.id, slot: psamReader.psamSlot! },
     services: { identity: doc.services.identity, pin: doc.services.pin, transit: doc.services.transit },
     ecardQr: doc.services.ecardQr,

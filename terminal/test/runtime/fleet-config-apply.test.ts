@@ -87,6 +87,15 @@ t.test('a first document changes every field; pinned fields are reported as pinn
   t.notOk(x.log.some((l) => l.startsWith('swap:')), 'pinned readers are not swapped');
 });
 
+t.test('a document without readers: refused unless the local file pins readers', async (t) => {
+  const x = hooks();
+  await t.rejects(new FleetConfigApplier(base, x.h).apply({ ...base, readers: [] }, P(2)), { code: 'TERM_ERR_CONFIG_APPLY', details: { field: '/readers' } });
+  t.same(x.log, [], 'nothing switched, nothing saved');
+  const y = hooks({ pinned: ['/readers'] });
+  const effects = await new FleetConfigApplier(base, y.h).apply({ ...base, readers: [], logLevel: 'warn' }, P(2));
+  t.same(effects.map((e) => [e.field, e.effect]), [['/readers', 'pinned'], ['/logLevel', 'live']]);
+});
+
 t.test('readers that cannot be opened: rejected, previous live settings back, nothing saved', async (t) => {
   const x = hooks({ failSwap: true });
   const a = new FleetConfigApplier(base, x.h);
