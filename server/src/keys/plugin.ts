@@ -38,7 +38,7 @@ export interface KeysPluginOptions {
 export const MAX_APPROVAL_SECONDS = 30 * 86400;
 
 /** Why a terminal may not receive purse roots now. */
-export type DeliveryRefusal = 'not-approved' | 'revoked' | 'rekeyed' | 'expired' | 'disabled' | 'psam';
+export type DeliveryRefusal = 'not-approved' | 'revoked' | 'rekeyed' | 'expired' | 'disabled' | 'psam' | 'no-birth';
 
 /** Whether the terminal's last birth reports a physical PSAM in one of its readers. */
 export function reportsPsam(t: Pick<TerminalRecord, 'reported'>): boolean {
@@ -46,13 +46,19 @@ export function reportsPsam(t: Pick<TerminalRecord, 'reported'>): boolean {
   return Array.isArray(readers) && readers.some((r) => typeof r === 'object' && r !== null && (r as { psam?: unknown }).psam === true);
 }
 
+/** Whether the terminal sent a birth (so the server knows whether it has a PSAM). */
+function reportedReaders(t: Pick<TerminalRecord, 'reported'>): boolean {
+  return Array.isArray(t.reported['readers']);
+}
+
 /**
  * The custody rule (docs/keys.md "Custody"): a terminal may hold a soft SAM — receive the purse
  * roots — only with a key custodian's approval of its current key pair that is neither revoked
- * nor expired, while it is active and reports no physical PSAM.
+ * nor expired, while it is active and its last birth reported its readers, none with a PSAM.
  */
 export function deliveryRefusal(t: TerminalRecord, a: KeyApprovalRecord | undefined, now: number): DeliveryRefusal | undefined {
   if (t.status !== 'active') return 'disabled';
+  if (!reportedReaders(t)) return 'no-birth';
   if (reportsPsam(t)) return 'psam';
   if (a === undefined) return 'not-approved';
   if (a.revokedAt !== null) return 'revoked';
@@ -491,10 +497,10 @@ async function keysPlugin(app: FastifyInstance, opts: KeysPluginOptions): Promis
 
   const approvalView = async (t: TerminalRecord): Promise<Record<string, unknown>> => {
     const { refusal, approval: a } = await refusalOf(t);
-    const state = refusal === undefined ? 'approved'
-      : a === undefined ? 'none'
-        : a.revokedAt !== null || refusal === 'rekeyed' || refusal === 'disabled' ? 'revoked'
-          : refusal === 'expired' ? 'expired' : 'refused';
+    // The approval's own state; `refusal` says why nothing is delivered right now (e.g. `psam`, `no-birth`).
+    const state = a === undefined ? 'none'
+      : a.revokedAt !== null || a.publicKey !== t.publicKey || t.status !== 'active' ? 'revoked'
+        : a.expiresAt <= clock.now() ? 'expired' : 'approved';
     return {
       terminalId: t.id, groupId: t.groupId, state, ...(refusal !== undefined ? { refusal } : {}), psam: reportsPsam(t),
       approvedBy: a?.approvedBy ?? null, approvedAt: a?.approvedAt ?? null, expiresAt: a?.expiresAt ?? null, revokedAt: a?.revokedAt ?? null, revokedBy: a?.revokedBy ?? null,
@@ -509,7 +515,7 @@ async function keysPlugin(app: FastifyInstance, opts: KeysPluginOptions): Promis
 
   app.get('/api/v1/key-approvals', {
     preHandler: viewers,
-    schema: { tags: ['keys'], summary: 'Every key-delivery approval (soft-SAM permission) with its state: approved, expired, revoked, refused' },
+    schema: { tags: ['keys'], summary: 'Every key-delivery approval (soft-SAM permission): state approved, expired or revoked, and the current delivery refusal if any (psam, no-birth, …)' },
   }, async () => {
     const out: Record<string, unknown>[] = [];
     for (const a of await store.listApprovals()) {

@@ -99,6 +99,8 @@ t.test('key set: import → assign → terminal loads and acknowledges → soft-
     void lc.publishAsync(`t/${liar.terminalId}/up/jobs/${n.next.jobId}`, Buffer.from(encodeFleetMessage('jobs/progress', { v: 1, status: 'succeeded', kcv: '000000' })), { qos: 1 });
   });
   await lc.subscribeAsync(`t/${liar.terminalId}/down/#`, { qos: 1 });
+  // Its birth reports its readers (no PSAM): without one the server delivers no keys.
+  await lc.publishAsync(`t/${liar.terminalId}/up/birth`, Buffer.from(encodeFleetMessage('birth', { v: 1, epoch: 1, ts: Date.now(), versions: { software: '1.0.0', config: 0, keys: 0, hotlist: 0 }, readers: [{ id: 'front', link: 'serial', status: 'ok' }] })), { qos: 1 });
 
   // --- the custodian imports a key set, wrapped ---
   const ik = await call('GET', '/api/v1/key-sets/import-key', custodian);

@@ -109,8 +109,10 @@ t.test('roles, import, metadata only, delivery, KCV check', async (t) => {
   const b = await enrolTerminal(ta, 'gates');
   const c = await enrolTerminal(ta, 'other');
   // Custody: a key custodian (not the admin who enrolled them) approves each terminal's key pair.
+  // Key blocks go only to terminals whose birth reported their readers (none with a PSAM).
+  const born = async (e: { terminalId: string }) => app.ctx.store.updatePresence(e.terminalId, { online: true, epoch: 1, at: ta.clock.now(), reported: { readers: [{ id: 'front', link: 'serial', status: 'ok' }] } });
   const approve = async (e: { terminalId: string }) => t.equal((await call('PUT', `/api/v1/terminals/${e.terminalId}/key-approval`, custodian, { validForSeconds: 30 * 86400 })).status, 200, 'approved');
-  for (const e of [a, b, c]) await approve(e);
+  for (const e of [a, b, c]) { await born(e); await approve(e); }
   t.equal((await call('PUT', '/api/v1/groups/gates/key-set', operator, { keySetId: 'metro', version: 1 })).status, 403);
   t.equal((await call('PUT', '/api/v1/groups/nope/key-set', custodian, { keySetId: 'metro', version: 1 })).status, 404);
   t.equal((await call('PUT', '/api/v1/groups/gates/key-set', custodian, { keySetId: 'metro', version: 7 })).status, 404);
@@ -152,6 +154,7 @@ t.test('roles, import, metadata only, delivery, KCV check', async (t) => {
 
   // A late terminal joins the active job on its birth.
   const late = await enrolTerminal(ta, 'gates');
+  await born(late);
   await approve(late);
   await app.uplink.dispatch('birth', late.terminalId, { v: 1, epoch: 1, ts: 1, versions: { software: '1', config: 0, keys: 0, hotlist: 0 }, readers: [] }, '');
   t.same((await app.inject({ method: 'GET', url: '/api/v1/terminal/jobs', headers: term(late) })).json().jobs.map((j: { jobId: string }) => j.jobId), [job.id]);

@@ -163,6 +163,14 @@ t.test('terminals with a physical PSAM never receive purse roots', async (t) => 
   const r = await extract(w, later);
   t.same(r.recovered, []);
   t.ok(r.codes.includes('SRV_ERR_KEYS_NOT_APPROVED'));
+  t.match((await w.call('GET', `/api/v1/terminals/${later.terminalId}/key-approval`, w.custodian)).body, { state: 'approved', refusal: 'psam', psam: true });
+  // Approved before it ever connected: nothing until a birth says it has no PSAM.
+  const silent = await enrol(w, w.operator);
+  t.equal((await w.call('PUT', `/api/v1/terminals/${silent.terminalId}/key-approval`, w.custodian, { validForSeconds: 3600 })).status, 200);
+  t.same((await extract(w, silent)).recovered, [], 'no birth, no keys');
+  t.match((await w.call('GET', `/api/v1/terminals/${silent.terminalId}/key-approval`, w.custodian)).body, { state: 'approved', refusal: 'no-birth' });
+  await birth(w, silent, false);
+  t.same((await extract(w, silent)).recovered.sort(), [...ROOTS].sort(), 'delivered once the birth reports no PSAM');
 });
 
 t.test('the soft-SAM permission expires, can be revoked, and ends when the terminal is disabled', async (t) => {
