@@ -157,7 +157,8 @@ async function brokerPlugin(app: FastifyInstance, opts: BrokerOptions): Promise<
     redis = createRedisBrokerBackends(opts.redisUrl, (err) => app.log.error({ err: { message: err.message } }, 'redis emitter error'));
   }
   app.decorate('brokerMode', redis === undefined ? 'embedded' : 'redis');
-  const limits: BrokerLimits = { ...DEFAULT_BROKER_LIMITS, ...opts.limits };
+  // A PUBLISH may carry the configured largest payload plus topic and packet id.
+  const limits: BrokerLimits = { ...DEFAULT_BROKER_LIMITS, maxPublishBytes: maxPayload + (DEFAULT_BROKER_LIMITS.maxPublishBytes - MAX_FLEET_PAYLOAD), ...opts.limits };
   const broker = await Aedes.createBroker({
     // Unique per process: with Redis, brokers tell each other apart (client takeover, wills) by id.
     id: `onecard-${process.pid}-${randomBytes(4).toString('hex')}`,
