@@ -7,6 +7,7 @@
 import { ProtocolError } from '../errors.ts';
 import { isValidDate } from './bcd.ts';
 import { parseCardIdHex } from './card-id.ts';
+import { encodeGbk } from './gbk.ts';
 
 /** The eleven fields of the `iReadCardBas` output, in order [SC-IF §1.1.2]. */
 export interface ReadCardBasInfo {
@@ -72,6 +73,19 @@ function checkInfo(info: ReadCardBasInfo): void {
 export function buildReadCardBas(info: ReadCardBasInfo): string {
   checkInfo(info);
   return FIELD_NAMES.map((f) => `${info[f]}|`).join('');
+}
+
+/** Byte encodings of national-interface strings: `gbk` is the interface's own [SC-IF §1.1.2]. */
+export const NATIONAL_ENCODINGS = ['gbk', 'utf8'] as const;
+export type NationalEncoding = (typeof NATIONAL_ENCODINGS)[number];
+
+/**
+ * The bytes of a national-interface string as the DLL returns them: GBK by default, the name
+ * (field 5) being GBK text [national-interface §4.1]; `utf8` for UTF-8 consumers.
+ * @throws ProtocolError `PROTO_ERR_SSC_GBK_UNMAPPABLE` for a character outside GBK.
+ */
+export function encodeNationalString(text: string, encoding: NationalEncoding = 'gbk'): Uint8Array {
+  return encoding === 'gbk' ? encodeGbk(text) : new TextEncoder().encode(text);
 }
 
 /**

@@ -1,6 +1,6 @@
 import t from 'tap';
 import {
-  NATIONAL_INTERFACE_ERRORS, buildCardInfo, buildReadCardBas, nationalError, nationalErrorCode, parseCardInfo, parseReadCardBas,
+  NATIONAL_INTERFACE_ERRORS, buildCardInfo, encodeNationalString, buildReadCardBas, nationalError, nationalErrorCode, parseCardInfo, parseReadCardBas,
   type ReadCardBasInfo,
 } from '../../src/ssc/national-interface.ts';
 import { maskCardNumber, maskName, maskPersonalData, maskReadCardBas, maskSsn } from '../../src/ssc/mask.ts';
@@ -79,4 +79,15 @@ t.test('masking personal data for logs', async (t) => {
   t.notMatch(line, /1949|张三|X00000019|48FB4966|BF7C7A/);
   t.equal(line.split('|').length, 12);
   t.equal(maskReadCardBas('garbage 11010519491231002X'), '***');
+});
+
+t.test('[SC-IF §1.1.2; national-interface §4.1] iReadCardBas bytes are GBK by default, UTF-8 on request', async (t) => {
+  const s = '639900|000000197001010000|X00000019|639900D15600000500BF7C7A48FB4966|张三|00814E43238697159900BF7C7A|1.00|20101001|20201001|410100813475||';
+  const gbk = encodeNationalString(s);
+  t.ok(Buffer.from(gbk).includes(Buffer.from('|\xd5\xc5\xc8\xfd|', 'latin1')), '张三 as the GBK bytes D5C5 C8FD');
+  t.equal(new TextDecoder('gbk').decode(gbk), s, 'round trip through a GBK decoder');
+  t.same(encodeNationalString(s, 'gbk'), gbk);
+  t.equal(new TextDecoder().decode(encodeNationalString(s, 'utf8')), s);
+  t.equal(encodeNationalString(s, 'utf8').length, gbk.length + 2, 'two CJK characters: 3 bytes each in UTF-8, 2 in GBK');
+  t.throws(() => encodeNationalString('😀|'), { code: 'PROTO_ERR_SSC_GBK_UNMAPPABLE' });
 });

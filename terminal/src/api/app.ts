@@ -17,6 +17,7 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { Logger } from 'pino';
 import { toHex } from '@onecard/protocol/bytes';
+import { encodeNationalString } from '@onecard/protocol/ssc';
 import { TerminalError } from '../errors.ts';
 import * as realServices from '../services/index.ts';
 import type { Hotlist, PurchaseJournal } from '../services/index.ts';
@@ -284,15 +285,15 @@ export async function buildLocalApi(opts: LocalApiOptions): Promise<FastifyInsta
     schema: { summary: 'Reader status', tags: ['readers'], response: { 200: { type: 'object', properties: { readers: { type: 'array', items: { type: 'object', additionalProperties: true } } } }, ...errors } },
   }, async () => ({ readers: opts.readers.status() }));
 
-  app.post<{ Body: { format?: 'json' | 'ireadcardbas' } }>('/v1/card/read', {
+  app.post<{ Body: { format?: 'json' | 'ireadcardbas'; encoding?: 'utf8' | 'gbk' } }>('/v1/card/read', {
     schema: {
       summary: 'Read basic information of the card in the reader (PSAM mode)',
-      description: 'format=json (default): typed data including readCardBas; format=ireadcardbas: {code: 0, readCardBas}. On failure the error body carries the national code.',
+      description: 'format=json (default): typed data including readCardBas; format=ireadcardbas: {code: 0, readCardBas} (JSON, UTF-8); format=ireadcardbas with encoding=gbk: the iReadCardBas string as GBK bytes (text/plain; charset=gbk), as the national interface returns it, for HIS bridges. On failure the error body carries the national code.',
       tags: ['card'],
-      body: { type: 'object', properties: { format: { type: 'string', enum: ['json', 'ireadcardbas'] } }, additionalProperties: false },
+      body: { type: 'object', properties: { format: { type: 'string', enum: ['json', 'ireadcardbas'] }, encoding: { type: 'string', enum: ['utf8', 'gbk'] } }, additionalProperties: false },
       response: { 200: { type: 'object', additionalProperties: true }, ...errors },
     },
-  }, async (req) => {
+  }, async (req, reply) => {
     const info = await opts.readers.withCard(({ card, psam }) =>
       svc.readBasicInfo({
         card,
@@ -303,6 +304,8 @@ export async function buildLocalApi(opts: LocalApiOptions): Promise<FastifyInsta
         ...(opts.deviceNumber === undefined ? {} : { deviceNumber: opts.deviceNumber }),
       }),
     );
+    // [national-interface §4.1] the name is GBK text: HIS bridges get the DLL's own bytes.
+    if (req.body?.format === 'ireadcardbas' && req.body.encoding === 'gbk') return reply.type('text/plain; charset=gbk').send(Buffer.from(encodeNationalString(info.readCardBas, 'gbk')));
     if (req.body?.format === 'ireadcardbas') return { code: 0, readCardBas: info.readCardBas };
     return info;
   });

@@ -8,6 +8,8 @@ export interface CliIo {
   /** Reads all of standard input as text; called only when a command needs it (e.g. `-`). */
   readonly readStdin: () => Promise<string>;
   readonly stdout: (text: string) => void;
+  /** Writes bytes to standard output as they are (e.g. GBK text for `read-card --encoding gbk`). */
+  readonly stdoutBytes?: (bytes: Uint8Array) => void;
   readonly stderr: (text: string) => void;
 }
 

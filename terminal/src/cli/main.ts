@@ -13,5 +13,6 @@ async function readStdin(): Promise<string> {
 process.exitCode = await runCli(process.argv.slice(2), {
   readStdin,
   stdout: (text) => process.stdout.write(text),
+  stdoutBytes: (bytes) => process.stdout.write(bytes),
   stderr: (text) => process.stderr.write(text),
 });

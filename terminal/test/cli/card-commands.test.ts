@@ -26,6 +26,9 @@ t.test('usage errors exit 2 with a message', async (t) => {
   t.match(await cli(['read-card', '--reader', 'usb:/dev/x']), { code: 2, err: /serial:PATH or hid:PATH/ });
   t.match(await cli(['read-card', '--reader', 'serial:/dev/x', '--format', 'xml']), { code: 2 });
   t.match(await cli(['read-card', '--reader', 'serial:/dev/x', '--psam-slot', '9']), { code: 2 });
+  t.match(await cli(['read-card', '--reader', 'serial:/dev/x', '--format', 'ireadcardbas', '--encoding', 'latin1']), { code: 2, err: /gbk or utf8/ });
+  t.match(await cli(['read-card', '--reader', 'serial:/dev/x', '--json', '--encoding', 'gbk']), { code: 2, err: /ireadcardbas only/ });
+  t.match((await cli(['read-card', '--help'])).out, /--encoding gbk\|utf8 +bytes of that string: gbk \(default/);
   t.match(await cli(['pin', '--reader', 'serial:/dev/x']), { code: 2, err: /verify, change or status/ });
   t.match(await cli(['pin', 'verify', '--reader', 'serial:/dev/x'], ''), { code: 2, err: /PIN line/ });
   t.match(await cli(['purchase', '--reader', 'serial:/dev/x', '--amount', '0']), { code: 2 });

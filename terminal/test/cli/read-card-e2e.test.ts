@@ -4,6 +4,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { encodeGbk } from '@onecard/protocol/ssc';
 
 const simBin = fileURLToPath(new URL('../../../simulators/bin/onecard-sim.js', import.meta.url));
 const termBin = fileURLToPath(new URL('../../bin/onecard-terminal.js', import.meta.url));
@@ -33,15 +34,15 @@ async function startSim(t: { teardown(fn: () => void): void }, args: string[]): 
   return { path, child };
 }
 
-function term(args: string[], stdin = ''): Promise<{ code: number | null; out: string; err: string }> {
+function term(args: string[], stdin = ''): Promise<{ code: number | null; out: string; err: string; bytes: Buffer }> {
   return new Promise((resolve) => {
     const c = spawn(process.execPath, [termBin, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
-    let out = '';
+    const out: Buffer[] = [];
     let err = '';
-    c.stdout.on('data', (d: Buffer) => void (out += String(d)));
+    c.stdout.on('data', (d: Buffer) => void out.push(d));
     c.stderr.on('data', (d: Buffer) => void (err += String(d)));
     c.stdin.end(stdin);
-    c.on('close', (code) => resolve({ code, out, err }));
+    c.on('close', (code) => resolve({ code, out: Buffer.concat(out).toString('utf8'), err, bytes: Buffer.concat(out) }));
   });
 }
 
@@ -63,7 +64,13 @@ for (const [file, model, t1] of [
     t.equal(info['birthDate'], want['birthDate']);
     const bas = await term(['read-card', '--reader', `serial:${path}`, '--model', model, '--psam-slot', '1', '--format', 'ireadcardbas']);
     t.equal(bas.code, 0, bas.err);
-    t.equal(bas.out.trim(), info['readCardBas']);
+    // [national-interface §4.1] the name is GBK text: GBK bytes by default, UTF-8 on request.
+    t.equal(new TextDecoder('gbk').decode(bas.bytes).trim(), info['readCardBas'], 'default: GBK bytes');
+    t.ok(bas.bytes.includes(Buffer.from(encodeGbk(want['name']!))), 'the name as GBK bytes');
+    t.notOk(bas.bytes.includes(Buffer.from(want['name']!, 'utf8')), 'not as UTF-8');
+    const utf8 = await term(['read-card', '--reader', `serial:${path}`, '--model', model, '--psam-slot', '1', '--format', 'ireadcardbas', '--encoding', 'utf8']);
+    t.equal(utf8.code, 0, utf8.err);
+    t.equal(utf8.out.trim(), info['readCardBas'], '--encoding utf8');
     t.notMatch(r.err + bas.err, new RegExp(want['ssn']!), 'no full SSN on stderr');
     // --verbose traces every APDU through the process logger; parse the lines back.
     const verbose = await term(['read-card', '--reader', `serial:${path}`, '--model', model, '--psam-slot', '1', '--json', '--verbose']);
