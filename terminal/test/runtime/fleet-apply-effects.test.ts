@@ -3,7 +3,8 @@
 // pseudo-terminals), and the test checks that each effect really happened and that the server
 // shows what the terminal reported:
 // - live: `api.hisCompat` off → iReadCardBas reads refused; `hotlist.maxStaleSeconds` → purchases
-//   refused once the last hotlist confirmation is older than the limit;
+//   refused once the last hotlist confirmation is older than the limit; agent batch size and
+//   timers re-armed without a restart;
 // - session-end: `readers` → the reader is re-opened on another pty (another card is read);
 // - restart: `upload.maxOutboxRecords` → the runtime restarts itself and its outbox is full at the
 //   new limit; the restart effect is reported pending first, then with its time.
@@ -150,6 +151,14 @@ t.test('one field of each class: live, session-end and restart take effect and a
   const stale = await fetch(`${term.url}/v1/card/purchase`, { method: 'POST', headers: H, body: JSON.stringify({ amount: 1 }) });
   t.equal(((await stale.json()) as { error: { code: string } }).error.code, 'TERM_ERR_HOTLIST_STALE', 'two minutes after the last confirmation, limit 60 s: refused');
   offsetMs = 0;
+  // live: agent batch size and timers re-armed on the same runtime instance (no restart)
+  const rt2 = term.runtime;
+  const doc3: TerminalConfigDocument = { ...doc2, name: 'gate v3', telemetry: { intervalSeconds: 5 }, upload: { ...doc2.upload, batchSize: 50 }, hotlist: { ...doc2.hotlist, refreshIntervalSeconds: 60 } };
+  const v3 = ((await h.admin('PUT', '/api/v1/configs/gate', { document: doc3 })).body as { version: number }).version;
+  await until('v3 reported', async () => (await reported())?.version === v3);
+  t.same((await reported())!.changes?.map((c) => [c.field, c.effect]), [['/name', 'live'], ['/hotlist/refreshIntervalSeconds', 'live'], ['/upload/batchSize', 'live'], ['/telemetry/intervalSeconds', 'live']]);
+  t.equal(term.runtime, rt2, 'live fields: no restart');
+  t.same(rt2.agent!.tuning, { batchSize: 50, flushIntervalMs: 50, telemetryIntervalMs: 5000, hotlistRefreshMs: 60_000 }, 'retuned; the flush period the caller fixed stays');
   // restart: the new outbox limit (agent stopped so nothing is acknowledged meanwhile)
   const rt = term.runtime;
   await rt.agent!.stop();
