@@ -9,10 +9,10 @@ import { TypeCompiler, type TypeCheck } from '@sinclair/typebox/compiler';
 import { ProtocolError } from '../errors.ts';
 
 /**
- * Schema version carried in every envelope as `v`. Adding an optional field keeps it (receivers
- * of the same `v` that predate the field refuse it only if they are older than their peer: the
- * server is upgraded before its terminals); removing or retyping a field, or adding a required
- * one, needs the next `v`.
+ * Schema version carried in every envelope as `v`. Adding an optional field keeps it; a receiver
+ * that predates the field refuses messages carrying it (schemas are closed), so the server is
+ * upgraded before its terminals. Removing or retyping a field, or adding a required one, needs
+ * the next `v`.
  */
 export const FLEET_SCHEMA_VERSION = 1;
 /** Largest payload the decoder accepts (the broker refuses larger ones before they get here). */
