@@ -5,7 +5,8 @@
  * the same records bulk-inserted in ONE transaction (the baseline of architecture.md's budget
  * "durable transaction ingest ≥ 0.5 × bulk insert"), store batches under FULL and under NORMAL,
  * and the server's whole ingest handler (schema-checked records, storability checks, store,
- * `down/ack` publish) under FULL. Not a budget row: the `ingest` budget is judged by the fleet
+ * `down/ack` publish) under FULL, for one terminal and for BENCH_INGEST_TERMINALS (default 50)
+ * terminals sending at once (their batches share commits: group commit). Not a budget row: the `ingest` budget is judged by the fleet
  * bench over MQTT; this one isolates the durability setting. BENCH_INGEST_RECORDS (default 20,000) records of ~200 bytes,
  * BENCH_INGEST_BATCH (default 100) per batch, as a terminal's outbox sends them.
  */
@@ -65,16 +66,33 @@ export default async function ingestDurability(): Promise<BenchRow[]> {
       await app.close();
     }
   });
+  // The same records from `terminals` terminals sending their batches at the same time: the
+  // handler groups the batches that arrive together into one commit.
+  const terminals = envInt('BENCH_INGEST_TERMINALS', 50);
+  const perTerminal: NewEvent[][][] = Array.from({ length: terminals }, () => []);
+  batches.forEach((b, i) => perTerminal[i % terminals]!.push(b));
+  const fleetCase = () => withStore('FULL', async (s) => {
+    const app = await buildApp({ store: s });
+    try {
+      await app.ready();
+      return await time(async () => {
+        await Promise.all(perTerminal.map(async (mine, t) => { for (const b of mine) await app.uplink.dispatch('events', `T${t}`, { v: 1, records: b }, ''); }));
+      });
+    } finally {
+      await app.close();
+    }
+  });
   // One warm-up round (JIT, statement caches), then the best of ROUNDS interleaved rounds, so
   // every case sees the same disk and load.
   const rounds = envInt('BENCH_INGEST_ROUNDS', 3);
-  await bulkCase(); await fullCase(); await normalCase(); await handlerCase();
-  let bulk = 0; let full = 0; let normal = 0; let handler = 0;
+  await bulkCase(); await fullCase(); await normalCase(); await handlerCase(); await fleetCase();
+  let bulk = 0; let full = 0; let normal = 0; let handler = 0; let fleet = 0;
   for (let r = 0; r < rounds; r++) {
     bulk = Math.max(bulk, await bulkCase());
     normal = Math.max(normal, await normalCase());
     full = Math.max(full, await fullCase());
     handler = Math.max(handler, await handlerCase());
+    fleet = Math.max(fleet, await fleetCase());
   }
 
   const note = `${n} records, ${batches.length} batches of ${batch}, best of ${rounds}`;
@@ -82,6 +100,7 @@ export default async function ingestDurability(): Promise<BenchRow[]> {
     { name: 'bulk insert, one transaction (baseline)', opsPerSec: bulk, note },
     { name: `store batches, synchronous=NORMAL (before)`, opsPerSec: normal, baseline: 'bulk insert', ratio: normal / bulk, note: 'not power-loss safe' },
     { name: `store batches, synchronous=FULL (now)`, opsPerSec: full, baseline: 'bulk insert', ratio: full / bulk, note: `${((1 - full / normal) * 100).toFixed(0)}% slower than NORMAL` },
-    { name: 'server ingest handler (checks, store, ack), FULL', opsPerSec: handler, baseline: 'bulk insert', ratio: handler / bulk, note: `${note}; architecture.md asks ≥ 0.5× bulk insert` },
+    { name: 'server ingest handler (checks, store, ack), FULL, one terminal', opsPerSec: handler, baseline: 'bulk insert', ratio: handler / bulk, note },
+    { name: `server ingest handler, FULL, ${terminals} terminals at once (group commit)`, opsPerSec: fleet, baseline: 'bulk insert', ratio: fleet / bulk, note: `${note}; architecture.md asks ≥ 0.5× bulk insert` },
   ];
 }

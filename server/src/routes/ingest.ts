@@ -1,6 +1,7 @@
 /**
  * Ingest of what terminals send: telemetry (`up/tele`, latest per terminal) and outbox batches
- * (`up/events`: events and transactions). A batch is stored in ONE store transaction, idempotent
+ * (`up/events`: events and transactions). A batch is stored in ONE store transaction (shared with
+ * the batches of other terminals that arrived at the same moment: group commit), idempotent
  * on (terminalId, eventId); only after it committed does the server publish `down/ack {v,
  * upToSeq}` (and the broker's PUBACK, which waits for this handler). Loss reports made at a kiosk
  * travel as `card.loss-report` records and reach the hotlist in the same transaction, with their
@@ -16,7 +17,7 @@ import { Readable } from 'node:stream';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { downTopic, encodeFleetMessage, type FleetMessage } from '@onecard/protocol/fleet';
 import { ServerError } from '../errors.ts';
-import type { EventFilter, EventRecord, HotlistAdd, NewAuditRecord, NewEvent } from '../store/types.ts';
+import type { EventFilter, EventRecord, HotlistAdd, IngestBatch, IngestResult, NewAuditRecord, NewEvent } from '../store/types.ts';
 import { auditEntry } from './admin.ts';
 import { maskEventBody, quarantineRecord, unstorableReason } from './event-records.ts';
 import { isCardNumber } from './hotlist.ts';
@@ -25,6 +26,8 @@ import { isCardNumber } from './hotlist.ts';
 export const LOSS_REPORT_TYPE = 'card.loss-report';
 /** Records whose type starts with this are transactions (journalled money movements). */
 export const TRANSACTION_PREFIX = 'txn.';
+/** Most terminal batches stored in one group commit. */
+export const INGEST_GROUP_MAX = 64;
 /** Largest CSV export in rows; narrow the filter for more. */
 export const CSV_MAX_ROWS = 1_000_000;
 
@@ -108,6 +111,38 @@ export default async function ingestRoutes(app: FastifyInstance): Promise<void> 
   m.define('onecard_telemetry_total', 'counter', 'Telemetry messages stored');
   m.define('onecard_events_quarantined_total', 'counter', 'Outbox records that could not be stored, kept as quarantine.record events, by reason');
 
+  // Group commit: batches of different terminals that arrive together are stored in ONE store
+  // transaction (one durable commit, one fsync with synchronous=FULL), then each is acknowledged.
+  // If the group fails, each batch is retried alone, so one failing batch delays only its terminal.
+  const pending: { batch: IngestBatch; resolve: (r: IngestResult) => void; reject: (e: unknown) => void }[] = [];
+  let flushing = false;
+  const flush = async (): Promise<void> => {
+    while (pending.length > 0) {
+      const group = pending.splice(0, INGEST_GROUP_MAX);
+      if (group.length === 1) {
+        const g = group[0]!;
+        await store.ingestEvents(g.batch.terminalId, g.batch.records, g.batch.receivedAt, g.batch.hotlistAdds, g.batch.audit).then(g.resolve, g.reject);
+        continue;
+      }
+      m.inc('onecard_ingest_group_commits_total');
+      try {
+        const results = await store.ingestEventBatches(group.map((g) => g.batch));
+        group.forEach((g, i) => g.resolve(results[i]!));
+      } catch {
+        for (const g of group) await store.ingestEvents(g.batch.terminalId, g.batch.records, g.batch.receivedAt, g.batch.hotlistAdds, g.batch.audit).then(g.resolve, g.reject);
+      }
+    }
+    flushing = false;
+  };
+  const groupCommit = (batch: IngestBatch): Promise<IngestResult> => new Promise((resolve, reject) => {
+    pending.push({ batch, resolve, reject });
+    if (!flushing) {
+      flushing = true;
+      setImmediate(() => { void flush(); });
+    }
+  });
+  m.define('onecard_ingest_group_commits_total', 'counter', 'Store transactions that carried the batches of several terminals');
+
   // One batch at a time per terminal, so acks leave in the order the batches arrived even on a
   // store whose commits may interleave.
   const chains = new Map<string, Promise<void>>();
@@ -149,10 +184,13 @@ export default async function ingestRoutes(app: FastifyInstance): Promise<void> 
     }
     // The batch, its loss reports and their audit entries (and those of quarantined records, unless
     // the whole batch is a retransmission) commit in one transaction.
-    const res = await store.ingestEvents(terminalId, records, now, adds, (r): NewAuditRecord[] => [
-      ...(r.hotlist?.changed ?? []).map((c) => ({ ts: now, actor, action: 'hotlist.report', target: c, ip: '', details: { version: r.hotlist!.version, source: 'terminal' } })),
-      ...(r.inserted > 0 ? quarantined.map((q) => ({ ts: now, actor, action: 'event.quarantine', target: q.eventId, ip: '', details: { reason: q.reason, type: q.type, seq: q.seq } })) : []),
-    ]);
+    const res = await groupCommit({
+      terminalId, records, receivedAt: now, ...(adds !== undefined ? { hotlistAdds: adds } : {}),
+      audit: (r): NewAuditRecord[] => [
+        ...(r.hotlist?.changed ?? []).map((c) => ({ ts: now, actor, action: 'hotlist.report', target: c, ip: '', details: { version: r.hotlist!.version, source: 'terminal' } })),
+        ...(r.inserted > 0 ? quarantined.map((q) => ({ ts: now, actor, action: 'event.quarantine', target: q.eventId, ip: '', details: { reason: q.reason, type: q.type, seq: q.seq } })) : []),
+      ],
+    });
     m.inc('onecard_events_ingested_total', {}, res.inserted);
     if (res.duplicates > 0) m.inc('onecard_events_duplicate_total', {}, res.duplicates);
     if (res.hotlist !== null) m.inc('onecard_loss_reports_total', { result: 'listed' }, res.hotlist.changed.length);

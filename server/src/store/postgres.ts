@@ -9,7 +9,7 @@
 import pg from 'pg';
 import { ServerError } from '../errors.ts';
 import { POSTGRES_MIGRATIONS } from './postgres-migrations.ts';
-import type { AdminRecovery, AuditOf } from './types.ts';
+import type { AdminRecovery, AuditOf, IngestBatch } from './types.ts';
 import { PostgresKeysStore } from './postgres-keys.ts';
 import { PostgresUpdatesStore } from './postgres-updates.ts';
 import {
@@ -549,27 +549,42 @@ export class PostgresStore implements Store {
     let upToSeq = 0;
     for (const r of records) if (r.seq > upToSeq) upToSeq = r.seq;
     if (records.length === 0) return { inserted: 0, duplicates: 0, upToSeq, hotlist: null };
+    return this.#tx((c) => this.#ingestTx(c, { terminalId, records, receivedAt, ...(hotlistAdds !== undefined ? { hotlistAdds } : {}), ...(audit !== undefined ? { audit } : {}) }));
+  }
+
+  async ingestEventBatches(batches: readonly IngestBatch[]): Promise<IngestResult[]> {
     return this.#tx(async (c) => {
-      // One statement for the batch, in record order; conflicts on (terminal, eventId) are the
-      // retransmissions (also within the batch), and RETURNING names the rows inserted now.
-      const ins = await this.#rows<{ event_id: string }>(`INSERT INTO events (terminal_id, event_id, seq, ts, type, body, received_at)
-        SELECT $1, e, s, t, ty, b, $2 FROM unnest($3::text[], $4::bigint[], $5::bigint[], $6::text[], $7::text[]) WITH ORDINALITY AS x(e, s, t, ty, b, o)
-        ORDER BY o
-        ON CONFLICT (terminal_id, event_id) DO NOTHING RETURNING event_id`,
-      [terminalId, receivedAt, records.map((r) => r.eventId), records.map((r) => r.seq), records.map((r) => r.ts), records.map((r) => r.type), records.map((r) => JSON.stringify(r.body))], c);
-      const adds: HotlistAdd[] = [];
-      if (hotlistAdds !== undefined && hotlistAdds.size > 0) {
-        const now = new Set(ins.map((r) => r.event_id));
-        for (const r of records) {
-          const add = hotlistAdds.get(r.eventId);
-          if (add !== undefined && now.delete(r.eventId)) adds.push(add);
-        }
-      }
-      const hotlist = adds.length > 0 ? await this.#hotlistAddTx(c, adds, receivedAt) : null;
-      const result: IngestResult = { inserted: ins.length, duplicates: records.length - ins.length, upToSeq, hotlist: hotlist !== null && hotlist.changed.length > 0 ? hotlist : null };
-      await this.#auditTx(c, audit, result);
-      return result;
+      const out: IngestResult[] = [];
+      for (const b of batches) out.push(await this.#ingestTx(c, b));
+      return out;
     });
+  }
+
+  /** Inside a transaction: stores one batch as `ingestEvents` describes. */
+  async #ingestTx(c: pg.PoolClient, b: IngestBatch): Promise<IngestResult> {
+    const { terminalId, records, receivedAt, hotlistAdds, audit } = b;
+    let upToSeq = 0;
+    for (const r of records) if (r.seq > upToSeq) upToSeq = r.seq;
+    if (records.length === 0) return { inserted: 0, duplicates: 0, upToSeq, hotlist: null };
+    // One statement for the batch, in record order; conflicts on (terminal, eventId) are the
+    // retransmissions (also within the batch), and RETURNING names the rows inserted now.
+    const ins = await this.#rows<{ event_id: string }>(`INSERT INTO events (terminal_id, event_id, seq, ts, type, body, received_at)
+      SELECT $1, e, s, t, ty, b, $2 FROM unnest($3::text[], $4::bigint[], $5::bigint[], $6::text[], $7::text[]) WITH ORDINALITY AS x(e, s, t, ty, b, o)
+      ORDER BY o
+      ON CONFLICT (terminal_id, event_id) DO NOTHING RETURNING event_id`,
+    [terminalId, receivedAt, records.map((r) => r.eventId), records.map((r) => r.seq), records.map((r) => r.ts), records.map((r) => r.type), records.map((r) => JSON.stringify(r.body))], c);
+    const adds: HotlistAdd[] = [];
+    if (hotlistAdds !== undefined && hotlistAdds.size > 0) {
+      const now = new Set(ins.map((r) => r.event_id));
+      for (const r of records) {
+        const add = hotlistAdds.get(r.eventId);
+        if (add !== undefined && now.delete(r.eventId)) adds.push(add);
+      }
+    }
+    const hotlist = adds.length > 0 ? await this.#hotlistAddTx(c, adds, receivedAt) : null;
+    const result: IngestResult = { inserted: ins.length, duplicates: records.length - ins.length, upToSeq, hotlist: hotlist !== null && hotlist.changed.length > 0 ? hotlist : null };
+    await this.#auditTx(c, audit, result);
+    return result;
   }
 
   async listEvents(f: EventFilter = {}): Promise<EventRecord[]> {

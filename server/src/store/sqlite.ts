@@ -11,7 +11,7 @@ import {
   toAudit, toDoc, toEff, toEnrol, toEvent, toHot, toStatus, toTele, toTerminal, toToken,
   type AuditRow, type DocRow, type EffRow, type EnrolRow, type EventRow, type HotlistRow, type StatusRow, type TeleRow, type TerminalRow, type TokenRow, type VersionRow,
 } from './rows.ts';
-import type { AdminRecovery, AuditOf } from './types.ts';
+import type { AdminRecovery, AuditOf, IngestBatch } from './types.ts';
 import type {
   AdminTokenRecord, AuditRecord, EnrolmentTokenRecord, GroupRecord, NewEnrolmentToken, NewAuditRecord, PresenceUpdate, Role, Store,
   TerminalFilter, TerminalPatch, TerminalRecord, TerminalStatus,
@@ -365,7 +365,7 @@ export class SqliteStore implements Store {
 
   async updateTerminal(id: string, patch: TerminalPatch): Promise<TerminalRecord | undefined> {
     const sets: string[] = [];
-    const args: (string | number)[] = [];
+    const args: (string | number | null)[] = [];
     if (patch.status !== undefined) { sets.push('status = ?'); args.push(patch.status); }
     if (patch.publicKey !== undefined) { sets.push('public_key = ?'); args.push(patch.publicKey); }
     if (patch.credentialHash !== undefined) { sets.push('credential_hash = ?'); args.push(patch.credentialHash); }
@@ -600,6 +600,17 @@ export class SqliteStore implements Store {
   }
 
   async ingestEvents(terminalId: string, records: readonly NewEvent[], receivedAt: number, hotlistAdds?: ReadonlyMap<string, HotlistAdd>, audit?: AuditOf<IngestResult>): Promise<IngestResult> {
+    const run = this.#ingestPrepared(terminalId, records, receivedAt, hotlistAdds, audit);
+    return this.#db.transaction(run)();
+  }
+
+  async ingestEventBatches(batches: readonly IngestBatch[]): Promise<IngestResult[]> {
+    const runs = batches.map((b) => this.#ingestPrepared(b.terminalId, b.records, b.receivedAt, b.hotlistAdds, b.audit));
+    return this.#db.transaction(() => runs.map((run) => run()))();
+  }
+
+  /** Builds a batch's statement parameters now, and returns what stores it (to run inside a transaction). */
+  #ingestPrepared(terminalId: string, records: readonly NewEvent[], receivedAt: number, hotlistAdds: ReadonlyMap<string, HotlistAdd> | undefined, audit: AuditOf<IngestResult> | undefined): () => IngestResult {
     const chunk = SqliteStore.#INGEST_CHUNK;
     const returning = hotlistAdds !== undefined && hotlistAdds.size > 0;
     let upToSeq = 0;
@@ -617,7 +628,7 @@ export class SqliteStore implements Store {
       }
       params.push(args);
     }
-    return this.#db.transaction((): IngestResult => {
+    return (): IngestResult => {
       let inserted = 0;
       const adds: HotlistAdd[] = [];
       for (const args of params) {
@@ -637,7 +648,7 @@ export class SqliteStore implements Store {
       const result: IngestResult = { inserted, duplicates: records.length - inserted, upToSeq, hotlist: hotlist !== null && hotlist.changed.length > 0 ? hotlist : null };
       this.#audit(audit, result);
       return result;
-    })();
+    };
   }
 
   async listEvents(f: EventFilter = {}): Promise<EventRecord[]> {

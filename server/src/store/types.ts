@@ -255,6 +255,15 @@ export interface IngestResult {
   readonly hotlist: HotlistChangeResult | null;
 }
 
+/** One terminal's outbox batch for {@link Store.ingestEventBatches}: the arguments of `ingestEvents`. */
+export interface IngestBatch {
+  readonly terminalId: string;
+  readonly records: readonly NewEvent[];
+  readonly receivedAt: number;
+  readonly hotlistAdds?: ReadonlyMap<string, HotlistAdd>;
+  readonly audit?: AuditOf<IngestResult>;
+}
+
 export interface TelemetryRecord {
   readonly terminalId: string;
   readonly ts: number;
@@ -381,6 +390,12 @@ export interface Store {
    * and only for events inserted now (never again for a retransmitted duplicate).
    */
   ingestEvents(terminalId: string, records: readonly NewEvent[], receivedAt: number, hotlistAdds?: ReadonlyMap<string, HotlistAdd>, audit?: AuditOf<IngestResult>): Promise<IngestResult>;
+  /**
+   * Group commit: several batches (of different terminals) in ONE transaction, so one durable
+   * commit covers them all; each is stored exactly as `ingestEvents` would store it, and all
+   * commit or none. Results in the order of `batches`.
+   */
+  ingestEventBatches(batches: readonly IngestBatch[]): Promise<IngestResult[]>;
   listEvents(filter?: EventFilter): Promise<EventRecord[]>;
   /** Latest telemetry per terminal (replaces the previous one). */
   putTelemetry(rec: TelemetryRecord): Promise<void>;

@@ -77,3 +77,26 @@ export function auditConformance(t: Test, open: () => Promise<Store>): void {
     t.same((await s.listAudit({})).map((e) => e.action).reverse(), ['enrolment-token.create', 'enrolment-token.revoke']);
   });
 }
+
+export function groupCommitConformance(t: Test, open: () => Promise<Store>): void {
+  t.test('ingestEventBatches: several terminals in one transaction, each like ingestEvents, all or none', async (t) => {
+    const s = await open();
+    t.teardown(() => s.close());
+    const rec = (i: number, type = 'card.read', body: Record<string, unknown> = {}) => ({ eventId: `evt-${String(i).padStart(8, '0')}`, seq: i, ts: i, type, body });
+    const loss = { cardNumber: 'X00000019', reportedBy: 'terminal:T2', source: 'terminal' as const, reason: 'lost' };
+    const res = await s.ingestEventBatches([
+      { terminalId: 'T1', records: [rec(1), rec(2)], receivedAt: 10 },
+      { terminalId: 'T2', records: [rec(1), rec(2, 'card.loss-report')], receivedAt: 11, hotlistAdds: new Map([['evt-00000002', loss]]), audit: (r) => (r.hotlist?.changed ?? []).map((c) => entry('hotlist.report', c)) },
+      { terminalId: 'T1', records: [rec(2), rec(3)], receivedAt: 12 },
+    ]);
+    t.same(res.map((r) => [r.inserted, r.duplicates, r.upToSeq]), [[2, 0, 2], [2, 0, 2], [1, 1, 3]]);
+    t.same(res[1]!.hotlist, { version: 1, changed: ['X00000019'] });
+    t.same((await s.listAudit({ action: 'hotlist.report' })).map((e) => e.target), ['X00000019']);
+    await t.rejects(s.ingestEventBatches([
+      { terminalId: 'T3', records: [rec(1)], receivedAt: 13 },
+      { terminalId: 'T4', records: [rec(1)], receivedAt: 13, audit: boom },
+    ]));
+    t.same(await s.listEvents({ terminalId: 'T3' }), [], 'a failure in one batch rolls back the whole group');
+    t.equal((await s.listEvents({ limit: 100 })).length, 5);
+  });
+}
