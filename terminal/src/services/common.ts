@@ -49,7 +49,9 @@ export function decode<T>(step: string, fn: () => T): T {
   } catch (err) {
     if (err instanceof TerminalError) throw err;
     const field = typeof err === 'object' && err !== null && 'details' in err ? (err as { details?: { field?: unknown } }).details?.field : undefined;
-    throw new TerminalError('TERM_ERR_CARD_DATA', step, field === undefined ? { step } : { step, field }, { cause: err });
+    // The decoder's own message says what is wrong (e.g. a check character that does not match).
+    const why = err instanceof Error && err.message !== '' ? `${step}: ${err.message}` : step;
+    throw new TerminalError('TERM_ERR_CARD_DATA', why, field === undefined ? { step } : { step, field }, { cause: err });
   }
 }
 

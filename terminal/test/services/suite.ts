@@ -76,6 +76,7 @@ export function servicesSuite(t: Test, logger?: Logger): void {
     const badNumber = await rejects(t, read({ ...base, cardNumber: 'K20050061' }), 'TERM_ERR_CARD_DATA', -42);
     t.equal(badNumber?.details['field'], 'cardNumber');
     t.match((badNumber?.cause as { code?: string } | undefined)?.code, 'PROTO_ERR_SSC_CARD_NUMBER_CHECK');
+    t.match(badNumber?.message, /card number: Card number check character does not match/, 'the message says why');
     const badSsn = await rejects(t, read({ ...base, ssn: '440305199207151060' }), 'TERM_ERR_CARD_DATA', -42);
     t.equal(badSsn?.details['field'], 'ssn');
     t.match((badSsn?.cause as { code?: string } | undefined)?.code, 'PROTO_ERR_SSC_SSN_CHECK');
