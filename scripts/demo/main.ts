@@ -1,22 +1,26 @@
 /**
  * `npm start`: runs the OneCard demo (see demo.ts) in the foreground. Prints the dashboard URL and
- * the admin token, narrates the scripted day, then keeps the fleet busy until Ctrl-C (or for
- * `--duration S` seconds) and shuts everything down: terminals, pty readers, broker, server.
+ * the admin token, narrates the scripted day, then keeps the fleet busy until Ctrl-C (or SIGTERM,
+ * or `--duration S` seconds) and shuts everything down: the terminal processes (SIGTERM, each
+ * awaited), the pty readers, the broker and the server. Should this process die of an error, its
+ * `exit` handler SIGKILLs any terminal process still running, so none is left behind.
  */
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { startDemo } from './demo.ts';
+import { killAllSync } from './processes.ts';
 
 const USAGE = `Usage: npm start -- [options]   (or: node --import tsx scripts/demo/main.ts [options])
 
-Starts the OneCard fleet server (embedded MQTT broker, SQLite store) and seven simulated terminals
-(hall kiosk, hospital POS, two pharmacy POS, two transit gates, library gate) running the real
-terminal code, narrates a scripted day, then keeps the terminals working until Ctrl-C.
+Starts the OneCard fleet server (embedded MQTT broker, SQLite store) and seven terminals (hall
+kiosk, hospital POS, two pharmacy POS, two transit gates, library gate), each an
+"onecard-terminal run --data-dir DIR" process on a simulated serial reader, narrates a scripted
+day through their local APIs, then keeps the terminals working until Ctrl-C.
 
 Options:
   --fresh            wipe the data directory first (default: reuse it, terminals stay enrolled)
   --data-dir DIR     data directory (default ./.onecard-demo)
-  --port N           HTTP port of the server and dashboard (default 8080; 0 picks a free one)
+  --port N           HTTP port of the server and dashboard (default 8080; 0: the previous run's, else a free one)
   --duration S       stop by itself after S seconds (default: run until Ctrl-C)
   --interval MS      one background card action every MS milliseconds after the day (default 3000)
   --help             this text
@@ -56,23 +60,24 @@ const port = num(args.port, 'port', 0)!;
 const duration = num(args.duration, 'duration', 1);
 const interval = num(args.interval, 'interval', 100)!;
 
+process.on('exit', killAllSync);
+
 const clock = (): string => new Date().toTimeString().slice(0, 8);
 const narrate = (line: string): void => void process.stdout.write(`${clock()}  ${line}\n`);
 
-let demo: Awaited<ReturnType<typeof startDemo>>;
-try {
-  demo = await startDemo({ dataDir: resolve(args['data-dir'] ?? '.onecard-demo'), fresh: args.fresh === true, httpPort: port, narrate });
-} catch (e) {
-  const code = (e as { code?: unknown }).code;
-  process.stderr.write(code === 'EADDRINUSE' ? `port ${port} is in use: try --port 0 (a free port) or another --port\n` : `the demo could not start: ${e instanceof Error ? e.stack ?? e.message : String(e)}\n`);
-  process.exit(1);
-}
+let demo: Awaited<ReturnType<typeof startDemo>> | undefined;
 let stopping = false;
 const shutdown = async (why: string): Promise<void> => {
   if (stopping) return;
   stopping = true;
-  narrate(`${why}: stopping terminals, readers and the server …`);
-  const force = setTimeout(() => { process.stderr.write('shutdown took too long, exiting\n'); process.exit(1); }, 15_000);
+  if (demo === undefined) {
+    // Still starting: end whatever terminal process is already up, and go.
+    process.stderr.write(`${why} while starting: stopping\n`);
+    killAllSync();
+    process.exit(130);
+  }
+  narrate(`${why}: stopping the terminal processes, readers and the server …`);
+  const force = setTimeout(() => { process.stderr.write('shutdown took too long, exiting\n'); process.exit(1); }, 20_000);
   force.unref();
   await demo.stop();
   narrate('stopped cleanly.');
@@ -81,12 +86,21 @@ const shutdown = async (why: string): Promise<void> => {
 process.on('SIGINT', () => void shutdown('Ctrl-C'));
 process.on('SIGTERM', () => void shutdown('SIGTERM'));
 
+try {
+  demo = await startDemo({ dataDir: resolve(args['data-dir'] ?? '.onecard-demo'), fresh: args.fresh === true, httpPort: port, narrate });
+} catch (e) {
+  const code = (e as { code?: unknown }).code;
+  process.stderr.write(code === 'EADDRINUSE' ? `port ${port} is in use: try --port 0 (a free port) or another --port\n` : `the demo could not start: ${e instanceof Error ? e.stack ?? e.message : String(e)}\n`);
+  process.exit(1);
+}
+
 process.stdout.write(`
   OneCard demo
   dashboard    ${demo.httpUrl}/
   API docs     ${demo.httpUrl}/docs
   admin token  ${demo.adminToken}
-  (paste the token into the dashboard; data and logs in ${resolve(args['data-dir'] ?? '.onecard-demo')})
+  (paste the token into the dashboard; data in ${resolve(args['data-dir'] ?? '.onecard-demo')}, logs in its logs/)
+  terminals    ${demo.terminals.map((t) => `${t.name} pid ${t.proc.pid} API ${t.proc.apiUrl}`).join('\n               ')}
 
 `);
 try {
@@ -95,6 +109,6 @@ try {
 } catch (e) {
   narrate(`the scripted day stopped: ${e instanceof Error ? e.message : String(e)}`);
 }
-narrate(`the terminals keep working (one card action every ${interval} ms, telemetry every 10 s); ${duration === undefined ? 'Ctrl-C to stop' : `stopping in ${duration} s`}`);
+narrate(`the terminals keep working (one card action every ${interval} ms); ${duration === undefined ? 'Ctrl-C to stop' : `stopping in ${duration} s`}`);
 demo.live(interval);
 if (duration !== undefined) setTimeout(() => void shutdown(`${duration} s elapsed`), duration * 1000);

@@ -1,8 +1,10 @@
 /**
  * Soak run (`npm run soak`): the fleet server (embedded broker, SQLite) in this process and N
- * simulated terminals in a child process (scripts/soak/terminals.ts), on loopback only, for a set
- * time with random faults — the broker dropping terminal connections, terminal restarts (agent
- * stopped, outbox reopened) and cards leaving mid-fare — then a report: records the terminals
+ * terminals in a child process (scripts/soak/terminals.ts: each one built by the composition root
+ * `startTerminal`, as `onecard-terminal run --data-dir` builds it, on a simulated serial reader,
+ * driven through its local API), on loopback only, for a set time with random faults — the broker
+ * dropping terminal connections, terminal restarts (closed and started again from the data dir)
+ * and cards leaving during DEBIT FOR PURCHASE — then a report: records the terminals
  * appended vs what the server stored (lost, duplicated), fare books (card debits vs journal, no
  * double debit), RSS of server and terminals at start and end, and reconnects. Exit code 1 when
  * anything was lost, duplicated or double-debited.
@@ -74,7 +76,7 @@ let exitCode = 0;
 try {
   await next(); // ready
   log(`server up (${server.httpUrl}); enrolling and starting ${N} terminals; seed ${seedShown}`);
-  const started = await call({ cmd: 'start', terminals: N, dataDir: join(dir, 'terminals'), serverUrl: server.httpUrl, mqttUrl: server.mqttUrl, adminToken: admin, actionMs, removalEvery: 7 });
+  const started = await call({ cmd: 'start', terminals: N, dataDir: join(dir, 'terminals'), serverUrl: server.httpUrl, adminToken: admin, actionMs, removalEvery: 7 });
   const until = Date.now() + 20_000;
   while (server.app.broker.connectedClients < N && Date.now() < until) await new Promise((r) => setTimeout(r, 100));
   await new Promise((r) => setTimeout(r, 2000));
