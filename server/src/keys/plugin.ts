@@ -569,6 +569,19 @@ async function keysPlugin(app: FastifyInstance, opts: KeysPluginOptions): Promis
   });
 
   // ---- terminal route ----
+
+  // A refused terminal may keep asking: one audit entry per terminal and reason per minute, so its
+  // credentials cannot grow the audit table without bound (the refusal itself is always answered).
+  const refusalAudited = new Map<string, number>();
+  const auditRefusal = async (terminalId: string, jobId: string, reason: string): Promise<void> => {
+    const key = `${terminalId}\u0000${reason}`;
+    const now = clock.now();
+    const last = refusalAudited.get(key);
+    if (last !== undefined && now - last < 60_000) return;
+    if (refusalAudited.size >= 10_000) refusalAudited.clear();
+    refusalAudited.set(key, now);
+    await auditSystem('key-job.deliver-refused', jobId, { terminalId, reason }, `terminal:${terminalId}`);
+  };
   app.get<{ Params: { jobId: string } }>('/api/v1/terminal/jobs/:jobId/key-blocks', {
     preHandler: [requireMaster, app.requireTerminal()],
     schema: {
@@ -581,7 +594,7 @@ async function keysPlugin(app: FastifyInstance, opts: KeysPluginOptions): Promis
     // Custody first: without a live approval nothing is said about jobs either.
     const { refusal, approval } = await refusalOf(t);
     if (refusal !== undefined || approval === undefined) {
-      await auditSystem('key-job.deliver-refused', req.params.jobId, { terminalId: t.id, reason: refusal ?? 'not-approved' }, `terminal:${t.id}`);
+      await auditRefusal(t.id, req.params.jobId, refusal ?? 'not-approved');
       throw new ServerError('SRV_ERR_KEYS_NOT_APPROVED', `terminal ${t.id}: ${refusal ?? 'not-approved'}`, { reason: refusal ?? 'not-approved' });
     }
     const job = await store.getJob(req.params.jobId);

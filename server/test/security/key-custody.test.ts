@@ -103,6 +103,12 @@ t.test('operator-minted enrolment token: the new terminal gets no key job and no
   t.ok(r.codes.every((c) => c === 'SRV_ERR_KEYS_NOT_APPROVED'), 'with SRV_ERR_KEYS_NOT_APPROVED');
   const audit = await w.ta.app.ctx.store.listAudit({ action: 'key-job.deliver-refused' });
   t.ok(audit.length > 0 && audit.every((a) => a.details['terminalId'] === evil.terminalId), 'refused deliveries are audited');
+  // Hammering the route does not grow the audit log: one entry per terminal and reason per minute.
+  for (let i = 0; i < 20; i++) await extract(w, evil);
+  t.equal((await w.ta.app.ctx.store.listAudit({ action: 'key-job.deliver-refused' })).length, audit.length, 'no audit flood');
+  w.ta.clock.advance(61_000);
+  await extract(w, evil);
+  t.equal((await w.ta.app.ctx.store.listAudit({ action: 'key-job.deliver-refused' })).length, audit.length + 1, 'audited again a minute later');
   // An operator cannot approve its own terminal.
   const self = await w.call('PUT', `/api/v1/terminals/${evil.terminalId}/key-approval`, w.operator, { validForSeconds: 3600 });
   t.equal(self.status, 403, 'operators cannot approve key delivery');
