@@ -19,6 +19,7 @@ export type Refusal =
   | 'bad-password'
   | 'terminal-disabled'
   | 'persistent-session'
+  | 'will-not-allowed'
   | 'topic-not-allowed'
   | 'retain-not-allowed'
   | 'payload-too-large';
@@ -39,6 +40,8 @@ export interface ConnectAttempt {
    * for it without bound while it stays away.
    */
   readonly clean?: boolean;
+  /** The CONNECT's Last Will, if any. */
+  readonly will?: { readonly topic: string; readonly retain: boolean } | undefined;
 }
 
 /**
@@ -55,6 +58,10 @@ export function decideConnect(a: ConnectAttempt, terminal: TerminalRecord | unde
   if (!sameHash(hashToken(Buffer.from(a.password).toString('utf8')), terminal.credentialHash)) return no('bad-password');
   if (terminal.status !== 'active') return no('terminal-disabled');
   if (a.clean === false) return no('persistent-session');
+  // The Will is published by the broker on the terminal's behalf, possibly by another server of a
+  // Redis-shared layout long after the connection is gone: it must be the protocol's own
+  // `up/death`, not retained, decided here rather than when it fires. [MQTT-3.1.2-8]
+  if (a.will !== undefined && (a.will.retain || a.will.topic !== `t/${a.clientId}/up/death`)) return no('will-not-allowed');
   return OK;
 }
 

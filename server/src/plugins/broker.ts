@@ -197,18 +197,24 @@ async function brokerPlugin(app: FastifyInstance, opts: BrokerOptions): Promise<
   app.decorate('mqttCloseAll', () => guard.closeAll());
   /** Uplink bytes authorised and not yet through the `published` handlers, per connection. */
   const inflight = new Map<Client, number>();
+  /** The Last Will each CONNECT announced, kept from `preConnect` for `authenticate`. */
+  const wills = new WeakMap<Client, { topic: string; retain: boolean }>();
+  broker.preConnect = (client, packet, done) => {
+    if (packet.will !== undefined && packet.will !== null) wills.set(client, { topic: packet.will.topic, retain: packet.will.retain === true });
+    done(null, true);
+  };
 
   broker.authenticate = (client, username, password, done) => {
     const lookup = username !== undefined && /^[A-Za-z0-9_-]{1,64}$/.test(username) ? store.getTerminal(username) : Promise.resolve(undefined);
     lookup.then((terminal) => {
-      const v = decideConnect({ clientId: client.id, username, password: password === undefined ? undefined : new Uint8Array(password), clean: client.clean }, terminal);
+      const v = decideConnect({ clientId: client.id, username, password: password === undefined ? undefined : new Uint8Array(password), clean: client.clean, will: wills.get(client) }, terminal);
       if (v.ok) {
         guard.authenticated(client.conn as Socket);
         return done(null, true);
       }
       refuse('connect', v.reason);
       app.log.warn({ clientId: client.id.slice(0, 64), reason: v.reason }, 'mqtt connect refused');
-      const err = Object.assign(new Error(v.reason), { returnCode: v.reason === 'terminal-disabled' || v.reason === 'client-id-mismatch' || v.reason === 'persistent-session' ? 5 : 4 });
+      const err = Object.assign(new Error(v.reason), { returnCode: v.reason === 'terminal-disabled' || v.reason === 'client-id-mismatch' || v.reason === 'persistent-session' || v.reason === 'will-not-allowed' ? 5 : 4 });
       return done(err as Error & { returnCode: 4 | 5 }, false);
     }, (err: unknown) => {
       app.log.error({ err }, 'mqtt authenticate failed');

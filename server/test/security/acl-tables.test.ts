@@ -129,6 +129,22 @@ t.test('decideConnect: a persistent session is refused, after the credentials ar
   t.equal(reason(decideConnect({ ...base, password: enc('nope'), clean: false }, A)), 'bad-password', 'wrong password still answered as such');
 });
 
+t.test('decideConnect: the Last Will must be the terminal\'s own up/death, not retained [MQTT-3.1.2-8]', async (t) => {
+  const A = record('Ta1', 'pw-a');
+  const base = { clientId: 'Ta1', username: 'Ta1', password: enc('pw-a') };
+  const cases: [string, { topic: string; retain: boolean } | undefined, string][] = [
+    ['no will', undefined, 'ok'],
+    ['own up/death', { topic: 't/Ta1/up/death', retain: false }, 'ok'],
+    ['own up/death retained', { topic: 't/Ta1/up/death', retain: true }, 'will-not-allowed'],
+    ['another terminal\'s down/config', { topic: 't/Tb2/down/config', retain: true }, 'will-not-allowed'],
+    ['own down/config', { topic: 't/Ta1/down/config', retain: false }, 'will-not-allowed'],
+    ['broadcast', { topic: 'fleet/broadcast/hotlist', retain: true }, 'will-not-allowed'],
+    ['own junk uplink', { topic: 't/Ta1/up/junk/1', retain: false }, 'will-not-allowed'],
+    ['own birth', { topic: 't/Ta1/up/birth', retain: false }, 'will-not-allowed'],
+  ];
+  for (const [name, will, want] of cases) t.equal(reason(decideConnect({ ...base, will }, A)), want, name);
+});
+
 const ALLOWED_FILTERS = (id: string): string[] => [
   `t/${id}/down/#`, `t/${id}/down/+`, `t/${id}/down/config`, `t/${id}/down/ack`, `t/${id}/down/hotlist`, `t/${id}/down/jobs/notify`, `t/${id}/down/rpc/+`, `t/${id}/down/+/notify`,
   'fleet/broadcast/#', 'fleet/broadcast/+', 'fleet/broadcast/config', 'fleet/broadcast/+/x',

@@ -252,6 +252,13 @@ t.test('one terminal cannot grow broker memory (item 4)', async (t) => {
 
   const persistent = await tryConnect(A.mqttUrl, { clientId: A.id, username: A.id, password: A.password, clean: false });
   t.equal(persistent.ok ? 0 : persistent.code, 5, 'persistent session refused (CONNACK 5)');
+  for (const will of [{ topic: `t/${f.terminals[1].id}/down/config`, payload: '{}', qos: 1 as const, retain: true }, { topic: `t/${A.id}/up/junk`, payload: 'x', qos: 0 as const, retain: false }]) {
+    const w = await tryConnect(A.mqttUrl, { clientId: A.id, username: A.id, password: A.password, will });
+    t.equal(w.ok ? 0 : w.code, 5, `Last Will on ${will.topic}${will.retain ? ' (retained)' : ''} refused (CONNACK 5)`);
+  }
+  const own = await tryConnect(A.mqttUrl, { clientId: A.id, username: A.id, password: A.password, will: { topic: `t/${A.id}/up/death`, payload: '{}', qos: 1, retain: false } });
+  t.ok(own.ok, 'Last Will on its own up/death accepted');
+  if (own.ok) await end(own.client);
 
   const c = await connectTerminal(A);
   const codes: number[] = [];
