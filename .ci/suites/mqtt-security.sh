@@ -156,6 +156,8 @@ expect "junk topic counted" 1 "$(( $(refused publish topic-not-allowed) - R0 ))"
 expect "retain counted" 1 "$(( $(refused publish retain-not-allowed) - N0 ))"
 RC=0; timeout 20 mosquitto_sub "${COMMON[@]}" -i "$A" -u "$A" -P "${PW[$A]}" -c -q 1 -t "t/$A/down/#" -E -W 10 2>>"$WORK/clients.err" || RC=$?
 expect "persistent session refused (CONNACK 5)" 5 "$RC"
+RC=0; timeout 20 mosquitto_sub "${COMMON[@]}" -i "$A" -u "$A" -P "${PW[$A]}" --will-topic "t/$B/down/config" --will-payload x --will-retain -q 1 -t "t/$A/down/#" -E -W 10 2>>"$WORK/clients.err" || RC=$?
+expect "Last Will aimed at B's retained down/config refused (CONNACK 5)" 5 "$RC"
 
 # A second server under a small open-file limit (soft = hard = 512, so node cannot raise it) and
 # with the pending caps lifted: only the descriptor budget stands between an MQTT flood and HTTP.
