@@ -19,7 +19,7 @@ import { downTopic, encodeFleetMessage, type FleetMessage } from '@onecard/proto
 import { ServerError } from '../errors.ts';
 import type { EventFilter, EventRecord, HotlistAdd, IngestBatch, IngestResult, NewAuditRecord, NewEvent } from '../store/types.ts';
 import { auditEntry } from './admin.ts';
-import { maskEventBody, quarantineRecord, unstorableReason } from './event-records.ts';
+import { EVENT_LIMITS, maskEventBody, quarantineRecord, unstorableReason } from './event-records.ts';
 import { isCardNumber } from './hotlist.ts';
 
 /** Record type a terminal uses for a PIN-verified loss report made at a kiosk. */
@@ -209,7 +209,15 @@ export default async function ingestRoutes(app: FastifyInstance): Promise<void> 
     if (res.hotlist !== null) app.fleet.emit('hotlist-changed', res.hotlist.version);
   };
 
+  m.define('onecard_telemetry_refused_total', 'counter', 'Telemetry messages dropped because a number in them cannot be stored');
   app.uplink.handle('tele', async (terminalId, msg) => {
+    // Like outbox records: a value every backend can hold, or the message is dropped (counted),
+    // never a store error that would close the terminal's connection again and again.
+    if (!Number.isSafeInteger(msg.ts) || msg.ts < 0 || msg.ts > EVENT_LIMITS.maxTs || !Number.isSafeInteger(msg.epoch) || (msg.outbox !== undefined && !Number.isSafeInteger(msg.outbox.pending))) {
+      m.inc('onecard_telemetry_refused_total');
+      app.log.warn({ terminalId }, 'telemetry with unstorable numbers dropped');
+      return;
+    }
     m.inc('onecard_telemetry_total');
     await store.putTelemetry({
       terminalId, ts: msg.ts, receivedAt: clock.now(), epoch: msg.epoch, health: msg.health,

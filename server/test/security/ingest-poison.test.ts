@@ -103,3 +103,18 @@ t.test('CSV formula protection: every leading formula character, and after ; | t
   t.equal(csvField('a,b'), '"a,b"');
   t.equal(csvField('{"a":[1,-1]}'), '"{""a"":[1,-1]}"', 'JSON numbers after a comma are left alone (the comma field is quoted)');
 });
+
+t.test('telemetry with numbers no backend can hold is dropped and counted, never a store error', async (t) => {
+  const ta = await makeTestApp();
+  const { app } = ta;
+  t.teardown(() => app.close());
+  const tid = await enrolled(ta);
+  const tele = (over: Record<string, unknown>) => ({ v: 1, epoch: 1, ts: 5, health: 'ok', readers: [], counters: {}, ...over });
+  for (const bad of [{ ts: 1e300 }, { ts: 9e15 }, { epoch: 2 ** 70 }, { outbox: { pending: 1e300, full: false } }]) {
+    await app.uplink.dispatch('tele', tid, tele(bad), '');
+  }
+  t.equal(app.metrics.get('onecard_telemetry_refused_total'), 4);
+  t.equal(await app.ctx.store.getTelemetry(tid), undefined);
+  await app.uplink.dispatch('tele', tid, tele({}), '');
+  t.match(await app.ctx.store.getTelemetry(tid), { ts: 5, epoch: 1 });
+});
