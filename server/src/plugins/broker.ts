@@ -176,6 +176,21 @@ async function brokerPlugin(app: FastifyInstance, opts: BrokerOptions): Promise<
   const refuse = (what: string, reason: string): void => {
     m.inc('onecard_mqtt_refused_total', { what, reason });
   };
+  /**
+   * Refusals by unauthenticated clients come in floods: one warning per kind and reason every 10 s,
+   * saying how many were not logged since (the counters keep every one).
+   */
+  const lastWarned = new Map<string, { at: number; suppressed: number }>();
+  const warnThrottled = (key: string, fields: Record<string, unknown>, msg: string): void => {
+    const now = Date.now();
+    const w = lastWarned.get(key);
+    if (w !== undefined && now - w.at < 10_000) {
+      w.suppressed++;
+      return;
+    }
+    app.log.warn({ ...fields, ...(w !== undefined && w.suppressed > 0 ? { suppressed: w.suppressed } : {}) }, msg);
+    lastWarned.set(key, { at: now, suppressed: 0 });
+  };
 
   m.define('onecard_mqtt_pending', 'gauge', 'MQTT connections accepted and not yet authenticated');
   m.define('onecard_mqtt_buffered_bytes', 'gauge', 'Bytes held for incomplete inbound MQTT packets (now, and the peak of one connection)');
@@ -183,7 +198,7 @@ async function brokerPlugin(app: FastifyInstance, opts: BrokerOptions): Promise<
     limits,
     onRefuse: (reason, address) => {
       refuse('socket', reason);
-      app.log.warn({ address, reason }, 'mqtt connection closed by a limit');
+      warnThrottled(`socket:${reason}`, { address, reason }, 'mqtt connection closed by a limit');
     },
   });
   m.collect(() => {
@@ -213,7 +228,7 @@ async function brokerPlugin(app: FastifyInstance, opts: BrokerOptions): Promise<
         return done(null, true);
       }
       refuse('connect', v.reason);
-      app.log.warn({ clientId: client.id.slice(0, 64), reason: v.reason }, 'mqtt connect refused');
+      warnThrottled(`connect:${v.reason}`, { clientId: client.id.slice(0, 64), reason: v.reason }, 'mqtt connect refused');
       const err = Object.assign(new Error(v.reason), { returnCode: v.reason === 'terminal-disabled' || v.reason === 'client-id-mismatch' || v.reason === 'persistent-session' || v.reason === 'will-not-allowed' ? 5 : 4 });
       return done(err as Error & { returnCode: 4 | 5 }, false);
     }, (err: unknown) => {
