@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # Extra CI suite: the issue-6 reliability test. The fleet server (SQLite, embedded broker) and 3
-# terminal processes with file outboxes produce RELIABILITY_TOTAL transactions (default 5000)
-# while the harness SIGKILLs terminals, restarts the server and drops broker connections at
-# random; the server must then hold every transaction exactly once, in per-terminal order.
+# terminals as a box runs them — `onecard-terminal enroll`, then `onecard-terminal run --data-dir`
+# processes on simulated serial readers — sell RELIABILITY_TOTAL fares through their local APIs
+# (default 1000; real card purchases with the PSAM, journal and outbox) while the harness SIGKILLs
+# terminals (often mid-purchase), restarts the server and drops broker connections at random; the
+# server must then hold every outbox record exactly once, in per-terminal order, every answered
+# purchase, and card debits must equal the completed fares (no double debit, none unrecorded).
 # Bounded: the harness gives up after RELIABILITY_LIMIT_S (default 240 s); a watchdog here kills
 # its whole process group (terminal children included) after 300 s. No system packages needed.
 set -euo pipefail
