@@ -3,8 +3,11 @@
 # (mosquitto_pub / mosquitto_sub from mosquitto-clients) against a OneCard server started from
 # the CLI on free ports with a temporary data dir. Three terminals are enrolled with curl; a
 # representative part of the security matrix is tried (the full matrix runs in
-# server/test/security with the mqtt npm client). Fails loudly on any unexpected outcome, cleans
-# up and stops by itself.
+# server/test/security with the mqtt npm client), plus the broker limits of issue 12: retained and
+# non-protocol uplinks, persistent sessions and foreign Last Wills refused, and a second server
+# under `ulimit -n 512` flooded with idle sockets and announced-250-MiB CONNECTs while its HTTP API
+# must keep answering and its resident memory stay flat. Fails loudly on any unexpected outcome,
+# cleans up and stops by itself.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 

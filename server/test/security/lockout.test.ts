@@ -10,6 +10,7 @@
 import t from 'tap';
 import { Writable } from 'node:stream';
 import { makeTestApp, newTerminalKey, type TestApp } from '../helpers.ts';
+import { parseServerConfig } from '../../src/config.ts';
 
 const LIMIT = 30;
 
@@ -147,4 +148,13 @@ t.test('credentials in URLs never reach the log (log lines parsed back)', async 
   t.ok(urls.includes('/api/v1/live?ticket=[redacted]&x=1'), `live feed ticket redacted, other parameters kept: ${JSON.stringify(urls)}`);
   t.ok(urls.some((u) => u.endsWith('download?token=[redacted]')), 'download token redacted');
   t.ok(urls.includes('/api/v1/terminals?limit=5&access_token=[redacted]&Token=[redacted]'), 'case-insensitive names');
+});
+
+t.test('configuration: --ops-access is checked, --trusted-proxies and the limits parse', async (t) => {
+  const parse = (argv: string[], env: Record<string, string> = {}) => parseServerConfig(argv, env, () => '{}');
+  t.throws(() => parse(['--ops-access', 'everyone']), { code: 'SRV_ERR_CONFIG' }, 'unknown ops access refused');
+  t.throws(() => parse(['--mqtt-max-pending', '0']), { code: 'SRV_ERR_CONFIG' }, 'a zero cap is refused');
+  const r = parse(['--trusted-proxies', '10.0.0.2,10.1.0.0/16', '--mqtt-connect-timeout', '5000'], { ONECARD_OPS_ACCESS: 'token', ONECARD_MQTT_MAX_PER_ADDRESS: '500' });
+  t.match(r, { help: false, config: { trustedProxies: '10.0.0.2,10.1.0.0/16', mqttConnectTimeoutMs: 5000, opsAccess: 'token', mqttMaxPerAddress: 500 } });
+  t.match(parse([]), { help: false, config: { opsAccess: 'loopback', mqttMaxPendingPerAddress: 32, mqttConnectTimeoutMs: 10_000 } }, 'defaults');
 });
