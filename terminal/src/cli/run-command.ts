@@ -103,7 +103,7 @@ async function run(argv: readonly string[], io: CliIo): Promise<number> {
   try {
     if (p.check) {
       const { config: cfg, name } = await resolveTerminalConfig({ ...where, withApiToken: false });
-      io.stdout(`${p.config ?? dataDir}: valid (terminal ${cfg.terminalId}${name === undefined ? '' : ` (${name})`}, ${cfg.readers.length === 0 ? 'readers from the fleet configuration' : `${cfg.readers.length} reader(s)`}, API ${cfg.api.host}:${cfg.api.port}${cfg.updates === undefined ? '' : `, install root ${cfg.updates.root}`})\n`);
+      io.stdout(`${p.config ?? dataDir}: valid (${cfg.readers.length === 0 ? 'readers from the fleet configuration' : `${cfg.readers.length} reader(s)`}, API ${cfg.api.host}:${cfg.api.port}, terminal ${cfg.terminalId}${name === undefined ? '' : ` (${name})`}${cfg.updates === undefined ? '' : `, install root ${cfg.updates.root}`})\n`);
       return EXIT.ok;
     }
     const pre = await resolveTerminalConfig({ ...where, withApiToken: false });
