@@ -19,8 +19,6 @@ import { wrapKeySetForImport, type PurseKeyMaterial } from '../../../server/src/
 import { buildPackage, generateSigningKey, loadSigningKey, signPackage } from '../../../server/src/updates/package-io.ts';
 import { CARDS, Supervisor, installRelease, simulatedReader, startFleetServer, terminalCli, unitFor, until, writeReleaseFiles } from './box.ts';
 
-t.setTimeout(600_000);
-
 const GROUP = 'metro-gates';
 
 /** The issuer-level purse roots the simulated transit card is personalised with (test keys). */
