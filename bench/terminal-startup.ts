@@ -87,7 +87,7 @@ async function oneRun(dataDir: string, reader: string, server: RunningServer, te
     let readyMs = NaN;
     let onlineMs = NaN;
     let cpuMs = NaN;
-    const end = Date.now() + 30_000;
+    const end = Date.now() + 90_000;
     while (Number.isNaN(readyMs)) {
       if (Date.now() > end || p.exitCode !== null) throw new Error(`terminal did not start: ${err.slice(-500)}`);
       try {
