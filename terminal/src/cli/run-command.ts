@@ -114,6 +114,8 @@ async function run(argv: readonly string[], io: CliIo): Promise<number> {
     const stopped = new Promise<number>((resolve) => { stop = resolve; });
     const term: Terminal = await startTerminal({
       ...where,
+      // The runtime could not come back after a restart it asked for: let the supervisor start afresh.
+      onRestartFailed: () => stop(EXIT.failed),
       deps: {
         logger,
         ...(token === undefined ? {} : { token }),

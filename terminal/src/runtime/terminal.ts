@@ -64,6 +64,12 @@ export interface TerminalOptions {
    * process keeps running the code it loaded; `run` passes one that ends the process instead).
    */
   readonly deps: Omit<RuntimeDeps, 'requestRestart' | 'terminalName'>;
+  /**
+   * Told when a restart asked for by the runtime (restart-class configuration, in-process update)
+   * could not start the runtime again; the terminal is then down. `run` ends the process so its
+   * supervisor starts it afresh.
+   */
+  readonly onRestartFailed?: (err: unknown) => void;
 }
 
 /** What the local configuration resolved to. */
@@ -134,8 +140,18 @@ export async function startTerminal(o: TerminalOptions): Promise<Terminal> {
   let chain: Promise<void> = Promise.resolve();
   let closed = false;
   let rt: Runtime;
+  let term: Terminal | undefined;
+  /** A restart asked for while the first runtime was still starting. */
+  let early: string | undefined;
   const requestRestart = (reason: string): void => {
-    setImmediate(() => { void term.restart(reason).catch((err: unknown) => logger.error({ code: (err as { code?: unknown }).code, reason }, 'runtime restart failed')); });
+    if (term === undefined) { early ??= reason; return; }
+    const t = term;
+    setImmediate(() => {
+      void t.restart(reason).catch((err: unknown) => {
+        logger.error({ code: (err as { code?: unknown }).code, reason }, 'runtime restart failed');
+        o.onRestartFailed?.(err);
+      });
+    });
   };
   const deps: RuntimeDeps = {
     ...o.deps,
@@ -147,7 +163,7 @@ export async function startTerminal(o: TerminalOptions): Promise<Terminal> {
   // A restarted API keeps the port it got (port 0 = any, the first time).
   const port = Number(new URL(rt.url).port);
   if (config.api.port === 0 && Number.isInteger(port) && port > 0) config = { ...config, api: { ...config.api, port } };
-  const term: Terminal = {
+  term = {
     get config() { return config; },
     terminalId: config.terminalId,
     name: resolved.name,
@@ -172,5 +188,6 @@ export async function startTerminal(o: TerminalOptions): Promise<Terminal> {
       await rt.close();
     },
   };
+  if (early !== undefined) requestRestart(early);
   return term;
 }
