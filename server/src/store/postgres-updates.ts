@@ -7,7 +7,7 @@ import type pg from 'pg';
 import { ServerError } from '../errors.ts';
 import type { RolloutStatus } from '../updates/rollout.ts';
 import { toPackage, toRollout, type PackageRow, type RolloutRow } from './rows.ts';
-import type { PackageRecord, RolloutRecord, UpdatesStore } from './types.ts';
+import type { AuditOf, PackageRecord, RolloutRecord, UpdatesStore } from './types.ts';
 
 const UNIQUE_VIOLATION = '23505';
 
@@ -17,9 +17,31 @@ export class PostgresUpdatesStore implements UpdatesStore {
 
   async init(): Promise<void> {}
 
-  async addPackage(rec: Omit<PackageRecord, 'seq'>): Promise<PackageRecord> {
+  /** Runs `fn` in one transaction with the audit entries it returns (see `AuditOf`). */
+  async #audited<R>(fn: (c: pg.PoolClient) => Promise<R>, audit: AuditOf<R> | undefined): Promise<R> {
+    const c = await this.#pool.connect();
     try {
-      const r = await this.#pool.query<{ seq: number }>(`INSERT INTO updates_packages (id, name, version, min_previous_version, size, sha256, manifest_sha256, file_count, key_id, alg, signature, uploaded_at, uploaded_by)
+      await c.query('BEGIN');
+      const r = await fn(c);
+      for (const a of audit?.(r) ?? []) {
+        await c.query('INSERT INTO audit (ts, actor, action, target, ip, details) VALUES ($1, $2, $3, $4, $5, $6)', [a.ts, a.actor, a.action, a.target, a.ip, JSON.stringify(a.details)]);
+      }
+      await c.query('COMMIT');
+      return r;
+    } catch (e) {
+      await c.query('ROLLBACK').catch(() => {});
+      throw e;
+    } finally {
+      c.release();
+    }
+  }
+
+  async addPackage(rec: Omit<PackageRecord, 'seq'>, audit?: AuditOf<PackageRecord>): Promise<PackageRecord> {
+    return this.#audited((c) => this.#addPackage(c, rec), audit);
+  }
+  async #addPackage(c: pg.PoolClient, rec: Omit<PackageRecord, 'seq'>): Promise<PackageRecord> {
+    try {
+      const r = await c.query<{ seq: number }>(`INSERT INTO updates_packages (id, name, version, min_previous_version, size, sha256, manifest_sha256, file_count, key_id, alg, signature, uploaded_at, uploaded_by)
         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING seq`,
       [rec.id, rec.name, rec.version, rec.minPreviousVersion, rec.size, rec.sha256, rec.manifestSha256, rec.fileCount, rec.keyId, rec.alg, rec.signature, rec.uploadedAt, rec.uploadedBy]);
       return { ...rec, seq: r.rows[0]!.seq };
@@ -35,10 +57,12 @@ export class PostgresUpdatesStore implements UpdatesStore {
   async listPackages(): Promise<PackageRecord[]> {
     return (await this.#pool.query<PackageRow>('SELECT * FROM updates_packages ORDER BY seq DESC')).rows.map(toPackage);
   }
-  async putRollout(rec: RolloutRecord): Promise<void> {
-    await this.#pool.query(`INSERT INTO updates_rollouts (id, package_id, status, target, created_by, created_at, updated_at, state) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-      ON CONFLICT (id) DO UPDATE SET status = excluded.status, updated_at = excluded.updated_at, state = excluded.state`,
-    [rec.id, rec.packageId, rec.state.status, JSON.stringify(rec.target), rec.createdBy, rec.state.createdAt, rec.state.updatedAt, JSON.stringify(rec.state)]);
+  async putRollout(rec: RolloutRecord, audit?: AuditOf<void>): Promise<void> {
+    const q = `INSERT INTO updates_rollouts (id, package_id, status, target, created_by, created_at, updated_at, state) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+      ON CONFLICT (id) DO UPDATE SET status = excluded.status, updated_at = excluded.updated_at, state = excluded.state`;
+    const args = [rec.id, rec.packageId, rec.state.status, JSON.stringify(rec.target), rec.createdBy, rec.state.createdAt, rec.state.updatedAt, JSON.stringify(rec.state)];
+    if (audit === undefined) await this.#pool.query(q, args);
+    else await this.#audited(async (c) => { await c.query(q, args); }, audit);
   }
   async getRollout(id: string): Promise<RolloutRecord | undefined> {
     const r = (await this.#pool.query<RolloutRow>('SELECT id, package_id, target, created_by, state FROM updates_rollouts WHERE id = $1', [id])).rows[0];

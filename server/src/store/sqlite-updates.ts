@@ -7,7 +7,7 @@ import type Database from 'better-sqlite3';
 import { ServerError } from '../errors.ts';
 import type { RolloutStatus } from '../updates/rollout.ts';
 import { toPackage, toRollout, type PackageRow, type RolloutRow } from './rows.ts';
-import type { PackageRecord, RolloutRecord, UpdatesStore } from './types.ts';
+import type { AuditOf, PackageRecord, RolloutRecord, UpdatesStore } from './types.ts';
 
 export class SqliteUpdatesStore implements UpdatesStore {
   readonly #db: Database.Database;
@@ -15,15 +15,30 @@ export class SqliteUpdatesStore implements UpdatesStore {
 
   async init(): Promise<void> {}
 
-  async addPackage(rec: Omit<PackageRecord, 'seq'>): Promise<PackageRecord> {
+  /** Inside a transaction: the audit entries of a mutation (see `AuditOf`). */
+  #audit<R>(audit: AuditOf<R> | undefined, result: R): void {
+    if (audit === undefined) return;
+    const st = this.#db.prepare('INSERT INTO audit (ts, actor, action, target, ip, details) VALUES (?, ?, ?, ?, ?, ?)');
+    for (const a of audit(result)) st.run(a.ts, a.actor, a.action, a.target, a.ip, JSON.stringify(a.details));
+  }
+
+  async addPackage(rec: Omit<PackageRecord, 'seq'>, audit?: AuditOf<PackageRecord>): Promise<PackageRecord> {
+    return this.#db.transaction(() => {
+      const added = this.#addPackageSync(rec);
+      this.#audit(audit, added);
+      return added;
+    })();
+  }
+  #addPackageSync(rec: Omit<PackageRecord, 'seq'>): PackageRecord {
+    let seq: number;
     try {
-      const seq = Number(this.#db.prepare(`INSERT INTO updates_packages (id, name, version, min_previous_version, size, sha256, manifest_sha256, file_count, key_id, alg, signature, uploaded_at, uploaded_by)
+      seq = Number(this.#db.prepare(`INSERT INTO updates_packages (id, name, version, min_previous_version, size, sha256, manifest_sha256, file_count, key_id, alg, signature, uploaded_at, uploaded_by)
         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`).run(rec.id, rec.name, rec.version, rec.minPreviousVersion, rec.size, rec.sha256, rec.manifestSha256, rec.fileCount, rec.keyId, rec.alg, rec.signature, rec.uploadedAt, rec.uploadedBy).lastInsertRowid);
-      return { ...rec, seq };
     } catch (err) {
       if ((err as { code?: string }).code === 'SQLITE_CONSTRAINT_UNIQUE') throw new ServerError('SRV_ERR_CONFLICT', `package ${rec.name} ${rec.version} exists`);
       throw new ServerError('SRV_ERR_STORE', 'adding a package', {}, { cause: err });
     }
+    return { ...rec, seq };
   }
   async getPackage(id: string): Promise<PackageRecord | undefined> {
     const r = this.#db.prepare('SELECT * FROM updates_packages WHERE id = ?').get(id) as PackageRow | undefined;
@@ -32,10 +47,13 @@ export class SqliteUpdatesStore implements UpdatesStore {
   async listPackages(): Promise<PackageRecord[]> {
     return (this.#db.prepare('SELECT * FROM updates_packages ORDER BY seq DESC').all() as PackageRow[]).map(toPackage);
   }
-  async putRollout(rec: RolloutRecord): Promise<void> {
-    this.#db.prepare(`INSERT INTO updates_rollouts (id, package_id, status, target, created_by, created_at, updated_at, state) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-      ON CONFLICT(id) DO UPDATE SET status = excluded.status, updated_at = excluded.updated_at, state = excluded.state`)
-      .run(rec.id, rec.packageId, rec.state.status, JSON.stringify(rec.target), rec.createdBy, rec.state.createdAt, rec.state.updatedAt, JSON.stringify(rec.state));
+  async putRollout(rec: RolloutRecord, audit?: AuditOf<void>): Promise<void> {
+    this.#db.transaction(() => {
+      this.#db.prepare(`INSERT INTO updates_rollouts (id, package_id, status, target, created_by, created_at, updated_at, state) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+        ON CONFLICT(id) DO UPDATE SET status = excluded.status, updated_at = excluded.updated_at, state = excluded.state`)
+        .run(rec.id, rec.packageId, rec.state.status, JSON.stringify(rec.target), rec.createdBy, rec.state.createdAt, rec.state.updatedAt, JSON.stringify(rec.state));
+      this.#audit(audit, undefined);
+    })();
   }
   async getRollout(id: string): Promise<RolloutRecord | undefined> {
     const r = this.#db.prepare('SELECT id, package_id, target, created_by, state FROM updates_rollouts WHERE id = ?').get(id) as RolloutRow | undefined;

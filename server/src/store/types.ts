@@ -577,12 +577,12 @@ export interface UpdatesStore {
   /** Nothing to do for the migrated backends (the tables come with the store's migrations). */
   init(): Promise<void>;
   /** Stores a package, assigning `seq`. @throws ServerError `SRV_ERR_CONFLICT` when id or name+version exists */
-  addPackage(rec: Omit<PackageRecord, 'seq'>): Promise<PackageRecord>;
+  addPackage(rec: Omit<PackageRecord, 'seq'>, audit?: AuditOf<PackageRecord>): Promise<PackageRecord>;
   getPackage(id: string): Promise<PackageRecord | undefined>;
   /** Newest first. */
   listPackages(): Promise<PackageRecord[]>;
-  /** Inserts or replaces a rollout. */
-  putRollout(rec: RolloutRecord): Promise<void>;
+  /** Inserts or replaces a rollout (with `audit`'s entries in the same transaction). */
+  putRollout(rec: RolloutRecord, audit?: AuditOf<void>): Promise<void>;
   getRollout(id: string): Promise<RolloutRecord | undefined>;
   /** Rollouts, newest first; `status` filters. */
   listRollouts(status?: readonly RolloutStatus[]): Promise<RolloutRecord[]>;

@@ -5,6 +5,9 @@
  * terminals. Packages are verified against the configured trusted keys before they are stored;
  * archives live as files under `packageDir`. Register after the broker and auth plugins.
  *
+ * Uploads, rollout creation and pause/resume/abort write their audit entries in the same store
+ * transaction as the change.
+ *
  * A rollout that may downgrade or reinstall (`force`, or its explicit alias `allowDowngrade`)
  * needs the admin role and is audited as `rollout.downgrade-allowed`; an operator's is refused
  * with `SRV_ERR_UPDATE_DOWNGRADE`. A terminal may fetch a package's job, signature and archive
@@ -22,6 +25,8 @@ import type { FleetMessage } from '@onecard/protocol/fleet';
 import type { PendingJob } from '../jobs/notifier.ts';
 import { ServerError } from '../errors.ts';
 import { newId } from '../crypto-util.ts';
+import { auditEntry } from '../routes/admin.ts';
+import type { AuditOf } from '../store/types.ts';
 import { DEFAULT_PACKAGE_LIMITS, parseSignature, type PackageLimits } from './package-format.ts';
 import { isPublicKeyString, verifyPackage } from './package-io.ts';
 import { createRollout, countRollout, planProblem, step, type PhaseSpec, type ReportedUpdateStatus, type RolloutEvent, type RolloutPlan, type RolloutState } from './rollout.ts';
@@ -123,15 +128,16 @@ async function updatesPlugin(app: FastifyInstance, opts: UpdatesPluginOptions): 
     await app.jobs.refresh(terminalId);
   };
 
-  const apply = async (rolloutId: string, event: RolloutEvent): Promise<RolloutState> => {
+  /** Steps a rollout; the new state is stored (with `audit`'s entries, atomically) before it is used or its effects run. */
+  const apply = async (rolloutId: string, event: RolloutEvent, audit?: AuditOf<void>): Promise<RolloutState> => {
     const rec = open.get(rolloutId) ?? await store.getRollout(rolloutId);
     if (rec === undefined) throw new ServerError('SRV_ERR_NOT_FOUND', `rollout ${rolloutId}`);
     const { state, effects } = step(rec.state, event, clock.now());
     if (state === rec.state) return state;
     const next: RolloutRecord = { ...rec, state };
+    await store.putRollout(next, audit);
     if (state.status === 'active' || state.status === 'paused') open.set(rolloutId, next);
     else open.delete(rolloutId);
-    await store.putRollout(next);
     for (const e of effects) {
       if (e.type === 'notify' || e.type === 'cancel') await publishNotify(e.terminalId);
       else {
@@ -208,10 +214,9 @@ async function updatesPlugin(app: FastifyInstance, opts: UpdatesPluginOptions): 
         const rec = await store.addPackage({
           id, name: manifest.name, version: manifest.version, minPreviousVersion: manifest.minPreviousVersion, size: sig.archiveSize, sha256: sig.archiveSha256,
           manifestSha256: sig.manifestSha256, fileCount: manifest.files.length, keyId: sig.keyId, alg: sig.alg, signature: sigText, uploadedAt: clock.now(), uploadedBy: req.admin?.id ?? 'unknown',
-        });
+        }, (p) => [auditEntry(req, clock, 'update-package.upload', id, { name: p.name, version: p.version, keyId: p.keyId, sha256: p.sha256 })]);
         await rename(tmp, archivePath(id));
         await writeFile(join(opts.packageDir, `${id}.sig`), sigText, { mode: 0o644 });
-        await app.audit(req, 'update-package.upload', id, { name: rec.name, version: rec.version, keyId: rec.keyId, sha256: rec.sha256 });
         reply.code(201);
         return packageView(rec);
       } catch (err) {
@@ -293,10 +298,11 @@ async function updatesPlugin(app: FastifyInstance, opts: UpdatesPluginOptions): 
     for (const tag of b.target.tags ?? []) for (const t of await app.ctx.store.listTerminals({ tag, limit: 100000 })) add(t);
     for (const tid of b.target.terminals ?? []) { const t = await app.ctx.store.getTerminal(tid); if (t !== undefined) add(t); }
     const rec: RolloutRecord = { id, packageId: pkg.id, target: b.target, createdBy: req.admin?.id ?? 'unknown', state: createRollout(plan, [...found.values()].sort((x, y) => (x.id < y.id ? -1 : 1)), clock.now()) };
-    await store.putRollout(rec);
+    await store.putRollout(rec, () => [
+      auditEntry(req, clock, 'rollout.create', id, { packageId: pkg.id, version: pkg.version, targets: found.size, phases: b.phases, force: plan.force }),
+      ...(plan.force ? [auditEntry(req, clock, 'rollout.downgrade-allowed', id, { packageId: pkg.id, version: pkg.version, name: pkg.name })] : []),
+    ]);
     open.set(id, rec);
-    await app.audit(req, 'rollout.create', id, { packageId: pkg.id, version: pkg.version, targets: found.size, phases: b.phases, force: plan.force });
-    if (plan.force) await app.audit(req, 'rollout.downgrade-allowed', id, { packageId: pkg.id, version: pkg.version, name: pkg.name });
     await apply(id, { type: 'tick' });
     reply.code(201);
     return rolloutView(open.get(id) ?? (await store.getRollout(id))!, true);
@@ -321,8 +327,8 @@ async function updatesPlugin(app: FastifyInstance, opts: UpdatesPluginOptions): 
       const allowed = action === 'resume' ? r.state.status === 'paused' : action === 'pause' ? r.state.status === 'active' : r.state.status === 'active' || r.state.status === 'paused';
       if (!allowed) throw new ServerError('SRV_ERR_UPDATE_ROLLOUT_STATE', `${action} a ${r.state.status} rollout`, { status: r.state.status });
       const reason = typeof req.body?.reason === 'string' ? req.body.reason.slice(0, 200) : undefined;
-      await apply(r.id, action === 'abort' ? { type: 'abort', ...(reason !== undefined ? { reason } : {}) } : { type: action });
-      await app.audit(req, `rollout.${action}`, r.id, reason !== undefined ? { reason } : {});
+      await apply(r.id, action === 'abort' ? { type: 'abort', ...(reason !== undefined ? { reason } : {}) } : { type: action },
+        () => [auditEntry(req, clock, `rollout.${action}`, r.id, reason !== undefined ? { reason } : {})]);
       return rolloutView(open.get(r.id) ?? (await store.getRollout(r.id))!, false);
     });
   }

@@ -84,3 +84,31 @@ t.test('a terminal downloads only packages of rollouts that target it', async (t
     t.equal((await app.inject({ url: url(other), headers: { authorization: inside.basic } })).statusCode, 404, `no ${part} of a package no rollout sends it`);
   }
 });
+
+t.test('package upload, rollout creation and pause commit with their audit entries or not at all', async (t) => {
+  const { ta, upload, terminal } = await setup(t);
+  const { app, auth } = ta;
+  const db = (app.ctx.store as unknown as { db: { exec(sql: string): void } }).db;
+  await terminal('g1', '1.0.0');
+  db.exec("CREATE TEMP TRIGGER audit_fails BEFORE INSERT ON audit BEGIN SELECT RAISE(ABORT, 'injected'); END;");
+  await upload('1.1.0').catch(() => undefined);
+  db.exec('DROP TRIGGER temp.audit_fails');
+  t.same(await app.ctx.store.updates.listPackages(), [], 'no package without its audit entry');
+  const pkg = await upload('1.1.0');
+  t.equal((await app.ctx.store.listAudit({ action: 'update-package.upload' })).length, 1);
+
+  const body = { packageId: pkg, target: { groups: ['g1'] }, phases: [{ percent: 100 }] };
+  db.exec("CREATE TEMP TRIGGER audit_fails BEFORE INSERT ON audit BEGIN SELECT RAISE(ABORT, 'injected'); END;");
+  t.equal((await app.inject({ method: 'POST', url: '/api/v1/updates/rollouts', headers: auth(), payload: body })).statusCode, 500);
+  db.exec('DROP TRIGGER temp.audit_fails');
+  t.same(await app.ctx.store.updates.listRollouts(), [], 'no rollout without its audit entry');
+  t.same((await app.inject({ url: '/api/v1/updates/rollouts', headers: auth() })).json(), { rollouts: [] }, 'nor in memory');
+
+  const ro = (await app.inject({ method: 'POST', url: '/api/v1/updates/rollouts', headers: auth(), payload: body })).json() as { id: string };
+  db.exec("CREATE TEMP TRIGGER audit_fails BEFORE INSERT ON audit BEGIN SELECT RAISE(ABORT, 'injected'); END;");
+  t.equal((await app.inject({ method: 'POST', url: `/api/v1/updates/rollouts/${ro.id}/pause`, headers: auth(), payload: {} })).statusCode, 500);
+  db.exec('DROP TRIGGER temp.audit_fails');
+  t.match((await app.inject({ url: `/api/v1/updates/rollouts/${ro.id}`, headers: auth() })).json(), { status: 'active' }, 'not paused without its audit entry');
+  t.equal((await app.inject({ method: 'POST', url: `/api/v1/updates/rollouts/${ro.id}/pause`, headers: auth(), payload: {} })).statusCode, 200);
+  t.same((await app.ctx.store.listAudit({})).filter((e) => e.action.startsWith('rollout.') && e.actor !== 'system').map((e) => e.action).reverse(), ['rollout.create', 'rollout.pause'], 'each admin action audited once');
+});

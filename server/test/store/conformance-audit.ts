@@ -7,6 +7,7 @@
  */
 import type { Test } from 'tap';
 import type { NewAuditRecord, Store } from '../../src/store/types.ts';
+import { createRollout } from '../../src/updates/rollout.ts';
 
 const entry = (action: string, target: string): NewAuditRecord => ({ ts: 1, actor: 'tok1', action, target, ip: '', details: {} });
 const boom = (): never => { throw new Error('audit write failed'); };
@@ -98,5 +99,24 @@ export function groupCommitConformance(t: Test, open: () => Promise<Store>): voi
     ]));
     t.same(await s.listEvents({ terminalId: 'T3' }), [], 'a failure in one batch rolls back the whole group');
     t.equal((await s.listEvents({ limit: 100 })).length, 5);
+  });
+}
+
+export function updatesAuditConformance(t: Test, open: () => Promise<Store>): void {
+  t.test('updates: package upload and rollout writes commit with their audit entries or not at all', async (t) => {
+    const store = await open();
+    t.teardown(() => store.close());
+    const s = store.updates;
+    const pkg = { id: 'pkg_a', name: 'onecard-terminal', version: '1.1.0', minPreviousVersion: '1.0.0', size: 10, sha256: 'a'.repeat(64), manifestSha256: 'b'.repeat(64), fileCount: 1, keyId: '0123456789abcdef', alg: 'ed25519', signature: '{}', uploadedAt: 5, uploadedBy: 'adm_1' };
+    await t.rejects(s.addPackage(pkg, boom));
+    t.same(await s.listPackages(), [], 'no package without its audit entry');
+    t.match(await s.addPackage(pkg, (p) => [entry('update-package.upload', p.id)]), { id: 'pkg_a' });
+    const state = createRollout({ id: 'ro_1', packageId: 'pkg_a', packageSeq: 1, targetVersion: '1.1.0', minPreviousVersion: '1.0.0', force: false, phases: [{ percent: 100 }], ratePerMinute: 10, successThreshold: 0.9, maxFailures: 1, terminalTimeoutMs: 60_000 }, [{ id: 'T1', version: '1.0.0' }], 100);
+    const ro = { id: 'ro_1', packageId: 'pkg_a', target: { groups: ['g'] }, createdBy: 'adm', state };
+    await t.rejects(s.putRollout(ro, boom));
+    t.equal(await s.getRollout('ro_1'), undefined, 'no rollout without its audit entry');
+    await s.putRollout(ro, () => [entry('rollout.create', 'ro_1')]);
+    t.ok(await s.getRollout('ro_1'));
+    t.same((await store.listAudit({})).map((e) => e.action).reverse(), ['update-package.upload', 'rollout.create']);
   });
 }
