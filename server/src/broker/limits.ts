@@ -25,6 +25,11 @@ export interface BrokerLimits extends PacketLimits {
   /** Subscriptions one connection may hold (a terminal needs two: its `down/#` and the broadcast). */
   readonly maxSubscriptions: number;
   /**
+   * Largest keep-alive a CONNECT may ask for, in seconds; 0 (no keep-alive) is refused too, so a
+   * half-open connection is reaped within 1.5 × this. [MQTT-3.1.2-24]
+   */
+  readonly maxKeepaliveSeconds: number;
+  /**
    * Whether the per-address caps apply to loopback peers. Off by default: behind a TLS terminator
    * or proxy on the same host (docs/deploy.md) every terminal arrives from loopback, as do local
    * load tests; the totals still apply to them.
@@ -46,6 +51,7 @@ export const DEFAULT_BROKER_LIMITS: BrokerLimits = {
   maxInflightBytes: 4 * MAX_FLEET_PAYLOAD,
   maxQueuedBytes: 4 * MAX_FLEET_PAYLOAD,
   maxSubscriptions: 16,
+  maxKeepaliveSeconds: 3600,
   perAddressCapsOnLoopback: false,
 };
 

@@ -169,6 +169,7 @@ async function brokerPlugin(app: FastifyInstance, opts: BrokerOptions): Promise<
     // Packets a client may pipeline behind its CONNECT before CONNACK; the guard's
     // pre-authentication byte budget bounds their size.
     queueLimit: 8,
+    keepaliveLimit: limits.maxKeepaliveSeconds,
     ...(redis !== undefined ? { persistence: redis.persistence, mq: redis.mq } : {}),
   });
   m.collect(() => m.set('onecard_mqtt_connected', broker.connectedClients));

@@ -256,6 +256,10 @@ t.test('one terminal cannot grow broker memory (item 4)', async (t) => {
     const w = await tryConnect(A.mqttUrl, { clientId: A.id, username: A.id, password: A.password, will });
     t.equal(w.ok ? 0 : w.code, 5, `Last Will on ${will.topic}${will.retain ? ' (retained)' : ''} refused (CONNACK 5)`);
   }
+  for (const keepalive of [0, 3601]) {
+    const k = await tryConnect(A.mqttUrl, { clientId: A.id, username: A.id, password: A.password, keepalive });
+    t.notOk(k.ok, `keep-alive ${keepalive} refused (a half-open connection would never be reaped)`);
+  }
   const own = await tryConnect(A.mqttUrl, { clientId: A.id, username: A.id, password: A.password, will: { topic: `t/${A.id}/up/death`, payload: '{}', qos: 1, retain: false } });
   t.ok(own.ok, 'Last Will on its own up/death accepted');
   if (own.ok) await end(own.client);
