@@ -19,7 +19,6 @@ const Tag = { type: 'string', pattern: '^[a-z][a-z0-9_-]{0,31}:[^\\s]{1,64}$' } 
  */
 const TerminalName = { type: 'string', minLength: 1, maxLength: 64, pattern: '^[^\\s](?:[^\\t\\n\\r\\v\\f]*[^\\s])?$' } as const;
 
-
 /** The public view of a terminal (no credential hash). */
 export function terminalView(t: TerminalRecord): Omit<TerminalRecord, 'credentialHash'> {
   const { credentialHash: _omit, ...rest } = t;
@@ -156,6 +155,7 @@ export default async function terminalRoutes(app: FastifyInstance): Promise<void
   }, async (req, reply) => {
     const t = await store.getTerminal(req.params.id);
     if (t === undefined) throw new ServerError('SRV_ERR_NOT_FOUND', `terminal ${req.params.id}`);
+    if (t.status !== 'active') throw new ServerError('SRV_ERR_TERMINAL_DISABLED', `terminal ${t.id} is disabled; enable it first`, { terminalId: t.id });
     const token = newToken('oce');
     const id = newId('enr_');
     const expiresAt = clock.now() + 1000 * (req.body?.ttlSeconds ?? settings.enrolmentTokenTtlSeconds);
@@ -165,4 +165,3 @@ export default async function terminalRoutes(app: FastifyInstance): Promise<void
     return { id, token, terminalId: t.id, expiresAt };
   });
 }
-    if (t.status !== 'active') throw new ServerError('SRV_ERR_TERMINAL_DISABLED', `terminal ${t.id} is disabled; enable it first`, { terminalId: t.id });
