@@ -85,10 +85,14 @@ export interface Demo {
   day(): Promise<DayOutcome>;
   /** Starts the background activity (one action every `everyMs`). */
   live(everyMs?: number): void;
-  /** Stops the background activity and every terminal process (SIGTERM, waits for each exit). Idempotent. */
-  stopTerminals(): Promise<void>;
+  /**
+   * Stops the background activity and every terminal process (SIGTERM, waits for each exit).
+   * Idempotent. `interrupted`: a Ctrl-C on the controlling terminal already reached the terminal
+   * processes (same process group); give them a moment to exit by themselves first.
+   */
+  stopTerminals(interrupted?: boolean): Promise<void>;
   /** Stops the terminals, the readers and the server. Idempotent. */
-  stop(): Promise<void>;
+  stop(interrupted?: boolean): Promise<void>;
 }
 
 interface Kind {
@@ -212,7 +216,7 @@ export async function startDemo(o: DemoOptions): Promise<Demo> {
   let busy: Promise<unknown> = Promise.resolve();
   const procs: TerminalProcess[] = [];
   let serverClosed = false;
-  const stopTerminals = (): Promise<void> => {
+  const stopTerminals = (interrupted = false): Promise<void> => {
     terminalsStopped ??= (async () => {
       stopped = true;
       for (const t of timers) clearInterval(t);
@@ -220,14 +224,14 @@ export async function startDemo(o: DemoOptions): Promise<Demo> {
       await Promise.race([busy.catch(() => undefined), sleep(2_000)]);
       const starting = [...procs];
       await Promise.all(starting.map(async (p) => {
-        const e = await p.stop();
-        if (e.code !== 0 && e.signal !== 'SIGTERM') say(`warning: ${p.name} exited with code ${e.code} signal ${e.signal} (see logs/${p.name}.log)`);
+        const e = await p.stop(10_000, interrupted ? 8_000 : 0);
+        if (e.code !== 0) say(`warning: ${p.name} exited with code ${e.code} signal ${e.signal} (see logs/${p.name}.log)`);
       }));
     })();
     return terminalsStopped;
   };
-  const stop = async (): Promise<void> => {
-    await stopTerminals();
+  const stop = async (interrupted = false): Promise<void> => {
+    await stopTerminals(interrupted);
     for (const r of readers.splice(0)) await r.close().catch(() => undefined);
     if (!serverClosed) {
       serverClosed = true;

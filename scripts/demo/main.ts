@@ -22,7 +22,8 @@ Options:
   --data-dir DIR     data directory (default ./.onecard-demo)
   --port N           HTTP port of the server and dashboard (default 8080; 0: the previous run's, else a free one)
   --duration S       stop by itself after S seconds (default: run until Ctrl-C)
-  --interval MS      one background card action every MS milliseconds after the day (default 3000)
+  --interval MS      one background card action every MS milliseconds after the day (default 3000;
+                     0: none, the terminals idle)
   --help             this text
 `;
 
@@ -58,7 +59,11 @@ const num = (v: string | undefined, name: string, min: number): number | undefin
 };
 const port = num(args.port, 'port', 0)!;
 const duration = num(args.duration, 'duration', 1);
-const interval = num(args.interval, 'interval', 100)!;
+const interval = num(args.interval, 'interval', 0)!;
+if (interval > 0 && interval < 100) {
+  process.stderr.write('--interval must be 0 (no background actions) or at least 100\n');
+  process.exit(2);
+}
 
 process.on('exit', killAllSync);
 
@@ -67,7 +72,7 @@ const narrate = (line: string): void => void process.stdout.write(`${clock()}  $
 
 let demo: Awaited<ReturnType<typeof startDemo>> | undefined;
 let stopping = false;
-const shutdown = async (why: string): Promise<void> => {
+const shutdown = async (why: string, interrupted = false): Promise<void> => {
   if (stopping) return;
   stopping = true;
   if (demo === undefined) {
@@ -77,13 +82,14 @@ const shutdown = async (why: string): Promise<void> => {
     process.exit(130);
   }
   narrate(`${why}: stopping the terminal processes, readers and the server …`);
-  const force = setTimeout(() => { process.stderr.write('shutdown took too long, exiting\n'); process.exit(1); }, 20_000);
+  const force = setTimeout(() => { process.stderr.write('shutdown took too long, exiting\n'); process.exit(1); }, 30_000);
   force.unref();
-  await demo.stop();
+  await demo.stop(interrupted);
   narrate('stopped cleanly.');
   process.exit(0);
 };
-process.on('SIGINT', () => void shutdown('Ctrl-C'));
+// Ctrl-C on a terminal reaches the whole process group: the terminal processes have it too.
+process.on('SIGINT', () => void shutdown('Ctrl-C', true));
 process.on('SIGTERM', () => void shutdown('SIGTERM'));
 
 try {
@@ -100,7 +106,9 @@ process.stdout.write(`
   API docs     ${demo.httpUrl}/docs
   admin token  ${demo.adminToken}
   (paste the token into the dashboard; data in ${resolve(args['data-dir'] ?? '.onecard-demo')}, logs in its logs/)
-  terminals    ${demo.terminals.map((t) => `${t.name} pid ${t.proc.pid} API ${t.proc.apiUrl}`).join('\n               ')}
+  terminals    ${demo.terminals.map((t) => `${t.name.padEnd(15)} pid ${t.proc.pid}  local API ${t.proc.apiUrl}  reader control ${t.reader.controlUrl}`).join('\n               ')}
+  (each local API token is in terminals/NAME/terminal.json; a card goes in with
+   curl -d '{"file":"simulators/cards/ssc-2.00.json"}' READER-CONTROL/insert)
 
 `);
 try {
@@ -109,6 +117,6 @@ try {
 } catch (e) {
   narrate(`the scripted day stopped: ${e instanceof Error ? e.message : String(e)}`);
 }
-narrate(`the terminals keep working (one card action every ${interval} ms); ${duration === undefined ? 'Ctrl-C to stop' : `stopping in ${duration} s`}`);
-demo.live(interval);
+narrate(`${interval > 0 ? `the terminals keep working (one card action every ${interval} ms)` : 'the terminals stay up, idle'}; ${duration === undefined ? 'Ctrl-C to stop' : `stopping in ${duration} s`}`);
+if (interval > 0) demo.live(interval);
 if (duration !== undefined) setTimeout(() => void shutdown(`${duration} s elapsed`), duration * 1000);

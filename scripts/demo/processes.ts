@@ -209,8 +209,13 @@ export class TerminalProcess {
     return readers.some((x) => (x.slots ?? []).some((s) => s.role === 'user' && s.present));
   }
 
-  /** SIGTERM, wait for the exit (SIGKILL after `graceMs`). Idempotent. */
-  async stop(graceMs = 10_000): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+  /**
+   * SIGTERM, wait for the exit (SIGKILL after `graceMs`). Idempotent. `signalledMs`: the process
+   * may already have its signal (Ctrl-C on a terminal reaches the whole process group): wait that
+   * long for it to exit by itself first, so that a second signal does not cut its shutdown short.
+   */
+  async stop(graceMs = 10_000, signalledMs = 0): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+    if (signalledMs > 0 && this.running) await Promise.race([this.exited, new Promise((r) => setTimeout(r, signalledMs))]);
     if (this.running) this.#proc.kill('SIGTERM');
     const timer = setTimeout(() => { if (this.running) this.#proc.kill('SIGKILL'); }, graceMs);
     try {
