@@ -26,6 +26,7 @@ import type { CardAccess } from './card-access.ts';
 import { toHttpError } from './http-errors.ts';
 import { PAGE_NAME, SESSION_COOKIE, SessionStore } from './sessions.ts';
 import { apiTokenProblem, sameToken } from './token-policy.ts';
+import { registerScreens, type ScreenPage } from './screens.ts';
 
 /** The card services the API calls (the real ones by default; tests may wrap them). */
 export interface LocalApiServices {
@@ -74,6 +75,14 @@ export interface LocalApiOptions {
   readonly deviceNumber?: string;
   /** Longest wait of GET /v1/ecard/scan, ms (default 60 000). */
   readonly maxScanWaitMs?: number;
+  /** The screens served at `/kiosk/` and `/desk/` (`screens.ts`); none when absent. */
+  readonly screens?: { readonly pages: readonly ScreenPage[]; readonly root?: string };
+  /**
+   * Queues a cardholder's loss report (PIN verified on the card present) for the fleet: the runtime
+   * appends a `card.loss-report` transaction to the outbox. `online` says whether the fleet link is
+   * up now (else the report waits in the outbox). Without it the route answers 501.
+   */
+  readonly reportLoss?: (r: { readonly cardNumber: string }) => Promise<{ readonly online: boolean }>;
 }
 
 const LOCAL_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]']);
@@ -366,6 +375,30 @@ export async function buildLocalApi(opts: LocalApiOptions): Promise<FastifyInsta
     if (opts.ecard === undefined) throw new TerminalError('TERM_ERR_API_NOT_CONFIGURED', 'no e-card verifier (ecard.keys in the config)');
     return opts.ecard.verify(req.body.code);
   });
+
+  app.post<{ Body: { pin: string } }>('/v1/card/loss-report', {
+    schema: {
+      summary: 'Report the card in the reader lost (挂失), after its PIN is verified',
+      description: 'Reads the card (genuine, not already hotlisted), verifies the PIN on the card, then queues a card.loss-report for the fleet. `online: false` means the report waits in the outbox until the fleet link is back. The PIN goes to the card only.',
+      tags: ['card'],
+      body: { type: 'object', properties: { pin: pinSchema }, required: ['pin'], additionalProperties: false },
+      response: { 200: { type: 'object', properties: { queued: { type: 'boolean' }, online: { type: 'boolean' }, cardNumber: { type: 'string' } } }, ...errors },
+    },
+  }, async (req) => {
+    const reportLoss = opts.reportLoss;
+    if (reportLoss === undefined) throw new TerminalError('TERM_ERR_API_NOT_CONFIGURED', 'no fleet outbox for loss reports');
+    const cardNumber = await opts.readers.withCard(async ({ card, psam }) => {
+      const info = await svc.readBasicInfo({ card, psam, hotlist: opts.hotlist, logger: opts.logger, ...(opts.clock === undefined ? {} : { clock: opts.clock }) });
+      await svc.verifyPin({ card, pin: req.body.pin, hotlist: opts.hotlist, logger: opts.logger });
+      return info.cardNumber;
+    });
+    const { online } = await reportLoss({ cardNumber });
+    return { queued: true, online, cardNumber: cardNumber.length > 4 ? `${'*'.repeat(cardNumber.length - 4)}${cardNumber.slice(-4)}` : cardNumber };
+  });
+
+  if (opts.screens !== undefined && opts.screens.pages.length > 0) {
+    registerScreens(app, { pages: opts.screens.pages, ...(opts.screens.root === undefined ? {} : { root: opts.screens.root }), authOf: (req) => auth.get(req) });
+  }
 
   const maxWait = opts.maxScanWaitMs ?? 60_000;
   app.get<{ Querystring: { timeoutMs?: string } }>('/v1/ecard/scan', {

@@ -5,3 +5,4 @@ export * from './http-errors.ts';
 export * from './sessions.ts';
 export * from './launch.ts';
 export * from './token-policy.ts';
+export * from './screens.ts';

@@ -69,6 +69,8 @@ export interface TerminalConfig {
   readonly updates?: { readonly root: string; readonly pinnedKeys: readonly string[]; readonly healthDeadlineSeconds: number };
   /** The soft SAM (fares with delivered transit keys when no PSAM is configured). */
   readonly softSam?: { readonly terminalNumber: string };
+  /** The screens served by the local API at `/kiosk/` and `/desk/` (both off by default). */
+  readonly screens?: { readonly kiosk: boolean; readonly desk: boolean };
   /** Settings the local file fixes, which a fleet configuration does not change (`readers`). */
   readonly pinned: readonly 'readers'[];
   readonly log: { readonly level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent'; readonly file?: string };
@@ -160,7 +162,7 @@ export interface LocalConfigContext {
  */
 export function parseTerminalConfig(json: unknown, local?: LocalConfigContext): TerminalConfig {
   const c = new Checker();
-  const root = c.obj(json, '', ['terminalId', 'readers', 'card', 'psam', 'hotlist', 'journal', 'deviceNumber', 'api', 'ecard', 'fleet', 'updates', 'softSam', 'log']);
+  const root = c.obj(json, '', ['terminalId', 'readers', 'card', 'psam', 'hotlist', 'journal', 'deviceNumber', 'api', 'ecard', 'fleet', 'updates', 'softSam', 'log', 'screens']);
   const terminalId = local !== undefined && root['terminalId'] === undefined
     ? local.terminalId
     : c.str(root['terminalId'], 'terminalId', /^[A-Za-z0-9._-]{1,64}$/, 'must be 1..64 of A-Z a-z 0-9 . _ -');
@@ -258,6 +260,12 @@ export function parseTerminalConfig(json: unknown, local?: LocalConfigContext): 
     : { terminalNumber: c.str(c.obj(root['softSam'], 'softSam', ['terminalNumber'])['terminalNumber'], 'softSam.terminalNumber', /^[0-9]{12}$/, 'must be 12 digits') };
   const journal = root['journal'] === undefined ? local === undefined ? undefined : { file: join(local.dataDir, 'purchases.journal') } : file(root['journal'], 'journal');
   const logIn = root['log'] === undefined ? {} : c.obj(root['log'], 'log', ['level', 'file']);
+  const screensIn = root['screens'] === undefined ? {} : c.obj(root['screens'], 'screens', ['kiosk', 'desk']);
+  const flag = (v: unknown, f: string): boolean => {
+    if (v !== undefined && typeof v !== 'boolean') c.fail(f, 'must be true or false');
+    return v === true;
+  };
+  const screens = { kiosk: flag(screensIn['kiosk'], 'screens.kiosk'), desk: flag(screensIn['desk'], 'screens.desk') };
   return {
     terminalId,
     readers,
@@ -271,6 +279,7 @@ export function parseTerminalConfig(json: unknown, local?: LocalConfigContext): 
     ...(fleet === undefined ? {} : { fleet }),
     ...(updates === undefined ? {} : { updates }),
     ...(softSam === undefined ? {} : { softSam }),
+    screens,
     pinned: local !== undefined && readers.length > 0 ? ['readers'] : [],
     log: {
       level: logIn['level'] === undefined ? 'info' : c.oneOf(logIn['level'], 'log.level', LEVELS),

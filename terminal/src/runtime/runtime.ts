@@ -30,7 +30,7 @@ import type { ConfigPointerValue } from '../agent/fleet-http.ts';
 import { CardGate, type CardSetup } from './card-gate.ts';
 import { ALL_SERVICES, journaledServices, type ServiceFlags } from './journaled-services.ts';
 import { createEcardVerifier, createHttpOnlineVerifier, type EcardVerifier } from '../ecard/index.ts';
-import { buildLocalApi, readApiTls } from '../api/index.ts';
+import { buildLocalApi, readApiTls, SCREEN_PAGES } from '../api/index.ts';
 import type { FastifyInstance } from 'fastify';
 import type { TerminalConfig } from './config.ts';
 import type { Keystore } from '../agent/keystore.ts';
@@ -233,6 +233,15 @@ export async function startRuntime(cfg: TerminalConfig, deps: RuntimeDeps): Prom
       ...(journal === undefined ? {} : { journal }),
       ...(ecard === undefined ? {} : { ecard }),
       ...(cfg.deviceNumber === undefined ? {} : { deviceNumber: cfg.deviceNumber }),
+      screens: { pages: SCREEN_PAGES.filter((p) => cfg.screens?.[p] === true) },
+      ...(outbox === undefined ? {} : {
+        reportLoss: async ({ cardNumber }: { cardNumber: string }) => {
+          // The kiosk's loss report: a transaction the fleet applies to the hotlist (server ingest).
+          await outbox.append({ type: 'card.loss-report', body: { cardNumber, pinVerified: true, reason: 'lost' }, class: 'transaction' });
+          agent?.notifyPending();
+          return { online: agent?.state.kind === 'online' };
+        },
+      }),
     });
     closers.push(() => api.close());
     if (ca !== undefined) ca.addApiGates(api, { hisCompat: () => liveSettings?.hisCompat ?? true });
