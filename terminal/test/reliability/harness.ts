@@ -69,6 +69,8 @@ interface Term {
   /** Journal record id → the answer, for every purchase the API answered 200. */
   readonly answered: Map<string, Answered>;
   refusals: Map<string, number>;
+  /** Answers that settled a fare a kill had left pending (GET TRANSACTION PROVE) instead of a new one. */
+  recoveries: number;
   kills: number;
   starts: number;
 }
@@ -165,6 +167,7 @@ async function purchase(t: Term, amount: number): Promise<string | undefined> {
   const prev = t.answered.get(rec.id);
   if (prev !== undefined && prev.state === 'completed' && j.kind === 'completed') fail(`terminal ${t.index}: record ${rec.id} answered completed twice`);
   t.answered.set(rec.id, { amount: rec.amount, state: rec.state });
+  if (j.kind !== 'completed') t.recoveries++;
   if (producing && enough()) stopProduction();
   return j.kind === 'completed' ? 'completed' : `recovered:${j.recovery?.kind ?? '?'}`;
 }
@@ -240,7 +243,7 @@ try {
     const apiPort = await freePort();
     // The local file: the reader and the API bind; everything else comes from the enrolment and the fleet.
     writeFileSync(join(dir, 'terminal.json'), JSON.stringify({ readers: [{ id: 'front', link: 'serial', path: reader.path, model: 'gemcore-sim-pro2', userSlot: 0, psamSlot: 1 }], api: { host: '127.0.0.1', port: apiPort, token }, log: { level: 'warn' } }), { mode: 0o600 });
-    const t: Term = { index: i, dir, terminalId, apiPort, token, reader, purse, startBalance: balance(purse), proc: undefined, readyAt: undefined, answered: new Map(), refusals: new Map(), kills: 0, starts: 0 };
+    const t: Term = { index: i, dir, terminalId, apiPort, token, reader, purse, startBalance: balance(purse), proc: undefined, readyAt: undefined, answered: new Map(), refusals: new Map(), recoveries: 0, kills: 0, starts: 0 };
     terms.push(t);
     spawnTerm(t);
   }
@@ -364,7 +367,7 @@ try {
       pendingJ + unknownJ > 0 ? `${pendingJ} pending and ${unknownJ} unknown fares left in the journal` : '',
     ].filter((x) => x.length > 0);
     if (v.length > 0) problems.push(`t${t.index} (${t.terminalId}): ${v.join('; ')}`);
-    lines.push(`  t${t.index} ${t.terminalId}: ${t.answered.size} purchases answered, ${txns.length} stored (${ev.length} records, seq 1..${lastSeq}); card debited ${debited} fen = ${completedAmount} fen stored completed; ${t.kills} SIGKILLs, ${t.starts} process starts${t.refusals.size > 0 ? `; refused: ${[...t.refusals].map(([c, n]) => `${c}×${n}`).join(', ')}` : ''}`);
+    lines.push(`  t${t.index} ${t.terminalId}: ${t.answered.size} purchases answered, ${txns.length} stored (${ev.length} records, seq 1..${lastSeq}); card debited ${debited} fen = ${completedAmount} fen stored completed; ${t.recoveries} fares cut by a kill settled on the next tap; ${t.kills} SIGKILLs, ${t.starts} process starts${t.refusals.size > 0 ? `; refused: ${[...t.refusals].map(([c, n]) => `${c}×${n}`).join(', ')}` : ''}`);
   }
   const dupMetric = server!.app.metrics.get('onecard_events_duplicate_total');
   process.stdout.write([
