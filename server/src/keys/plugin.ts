@@ -21,7 +21,8 @@ import jobsPlugin from '../jobs/plugin.ts';
 import { PENDING_JOB_STATUSES, type JobStatus, type PendingJob } from '../jobs/notifier.ts';
 import { importKbpk, masterKeyCheckValue, openPurseKeyBlock, purseKeyBlock, IMPORT_FORMAT, IMPORT_INFO, PURSE_USAGES, type OpenedPurseKey } from './key-crypto.ts';
 import { keysStoreFor, type KeyApprovalRecord, type KeyJobRecord, type KeyJobTerminalRecord, type KeyRef, type KeySetVersionRecord, type KeysStore, type StoredKey } from './store.ts';
-import type { TerminalRecord } from '../store/types.ts';
+import type { KeyWrite, NewAuditRecord, TerminalRecord } from '../store/types.ts';
+import { auditEntry } from '../routes/admin.ts';
 
 export interface KeysPluginOptions {
   /** AES-256 master key (32 bytes); key routes answer `SRV_ERR_KEYS_NO_MASTER_KEY` without it. */
@@ -118,8 +119,9 @@ async function keysPlugin(app: FastifyInstance, opts: KeysPluginOptions): Promis
   };
 
   const actorOf = (req: FastifyRequest): string => req.admin?.id ?? 'unknown';
-  const auditSystem = (action: string, target: string, details: Record<string, unknown>, actor = 'system') =>
-    app.ctx.store.appendAudit({ ts: clock.now(), actor, action, target, ip: '', details });
+  /** An audit entry of the server itself (or of a terminal: `actor` `terminal:{id}`). */
+  const systemEntry = (action: string, target: string, details: Record<string, unknown>, actor = 'system'): NewAuditRecord => ({ ts: clock.now(), actor, action, target, ip: '', details });
+  const auditSystem = (action: string, target: string, details: Record<string, unknown>, actor = 'system') => app.ctx.store.appendAudit(systemEntry(action, target, details, actor));
 
   // ---- custody: approvals (dual control) ----
 
@@ -139,23 +141,33 @@ async function keysPlugin(app: FastifyInstance, opts: KeysPluginOptions): Promis
     return best?.createdBy;
   };
 
+  /** The writes cancelling a terminal's pending key deliveries (none when nothing is pending). */
+  const cancelPendingWrites = async (terminalId: string, reason: string): Promise<KeyWrite[]> =>
+    (await store.listTerminalEntries(terminalId, PENDING_JOB_STATUSES)).map((e) => ({ op: 'putJobTerminal', rec: { ...e, status: 'cancelled', error: reason, updatedAt: clock.now() } }));
+
   /** Cancels a terminal's pending key deliveries; returns whether any was cancelled. */
   const cancelPending = async (terminalId: string, reason: string): Promise<boolean> => {
-    let changed = false;
-    for (const e of await store.listTerminalEntries(terminalId, PENDING_JOB_STATUSES)) {
-      await store.putJobTerminal({ ...e, status: 'cancelled', error: reason, updatedAt: clock.now() });
-      changed = true;
-    }
-    return changed;
+    const writes = await cancelPendingWrites(terminalId, reason);
+    if (writes.length > 0) await store.commit(writes);
+    return writes.length > 0;
   };
 
-  /** Revokes a live approval (re-key, disabling, a custodian); returns whether there was one. */
-  const revokeApproval = async (terminalId: string, by: string, reason: string, audit: (details: Record<string, unknown>) => Promise<unknown>): Promise<boolean> => {
+  /**
+   * Revokes a live approval (re-key, disabling, a custodian); returns whether there was one. The
+   * revocation, the cancelled deliveries and the audit entry commit together; the terminal's job
+   * notification is refreshed after the commit.
+   */
+  const revokeApproval = async (terminalId: string, by: string, reason: string, entry: (details: Record<string, unknown>) => NewAuditRecord): Promise<boolean> => {
     const a = await store.getApproval(terminalId);
     if (a === undefined || a.revokedAt !== null) return false;
-    await store.putApproval({ ...a, revokedAt: clock.now(), revokedBy: by });
-    await cancelPending(terminalId, `approval-${reason}`);
-    await audit({ reason, approvedBy: a.approvedBy, approvedAt: a.approvedAt, expiresAt: a.expiresAt });
+    const details = { reason, approvedBy: a.approvedBy, approvedAt: a.approvedAt, expiresAt: a.expiresAt };
+    try {
+      await store.commit([{ op: 'revokeApproval', terminalId, at: clock.now(), by }, ...await cancelPendingWrites(terminalId, `approval-${reason}`)], () => [entry(details)]);
+    } catch (err) {
+      // Revoked meanwhile by another request: nothing to do here.
+      if (err instanceof ServerError && err.code === 'SRV_ERR_NOT_FOUND') return false;
+      throw err;
+    }
     await app.jobs.refresh(terminalId);
     return true;
   };
@@ -163,16 +175,19 @@ async function keysPlugin(app: FastifyInstance, opts: KeysPluginOptions): Promis
   // A re-key or re-enrolment (new key pair) and disabling end the approval.
   for (const [event, reason] of [['terminal-credentials-changed', 'rekey'], ['terminal-disabled', 'disabled']] as const) {
     app.fleet.on(event, (terminalId: string) => {
-      revokeApproval(terminalId, 'system', reason, (d) => auditSystem('key-approval.revoke', terminalId, d))
+      revokeApproval(terminalId, 'system', reason, (d) => systemEntry('key-approval.revoke', terminalId, d))
         .catch((err: unknown) => app.log.error({ err, terminalId }, 'revoking a key approval failed'));
     });
   }
 
   // ---- jobs ----
 
-  /** The keys a delivery of (keySetId, version) carries: that version's, then older retiring versions' for slots it lacks. */
-  const jobContent = async (keySetId: string, version: number): Promise<{ keys: KeyRef[]; expectedKcv: string }> => {
-    const all = await store.listKeySetVersions(keySetId);
+  /**
+   * The keys a delivery of (keySetId, version) carries: that version's, then older retiring
+   * versions' for slots it lacks. `planned`: the key set's versions as the same commit leaves them.
+   */
+  const jobContent = async (keySetId: string, version: number, planned?: readonly KeySetVersionRecord[]): Promise<{ keys: KeyRef[]; expectedKcv: string }> => {
+    const all = planned ?? await store.listKeySetVersions(keySetId);
     const main = all.find((v) => v.version === version);
     if (main === undefined || main.status === 'purged') throw new ServerError('SRV_ERR_NOT_FOUND', `key set ${keySetId} version ${version}`);
     const refs: KeyRef[] = [];
@@ -188,34 +203,36 @@ async function keysPlugin(app: FastifyInstance, opts: KeysPluginOptions): Promis
     return { keys: refs, expectedKcv: keySetCheckValue(entries) };
   };
 
-  /** Cancels the pending entries of a job; returns the terminals touched. */
-  const supersede = async (job: KeyJobRecord): Promise<string[]> => {
-    await store.putJob({ ...job, status: 'superseded' });
-    const touched: string[] = [];
+  /** The writes superseding a job and cancelling its pending entries, and the terminals they touch. */
+  const supersedeWrites = async (job: KeyJobRecord, writes: KeyWrite[], touched: Set<string>): Promise<void> => {
+    writes.push({ op: 'putJob', rec: { ...job, status: 'superseded' } });
     for (const e of await store.listJobTerminals(job.id)) {
       if (!PENDING_JOB_STATUSES.includes(e.status)) continue;
-      await store.putJobTerminal({ ...e, status: 'cancelled', error: 'superseded', updatedAt: clock.now() });
-      touched.push(e.terminalId);
+      writes.push({ op: 'putJobTerminal', rec: { ...e, status: 'cancelled', error: 'superseded', updatedAt: clock.now() } });
+      touched.add(e.terminalId);
     }
-    return touched;
   };
 
-  /** Creates the group's key job for its assignment (superseding the previous one) and notifies its terminals. */
-  const issueJob = async (groupId: string, keySetId: string, version: number, createdBy: string): Promise<KeyJobRecord> => {
-    const content = await jobContent(keySetId, version);
-    const touched = new Set<string>();
-    for (const old of await store.listJobs({ groupId, status: 'active' })) for (const id of await supersede(old)) touched.add(id);
-    const job = await store.addJob({ id: newId('kj_'), groupId, keySetId, version, keys: content.keys, expectedKcv: content.expectedKcv, status: 'active', createdAt: clock.now(), createdBy });
+  /**
+   * The writes creating the group's key job for its assignment (superseding the previous one),
+   * appended to `writes`; the terminals to notify after the commit are added to `touched`. Returns
+   * the job's audit entry, built from the job as committed (with its `seq`).
+   */
+  const planJob = async (groupId: string, keySetId: string, version: number, createdBy: string, writes: KeyWrite[], touched: Set<string>, planned?: readonly KeySetVersionRecord[]): Promise<(job: KeyJobRecord) => NewAuditRecord> => {
+    const content = await jobContent(keySetId, version, planned);
+    const mine = new Set<string>();
+    for (const old of await store.listJobs({ groupId, status: 'active' })) await supersedeWrites(old, writes, mine);
+    const jobId = newId('kj_');
+    writes.push({ op: 'addJob', rec: { id: jobId, groupId, keySetId, version, keys: content.keys, expectedKcv: content.expectedKcv, status: 'active', createdAt: clock.now(), createdBy } });
     const now = clock.now();
     for (const t of await app.ctx.store.listTerminals({ groupId, status: 'active', limit: 1_000_000 })) {
       // Only terminals a key custodian approved join key distribution.
       if ((await refusalOf(t)).refusal !== undefined) continue;
-      await store.putJobTerminal({ jobId: job.id, terminalId: t.id, status: 'queued', reportedKcv: null, error: null, createdAt: now, updatedAt: now });
-      touched.add(t.id);
+      writes.push({ op: 'putJobTerminal', rec: { jobId, terminalId: t.id, status: 'queued', reportedKcv: null, error: null, createdAt: now, updatedAt: now } });
+      mine.add(t.id);
     }
-    await auditSystem('key-job.create', job.id, { groupId, keySetId, version, seq: job.seq, expectedKcv: job.expectedKcv, terminals: touched.size }, createdBy);
-    await app.jobs.refreshMany(touched);
-    return job;
+    for (const id of mine) touched.add(id);
+    return (job) => systemEntry('key-job.create', job.id, { groupId, keySetId, version, seq: job.seq, expectedKcv: job.expectedKcv, terminals: mine.size }, createdBy);
   };
 
   app.jobs.register({
@@ -275,29 +292,32 @@ async function keysPlugin(app: FastifyInstance, opts: KeysPluginOptions): Promis
       status = msg.status === 'rejected' ? 'rejected' : 'failed';
       error = (msg.error?.code ?? msg.status).slice(0, 64);
     }
-    await store.putJobTerminal({ ...e, status, reportedKcv: msg.kcv ?? e.reportedKcv, error, updatedAt: now });
-    if (status !== 'in-progress') {
-      await auditSystem(`key-job.${status}`, jobId, { terminalId, expectedKcv: job.expectedKcv, ...(msg.kcv !== undefined ? { reportedKcv: msg.kcv } : {}), ...(error !== null ? { error } : {}) }, `terminal:${terminalId}`);
-      await app.jobs.refresh(terminalId);
-    }
+    // The entry's new status and its audit entry commit together; the notification follows.
+    await store.commit([{ op: 'putJobTerminal', rec: { ...e, status, reportedKcv: msg.kcv ?? e.reportedKcv, error, updatedAt: now } }],
+      status === 'in-progress' ? undefined : () => [systemEntry(`key-job.${status}`, jobId, { terminalId, expectedKcv: job.expectedKcv, ...(msg.kcv !== undefined ? { reportedKcv: msg.kcv } : {}), ...(error !== null ? { error } : {}) }, `terminal:${terminalId}`)]);
+    if (status !== 'in-progress') await app.jobs.refresh(terminalId);
   });
 
   const tick = async (): Promise<void> => {
     const now = clock.now();
     for (const v of await store.listKeySetVersions()) {
       if (v.status !== 'retiring' || v.deadline === null || v.deadline > now) continue;
-      await store.putKeySetVersion({ ...v, status: 'purged', keys: v.keys.map((k) => ({ ...k, block: null })) });
-      await auditSystem('key-set.purge', v.keySetId, { version: v.version, deadline: v.deadline });
-      // Deliveries that still carry the purged keys are re-issued without them.
+      const purged: KeySetVersionRecord = { ...v, status: 'purged', keys: v.keys.map((k) => ({ ...k, block: null })) };
+      const planned = (await store.listKeySetVersions(v.keySetId)).map((x) => (x.version === v.version ? purged : x));
+      const writes: KeyWrite[] = [{ op: 'putKeySetVersion', rec: purged }];
+      const touched = new Set<string>();
+      const jobAudits: ((job: KeyJobRecord) => NewAuditRecord)[] = [];
+      // Deliveries that still carry the purged keys are re-issued without them, in the same commit.
       for (const job of await store.listJobs({ keySetId: v.keySetId, status: 'active' })) {
-        if (job.keys.some((r) => r.version === v.version)) await issueJob(job.groupId, job.keySetId, job.version, 'system');
+        if (job.keys.some((r) => r.version === v.version)) jobAudits.push(await planJob(job.groupId, job.keySetId, job.version, 'system', writes, touched, planned));
       }
+      await store.commit(writes, (r) => [systemEntry('key-set.purge', v.keySetId, { version: v.version, deadline: v.deadline }), ...r.jobs.map((j, i) => jobAudits[i]!(j))]);
+      await app.jobs.refreshMany(touched);
     }
     for (const job of await store.listJobs({ status: 'active' })) {
       for (const e of await store.listJobTerminals(job.id)) {
         if (e.status !== 'in-progress' || now - e.updatedAt < timeoutMs) continue;
-        await store.putJobTerminal({ ...e, status: 'timed-out', error: 'timeout', updatedAt: now });
-        await auditSystem('key-job.timed-out', job.id, { terminalId: e.terminalId });
+        await store.commit([{ op: 'putJobTerminal', rec: { ...e, status: 'timed-out', error: 'timeout', updatedAt: now } }], () => [systemEntry('key-job.timed-out', job.id, { terminalId: e.terminalId })]);
         await app.jobs.refresh(e.terminalId);
       }
     }
@@ -393,8 +413,8 @@ async function keysPlugin(app: FastifyInstance, opts: KeysPluginOptions): Promis
     }
     if (!stored.some((k) => k.usage === PURSE_USAGES.purchase)) throw new ServerError('SRV_ERR_KEYS_IMPORT', 'a key set needs a purchase key (usage 61)', { reason: 'no-purchase-key' });
     const rec: KeySetVersionRecord = { keySetId: b.keySetId, version, description: b.description ?? '', status: 'active', deadline: null, masterKcv: masterKcv!, keys: stored, createdAt: clock.now(), createdBy: actorOf(req) };
-    await store.addKeySetVersion(rec);
-    await app.audit(req, 'key-set.import', b.keySetId, { version, keys: stored.map((k) => ({ usage: k.usage, keyVersion: k.keyVersion, algorithmId: k.algorithmId, kcv: k.kcv })) });
+    // The key-set version and its audit entry commit together.
+    await store.commit([{ op: 'addKeySetVersion', rec }], () => [auditEntry(req, clock, 'key-set.import', b.keySetId, { version, keys: stored.map((k) => ({ usage: k.usage, keyVersion: k.keyVersion, algorithmId: k.algorithmId, kcv: k.kcv })) })]);
     reply.code(201);
     return versionView(rec);
   });
@@ -427,10 +447,14 @@ async function keysPlugin(app: FastifyInstance, opts: KeysPluginOptions): Promis
     if (v === undefined) throw new ServerError('SRV_ERR_NOT_FOUND', `key set ${req.body.keySetId} version ${req.body.version}`);
     if (v.status === 'purged') throw new ServerError('SRV_ERR_KEYS_STATE', `version ${v.version} was purged`, { status: v.status });
     checkMaster(v);
-    await store.putAssignment({ groupId, keySetId: v.keySetId, version: v.version, assignedAt: clock.now(), assignedBy: actorOf(req) });
-    await app.audit(req, 'key-set.assign', groupId, { keySetId: v.keySetId, version: v.version });
-    const job = await issueJob(groupId, v.keySetId, v.version, actorOf(req));
-    return { assignment: await store.getAssignment(groupId), job: await jobView(job, false) };
+    // Assignment, key job, its entries and their audit entries commit together; the terminals are
+    // notified after the commit, once.
+    const writes: KeyWrite[] = [{ op: 'putAssignment', rec: { groupId, keySetId: v.keySetId, version: v.version, assignedAt: clock.now(), assignedBy: actorOf(req) } }];
+    const touched = new Set<string>();
+    const jobAudit = await planJob(groupId, v.keySetId, v.version, actorOf(req), writes, touched);
+    const { jobs: [job] } = await store.commit(writes, (r) => [auditEntry(req, clock, 'key-set.assign', groupId, { keySetId: v.keySetId, version: v.version }), ...r.jobs.map(jobAudit)]);
+    await app.jobs.refreshMany(touched);
+    return { assignment: await store.getAssignment(groupId), job: await jobView(job!, false) };
   });
 
   app.delete<{ Params: { groupId: string } }>('/api/v1/groups/:groupId/key-set', {
@@ -438,10 +462,12 @@ async function keysPlugin(app: FastifyInstance, opts: KeysPluginOptions): Promis
     schema: { tags: ['keys'], summary: 'Unassign: pending deliveries are cancelled (terminals keep what they hold)', params: { type: 'object', properties: { groupId: ID }, required: ['groupId'] } },
   }, async (req, reply) => {
     const { groupId } = req.params;
-    if (!(await store.deleteAssignment(groupId))) throw new ServerError('SRV_ERR_NOT_FOUND', `no key set assigned to ${groupId}`);
+    if ((await store.getAssignment(groupId)) === undefined) throw new ServerError('SRV_ERR_NOT_FOUND', `no key set assigned to ${groupId}`);
+    const writes: KeyWrite[] = [{ op: 'deleteAssignment', groupId }];
     const touched = new Set<string>();
-    for (const j of await store.listJobs({ groupId, status: 'active' })) for (const id of await supersede(j)) touched.add(id);
-    await app.audit(req, 'key-set.unassign', groupId, {});
+    for (const j of await store.listJobs({ groupId, status: 'active' })) await supersedeWrites(j, writes, touched);
+    // Fails with SRV_ERR_NOT_FOUND, writing nothing, when another request unassigned it meanwhile.
+    await store.commit(writes, () => [auditEntry(req, clock, 'key-set.unassign', groupId, {})]);
     await app.jobs.refreshMany(touched);
     reply.code(204);
   });
@@ -461,19 +487,27 @@ async function keysPlugin(app: FastifyInstance, opts: KeysPluginOptions): Promis
     checkMaster(target);
     const deadline = clock.now() + req.body.retireAfterSeconds * 1000;
     const retiring: { version: number; deadline: number }[] = [];
-    for (const v of await store.listKeySetVersions(keySetId)) {
-      if (v.version >= target.version || v.status !== 'active') continue;
-      await store.putKeySetVersion({ ...v, status: 'retiring', deadline });
+    const writes: KeyWrite[] = [];
+    // The versions as this commit leaves them (the new jobs still carry the retiring keys).
+    const planned = (await store.listKeySetVersions(keySetId)).map((v): KeySetVersionRecord => {
+      if (v.version >= target.version || v.status !== 'active') return v;
+      const r: KeySetVersionRecord = { ...v, status: 'retiring', deadline };
+      writes.push({ op: 'putKeySetVersion', rec: r });
       retiring.push({ version: v.version, deadline });
-    }
+      return r;
+    });
     const groups: string[] = [];
-    const jobs: Record<string, unknown>[] = [];
+    const touched = new Set<string>();
+    const jobAudits: ((job: KeyJobRecord) => NewAuditRecord)[] = [];
     for (const a of await store.listAssignments(keySetId)) {
-      await store.putAssignment({ ...a, version: target.version, assignedAt: clock.now(), assignedBy: actorOf(req) });
+      writes.push({ op: 'putAssignment', rec: { ...a, version: target.version, assignedAt: clock.now(), assignedBy: actorOf(req) } });
       groups.push(a.groupId);
-      jobs.push(await jobView(await issueJob(a.groupId, keySetId, target.version, actorOf(req)), false));
+      jobAudits.push(await planJob(a.groupId, keySetId, target.version, actorOf(req), writes, touched, planned));
     }
-    await app.audit(req, 'key-set.rotate', keySetId, { toVersion: target.version, retiring, groups });
+    // Retirements, assignments, jobs and every audit entry commit together; notifications follow.
+    const done = await store.commit(writes, (r) => [auditEntry(req, clock, 'key-set.rotate', keySetId, { toVersion: target.version, retiring, groups }), ...r.jobs.map((j, i) => jobAudits[i]!(j))]);
+    await app.jobs.refreshMany(touched);
+    const jobs = await Promise.all(done.jobs.map((j) => jobView(j, false)));
     return { keySetId, toVersion: target.version, retiring, groups, jobs };
   });
 
@@ -546,15 +580,17 @@ async function keysPlugin(app: FastifyInstance, opts: KeysPluginOptions): Promis
     if (minter !== undefined && minter === actor) throw new ServerError('SRV_ERR_KEYS_DUAL_CONTROL', 'the admin who issued this terminal\'s enrolment or re-key token cannot approve it', { terminalId: t.id });
     const now = clock.now();
     const approval: KeyApprovalRecord = { terminalId: t.id, publicKey: t.publicKey, approvedBy: actor, approvedAt: now, expiresAt: now + req.body.validForSeconds * 1000, revokedAt: null, revokedBy: null };
-    await store.putApproval(approval);
-    await app.audit(req, 'key-approval.grant', t.id, { expiresAt: approval.expiresAt, enrolledBy: minter ?? null, groupId: t.groupId });
+    const writes: KeyWrite[] = [{ op: 'putApproval', rec: approval }];
     // Join (or, on renewal, re-receive with the new expiry) the group's active key job.
     const active = (await store.listJobs({ groupId: t.groupId, status: 'active' }))[0];
     if (active !== undefined) {
       const e = await store.getJobTerminal(active.id, t.id);
-      await store.putJobTerminal({ jobId: active.id, terminalId: t.id, status: 'queued', reportedKcv: null, error: null, createdAt: e?.createdAt ?? now, updatedAt: now });
-      await app.jobs.refresh(t.id);
+      writes.push({ op: 'putJobTerminal', rec: { jobId: active.id, terminalId: t.id, status: 'queued', reportedKcv: null, error: null, createdAt: e?.createdAt ?? now, updatedAt: now } });
     }
+    // The approval, the delivery entry and the audit entry commit together; the terminal is
+    // notified after the commit.
+    await store.commit(writes, () => [auditEntry(req, clock, 'key-approval.grant', t.id, { expiresAt: approval.expiresAt, enrolledBy: minter ?? null, groupId: t.groupId })]);
+    if (active !== undefined) await app.jobs.refresh(t.id);
     return approvalView(t);
   });
 
@@ -563,7 +599,7 @@ async function keysPlugin(app: FastifyInstance, opts: KeysPluginOptions): Promis
     schema: { tags: ['keys'], summary: 'Revoke this terminal\'s key-delivery approval: pending deliveries are cancelled; the terminal erases its soft-SAM keys at their expiry', params: TERMINAL_PARAMS },
   }, async (req) => {
     const t = await terminalOr404(req.params.id);
-    const done = await revokeApproval(t.id, actorOf(req), 'custodian', (d) => app.audit(req, 'key-approval.revoke', t.id, d));
+    const done = await revokeApproval(t.id, actorOf(req), 'custodian', (d) => auditEntry(req, clock, 'key-approval.revoke', t.id, d));
     if (!done) throw new ServerError('SRV_ERR_NOT_FOUND', `no live key approval for terminal ${t.id}`);
     return approvalView(t);
   });
@@ -624,8 +660,9 @@ async function keysPlugin(app: FastifyInstance, opts: KeysPluginOptions): Promis
     } finally {
       kbpk.fill(0);
     }
-    if (e.status === 'queued') await store.putJobTerminal({ ...e, status: 'in-progress', updatedAt: clock.now() });
-    await auditSystem('key-job.deliver', job.id, { terminalId: t.id, seq: job.seq, keys: keys.length, approvedBy: approval.approvedBy, approvedAt: approval.approvedAt, expiresAt: approval.expiresAt }, `terminal:${t.id}`);
+    // The delivery is recorded and audited together before any key block leaves the server.
+    await store.commit(e.status === 'queued' ? [{ op: 'putJobTerminal', rec: { ...e, status: 'in-progress', updatedAt: clock.now() } }] : [],
+      () => [systemEntry('key-job.deliver', job.id, { terminalId: t.id, seq: job.seq, keys: keys.length, approvedBy: approval.approvedBy, approvedAt: approval.approvedAt, expiresAt: approval.expiresAt }, `terminal:${t.id}`)]);
     reply.header('cache-control', 'no-store');
     // `expiresAt`: the terminal's soft SAM stops using these keys and erases them at this time.
     return { v: 1, jobId: job.id, kind: 'keys', version: job.seq, keySetId: job.keySetId, keySetVersion: job.version, expiresAt: approval.expiresAt, keys };

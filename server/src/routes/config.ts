@@ -16,6 +16,7 @@ import { canonicalJson, downTopic, encodeFleetMessage, validateTerminalConfig } 
 import { isProtocolError } from '@onecard/protocol/errors';
 import { ServerError } from '../errors.ts';
 import type { ConfigDocRecord, ConfigScope, EffectiveConfig } from '../store/types.ts';
+import { auditEntry } from './admin.ts';
 
 const DocId = { type: 'string', pattern: '^[a-z0-9][a-z0-9_-]{0,63}$' } as const;
 const TargetId = { type: 'string', pattern: '^[A-Za-z0-9_-]{1,64}$' } as const;
@@ -113,8 +114,9 @@ export default async function configRoutes(app: FastifyInstance): Promise<void> 
     },
   }, async (req, reply) => {
     const { body, sha256 } = canonicalConfig(req.body.document);
-    const doc = await store.createConfigDoc({ id: req.body.id, name: req.body.name, body, sha256, at: clock.now(), by: req.admin!.id });
-    await app.audit(req, 'config.create', doc.id, { version: doc.version, sha256 });
+    // The document and its audit entry commit together (nothing is announced: no assignment yet).
+    const doc = await store.createConfigDoc({ id: req.body.id, name: req.body.name, body, sha256, at: clock.now(), by: req.admin!.id },
+      (d) => [auditEntry(req, clock, 'config.create', d.id, { version: d.version, sha256 })]);
     reply.code(201).header('etag', `"${doc.version}"`);
     return docView(doc);
   });
@@ -137,8 +139,9 @@ export default async function configRoutes(app: FastifyInstance): Promise<void> 
   }, async (req, reply) => {
     const expected = expectedVersion(req, req.body.expectedVersion);
     const { body, sha256 } = canonicalConfig(req.body.document);
-    const doc = await store.updateConfigDoc(req.params.id, { body, sha256, at: clock.now(), by: req.admin!.id, ...(expected !== undefined ? { expectedVersion: expected } : {}) });
-    await app.audit(req, 'config.update', doc.id, { version: doc.version, sha256, ...(expected !== undefined ? { expectedVersion: expected } : {}) });
+    // The version and its audit entry commit together; the pointers are announced only after.
+    const doc = await store.updateConfigDoc(req.params.id, { body, sha256, at: clock.now(), by: req.admin!.id, ...(expected !== undefined ? { expectedVersion: expected } : {}) },
+      (d) => [auditEntry(req, clock, 'config.update', d.id, { version: d.version, sha256, ...(expected !== undefined ? { expectedVersion: expected } : {}) })]);
     const effs = await store.listEffectiveConfigs({ docId: doc.id });
     await pushPointers(effs);
     reply.header('etag', `"${doc.version}"`);
@@ -169,16 +172,17 @@ export default async function configRoutes(app: FastifyInstance): Promise<void> 
         body: { type: 'object', additionalProperties: false, required: ['configId'], properties: { configId: DocId } },
       },
     }, async (req) => {
-      await store.assignConfig({ scope, target: req.params.id, docId: req.body.configId });
-      await app.audit(req, 'config.assign', `${scope}:${req.params.id}`, { configId: req.body.configId });
+      await store.assignConfig({ scope, target: req.params.id, docId: req.body.configId },
+        () => [auditEntry(req, clock, 'config.assign', `${scope}:${req.params.id}`, { configId: req.body.configId })]);
       return { scope, target: req.params.id, configId: req.body.configId, pushed: await pushAfterAssignment(scope, req.params.id) };
     });
     app.delete<{ Params: { id: string } }>(base, {
       preHandler: operators,
       schema: { tags: ['config'], summary: `Remove a ${scope}'s configuration assignment`, params: { type: 'object', properties: { id: TargetId } } },
     }, async (req, reply) => {
-      if (!(await store.unassignConfig(scope, req.params.id))) throw new ServerError('SRV_ERR_NOT_FOUND', `no assignment for ${scope} ${req.params.id}`);
-      await app.audit(req, 'config.unassign', `${scope}:${req.params.id}`);
+      if (!(await store.unassignConfig(scope, req.params.id, () => [auditEntry(req, clock, 'config.unassign', `${scope}:${req.params.id}`)]))) {
+        throw new ServerError('SRV_ERR_NOT_FOUND', `no assignment for ${scope} ${req.params.id}`);
+      }
       await pushAfterAssignment(scope, req.params.id);
       reply.code(204);
     });

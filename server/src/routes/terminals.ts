@@ -133,17 +133,18 @@ export default async function terminalRoutes(app: FastifyInstance): Promise<void
   }, async (req) => {
     const before = await store.getTerminal(req.params.id);
     if (before === undefined) throw new ServerError('SRV_ERR_NOT_FOUND', `terminal ${req.params.id}`);
-    const t = await store.updateTerminal(req.params.id, { name: req.body.name });
+    // The new name and its audit entry commit together.
+    const t = await store.updateTerminal(req.params.id, { name: req.body.name }, (u) => [auditEntry(req, clock, 'terminal.rename', u.id, { from: before.name ?? null, to: u.name ?? null })]);
     if (t === undefined) throw new ServerError('SRV_ERR_NOT_FOUND', `terminal ${req.params.id}`);
-    await app.audit(req, 'terminal.rename', t.id, { from: before.name ?? null, to: t.name ?? null });
     return terminalView(t);
   });
 
   for (const [action, status] of [['disable', 'disabled'], ['enable', 'active']] as const) {
     app.post<{ Params: { id: string } }>(`/api/v1/terminals/:id/${action}`, { preHandler: app.requireRole('operator'), schema: { tags: ['terminals'], summary: `${action[0]!.toUpperCase()}${action.slice(1)} a terminal` } }, async (req) => {
-      const t = await store.updateTerminal(req.params.id, { status });
+      // The status and its audit entry commit together; the connection is dropped (and the key
+      // approval revoked) only after the commit, once.
+      const t = await store.updateTerminal(req.params.id, { status }, (u) => [auditEntry(req, clock, `terminal.${action}`, u.id)]);
       if (t === undefined) throw new ServerError('SRV_ERR_NOT_FOUND', `terminal ${req.params.id}`);
-      await app.audit(req, `terminal.${action}`, t.id);
       if (status === 'disabled') app.fleet.emit('terminal-disabled', t.id);
       return terminalView(t);
     });
@@ -159,8 +160,8 @@ export default async function terminalRoutes(app: FastifyInstance): Promise<void
     const token = newToken('oce');
     const id = newId('enr_');
     const expiresAt = clock.now() + 1000 * (req.body?.ttlSeconds ?? settings.enrolmentTokenTtlSeconds);
-    await store.createEnrolmentToken({ id, tokenHash: hashToken(token), groupId: t.groupId, tags: t.tags, expiresAt, createdAt: clock.now(), createdBy: req.admin!.id, forTerminal: t.id });
-    await app.audit(req, 'terminal.rekey-token', t.id, { enrolmentTokenId: id, expiresAt });
+    await store.createEnrolmentToken({ id, tokenHash: hashToken(token), groupId: t.groupId, tags: t.tags, expiresAt, createdAt: clock.now(), createdBy: req.admin!.id, forTerminal: t.id },
+      () => [auditEntry(req, clock, 'terminal.rekey-token', t.id, { enrolmentTokenId: id, expiresAt })]);
     reply.code(201);
     return { id, token, terminalId: t.id, expiresAt };
   });

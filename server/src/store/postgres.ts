@@ -320,7 +320,7 @@ export class PostgresStore implements Store {
     return (await this.#rows<TerminalRow>(`SELECT * FROM terminals ${w.sql} ORDER BY id LIMIT ${lim}`, w.args)).map(toTerminal);
   }
 
-  async updateTerminal(id: string, patch: TerminalPatch): Promise<TerminalRecord | undefined> {
+  async updateTerminal(id: string, patch: TerminalPatch, audit?: AuditOf<TerminalRecord>): Promise<TerminalRecord | undefined> {
     const sets: string[] = [];
     const args: unknown[] = [];
     const set = (col: string, v: unknown): void => { args.push(v); sets.push(`${col} = $${args.length}`); };
@@ -330,10 +330,16 @@ export class PostgresStore implements Store {
     if (patch.groupId !== undefined) set('group_id', patch.groupId);
     if (patch.tags !== undefined) set('tags', JSON.stringify(patch.tags));
     if (patch.name !== undefined) set('name', patch.name);
-    if (sets.length === 0) return this.getTerminal(id);
     args.push(id);
-    const r = await this.#one<TerminalRow>(`UPDATE terminals SET ${sets.join(', ')} WHERE id = $${args.length} RETURNING *`, args);
-    return r === undefined ? undefined : toTerminal(r);
+    return this.#tx(async (c) => {
+      const r = sets.length === 0
+        ? await this.#one<TerminalRow>(`SELECT * FROM terminals WHERE id = $${args.length}`, args, c)
+        : await this.#one<TerminalRow>(`UPDATE terminals SET ${sets.join(', ')} WHERE id = $${args.length} RETURNING *`, args, c);
+      if (r === undefined) return undefined;
+      const t = toTerminal(r);
+      await this.#auditTx(c, audit, t);
+      return t;
+    });
   }
 
   async updatePresence(id: string, u: PresenceUpdate): Promise<boolean> {
@@ -352,13 +358,15 @@ export class PostgresStore implements Store {
 
   // ── configuration ───────────────────────────────────────────────────────────────────────────
 
-  async createConfigDoc(rec: { id: string; name: string; body: string; sha256: string; at: number; by: string }): Promise<ConfigDocRecord> {
+  async createConfigDoc(rec: { id: string; name: string; body: string; sha256: string; at: number; by: string }, audit?: AuditOf<ConfigDocRecord>): Promise<ConfigDocRecord> {
     try {
       return await this.#tx(async (c) => {
         if ((await this.#one('SELECT 1 FROM config_docs WHERE id = $1', [rec.id], c)) !== undefined) throw new ServerError('SRV_ERR_CONFLICT', `config ${rec.id} exists`, { id: rec.id });
         const v = (await this.#one<{ version: number }>('INSERT INTO config_versions (doc_id, sha256, body, created_at, created_by) VALUES ($1, $2, $3, $4, $5) RETURNING version', [rec.id, rec.sha256, rec.body, rec.at, rec.by], c))!.version;
         await c.query('INSERT INTO config_docs (id, name, created_at, version, updated_at, updated_by) VALUES ($1, $2, $3, $4, $3, $5)', [rec.id, rec.name, rec.at, v, rec.by]);
-        return toDoc((await this.#one<DocRow>(`${DOC_SELECT} WHERE d.id = $1`, [rec.id], c))!);
+        const doc = toDoc((await this.#one<DocRow>(`${DOC_SELECT} WHERE d.id = $1`, [rec.id], c))!);
+        await this.#auditTx(c, audit, doc);
+        return doc;
       });
     } catch (cause) {
       // Two servers creating the same id at once: the loser hits the primary key.
@@ -367,7 +375,7 @@ export class PostgresStore implements Store {
     }
   }
 
-  async updateConfigDoc(id: string, rec: { body: string; sha256: string; at: number; by: string; expectedVersion?: number }): Promise<ConfigDocRecord> {
+  async updateConfigDoc(id: string, rec: { body: string; sha256: string; at: number; by: string; expectedVersion?: number }, audit?: AuditOf<ConfigDocRecord>): Promise<ConfigDocRecord> {
     return this.#tx(async (c) => {
       const cur = await this.#one<{ version: number }>('SELECT version FROM config_docs WHERE id = $1 FOR UPDATE', [id], c);
       if (cur === undefined) throw new ServerError('SRV_ERR_NOT_FOUND', `config ${id}`, { id });
@@ -376,7 +384,9 @@ export class PostgresStore implements Store {
       }
       const v = (await this.#one<{ version: number }>('INSERT INTO config_versions (doc_id, sha256, body, created_at, created_by) VALUES ($1, $2, $3, $4, $5) RETURNING version', [id, rec.sha256, rec.body, rec.at, rec.by], c))!.version;
       await c.query('UPDATE config_docs SET version = $1, updated_at = $2, updated_by = $3 WHERE id = $4', [v, rec.at, rec.by, id]);
-      return toDoc((await this.#one<DocRow>(`${DOC_SELECT} WHERE d.id = $1`, [id], c))!);
+      const doc = toDoc((await this.#one<DocRow>(`${DOC_SELECT} WHERE d.id = $1`, [id], c))!);
+      await this.#auditTx(c, audit, doc);
+      return doc;
     });
   }
 
@@ -400,15 +410,22 @@ export class PostgresStore implements Store {
       .map((r) => ({ version: r.version, docId: r.doc_id, sha256: r.sha256, createdAt: r.created_at, createdBy: r.created_by }));
   }
 
-  async assignConfig(a: ConfigAssignment): Promise<void> {
-    if ((await this.#one('SELECT 1 FROM config_docs WHERE id = $1', [a.docId])) === undefined) throw new ServerError('SRV_ERR_NOT_FOUND', `config ${a.docId}`);
-    const exists = await this.#one(a.scope === 'group' ? 'SELECT 1 FROM groups WHERE id = $1' : 'SELECT 1 FROM terminals WHERE id = $1', [a.target]);
-    if (exists === undefined) throw new ServerError('SRV_ERR_NOT_FOUND', `${a.scope} ${a.target}`);
-    await this.#pool.query('INSERT INTO config_assignments (scope, target, doc_id) VALUES ($1, $2, $3) ON CONFLICT (scope, target) DO UPDATE SET doc_id = excluded.doc_id', [a.scope, a.target, a.docId]);
+  async assignConfig(a: ConfigAssignment, audit?: AuditOf<void>): Promise<void> {
+    await this.#tx(async (c) => {
+      if ((await this.#one('SELECT 1 FROM config_docs WHERE id = $1', [a.docId], c)) === undefined) throw new ServerError('SRV_ERR_NOT_FOUND', `config ${a.docId}`);
+      const exists = await this.#one(a.scope === 'group' ? 'SELECT 1 FROM groups WHERE id = $1' : 'SELECT 1 FROM terminals WHERE id = $1', [a.target], c);
+      if (exists === undefined) throw new ServerError('SRV_ERR_NOT_FOUND', `${a.scope} ${a.target}`);
+      await c.query('INSERT INTO config_assignments (scope, target, doc_id) VALUES ($1, $2, $3) ON CONFLICT (scope, target) DO UPDATE SET doc_id = excluded.doc_id', [a.scope, a.target, a.docId]);
+      await this.#auditTx(c, audit, undefined);
+    });
   }
 
-  async unassignConfig(scope: ConfigScope, target: string): Promise<boolean> {
-    return (await this.#pool.query('DELETE FROM config_assignments WHERE scope = $1 AND target = $2', [scope, target])).rowCount === 1;
+  async unassignConfig(scope: ConfigScope, target: string, audit?: AuditOf<boolean>): Promise<boolean> {
+    return this.#tx(async (c) => {
+      const removed = (await c.query('DELETE FROM config_assignments WHERE scope = $1 AND target = $2', [scope, target])).rowCount === 1;
+      if (removed) await this.#auditTx(c, audit, true);
+      return removed;
+    });
   }
 
   async listConfigAssignments(docId?: string): Promise<ConfigAssignment[]> {

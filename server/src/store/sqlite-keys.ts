@@ -11,7 +11,7 @@ import {
   toKeyApproval, toKeyAssign, toKeyEntry, toKeyJob, toKeyVersion,
   type KeyApprovalRow, type KeyAssignRow, type KeyEntryRow, type KeyJobRow, type KeyVersionRow,
 } from './rows.ts';
-import type { KeyApprovalRecord, KeyAssignmentRecord, KeyJobRecord, KeyJobStatus, KeyJobTerminalRecord, KeySetVersionRecord, KeysStore } from './types.ts';
+import type { AuditOf, KeyApprovalRecord, KeyAssignmentRecord, KeyCommitResult, KeyJobRecord, KeyJobStatus, KeyJobTerminalRecord, KeySetVersionRecord, KeysStore, KeyWrite } from './types.ts';
 
 const sqliteCode = (e: unknown): string | undefined => (e as { code?: string }).code;
 
@@ -22,6 +22,9 @@ export class SqliteKeysStore implements KeysStore {
   async init(): Promise<void> {}
 
   async addKeySetVersion(rec: KeySetVersionRecord): Promise<void> {
+    this.#addKeySetVersion(rec);
+  }
+  #addKeySetVersion(rec: KeySetVersionRecord): void {
     try {
       this.#db.prepare('INSERT INTO keys_set_versions (key_set_id, version, description, status, deadline, master_kcv, keys, created_at, created_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)')
         .run(rec.keySetId, rec.version, rec.description, rec.status, rec.deadline, rec.masterKcv, JSON.stringify(rec.keys), rec.createdAt, rec.createdBy);
@@ -31,6 +34,9 @@ export class SqliteKeysStore implements KeysStore {
     }
   }
   async putKeySetVersion(rec: KeySetVersionRecord): Promise<void> {
+    this.#putKeySetVersion(rec);
+  }
+  #putKeySetVersion(rec: KeySetVersionRecord): void {
     this.#db.prepare(`INSERT INTO keys_set_versions (key_set_id, version, description, status, deadline, master_kcv, keys, created_at, created_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
       ON CONFLICT(key_set_id, version) DO UPDATE SET description = excluded.description, status = excluded.status, deadline = excluded.deadline, master_kcv = excluded.master_kcv, keys = excluded.keys`)
       .run(rec.keySetId, rec.version, rec.description, rec.status, rec.deadline, rec.masterKcv, JSON.stringify(rec.keys), rec.createdAt, rec.createdBy);
@@ -46,6 +52,9 @@ export class SqliteKeysStore implements KeysStore {
     return (rows as KeyVersionRow[]).map(toKeyVersion);
   }
   async putAssignment(rec: KeyAssignmentRecord): Promise<void> {
+    this.#putAssignment(rec);
+  }
+  #putAssignment(rec: KeyAssignmentRecord): void {
     this.#db.prepare(`INSERT INTO keys_assignments (group_id, key_set_id, version, assigned_at, assigned_by) VALUES (?, ?, ?, ?, ?)
       ON CONFLICT(group_id) DO UPDATE SET key_set_id = excluded.key_set_id, version = excluded.version, assigned_at = excluded.assigned_at, assigned_by = excluded.assigned_by`)
       .run(rec.groupId, rec.keySetId, rec.version, rec.assignedAt, rec.assignedBy);
@@ -55,6 +64,9 @@ export class SqliteKeysStore implements KeysStore {
     return r === undefined ? undefined : toKeyAssign(r);
   }
   async deleteAssignment(groupId: string): Promise<boolean> {
+    return this.#deleteAssignment(groupId);
+  }
+  #deleteAssignment(groupId: string): boolean {
     return this.#db.prepare('DELETE FROM keys_assignments WHERE group_id = ?').run(groupId).changes > 0;
   }
   async listAssignments(keySetId?: string): Promise<KeyAssignmentRecord[]> {
@@ -64,6 +76,9 @@ export class SqliteKeysStore implements KeysStore {
     return (rows as KeyAssignRow[]).map(toKeyAssign);
   }
   async addJob(rec: Omit<KeyJobRecord, 'seq'>): Promise<KeyJobRecord> {
+    return this.#addJob(rec);
+  }
+  #addJob(rec: Omit<KeyJobRecord, 'seq'>): KeyJobRecord {
     try {
       const seq = Number(this.#db.prepare('INSERT INTO keys_jobs (id, group_id, key_set_id, version, keys, expected_kcv, status, created_at, created_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)')
         .run(rec.id, rec.groupId, rec.keySetId, rec.version, JSON.stringify(rec.keys), rec.expectedKcv, rec.status, rec.createdAt, rec.createdBy).lastInsertRowid);
@@ -74,6 +89,9 @@ export class SqliteKeysStore implements KeysStore {
     }
   }
   async putJob(rec: KeyJobRecord): Promise<void> {
+    this.#putJob(rec);
+  }
+  #putJob(rec: KeyJobRecord): void {
     this.#db.prepare('UPDATE keys_jobs SET status = ?, keys = ?, expected_kcv = ? WHERE id = ?').run(rec.status, JSON.stringify(rec.keys), rec.expectedKcv, rec.id);
   }
   async getJob(id: string): Promise<KeyJobRecord | undefined> {
@@ -90,6 +108,9 @@ export class SqliteKeysStore implements KeysStore {
     return (this.#db.prepare(sql).all(...args) as KeyJobRow[]).map(toKeyJob);
   }
   async putJobTerminal(rec: KeyJobTerminalRecord): Promise<void> {
+    this.#putJobTerminal(rec);
+  }
+  #putJobTerminal(rec: KeyJobTerminalRecord): void {
     this.#db.prepare(`INSERT INTO keys_job_terminals (job_id, terminal_id, status, reported_kcv, error, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)
       ON CONFLICT(job_id, terminal_id) DO UPDATE SET status = excluded.status, reported_kcv = excluded.reported_kcv, error = excluded.error, updated_at = excluded.updated_at`)
       .run(rec.jobId, rec.terminalId, rec.status, rec.reportedKcv, rec.error, rec.createdAt, rec.updatedAt);
@@ -107,6 +128,9 @@ export class SqliteKeysStore implements KeysStore {
     return (this.#db.prepare(`SELECT * FROM keys_job_terminals WHERE terminal_id = ?${where} ORDER BY created_at, job_id`).all(terminalId, ...(statuses ?? [])) as KeyEntryRow[]).map(toKeyEntry);
   }
   async putApproval(rec: KeyApprovalRecord): Promise<void> {
+    this.#putApproval(rec);
+  }
+  #putApproval(rec: KeyApprovalRecord): void {
     this.#db.prepare(`INSERT INTO keys_approvals (terminal_id, public_key, approved_by, approved_at, expires_at, revoked_at, revoked_by) VALUES (?, ?, ?, ?, ?, ?, ?)
       ON CONFLICT(terminal_id) DO UPDATE SET public_key = excluded.public_key, approved_by = excluded.approved_by, approved_at = excluded.approved_at,
         expires_at = excluded.expires_at, revoked_at = excluded.revoked_at, revoked_by = excluded.revoked_by`)
@@ -118,5 +142,36 @@ export class SqliteKeysStore implements KeysStore {
   }
   async listApprovals(): Promise<KeyApprovalRecord[]> {
     return (this.#db.prepare('SELECT * FROM keys_approvals ORDER BY terminal_id').all() as KeyApprovalRow[]).map(toKeyApproval);
+  }
+
+  async commit(writes: readonly KeyWrite[], audit?: AuditOf<KeyCommitResult>): Promise<KeyCommitResult> {
+    return this.#db.transaction((): KeyCommitResult => {
+      const jobs: KeyJobRecord[] = [];
+      for (const w of writes) {
+        switch (w.op) {
+          case 'addKeySetVersion': this.#addKeySetVersion(w.rec); break;
+          case 'putKeySetVersion': this.#putKeySetVersion(w.rec); break;
+          case 'putAssignment': this.#putAssignment(w.rec); break;
+          case 'deleteAssignment':
+            if (!this.#deleteAssignment(w.groupId)) throw new ServerError('SRV_ERR_NOT_FOUND', `no key set assigned to ${w.groupId}`);
+            break;
+          case 'addJob': jobs.push(this.#addJob(w.rec)); break;
+          case 'putJob': this.#putJob(w.rec); break;
+          case 'putJobTerminal': this.#putJobTerminal(w.rec); break;
+          case 'putApproval': this.#putApproval(w.rec); break;
+          case 'revokeApproval':
+            if (this.#db.prepare('UPDATE keys_approvals SET revoked_at = ?, revoked_by = ? WHERE terminal_id = ? AND revoked_at IS NULL').run(w.at, w.by, w.terminalId).changes !== 1) {
+              throw new ServerError('SRV_ERR_NOT_FOUND', `no live key approval for terminal ${w.terminalId}`);
+            }
+            break;
+        }
+      }
+      const result: KeyCommitResult = { jobs };
+      if (audit !== undefined) {
+        const st = this.#db.prepare('INSERT INTO audit (ts, actor, action, target, ip, details) VALUES (?, ?, ?, ?, ?, ?)');
+        for (const a of audit(result)) st.run(a.ts, a.actor, a.action, a.target, a.ip, JSON.stringify(a.details));
+      }
+      return result;
+    })();
   }
 }

@@ -363,7 +363,15 @@ export class SqliteStore implements Store {
     return (this.#prep(sql).all(...args) as TerminalRow[]).map(toTerminal);
   }
 
-  async updateTerminal(id: string, patch: TerminalPatch): Promise<TerminalRecord | undefined> {
+  async updateTerminal(id: string, patch: TerminalPatch, audit?: AuditOf<TerminalRecord>): Promise<TerminalRecord | undefined> {
+    return this.#db.transaction((): TerminalRecord | undefined => {
+      const t = this.#updateTerminalSync(id, patch);
+      if (t !== undefined) this.#audit(audit, t);
+      return t;
+    })();
+  }
+
+  #updateTerminalSync(id: string, patch: TerminalPatch): TerminalRecord | undefined {
     const sets: string[] = [];
     const args: (string | number | null)[] = [];
     if (patch.status !== undefined) { sets.push('status = ?'); args.push(patch.status); }
@@ -373,7 +381,8 @@ export class SqliteStore implements Store {
     if (patch.tags !== undefined) { sets.push('tags = ?'); args.push(JSON.stringify(patch.tags)); }
     if (patch.name !== undefined) { sets.push('name = ?'); args.push(patch.name); }
     if (sets.length > 0) this.#prep(`UPDATE terminals SET ${sets.join(', ')} WHERE id = ?`).run(...args, id);
-    return this.getTerminal(id);
+    const r = this.#prep('SELECT * FROM terminals WHERE id = ?').get(id) as TerminalRow | undefined;
+    return r === undefined ? undefined : toTerminal(r);
   }
 
   async updatePresence(id: string, u: PresenceUpdate): Promise<boolean> {
@@ -393,16 +402,18 @@ export class SqliteStore implements Store {
 
   // ── configuration ───────────────────────────────────────────────────────────────────────────
 
-  async createConfigDoc(rec: { id: string; name: string; body: string; sha256: string; at: number; by: string }): Promise<ConfigDocRecord> {
+  async createConfigDoc(rec: { id: string; name: string; body: string; sha256: string; at: number; by: string }, audit?: AuditOf<ConfigDocRecord>): Promise<ConfigDocRecord> {
     return this.#db.transaction(() => {
       if (this.#prep('SELECT 1 FROM config_docs WHERE id = ?').get(rec.id) !== undefined) throw new ServerError('SRV_ERR_CONFLICT', `config ${rec.id} exists`, { id: rec.id });
       const version = Number(this.#prep('INSERT INTO config_versions (doc_id, sha256, body, created_at, created_by) VALUES (?, ?, ?, ?, ?)').run(rec.id, rec.sha256, rec.body, rec.at, rec.by).lastInsertRowid);
       this.#prep('INSERT INTO config_docs (id, name, created_at, version, updated_at, updated_by) VALUES (?, ?, ?, ?, ?, ?)').run(rec.id, rec.name, rec.at, version, rec.at, rec.by);
-      return toDoc(this.#prep(`${DOC_SELECT} WHERE d.id = ?`).get(rec.id) as DocRow);
+      const doc = toDoc(this.#prep(`${DOC_SELECT} WHERE d.id = ?`).get(rec.id) as DocRow);
+      this.#audit(audit, doc);
+      return doc;
     })();
   }
 
-  async updateConfigDoc(id: string, rec: { body: string; sha256: string; at: number; by: string; expectedVersion?: number }): Promise<ConfigDocRecord> {
+  async updateConfigDoc(id: string, rec: { body: string; sha256: string; at: number; by: string; expectedVersion?: number }, audit?: AuditOf<ConfigDocRecord>): Promise<ConfigDocRecord> {
     return this.#db.transaction(() => {
       const cur = this.#prep('SELECT version FROM config_docs WHERE id = ?').get(id) as { version: number } | undefined;
       if (cur === undefined) throw new ServerError('SRV_ERR_NOT_FOUND', `config ${id}`, { id });
@@ -411,7 +422,9 @@ export class SqliteStore implements Store {
       }
       const version = Number(this.#prep('INSERT INTO config_versions (doc_id, sha256, body, created_at, created_by) VALUES (?, ?, ?, ?, ?)').run(id, rec.sha256, rec.body, rec.at, rec.by).lastInsertRowid);
       this.#prep('UPDATE config_docs SET version = ?, updated_at = ?, updated_by = ? WHERE id = ?').run(version, rec.at, rec.by, id);
-      return toDoc(this.#prep(`${DOC_SELECT} WHERE d.id = ?`).get(id) as DocRow);
+      const doc = toDoc(this.#prep(`${DOC_SELECT} WHERE d.id = ?`).get(id) as DocRow);
+      this.#audit(audit, doc);
+      return doc;
     })();
   }
 
@@ -434,15 +447,22 @@ export class SqliteStore implements Store {
       .map((r) => ({ version: r.version, docId: r.doc_id, sha256: r.sha256, createdAt: r.created_at, createdBy: r.created_by }));
   }
 
-  async assignConfig(a: ConfigAssignment): Promise<void> {
-    if (this.#prep('SELECT 1 FROM config_docs WHERE id = ?').get(a.docId) === undefined) throw new ServerError('SRV_ERR_NOT_FOUND', `config ${a.docId}`);
-    const exists = a.scope === 'group' ? this.#prep('SELECT 1 FROM groups WHERE id = ?').get(a.target) : this.#prep('SELECT 1 FROM terminals WHERE id = ?').get(a.target);
-    if (exists === undefined) throw new ServerError('SRV_ERR_NOT_FOUND', `${a.scope} ${a.target}`);
-    this.#prep('INSERT INTO config_assignments (scope, target, doc_id) VALUES (?, ?, ?) ON CONFLICT (scope, target) DO UPDATE SET doc_id = excluded.doc_id').run(a.scope, a.target, a.docId);
+  async assignConfig(a: ConfigAssignment, audit?: AuditOf<void>): Promise<void> {
+    this.#db.transaction(() => {
+      if (this.#prep('SELECT 1 FROM config_docs WHERE id = ?').get(a.docId) === undefined) throw new ServerError('SRV_ERR_NOT_FOUND', `config ${a.docId}`);
+      const exists = a.scope === 'group' ? this.#prep('SELECT 1 FROM groups WHERE id = ?').get(a.target) : this.#prep('SELECT 1 FROM terminals WHERE id = ?').get(a.target);
+      if (exists === undefined) throw new ServerError('SRV_ERR_NOT_FOUND', `${a.scope} ${a.target}`);
+      this.#prep('INSERT INTO config_assignments (scope, target, doc_id) VALUES (?, ?, ?) ON CONFLICT (scope, target) DO UPDATE SET doc_id = excluded.doc_id').run(a.scope, a.target, a.docId);
+      this.#audit(audit, undefined);
+    })();
   }
 
-  async unassignConfig(scope: ConfigScope, target: string): Promise<boolean> {
-    return this.#prep('DELETE FROM config_assignments WHERE scope = ? AND target = ?').run(scope, target).changes === 1;
+  async unassignConfig(scope: ConfigScope, target: string, audit?: AuditOf<boolean>): Promise<boolean> {
+    return this.#db.transaction(() => {
+      const removed = this.#prep('DELETE FROM config_assignments WHERE scope = ? AND target = ?').run(scope, target).changes === 1;
+      if (removed) this.#audit(audit, true);
+      return removed;
+    })();
   }
 
   async listConfigAssignments(docId?: string): Promise<ConfigAssignment[]> {

@@ -321,7 +321,8 @@ export interface Store {
   createTerminal(rec: { id: string; groupId: string; tags: readonly string[]; kind: string; publicKey: string; credentialHash: string; createdAt: number; name?: string }): Promise<void>;
   getTerminal(id: string): Promise<TerminalRecord | undefined>;
   listTerminals(filter?: TerminalFilter): Promise<TerminalRecord[]>;
-  updateTerminal(id: string, patch: TerminalPatch): Promise<TerminalRecord | undefined>;
+  /** Applies `patch`; `audit`'s entries (built from the updated record) are written in the same transaction, only when the terminal exists. */
+  updateTerminal(id: string, patch: TerminalPatch, audit?: AuditOf<TerminalRecord>): Promise<TerminalRecord | undefined>;
   /**
    * Applies a presence change unless it is stale: an update whose epoch is lower than the stored
    * one is ignored, and an offline update for an older epoch never overrides a newer online one.
@@ -336,21 +337,21 @@ export interface Store {
    * Creates a document with its first version (a new fleet-wide version number).
    * @throws ServerError `SRV_ERR_CONFLICT` when the id exists
    */
-  createConfigDoc(rec: { id: string; name: string; body: string; sha256: string; at: number; by: string }): Promise<ConfigDocRecord>;
+  createConfigDoc(rec: { id: string; name: string; body: string; sha256: string; at: number; by: string }, audit?: AuditOf<ConfigDocRecord>): Promise<ConfigDocRecord>;
   /**
    * Adds a version to a document. With `expectedVersion`, the write happens only if the
    * document's newest version is still that one.
    * @throws ServerError `SRV_ERR_NOT_FOUND`, `SRV_ERR_VERSION_MISMATCH` (details: expected, actual)
    */
-  updateConfigDoc(id: string, rec: { body: string; sha256: string; at: number; by: string; expectedVersion?: number }): Promise<ConfigDocRecord>;
+  updateConfigDoc(id: string, rec: { body: string; sha256: string; at: number; by: string; expectedVersion?: number }, audit?: AuditOf<ConfigDocRecord>): Promise<ConfigDocRecord>;
   getConfigDoc(id: string): Promise<ConfigDocRecord | undefined>;
   listConfigDocs(): Promise<ConfigDocRecord[]>;
   getConfigVersion(version: number): Promise<ConfigVersionRecord | undefined>;
   listConfigVersions(docId: string): Promise<Omit<ConfigVersionRecord, 'body'>[]>;
   /** Assigns `docId` to a group or terminal (replacing any previous assignment of that target). @throws ServerError `SRV_ERR_NOT_FOUND` */
-  assignConfig(a: ConfigAssignment): Promise<void>;
-  /** Removes an assignment; returns whether one existed. */
-  unassignConfig(scope: ConfigScope, target: string): Promise<boolean>;
+  assignConfig(a: ConfigAssignment, audit?: AuditOf<void>): Promise<void>;
+  /** Removes an assignment; returns whether one existed (`audit` is written only then, in the same transaction). */
+  unassignConfig(scope: ConfigScope, target: string, audit?: AuditOf<boolean>): Promise<boolean>;
   listConfigAssignments(docId?: string): Promise<ConfigAssignment[]>;
   /**
    * Effective configurations in one query: of the given terminals, of every terminal whose
@@ -535,6 +536,33 @@ export interface KeysStore {
   getApproval(terminalId: string): Promise<KeyApprovalRecord | undefined>;
   /** By terminal id ascending. */
   listApprovals(): Promise<KeyApprovalRecord[]>;
+  /**
+   * Applies `writes` in order in ONE transaction together with `audit`'s entries (built from the
+   * result): an admin key operation and its audit entries commit together or not at all.
+   * @throws ServerError `SRV_ERR_CONFLICT` (an `addKeySetVersion`/`addJob` that exists),
+   *   `SRV_ERR_NOT_FOUND` (a `deleteAssignment` of no assignment, a `revokeApproval` of no live
+   *   approval) — nothing is written then.
+   */
+  commit(writes: readonly KeyWrite[], audit?: AuditOf<KeyCommitResult>): Promise<KeyCommitResult>;
+}
+
+/** One write of {@link KeysStore.commit}, with the meaning of the method of the same name. */
+export type KeyWrite =
+  | { readonly op: 'addKeySetVersion'; readonly rec: KeySetVersionRecord }
+  | { readonly op: 'putKeySetVersion'; readonly rec: KeySetVersionRecord }
+  | { readonly op: 'putAssignment'; readonly rec: KeyAssignmentRecord }
+  /** Fails the commit when the group has no assignment. */
+  | { readonly op: 'deleteAssignment'; readonly groupId: string }
+  | { readonly op: 'addJob'; readonly rec: Omit<KeyJobRecord, 'seq'> }
+  | { readonly op: 'putJob'; readonly rec: KeyJobRecord }
+  | { readonly op: 'putJobTerminal'; readonly rec: KeyJobTerminalRecord }
+  | { readonly op: 'putApproval'; readonly rec: KeyApprovalRecord }
+  /** Marks the terminal's approval revoked; fails the commit when it has none or it is already revoked. */
+  | { readonly op: 'revokeApproval'; readonly terminalId: string; readonly at: number; readonly by: string };
+
+/** What {@link KeysStore.commit} did: the jobs it added, with their `seq`, in write order. */
+export interface KeyCommitResult {
+  readonly jobs: readonly KeyJobRecord[];
 }
 
 // ── software updates ──────────────────────────────────────────────────────────────────────────
