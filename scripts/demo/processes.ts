@@ -20,6 +20,9 @@ import { fileURLToPath } from 'node:url';
 /** The shipped CLI. */
 export const TERMINAL_BIN = fileURLToPath(new URL('../../terminal/bin/onecard-terminal.js', import.meta.url));
 
+/** Every `onecard-terminal` child this process started and that has not exited yet. */
+const live = new Set<ChildProcess>();
+
 /** A free TCP port on 127.0.0.1 (closed again; the caller binds it next). */
 export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -43,6 +46,8 @@ export interface CliResult {
 export function runCli(args: readonly string[], env: NodeJS.ProcessEnv = process.env): Promise<CliResult> {
   return new Promise((resolve, reject) => {
     const p = spawn(process.execPath, [TERMINAL_BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env });
+    live.add(p);
+    p.once('exit', () => live.delete(p));
     let stdout = '';
     let stderr = '';
     p.stdout.setEncoding('utf8').on('data', (c: string) => { stdout += c; });
@@ -128,9 +133,7 @@ export interface ApiAnswer {
 /** The error code of a local API error answer (`{error: {code}}`), if any. */
 export const errorCode = (a: ApiAnswer): string | undefined => (a.json['error'] as { code?: string } | undefined)?.code;
 
-const live = new Set<ChildProcess>();
-
-/** SIGKILLs every terminal process still running (for a parent that exits abnormally). */
+/** SIGKILLs every `onecard-terminal` child still running (enrolments included), for a parent that exits abnormally. */
 export function killAllSync(): void {
   for (const p of live) if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL');
 }

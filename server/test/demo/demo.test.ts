@@ -44,7 +44,15 @@ function processes(): Proc[] {
 /** `onecard-terminal run` processes whose data dir lies under `dir`. */
 const terminalProcessesUnder = (dir: string): Proc[] =>
   processes().filter((p) => p.cmd.some((a) => a.endsWith('onecard-terminal.js')) && p.cmd.includes('run') && p.cmd.some((a) => a.startsWith(dir)));
-const alive = (pid: number): boolean => { try { process.kill(pid, 0); return true; } catch { return false; } };
+/** Whether `pid` is a live process (a dead child nobody has reaped yet is a zombie, not running). */
+function alive(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return false;
+  }
+}
 
 const dir = mkdtempSync(join(tmpdir(), 'onecard-demo-test-'));
 const termDir = (name: string): string => join(dir, 'terminals', name);
