@@ -5,13 +5,14 @@
 import type { Test } from 'tap';
 import type { Store } from '../../src/store/types.ts';
 import { keysUpdatesConformance } from './conformance-keys-updates.ts';
-import { auditConformance, groupCommitConformance, updatesAuditConformance } from './conformance-audit.ts';
+import { auditConformance, configTerminalKeysAuditConformance, groupCommitConformance, updatesAuditConformance } from './conformance-audit.ts';
 
 export function storeConformance(t: Test, open: () => Promise<Store>): void {
   keysUpdatesConformance(t, open);
   auditConformance(t, open);
   groupCommitConformance(t, open);
   updatesAuditConformance(t, open);
+  configTerminalKeysAuditConformance(t, open);
 
   t.test('admin tokens: create, find by hash, revoke, count', async (t) => {
     const s = await open();
