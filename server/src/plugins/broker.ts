@@ -23,8 +23,11 @@ import { decideConnect, decidePublish, decideSubscribe } from '../broker/acl.ts'
 import { ConnectionGuard, type GuardStats } from '../broker/connection-guard.ts';
 import { DEFAULT_BROKER_LIMITS, type BrokerLimits } from '../broker/limits.ts';
 import { ServerError } from '../errors.ts';
+import { UNSAFE_TEXT_RE } from '../text-safety.ts';
 import { createRedisBrokerBackends, type RedisBrokerBackends } from '../scale/redis.ts';
 import { connectExternalBroker, type ExternalBrokerLink, type ExternalBrokerOptions } from '../scale/external-broker.ts';
+
+const UNSAFE_TEXT_RE_G = new RegExp(UNSAFE_TEXT_RE.source, 'gu');
 
 /** Uplink kinds a feature plugin can handle, and the schema each payload is checked against. */
 export const UPLINK_SCHEMA: Readonly<Record<string, FleetMessageKind>> = {
@@ -42,6 +45,12 @@ export interface UplinkEvents {
   death: [terminalId: string, msg: FleetMessage<'death'>];
   tele: [terminalId: string, msg: FleetMessage<'tele'>];
   events: [terminalId: string, msg: FleetMessage<'events'>];
+  /**
+   * An `up/events` payload that failed its schema, for salvage: the parsed JSON (undefined when it
+   * is not JSON or too large) and the protocol error code. Its handler decides what is stored and
+   * acknowledged; without a handler the payload is only counted.
+   */
+  'events/malformed': [terminalId: string, value: unknown, code: string];
   'config/status': [terminalId: string, msg: FleetMessage<'config/status'>];
   jobs: [terminalId: string, msg: FleetMessage<'jobs/progress'>, jobId: string];
   rpc: [terminalId: string, msg: FleetMessage<'rpc/response'>, reqId: string];
@@ -117,8 +126,9 @@ async function brokerPlugin(app: FastifyInstance, opts: BrokerOptions): Promise<
 
   /**
    * Validates one uplink of `terminalId` and runs its handlers. Resolves when it may be
-   * acknowledged (also for a malformed payload, which is counted and dropped); rejects when a
-   * handler failed (not durable: the caller must not acknowledge).
+   * acknowledged (also for a malformed payload, which is counted and dropped, or for `up/events`
+   * handed to the `events/malformed` salvage handlers); rejects when a handler failed (not
+   * durable: the caller must not acknowledge).
    */
   const processUplink = async (terminalId: string, topic: string, payload: Uint8Array): Promise<void> => {
     const parsed = parseTopic(topic);
@@ -132,7 +142,17 @@ async function brokerPlugin(app: FastifyInstance, opts: BrokerOptions): Promise<
     } catch (err) {
       if (!isProtocolError(err)) throw err;
       m.inc('onecard_mqtt_malformed_total', { kind });
-      app.log.warn({ terminalId, kind, code: err.code, path: err.details.path }, 'malformed uplink dropped');
+      // The path may name a property a hostile terminal chose: printable and bounded in the log.
+      const path = typeof err.details.path === 'string' ? err.details.path.slice(0, 128).replace(UNSAFE_TEXT_RE_G, '?') : undefined;
+      app.log.warn({ terminalId, kind, code: err.code, path }, kind === 'events' ? 'malformed outbox batch: salvaging its records' : 'malformed uplink dropped');
+      if (kind === 'events') {
+        // A batch dropped unacknowledged comes back from the terminal's outbox for ever and stalls
+        // its uplink: the ingest salvages every record it can identify and acknowledges past it,
+        // in the terminal's batch order (the handler queues behind the terminal's earlier batches).
+        let value: unknown;
+        if (err.code === 'PROTO_ERR_FLEET_SCHEMA' || err.code === 'PROTO_ERR_FLEET_VERSION') value = JSON.parse(new TextDecoder().decode(payload)) as unknown;
+        await uplink.dispatch('events/malformed', terminalId, value, err.code);
+      }
       return;
     }
     const extra = parsed.kind === 'jobs' ? parsed.jobId : parsed.kind === 'rpc' ? parsed.reqId : '';

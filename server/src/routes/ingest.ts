@@ -8,18 +8,21 @@
  * audit entries. A record that passed the fleet schema but cannot be stored or shown (see
  * `event-records.ts`) is quarantined: kept as a `quarantine.record` event, audited
  * (`event.quarantine`), counted (`onecard_events_quarantined_total`) and shown on the dashboard,
- * while the batch is acknowledged, so one poison record never stalls a terminal's uplink.
+ * while the batch is acknowledged, so one poison record never stalls a terminal's uplink. A batch
+ * that fails the fleet schema is salvaged the same way (`event-salvage.ts`): good records stored,
+ * malformed ones with a sequence number quarantined (reason `schema`), the ack past them.
  * Admins query events with filters and paging, and export them as CSV; personal data in bodies is
  * masked unless an admin asks `?unmasked=1`, and every unmasked read is audited
  * (`personal-data.read`).
  */
 import { Readable } from 'node:stream';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { downTopic, encodeFleetMessage, type FleetMessage } from '@onecard/protocol/fleet';
+import { downTopic, encodeFleetMessage } from '@onecard/protocol/fleet';
 import { ServerError } from '../errors.ts';
 import type { EventFilter, EventRecord, HotlistAdd, IngestBatch, IngestResult, NewAuditRecord, NewEvent } from '../store/types.ts';
 import { auditEntry } from './admin.ts';
 import { EVENT_LIMITS, maskEventBody, quarantineRecord, unstorableReason } from './event-records.ts';
+import { isMalformed, malformedQuarantine, salvageEventsBatch, SCHEMA_REASON, type SalvagedItem } from './event-salvage.ts';
 import { isCardNumber } from './hotlist.ts';
 
 /** Record type a terminal uses for a PIN-verified loss report made at a kiosk. */
@@ -143,24 +146,44 @@ export default async function ingestRoutes(app: FastifyInstance): Promise<void> 
   });
   m.define('onecard_ingest_group_commits_total', 'counter', 'Store transactions that carried the batches of several terminals');
 
-  // One batch at a time per terminal, so acks leave in the order the batches arrived even on a
-  // store whose commits may interleave.
+  // One batch at a time per terminal (valid and salvaged alike), so acks leave in the order the
+  // batches arrived even on a store whose commits may interleave.
   const chains = new Map<string, Promise<void>>();
-  app.uplink.handle('events', (terminalId, msg) => {
+  const inOrder = (terminalId: string, fn: () => Promise<void>): Promise<void> => {
     const prev = chains.get(terminalId) ?? Promise.resolve();
-    const run = prev.then(() => ingestBatch(terminalId, msg), () => ingestBatch(terminalId, msg));
+    const run = prev.then(fn, fn);
     const tail = run.finally(() => { if (chains.get(terminalId) === tail) chains.delete(terminalId); });
     chains.set(terminalId, tail.catch(() => {}));
     return run;
-  });
+  };
+  app.uplink.handle('events', (terminalId, msg) => inOrder(terminalId, () => ingestBatch(terminalId, msg.records)));
 
-  const ingestBatch = async (terminalId: string, msg: FleetMessage<'events'>): Promise<void> => {
+  // A batch that failed the fleet schema (`event-salvage.ts`): the records that pass are stored,
+  // the malformed ones with a sequence number quarantined, and the ack goes past them. With no
+  // identifiable record there is nothing to acknowledge: counted, logged and alarmed, left.
+  m.define('onecard_events_unreadable_total', 'counter', 'up/events payloads with no identifiable record (not acknowledged), by protocol error code');
+  app.uplink.handle('events/malformed', (terminalId, value, code) => inOrder(terminalId, async () => {
+    const items = value === undefined ? undefined : salvageEventsBatch(value);
+    if (items !== undefined) return ingestBatch(terminalId, items);
+    m.inc('onecard_events_unreadable_total', { code });
+    app.log.warn({ terminalId, code }, 'unreadable outbox batch: no identifiable record, not acknowledged');
+    app.fleet.emit('events-quarantined', terminalId, 0, ['unreadable']);
+  }));
+
+  const ingestBatch = async (terminalId: string, items: readonly SalvagedItem[]): Promise<void> => {
     const now = clock.now();
     const actor = `terminal:${terminalId}`;
     const records: NewEvent[] = [];
     const quarantined: { eventId: string; seq: number; type: string; reason: string }[] = [];
     let ackSeq = 0;
-    for (const r of msg.records) {
+    for (const r of items) {
+      if (isMalformed(r)) {
+        const q = malformedQuarantine(r, now);
+        records.push(q);
+        quarantined.push({ eventId: q.eventId, seq: q.seq, type: r.type ?? '', reason: SCHEMA_REASON });
+        if (r.seq !== null && r.seq > ackSeq) ackSeq = r.seq;
+        continue;
+      }
       if (Number.isSafeInteger(r.seq) && r.seq > ackSeq) ackSeq = r.seq;
       const reason = unstorableReason(r);
       if (reason === undefined) {
