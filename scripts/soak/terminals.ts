@@ -127,6 +127,22 @@ async function act(s: Slot, removalEvery: number): Promise<void> {
   }
 }
 
+/** One 1-fen fare with the purse, no cut: `completed`, `recovered` (a pending fare settled) or the error code. */
+async function tap(s: Slot): Promise<string> {
+  s.reader.insert(0, s.purse);
+  try {
+    if (!(await seen(s, true))) return 'not seen';
+    const r = await api(s, '/v1/card/purchase', { amount: 1 });
+    if (r.status !== 200) return (r.json['error'] as { code?: string } | undefined)?.code ?? `HTTP ${r.status}`;
+    if (r.json['kind'] === 'completed') { s.completed++; return 'completed'; }
+    s.recovered++;
+    return 'recovered';
+  } finally {
+    s.reader.remove(0);
+    await seen(s, false);
+  }
+}
+
 async function start(c: Extract<SoakCommand, { cmd: 'start' }>): Promise<void> {
   mkdirSync(c.dataDir, { recursive: true });
   logger = pino({ level: 'error' }, pino.destination({ dest: join(c.dataDir, 'terminals.log'), mkdir: true, sync: false }));
@@ -203,6 +219,11 @@ if (process.send !== undefined) {
         } else {
           acting = false;
           await Promise.all(loops);
+          // Settle: each purse taps once more until a fare completes, so that a fare cut by the last
+          // removal is settled by GET TRANSACTION PROVE before the books are read.
+          await Promise.all(slots.map(async (s) => {
+            for (let i = 0; i < 3; i++) if ((await tap(s)) === 'completed') return;
+          }));
           // Let every outbox drain before the books are read.
           const end = Date.now() + 30_000;
           while (slots.some((s) => (s.term.runtime.outbox?.stats().pending ?? 0) > 0) && Date.now() < end) await sleep(100);
