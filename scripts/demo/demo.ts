@@ -256,10 +256,13 @@ export async function startDemo(o: DemoOptions): Promise<Demo> {
     // Readers first (the terminals open them), enrolments with the CLI where needed.
     const prepared = await Promise.all(DEMO_TERMINALS.map(async (k, i) => {
       const dir = join(o.dataDir, 'terminals', k.name);
+      const was = enrolledAs(dir);
+      // Not enrolled (first run, or a data dir of an older demo layout): start the terminal afresh,
+      // so that no outbox or journal of another identity is carried over.
+      if (was === undefined) rmSync(dir, { recursive: true, force: true });
       mkdirSync(dir, { recursive: true, mode: 0o700 });
       const reader = await hostReader({ name: k.name, path: join(dir, 'reader'), pool, psam: k.noPsam === true ? undefined : psam() });
       readers.push(reader);
-      const was = enrolledAs(dir);
       let terminalId = was?.terminalId;
       if (was === undefined || was.serverUrl !== server.httpUrl || was.mqttUrl !== server.mqttUrl) {
         // First run, or the server moved (another --port): enrol again with the CLI.
