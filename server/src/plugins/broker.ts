@@ -150,7 +150,9 @@ async function brokerPlugin(app: FastifyInstance, opts: BrokerOptions): Promise<
         // its uplink: the ingest salvages every record it can identify and acknowledges past it,
         // in the terminal's batch order (the handler queues behind the terminal's earlier batches).
         let value: unknown;
-        if (err.code === 'PROTO_ERR_FLEET_SCHEMA' || err.code === 'PROTO_ERR_FLEET_VERSION') value = JSON.parse(new TextDecoder().decode(payload)) as unknown;
+        if (err.code === 'PROTO_ERR_FLEET_SCHEMA' || err.code === 'PROTO_ERR_FLEET_VERSION') {
+          try { value = JSON.parse(new TextDecoder().decode(payload)) as unknown; } catch { value = undefined; }
+        }
         await uplink.dispatch('events/malformed', terminalId, value, err.code);
       }
       return;

@@ -59,13 +59,21 @@ function printable(s: string, max: number): string {
   return out.join('');
 }
 
-/** JSON text of a value, never throwing (a cycle cannot come from JSON, but be safe). */
+const UNSAFE_TEXT_RE_G = new RegExp(UNSAFE_TEXT_RE.source, 'gu');
+
+/**
+ * JSON text of a value, never throwing (a cycle cannot come from JSON, but be safe), with control
+ * and bidirectional characters written as `\uXXXX` escapes (still the same JSON) so the kept text
+ * cannot reorder or cut what an admin sees.
+ */
 function jsonText(v: unknown): string {
+  let text: string;
   try {
-    return JSON.stringify(v) ?? 'null';
+    text = JSON.stringify(v) ?? 'null';
   } catch {
     return '"<not serialisable>"';
   }
+  return text.replace(UNSAFE_TEXT_RE_G, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
 function truncated(text: string): string {

@@ -12,7 +12,7 @@ import t from 'tap';
 import type { MqttClient } from 'mqtt';
 import { startFleet, connectTerminal, subscribeCode, closedWithin, end, type Fleet } from './fleet-fixture.ts';
 import { QUARANTINE_TYPE } from '../../src/routes/event-records.ts';
-import { SALVAGE_RAW_CHARS } from '../../src/routes/event-salvage.ts';
+import { isMalformed, SALVAGE_MAX_RECORDS, SALVAGE_RAW_CHARS, salvageEventsBatch } from '../../src/routes/event-salvage.ts';
 
 let fleet: Fleet;
 t.before(async () => { fleet = await startFleet(); });
@@ -151,4 +151,19 @@ t.test('nothing identifiable: counted and alarmed, not acknowledged; records wit
   t.same(stored.map((e) => [e.seq, e.type]), [[1, 'card.read'], [2, 'card.read'], [3, 'card.read'], [0, QUARANTINE_TYPE]]);
   t.match(stored[3]!.body, { reason: 'schema', records: 2, seq: null }, 'the records without a seq are kept in one quarantine event');
   t.match(String(stored[3]!.body.raw), /junk/);
+});
+
+t.test('salvage bounds: at most the schema\'s 1000 records are looked at; only safe-integer seqs ≥ 1 identify a record', async (t) => {
+  const many = Array.from({ length: SALVAGE_MAX_RECORDS + 500 }, (_, i) => rec(i + 1, { ts: -1 }));
+  const items = salvageEventsBatch({ v: 1, records: many })!;
+  t.equal(items.length, SALVAGE_MAX_RECORDS);
+  t.ok(items.every(isMalformed));
+  t.equal(salvageEventsBatch({ v: 1, records: [{ seq: 0 }, { seq: 1.5 }, { seq: 2 ** 53 }, { seq: '3' }] }), undefined);
+  t.equal(salvageEventsBatch({ v: 1, records: [] }), undefined);
+  t.equal(salvageEventsBatch(null), undefined);
+  t.equal(salvageEventsBatch({ v: 1, records: { 0: rec(1) } }), undefined);
+  const hostile = salvageEventsBatch({ v: 1, records: [rec(1, { ['x\u202e\u0000y']: '\u0085\u2066' })] })![0] as { path: string; raw: string };
+  t.notMatch(hostile.path, /[\u0000\u202e]/, 'a hostile property name in the failing path is made printable');
+  t.notMatch(hostile.raw, /[\u0000\u0085\u202e\u2066]/, 'the kept raw text carries control and bidi characters only as escapes');
+  t.match(JSON.parse(hostile.raw) as object, { ['x\u202e\u0000y']: '\u0085\u2066' }, 'and is still the same JSON');
 });
