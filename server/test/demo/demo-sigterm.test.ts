@@ -44,6 +44,7 @@ t.teardown(() => {
 t.test('SIGTERM while npm start brings its terminals up: exit 130, no terminal process left', async (t) => {
   const main = spawn(process.execPath, ['--import', 'tsx', MAIN, '--data-dir', dir, '--port', '0', '--interval', '0'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
   t.teardown(() => { if (main.exitCode === null) main.kill('SIGKILL'); });
+  process.once('exit', () => { for (const p of terminalProcessesUnder(dir)) try { process.kill(p.pid, 'SIGKILL'); } catch { /* gone */ } });
   let stderr = '';
   main.stderr.setEncoding('utf8').on('data', (c: string) => { stderr += c; });
   main.stdout.resume();

@@ -65,7 +65,9 @@ t.teardown(() => {
 t.test('npm start: one onecard-terminal run process per terminal, the scripted day, Ctrl-C leaves nothing behind', async (t) => {
   // Its own process group, as a shell gives a foreground job: Ctrl-C signals the whole group.
   const main = spawn(process.execPath, ['--import', 'tsx', MAIN, '--data-dir', dir, '--port', '0', '--interval', '0'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
-  t.teardown(() => { if (main.exitCode === null) try { process.kill(-main.pid!, 'SIGKILL'); } catch { /* gone */ } });
+  const killGroup = (): void => { if (main.exitCode === null) try { process.kill(-main.pid!, 'SIGKILL'); } catch { /* gone */ } };
+  t.teardown(killGroup);
+  process.once('exit', killGroup); // also when the runner's timeout ends this process before the teardown
   let stdout = '';
   let stderr = '';
   main.stdout.setEncoding('utf8').on('data', (c: string) => { stdout += c; });
