@@ -8,7 +8,8 @@
  * (scripts and connections of the page's own origin only), `no-store` and `nosniff`.
  */
 import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { TerminalError } from '../errors.ts';
@@ -18,8 +19,19 @@ import { toHttpError } from './http-errors.ts';
 export const SCREEN_PAGES = ['kiosk', 'desk'] as const;
 export type ScreenPage = (typeof SCREEN_PAGES)[number];
 
-/** Default directory of the screen files (`terminal/web`). */
-export const DEFAULT_SCREENS_ROOT = fileURLToPath(new URL('../../web/', import.meta.url));
+/**
+ * Default directory of the screen files (`terminal/web`): found by walking up from this module,
+ * which is `terminal/src/api/` from the sources or a bundle in the package's build cache
+ * (`…/node_modules/.cache/onecard-terminal/…`, see bin/onecard-terminal.js).
+ */
+export const DEFAULT_SCREENS_ROOT = findScreensRoot(dirname(fileURLToPath(import.meta.url)));
+
+function findScreensRoot(from: string): string {
+  for (let dir = from; ; dir = dirname(dir)) {
+    for (const c of [join(dir, 'web'), join(dir, 'terminal', 'web')]) if (existsSync(join(c, 'kiosk', 'index.html'))) return c;
+    if (dirname(dir) === dir) return join(from, '..', '..', 'web');
+  }
+}
 
 const FILE = /^[a-z0-9][a-z0-9-]{0,63}\.(html|js|css|svg|json)$/;
 const TYPES: Record<string, string> = {

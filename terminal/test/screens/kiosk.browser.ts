@@ -1,0 +1,370 @@
+/**
+ * The kiosk and desk screens in real Chromium (playwright-core) against a real terminal process
+ * (`onecard-terminal run --data-dir`, enrolled with a fleet server) on a simulated reader: every
+ * kiosk flow, the card taken out mid-flow, PIN locked, a hotlisted card, the idle timeout wiping
+ * the page, keyboard only, zh/en, the reader unplugged; an axe-core audit of every screen (0
+ * serious/critical); screenshots in $ONECARD_ARTEFACTS; and a scan of all terminal and simulator
+ * output for the PIN, the keys and the full ID number. Run by .ci/suites/screens.sh.
+ */
+import t from 'tap';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { AxeBuilder } from '@axe-core/playwright';
+import { CARDS, REPO, until } from '../e2e/box.ts';
+import { startScreensBox } from './harness.ts';
+
+const ART = process.env['ONECARD_ARTEFACTS'] ?? join(REPO, 'artefacts/screens');
+mkdirSync(ART, { recursive: true });
+const CARD = JSON.parse(readFileSync(join(CARDS, 'ssc-2.00.json'), 'utf8')) as Record<string, string> & { keys: Record<string, string> };
+const OTHER = JSON.parse(readFileSync(join(CARDS, 'ssc-3.00-long-name.json'), 'utf8')) as Record<string, string>;
+const PIN = CARD['pin']!;
+const NEW_PIN = '246810';
+const WRONG = '000000';
+
+const box = await startScreensBox();
+t.teardown(() => box.close());
+const browser: Browser = await chromium.launch({
+  executablePath: process.env['CHROMIUM_PATH'] ?? '/usr/bin/chromium',
+  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
+});
+t.teardown(() => browser.close());
+
+const pageErrors: string[] = [];
+async function openScreen(which: 'kiosk' | 'desk', clock = false): Promise<Page> {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, locale: 'zh-CN' });
+  const page = await context.newPage();
+  page.on('pageerror', (e) => pageErrors.push(`${which}: ${e.message}`));
+  page.on('console', (m) => { if (m.type() === 'error') pageErrors.push(`${which} console: ${m.text()}`); });
+  page.on('response', (r) => { if (r.status() >= 400) pageErrors.push(`${which}: HTTP ${r.status()} ${r.url()}`); });
+  if (clock) await page.clock.install();
+  await page.goto(await box.launchUrl(which));
+  await page.waitForURL(`**/${which}/`);
+  return page;
+}
+
+const screenOf = (page: Page): Promise<string | undefined> => page.locator('#screen').getAttribute('data-screen').then((s) => s ?? undefined);
+async function waitScreen(page: Page, name: string): Promise<void> {
+  await page.waitForSelector(`#screen[data-screen="${name}"]`, { timeout: 20_000 }).catch((e: unknown) => {
+    throw new Error(`screen ${name} not shown (now ${page.url()}; page errors: ${pageErrors.join(' | ') || 'none'})`, { cause: e });
+  });
+}
+const shots = new Set<string>();
+async function shot(page: Page, name: string): Promise<void> {
+  shots.add(name);
+  await page.screenshot({ path: join(ART, `${name}.png`), fullPage: true });
+}
+const audits: { name: string; violations: string[] }[] = [];
+async function audit(t: Tap.Test, page: Page, name: string): Promise<void> {
+  const r = await new AxeBuilder({ page }).analyze();
+  const bad = r.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
+  audits.push({ name, violations: bad.map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`) });
+  t.same(bad.map((v) => `${v.id} (${v.impact}): ${v.help} — ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`), [], `axe: no serious or critical violation on ${name}`);
+}
+async function screen(t: Tap.Test, page: Page, name: string): Promise<void> {
+  await shot(page, name);
+  await audit(t, page, name);
+}
+/** Types a PIN on the on-screen keypad by clicking the labelled keys (wherever the shuffle put them). */
+async function tapPin(page: Page, pin: string): Promise<void> {
+  for (const d of pin) await page.click(`#screen [data-digit="${d}"]`);
+  await page.click('#pin-ok');
+}
+const bodyText = (page: Page): Promise<string> => page.evaluate(() => document.documentElement.outerHTML);
+async function cardOut(): Promise<void> {
+  await box.remove();
+}
+
+let kiosk: Page;
+
+t.test('kiosk: welcome, card → masked information → PIN (wrong, tries left) → services → full details', async (t) => {
+  kiosk = await openScreen('kiosk');
+  await waitScreen(kiosk, 'welcome');
+  t.equal(await kiosk.getAttribute('html', 'lang'), 'zh-CN', 'Simplified Chinese by default');
+  t.match(await kiosk.locator('h1').textContent(), /社保卡/);
+  await screen(t, kiosk, 'kiosk-01-welcome');
+  await box.insert('ssc-2.00.json');
+  await waitScreen(kiosk, 'info');
+  const html = await bodyText(kiosk);
+  t.match(html, '张*', 'masked name');
+  t.notMatch(html, CARD['ssn']!, 'no full SSN before the PIN');
+  t.notMatch(html, CARD['name']!, 'no full name before the PIN');
+  t.match(html, `${CARD['ssn']!.slice(0, 4)}`, 'masked SSN shows its head');
+  await screen(t, kiosk, 'kiosk-02-info');
+  await kiosk.getByRole('button', { name: '输入密码继续' }).click();
+  await waitScreen(kiosk, 'pinScreen');
+  t.match(await kiosk.locator('#tries').textContent(), /3/, 'tries left shown before the first try');
+  await screen(t, kiosk, 'kiosk-03-pin');
+  await tapPin(kiosk, WRONG);
+  await kiosk.waitForSelector('#screen .problem');
+  t.match(await kiosk.locator('#screen .problem').textContent(), /还可以尝试 2 次/, 'wrong PIN: tries left, in words');
+  t.notMatch(await bodyText(kiosk), 'TERM_ERR_PIN_WRONG', 'never a raw code alone');
+  await shot(kiosk, 'kiosk-04-pin-wrong');
+  // digits are never echoed: only dots, and a count for screen readers
+  await kiosk.click('#screen [data-digit="1"]');
+  await kiosk.click('#screen [data-digit="2"]');
+  t.equal(await kiosk.locator('#pin-count').textContent(), '已输入 2 位');
+  t.notMatch(await kiosk.locator('#pin-dots').innerText(), /\d/, 'no digit in the PIN display');
+  await kiosk.click('#pin-clear');
+  await kiosk.click('#pin-clear');
+  await tapPin(kiosk, PIN);
+  await waitScreen(kiosk, 'services');
+  await screen(t, kiosk, 'kiosk-05-services');
+  await kiosk.getByRole('button', { name: '查看完整信息' }).click();
+  await waitScreen(kiosk, 'details');
+  t.match(await bodyText(kiosk), CARD['ssn']!, 'full details after the PIN');
+  t.match(await bodyText(kiosk), CARD['name']!);
+  await screen(t, kiosk, 'kiosk-06-details');
+  await kiosk.getByRole('button', { name: '结束并退卡' }).click();
+  await waitScreen(kiosk, 'takeCard');
+  t.notMatch(await bodyText(kiosk), CARD['ssn']!, 'take-card screen: data wiped');
+  t.notMatch(await bodyText(kiosk), CARD['name']!.slice(0, 1) + '*');
+  await screen(t, kiosk, 'kiosk-07-take-card');
+  await cardOut();
+  await waitScreen(kiosk, 'welcome');
+});
+
+t.test('kiosk: shuffled keypad layout is an option and differs from the ordered one', async (t) => {
+  await box.insert('ssc-2.00.json');
+  await waitScreen(kiosk, 'info');
+  await kiosk.getByRole('button', { name: '输入密码继续' }).click();
+  await waitScreen(kiosk, 'pinScreen');
+  const order = (): Promise<string> => kiosk.locator('#screen [data-digit]').evaluateAll((els) => els.map((e) => e.getAttribute('data-digit')).join(''));
+  const layouts = new Set<string>();
+  for (let i = 0; i < 4; i++) {
+    layouts.add(await order());
+    await kiosk.click('#shuffle');
+    await kiosk.click('#shuffle');
+  }
+  t.ok(layouts.size > 1, 'the shuffled layout changes between screens');
+  await kiosk.click('#shuffle');
+  t.equal(await order(), '1234567890', 'ordered layout when shuffling is off');
+  t.equal(await kiosk.getAttribute('#shuffle', 'aria-pressed'), 'false');
+  await shot(kiosk, 'kiosk-08-pin-ordered');
+  await kiosk.click('#shuffle');
+});
+
+t.test('kiosk: card removed mid-flow wipes the page', async (t) => {
+  await tapPin(kiosk, PIN);
+  await waitScreen(kiosk, 'services');
+  await kiosk.getByRole('button', { name: '查看完整信息' }).click();
+  await waitScreen(kiosk, 'details');
+  await cardOut();
+  await waitScreen(kiosk, 'notice');
+  const html = await bodyText(kiosk);
+  t.notMatch(html, CARD['ssn']!, 'no SSN left');
+  t.notMatch(html, CARD['name']!, 'no name left');
+  t.notMatch(html, CARD['cardNumber']!, 'no card number left');
+  t.match(await kiosk.locator('h1').textContent(), /已取出/);
+  await screen(t, kiosk, 'kiosk-09-removed');
+});
+
+t.test('kiosk: change PIN, then the new PIN works and the old one does not', async (t) => {
+  await box.insert('ssc-2.00.json');
+  await waitScreen(kiosk, 'info');
+  await kiosk.getByRole('button', { name: '输入密码继续' }).click();
+  await waitScreen(kiosk, 'pinScreen');
+  await tapPin(kiosk, PIN);
+  await waitScreen(kiosk, 'services');
+  await kiosk.getByRole('button', { name: '修改密码' }).click();
+  await waitScreen(kiosk, 'pinScreen');
+  t.match(await kiosk.locator('h1').textContent(), /当前密码/);
+  await tapPin(kiosk, PIN);
+  await kiosk.waitForSelector('h1:has-text("新密码")');
+  await shot(kiosk, 'kiosk-10-pin-new');
+  await tapPin(kiosk, NEW_PIN);
+  await kiosk.waitForSelector('h1:has-text("再次输入")');
+  await tapPin(kiosk, '135791');
+  await kiosk.waitForSelector('#screen .problem');
+  t.match(await kiosk.locator('#screen .problem').textContent(), /不一致/, 'mismatch explained');
+  await tapPin(kiosk, NEW_PIN);
+  await kiosk.waitForSelector('h1:has-text("再次输入")');
+  await tapPin(kiosk, NEW_PIN);
+  await waitScreen(kiosk, 'result');
+  t.match(await kiosk.locator('h1').textContent(), /密码已修改/);
+  await screen(t, kiosk, 'kiosk-11-pin-changed');
+  // the card itself now takes the new PIN (checked through the API with the token)
+  const H = { 'x-onecard-token': box.token, 'content-type': 'application/json' };
+  t.equal((await fetch(`${box.apiUrl}/v1/card/pin/verify`, { method: 'POST', headers: H, body: JSON.stringify({ pin: NEW_PIN }) })).status, 200, 'new PIN verifies on the card');
+  await kiosk.getByRole('button', { name: '完成' }).click();
+  await waitScreen(kiosk, 'takeCard');
+  await cardOut();
+  await waitScreen(kiosk, 'welcome');
+});
+
+t.test('kiosk: English toggle, then back to Chinese', async (t) => {
+  await kiosk.getByRole('button', { name: 'Switch to English' }).click();
+  t.equal(await kiosk.getAttribute('html', 'lang'), 'en');
+  t.match(await kiosk.locator('h1').textContent(), /Welcome/);
+  await screen(t, kiosk, 'kiosk-12-welcome-en');
+  await box.insert('ssc-2.00.json');
+  await waitScreen(kiosk, 'info');
+  t.match(await kiosk.locator('h1').textContent(), 'Card information');
+  await shot(kiosk, 'kiosk-13-info-en');
+  await kiosk.getByRole('button', { name: '切换到中文' }).click();
+  t.equal(await kiosk.getAttribute('html', 'lang'), 'zh-CN');
+  t.match(await kiosk.locator('h1').textContent(), '卡片信息');
+  await kiosk.getByRole('button', { name: '结束并退卡' }).click();
+  await waitScreen(kiosk, 'takeCard');
+  await cardOut();
+  await waitScreen(kiosk, 'welcome');
+});
+
+t.test('kiosk: keyboard only — Tab, Enter and digit keys through PIN, details and finish', async (t) => {
+  await box.insert('ssc-2.00.json');
+  await waitScreen(kiosk, 'info');
+  const focusedText = (): Promise<string> => kiosk.evaluate(() => document.activeElement?.textContent ?? '');
+  const tabTo = async (label: string): Promise<void> => {
+    for (let i = 0; i < 30; i++) {
+      await kiosk.keyboard.press('Tab');
+      if ((await focusedText()) === label) return;
+    }
+    throw new Error(`${label} not reachable by Tab`);
+  };
+  await tabTo('输入密码继续');
+  await kiosk.keyboard.press('Enter');
+  await waitScreen(kiosk, 'pinScreen');
+  await kiosk.keyboard.type(NEW_PIN);
+  t.equal(await kiosk.locator('#pin-count').textContent(), '已输入 6 位');
+  await kiosk.keyboard.press('Enter');
+  await waitScreen(kiosk, 'services');
+  await tabTo('查看完整信息');
+  await kiosk.keyboard.press('Enter');
+  await waitScreen(kiosk, 'details');
+  t.match(await bodyText(kiosk), CARD['ssn']!);
+  await tabTo('结束并退卡');
+  await kiosk.keyboard.press('Enter');
+  await waitScreen(kiosk, 'takeCard');
+  t.pass('every step reached without a mouse');
+  await cardOut();
+  await waitScreen(kiosk, 'welcome');
+});
+
+t.test('kiosk: idle timeout wipes all personal data from the page', async (t) => {
+  const p = await openScreen('kiosk', true);
+  await waitScreen(p, 'welcome');
+  await box.insert('ssc-2.00.json');
+  await waitScreen(p, 'info');
+  await p.getByRole('button', { name: '输入密码继续' }).click();
+  await waitScreen(p, 'pinScreen');
+  await tapPin(p, NEW_PIN);
+  await waitScreen(p, 'services');
+  await p.getByRole('button', { name: '查看完整信息' }).click();
+  await waitScreen(p, 'details');
+  t.match(await bodyText(p), CARD['ssn']!);
+  await p.clock.fastForward(61_000);
+  await waitScreen(p, 'notice');
+  const html = await bodyText(p);
+  for (const [what, v] of [['ssn', CARD['ssn']], ['name', CARD['name']], ['card number', CARD['cardNumber']], ['birth date', '1970-01-01'], ['masked name', '张*']] as const) t.notMatch(html, v!, `no ${what} in the DOM after the idle timeout`);
+  t.match(await p.locator('h1').textContent(), /无操作/);
+  await screen(t, p, 'kiosk-14-idle');
+  await cardOut();
+  await waitScreen(p, 'welcome');
+  await p.context().close();
+});
+
+t.test('kiosk: PIN locked after the last wrong try, explained', async (t) => {
+  await box.insert('ssc-2.00.json');
+  await waitScreen(kiosk, 'info');
+  await kiosk.getByRole('button', { name: '输入密码继续' }).click();
+  await waitScreen(kiosk, 'pinScreen');
+  await tapPin(kiosk, WRONG);
+  await kiosk.waitForSelector('#screen .problem');
+  await tapPin(kiosk, WRONG);
+  await kiosk.waitForSelector('#screen .problem:has-text("1 次")');
+  await tapPin(kiosk, WRONG);
+  await waitScreen(kiosk, 'failure');
+  const text = await kiosk.locator('#screen').innerText();
+  t.match(text, /密码已锁定/, 'lock-out explained');
+  t.match(text, /人工窗口/, 'says where to unlock');
+  await screen(t, kiosk, 'kiosk-15-pin-locked');
+  await kiosk.getByRole('button', { name: '结束并退卡' }).click();
+  await waitScreen(kiosk, 'takeCard');
+  await cardOut();
+  await waitScreen(kiosk, 'welcome');
+});
+
+t.test('kiosk: report the card lost — the fleet lists it', async (t) => {
+  await box.insert('ssc-2.00.json');
+  await waitScreen(kiosk, 'info');
+  await kiosk.getByRole('button', { name: '输入密码继续' }).click();
+  await waitScreen(kiosk, 'pinScreen');
+  await tapPin(kiosk, PIN);
+  await waitScreen(kiosk, 'services');
+  await kiosk.getByRole('button', { name: '挂失' }).click();
+  await waitScreen(kiosk, 'lossConfirm');
+  await screen(t, kiosk, 'kiosk-16-loss-confirm');
+  await kiosk.getByRole('button', { name: '确定挂失' }).click();
+  await waitScreen(kiosk, 'pinScreen');
+  await tapPin(kiosk, PIN);
+  await waitScreen(kiosk, 'result');
+  t.match(await kiosk.locator('h1').textContent(), /挂失已(提交|受理)/);
+  await screen(t, kiosk, 'kiosk-17-loss-done');
+  await until('the fleet lists the kiosk report', async () => (await box.server.call('GET', `/api/v1/hotlist/${CARD['cardNumber']}`)).status === 200, 30_000, 200);
+  t.pass('server hotlist has the card');
+  await kiosk.getByRole('button', { name: '完成' }).click();
+  await waitScreen(kiosk, 'takeCard');
+  await cardOut();
+  await waitScreen(kiosk, 'welcome');
+});
+
+t.test('kiosk: a hotlisted card is refused with a plain message', async (t) => {
+  const r = await box.server.call('POST', '/api/v1/hotlist/report', { cardNumbers: [OTHER['cardNumber']], reason: 'stolen' });
+  t.ok(r.status < 300, `admin report ${r.status}`);
+  // wait for the delta to reach the terminal: the API (token) refuses the card once it has it
+  await box.insert('ssc-3.00-long-name.json');
+  const H = { 'x-onecard-token': box.token, 'content-type': 'application/json' };
+  await until('terminal hotlist has the card', async () => {
+    const res = await fetch(`${box.apiUrl}/v1/card/read`, { method: 'POST', headers: H, body: '{}' });
+    return res.status === 422 && ((await res.json()) as { error: { code: string } }).error.code === 'TERM_ERR_CARD_HOTLISTED';
+  }, 30_000, 500);
+  await cardOut();
+  await waitScreen(kiosk, 'welcome');
+  await box.insert('ssc-3.00-long-name.json');
+  await waitScreen(kiosk, 'failure');
+  const text = await kiosk.locator('#screen').innerText();
+  t.match(text, /已挂失或停用/, 'hotlisted, in words');
+  t.notMatch(text, OTHER['name']!, 'nothing of the holder shown');
+  await screen(t, kiosk, 'kiosk-18-hotlisted');
+  await kiosk.getByRole('button', { name: '结束并退卡' }).click();
+  await cardOut();
+  await waitScreen(kiosk, 'welcome');
+});
+
+t.test('kiosk: a launch code is single use and the page holds no secret', async (t) => {
+  const url = await box.launchUrl('kiosk');
+  const first = await fetch(url, { redirect: 'manual' });
+  t.equal(first.status, 303);
+  t.equal((await fetch(url, { redirect: 'manual' })).status, 401, 'second use refused');
+  const cookie = (first.headers.get('set-cookie') ?? '').split(';')[0]!;
+  for (const f of ['', 'kiosk.js', 'shared/api.js', 'shared/messages.js']) {
+    const res = await fetch(`${box.apiUrl}/kiosk/${f}`, { headers: { cookie } });
+    t.equal(res.status, 200, `/kiosk/${f}`);
+    t.match(res.headers.get('content-security-policy') ?? '', "script-src 'self'");
+    t.notMatch(await res.text(), box.token, `no token in /kiosk/${f}`);
+  }
+  t.equal((await fetch(`${box.apiUrl}/kiosk/`)).status, 401, 'no page without a session');
+  t.equal((await fetch(`${box.apiUrl}/desk/`, { headers: { cookie } })).status, 401, 'the kiosk session does not open the desk');
+  t.equal((await fetch(`${box.apiUrl}/kiosk/..%2Fsrc%2Fapi%2Fapp.ts`, { headers: { cookie } })).status, 404, 'no path out of the screen folder');
+});
+
+t.test('kiosk: reader unplugged', async (t) => {
+  box.unplug();
+  await kiosk.waitForSelector('#screen .status.bad', { timeout: 30_000 });
+  t.match(await kiosk.locator('#screen .status').textContent(), /读卡器暂时不可用/);
+  await screen(t, kiosk, 'kiosk-19-reader-gone');
+});
+
+t.test('log scan: no PIN, no key, no full ID number in any terminal or simulator output', async (t) => {
+  const logs = box.logs();
+  t.ok(logs.length > 1000, `scanned ${logs.length} characters of output`);
+  for (const [what, v] of [['PIN', PIN], ['new PIN', NEW_PIN], ['API token', box.token], ['SSN', CARD['ssn']], ['other SSN', OTHER['ssn']], ...Object.entries(CARD.keys).map(([k, v]) => [`key ${k}`, v] as const)] as const) {
+    t.notMatch(logs, v!, `no ${what} in the output`);
+  }
+  t.notMatch(logs, /session\/start\?code=/, 'no launch code in the output');
+});
+
+t.test('screenshots and audit summary', async (t) => {
+  writeFileSync(join(ART, 'axe-summary.json'), `${JSON.stringify(audits, null, 2)}\n`);
+  t.ok(shots.size >= 15, `${shots.size} screenshots in ${ART}`);
+});
