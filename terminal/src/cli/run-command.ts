@@ -128,13 +128,24 @@ async function run(argv: readonly string[], io: CliIo): Promise<number> {
     });
     const shown = term.name === undefined ? term.terminalId : `${term.terminalId} (${term.name})`;
     io.stderr(`onecard-terminal: terminal ${shown} ${term.runtime.softwareVersion}: local API on ${term.url} (docs at ${term.url}/docs)${dataDir !== undefined && pre.config.api.token === undefined && token === undefined ? `; API token in ${dataDir}/api-token` : ''}\n`);
-    const onSignal = (): void => stop(EXIT.ok);
-    process.once('SIGINT', onSignal);
-    process.once('SIGTERM', onSignal);
+    // The handlers stay installed while the terminal closes: a second signal (Ctrl-C to the process
+    // group, then the supervisor's SIGTERM) must not kill it half-way through closing its outbox,
+    // journal and readers. A signal during close is logged and otherwise ignored.
+    let closing = false;
+    const onSignal = (signal: NodeJS.Signals): void => {
+      if (closing) logger.info({ signal }, 'already stopping: signal ignored while the terminal closes');
+      else stop(EXIT.ok);
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
     const code = await stopped;
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
-    await term.close();
+    closing = true;
+    try {
+      await term.close();
+    } finally {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+    }
     return code;
   } catch (e) {
     return fail(io, e, dataDir);
