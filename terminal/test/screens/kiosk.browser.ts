@@ -224,7 +224,8 @@ t.test('kiosk: keyboard only — Tab, Enter and digit keys through PIN, details 
   await tabTo('输入密码继续');
   await kiosk.keyboard.press('Enter');
   await waitScreen(kiosk, 'pinScreen');
-  await kiosk.keyboard.type(NEW_PIN);
+  // each insertion loads the card afresh from its file: the PIN is the file's again
+  await kiosk.keyboard.type(PIN);
   t.equal(await kiosk.locator('#pin-count').textContent(), '已输入 6 位');
   await kiosk.keyboard.press('Enter');
   await waitScreen(kiosk, 'services');
@@ -247,7 +248,7 @@ t.test('kiosk: idle timeout wipes all personal data from the page', async (t) =>
   await waitScreen(p, 'info');
   await p.getByRole('button', { name: '输入密码继续' }).click();
   await waitScreen(p, 'pinScreen');
-  await tapPin(p, NEW_PIN);
+  await tapPin(p, PIN);
   await waitScreen(p, 'services');
   await p.getByRole('button', { name: '查看完整信息' }).click();
   await waitScreen(p, 'details');

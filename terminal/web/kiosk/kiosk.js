@@ -362,13 +362,10 @@ function onEvent(m) {
   }
   if (m.type === 'card-removed') {
     cardIn = false;
-    if (current.fn === takeCard || current.fn === welcome) return show(welcome);
-    const midFlow = card !== null || current.fn !== notice;
     wipe();
-    if (midFlow) {
-      show(notice, 'removed');
-      screenTimer = setTimeout(() => show(welcome), NOTICE_MS);
-    }
+    if (current.fn === takeCard || current.fn === welcome || current.fn === notice) return show(welcome);
+    show(notice, 'removed');
+    screenTimer = setTimeout(() => show(welcome), NOTICE_MS);
     return;
   }
   if (m.type === 'reader-status') {
