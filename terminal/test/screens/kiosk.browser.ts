@@ -264,6 +264,53 @@ t.test('kiosk: idle timeout wipes all personal data from the page', async (t) =>
   await p.context().close();
 });
 
+const TRANSIT = JSON.parse(readFileSync(join(CARDS, 'ssc-2.00-transit.json'), 'utf8')) as Record<string, string>;
+
+t.test('desk: card enquiry, iReadCardBas for the HIS, loss report with the holder PIN, printable receipt, wipe on removal', async (t) => {
+  const desk = await openScreen('desk');
+  await desk.waitForSelector('#reader:has-text("读卡器就绪")');
+  t.equal(await desk.getAttribute('html', 'lang'), 'zh-CN');
+  await screen(t, desk, 'desk-01-ready');
+  await box.insert('ssc-2.00-transit.json');
+  await desk.waitForSelector('#reader:has-text("卡片已插入")');
+  await desk.getByRole('button', { name: '信息查询' }).click();
+  await desk.waitForSelector('#result dl');
+  const info = await desk.locator('#result').innerText();
+  t.match(info, TRANSIT['ssn']!, 'staff see the full record');
+  t.match(info, TRANSIT['name']!);
+  t.match(await desk.locator('#receipt').innerText(), /业务回执/);
+  t.notMatch(await desk.locator('#receipt').innerText(), TRANSIT['ssn']!, 'the receipt carries no full ID number');
+  await screen(t, desk, 'desk-02-enquiry');
+  await desk.emulateMedia({ media: 'print' });
+  await shot(desk, 'desk-03-receipt-print');
+  t.equal(await desk.locator('#result').isVisible(), false, 'printing shows the receipt alone');
+  await desk.emulateMedia({ media: 'screen' });
+  await desk.getByRole('button', { name: '医院挂号读卡（iReadCardBas）' }).click();
+  await desk.waitForSelector('#his-output');
+  const bas = await desk.inputValue('#his-output');
+  t.ok(bas.split('|').includes(TRANSIT['ssn']!), 'iReadCardBas string carries the SSN as a field');
+  t.ok(bas.split('|').length >= 11, 'eleven fields');
+  await screen(t, desk, 'desk-04-ireadcardbas');
+  await desk.getByRole('button', { name: '挂失' }).click();
+  await desk.waitForSelector('#holder-pin');
+  t.equal(await desk.evaluate(() => document.activeElement?.id), 'holder-pin', 'focus in the PIN field');
+  await screen(t, desk, 'desk-05-loss-pin');
+  await desk.keyboard.type(TRANSIT['pin']!);
+  await desk.keyboard.press('Enter');
+  await desk.waitForSelector('#receipt .receipt');
+  t.match(await desk.locator('#result').innerText(), /挂失已(提交|受理)/);
+  await screen(t, desk, 'desk-06-loss-done');
+  await until('the fleet lists the desk report', async () => (await box.server.call('GET', `/api/v1/hotlist/${TRANSIT['cardNumber']}`)).status === 200, 30_000, 200);
+  await desk.getByRole('button', { name: 'Switch to English' }).click();
+  t.equal(await desk.locator('h1').textContent(), 'Social security card counter');
+  await cardOut();
+  await desk.waitForSelector('#message:has-text("cleared")');
+  const html = await bodyText(desk);
+  for (const v of [TRANSIT['ssn'], TRANSIT['name'], TRANSIT['cardNumber'], '李*']) t.notMatch(html, v!, 'desk wiped when the card left');
+  await screen(t, desk, 'desk-07-wiped-en');
+  await desk.context().close();
+});
+
 t.test('kiosk: PIN locked after the last wrong try, explained', async (t) => {
   await box.insert('ssc-2.00.json');
   await waitScreen(kiosk, 'info');
