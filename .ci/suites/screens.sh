@@ -15,6 +15,10 @@ if ! command -v chromium >/dev/null; then
   $SUDO apt-get update -qq >/dev/null
   $SUDO apt-get install -y -qq chromium >/dev/null
 fi
+# CJK glyphs for the zh-CN screens (otherwise screenshots show empty boxes)
+if ! fc-list 2>/dev/null | grep -qi 'Noto Sans CJK'; then
+  $SUDO apt-get install -y -qq fonts-noto-cjk >/dev/null || { $SUDO apt-get update -qq >/dev/null && $SUDO apt-get install -y -qq fonts-noto-cjk >/dev/null; }
+fi
 export CHROMIUM_PATH="${CHROMIUM_PATH:-$(command -v chromium)}"
 export ONECARD_ARTEFACTS="${ONECARD_ARTEFACTS:-$PWD/artefacts/screens}"
 mkdir -p "$ONECARD_ARTEFACTS"

@@ -92,7 +92,7 @@ function show(fn, ...args) {
   toggle.textContent = t().toggle;
   toggle.setAttribute('aria-label', t().toggleLabel);
   toggle.setAttribute('lang', lang === 'zh' ? 'en' : 'zh-CN');
-  main.replaceChildren(...fn(...args));
+  main.replaceChildren(...fn(...args).filter((c) => c !== null && c !== undefined));
   main.dataset.screen = fn.name;
   const heading = main.querySelector('h1');
   if (heading !== null) {

@@ -28,7 +28,7 @@ export const ERRORS = {
   TERM_ERR_PSAM_NO_ALGORITHM: { zh: '本机不支持此卡，请到人工窗口办理。', en: 'This machine does not support this card. Please go to a service counter.' },
   TERM_ERR_PSAM_NO_RKSSSE: { zh: '本机不支持此卡的部分信息，请到人工窗口办理。', en: 'This machine cannot read all of this card. Please go to a service counter.' },
   TERM_ERR_PSAM_KEY_LEVEL: { zh: '本机安全模块配置有误，请联系工作人员。', en: 'The security module of this machine is misconfigured. Please ask staff.' },
-  TERM_ERR_INSUFFICIENT_FUNDS: { zh: '余额不足。', en: 'Not enough balance.' },
+  TERM_ERR_INSUFFICIENT_FUNDS: { zh: '卡内余额不足，请充值后再试。', en: 'Not enough balance on the card. Please top it up and try again.' },
   TERM_ERR_PURCHASE_MAC2: { zh: '交易验证失败，未扣款，请联系工作人员。', en: 'The payment could not be verified. Please ask staff.' },
   TERM_ERR_PURCHASE_INTERRUPTED: { zh: '交易中断，请重新插卡以确认是否已扣款。', en: 'The payment was interrupted. Insert the card again to check whether it was charged.' },
   TERM_ERR_PURCHASE_UNKNOWN: { zh: '交易结果待核对，不会重复扣款。', en: 'The payment result will be reconciled; you will not be charged twice.' },
