@@ -6,7 +6,7 @@
  * serious/critical); screenshots in $ONECARD_ARTEFACTS; and a scan of all terminal and simulator
  * output for the PIN, the keys and the full ID number. Run by .ci/suites/screens.sh.
  */
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
@@ -55,13 +55,13 @@ async function shot(page: Page, name: string): Promise<void> {
   await page.screenshot({ path: join(ART, `${name}.png`), fullPage: true });
 }
 const audits: { name: string; violations: string[] }[] = [];
-async function audit(t: Tap.Test, page: Page, name: string): Promise<void> {
+async function audit(t: Test, page: Page, name: string): Promise<void> {
   const r = await new AxeBuilder({ page }).analyze();
   const bad = r.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
   audits.push({ name, violations: bad.map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`) });
   t.same(bad.map((v) => `${v.id} (${v.impact}): ${v.help} — ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`), [], `axe: no serious or critical violation on ${name}`);
 }
-async function screen(t: Tap.Test, page: Page, name: string): Promise<void> {
+async function screen(t: Test, page: Page, name: string): Promise<void> {
   await shot(page, name);
   await audit(t, page, name);
 }
@@ -70,7 +70,7 @@ async function tapPin(page: Page, pin: string): Promise<void> {
   for (const d of pin) await page.click(`#screen [data-digit="${d}"]`);
   await page.click('#pin-ok');
 }
-const bodyText = (page: Page): Promise<string> => page.evaluate(() => document.documentElement.outerHTML);
+const bodyText = (page: Page): Promise<string> => page.evaluate<string>('document.documentElement.outerHTML');
 async function cardOut(): Promise<void> {
   await box.remove();
 }
@@ -213,7 +213,7 @@ t.test('kiosk: English toggle, then back to Chinese', async (t) => {
 t.test('kiosk: keyboard only — Tab, Enter and digit keys through PIN, details and finish', async (t) => {
   await box.insert('ssc-2.00.json');
   await waitScreen(kiosk, 'info');
-  const focusedText = (): Promise<string> => kiosk.evaluate(() => document.activeElement?.textContent ?? '');
+  const focusedText = (): Promise<string> => kiosk.evaluate<string>("document.activeElement?.textContent ?? ''");
   const tabTo = async (label: string): Promise<void> => {
     for (let i = 0; i < 30; i++) {
       await kiosk.keyboard.press('Tab');
@@ -293,7 +293,7 @@ t.test('desk: card enquiry, iReadCardBas for the HIS, loss report with the holde
   await screen(t, desk, 'desk-04-ireadcardbas');
   await desk.getByRole('button', { name: '挂失' }).click();
   await desk.waitForSelector('#holder-pin');
-  t.equal(await desk.evaluate(() => document.activeElement?.id), 'holder-pin', 'focus in the PIN field');
+  t.equal(await desk.evaluate<string>('document.activeElement?.id'), 'holder-pin', 'focus in the PIN field');
   await screen(t, desk, 'desk-05-loss-pin');
   await desk.keyboard.type(TRANSIT['pin']!);
   await desk.keyboard.press('Enter');
