@@ -403,6 +403,27 @@ t.test('kiosk: reader unplugged', async (t) => {
   await screen(t, kiosk, 'kiosk-19-reader-gone');
 });
 
+t.test('fleet dashboard: axe-core on the sign-in page and every section', async (t) => {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+  const page = await context.newPage();
+  await page.goto(`${box.server.httpUrl}/`);
+  await page.getByLabel('Admin token').waitFor();
+  await screen(t, page, 'dashboard-01-sign-in');
+  await page.getByLabel('Admin token').fill(box.server.adminToken);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.waitForSelector('#tile-total', { timeout: 20_000 });
+  await screen(t, page, 'dashboard-02-overview');
+  const sections = await page.locator('nav a[href^="#/"]').evaluateAll((as) => as.map((a) => a.getAttribute('href') ?? ''));
+  t.ok(sections.length >= 3, `sections: ${sections.join(' ')}`);
+  for (const [i, href] of [...new Set(sections)].filter((h) => h !== '#/').entries()) {
+    await page.click(`nav a[href="${href}"]`);
+    await page.waitForLoadState('networkidle');
+    await page.waitForTimeout(300);
+    await screen(t, page, `dashboard-${String(i + 3).padStart(2, '0')}-${href.slice(2) || 'home'}`);
+  }
+  await context.close();
+});
+
 t.test('log scan: no PIN, no key, no full ID number in any terminal or simulator output', async (t) => {
   const logs = box.logs();
   t.ok(logs.length > 1000, `scanned ${logs.length} characters of output`);
