@@ -63,3 +63,38 @@ t.test('config: screens switch', async (t) => {
   t.throws(() => parseTerminalConfig({ ...base, screens: { kiosk: 'yes' } }), { code: 'TERM_ERR_CONFIG', details: { field: 'screens.kiosk' } });
   t.throws(() => parseTerminalConfig({ ...base, screens: { atm: true } }), { code: 'TERM_ERR_CONFIG', details: { field: 'screens.atm' } });
 });
+
+t.test('loss report: queued only after the PIN verified on the card; the PIN reaches nothing else', async (t) => {
+  const queued: string[] = [];
+  const pins: string[] = [];
+  const withCard = async <T>(fn: (s: { card: unknown; psam: unknown }) => Promise<T>): Promise<T> => fn({ card: {}, psam: {} });
+  const cardReaders = { events: new EventEmitter(), status: () => [], withCard } as unknown as CardAccess;
+  const { TerminalError } = await import('../../src/errors.ts');
+  const app = await buildLocalApi({
+    readers: cardReaders,
+    token: TOKEN,
+    services: {
+      readBasicInfo: (async () => ({ cardNumber: 'X00000019' })) as never,
+      verifyPin: (async ({ pin }: { pin: string }) => {
+        pins.push(pin);
+        if (pin !== '123456') throw new TerminalError('TERM_ERR_PIN_WRONG', undefined, { triesLeft: 2 });
+      }) as never,
+    },
+    reportLoss: async ({ cardNumber }) => {
+      queued.push(cardNumber);
+      return { online: false };
+    },
+  });
+  t.teardown(() => app.close());
+  const post = (pin: string) => app.inject({ method: 'POST', url: '/v1/card/loss-report', headers: { ...H, 'x-onecard-token': TOKEN }, payload: { pin } });
+  const wrong = await post('000000');
+  t.equal(wrong.statusCode, 422);
+  t.match(wrong.json(), { error: { code: 'TERM_ERR_PIN_WRONG', details: { triesLeft: 2 } } });
+  t.same(queued, [], 'nothing queued on a wrong PIN');
+  t.equal((await post('12')).statusCode, 400, 'malformed PIN refused before the card');
+  const ok = await post('123456');
+  t.equal(ok.statusCode, 200);
+  t.same(ok.json(), { queued: true, online: false, cardNumber: '*****0019' }, 'masked card number, offline said so');
+  t.same(queued, ['X00000019'], 'the card number, never the PIN, goes to the outbox');
+  t.same(pins, ['000000', '123456'], 'the PIN went to the card check only');
+});
