@@ -403,6 +403,14 @@ t.test('kiosk: reader unplugged', async (t) => {
   await screen(t, kiosk, 'kiosk-19-reader-gone');
 });
 
+t.test('kiosk: the page session ends → out of service, nothing personal left', async (t) => {
+  await kiosk.evaluate<number>("fetch('/v1/session/end', { method: 'POST', credentials: 'same-origin' }).then((r) => r.status)");
+  await waitScreen(kiosk, 'outOfServiceScreen');
+  t.match(await kiosk.locator('h1').textContent(), '暂停服务');
+  await screen(t, kiosk, 'kiosk-20-out-of-service');
+  t.equal(await kiosk.evaluate<number>("fetch('/v1/readers', { credentials: 'same-origin' }).then((r) => r.status)"), 401, 'the ended session is refused');
+});
+
 t.test('fleet dashboard: axe-core on the sign-in page and every section', async (t) => {
   const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
   const page = await context.newPage();
