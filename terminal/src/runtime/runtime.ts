@@ -340,7 +340,7 @@ export async function startRuntime(cfg: TerminalConfig, deps: RuntimeDeps): Prom
     }
 
     const url = await api.listen({ host: cfg.api.host, port: cfg.api.port });
-    logger.info({ url, readers: current.readers.map((r) => r.id), fleet: identity?.terminalId, softwareVersion, keys: keystore?.version ?? 0 }, 'terminal runtime started');
+    logger.info({ url, readers: current.readers.map((r) => r.id), fleet: identity?.terminalId, softwareVersion, keys: keystore?.version ?? 0, screens: SCREEN_PAGES.filter((p) => cfg.screens?.[p] === true).map((p) => `${url}/${p}/`) }, 'terminal runtime started');
     return {
       terminalId: cfg.terminalId, softwareVersion,
       get manager() { return cards.setup.manager; },
