@@ -27,6 +27,7 @@ import { toHttpError } from './http-errors.ts';
 import { PAGE_NAME, SESSION_COOKIE, SessionStore } from './sessions.ts';
 import { apiTokenProblem, sameToken } from './token-policy.ts';
 import { registerScreens, type ScreenPage } from './screens.ts';
+import { registerCardServices } from './card-services.ts';
 
 /** The card services the API calls (the real ones by default; tests may wrap them). */
 export interface LocalApiServices {
@@ -83,6 +84,8 @@ export interface LocalApiOptions {
    * up now (else the report waits in the outbox). Without it the route answers 501.
    */
   readonly reportLoss?: (r: { readonly cardNumber: string }) => Promise<{ readonly online: boolean }>;
+  /** Queues a `card.loss-cancel` (holder's ID checked by staff) like {@link reportLoss}; without it the route answers 501. */
+  readonly cancelLoss?: (r: { readonly cardNumber: string }) => Promise<{ readonly online: boolean }>;
 }
 
 const LOCAL_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]']);
@@ -395,6 +398,8 @@ export async function buildLocalApi(opts: LocalApiOptions): Promise<FastifyInsta
     const { online } = await reportLoss({ cardNumber });
     return { queued: true, online, cardNumber: cardNumber.length > 4 ? `${'*'.repeat(cardNumber.length - 4)}${cardNumber.slice(-4)}` : cardNumber };
   });
+
+  registerCardServices(app, opts);
 
   if (opts.screens !== undefined && opts.screens.pages.length > 0) {
     registerScreens(app, { pages: opts.screens.pages, ...(opts.screens.root === undefined ? {} : { root: opts.screens.root }), authOf: (req) => auth.get(req) });

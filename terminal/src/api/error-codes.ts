@@ -8,6 +8,7 @@ export const API_ERRORS = {
   TERM_ERR_API_HOST: 'Host header not allowed (the local API answers only to localhost names)',
   TERM_ERR_API_NOT_CONFIGURED: 'This terminal is not configured for the requested service',
   TERM_ERR_API_TIMEOUT: 'Nothing happened before the timeout',
+  TERM_ERR_ID_MISMATCH: 'The ID document number typed by staff is not the card holder’s',
   TERM_ERR_API_BAD_REQUEST: 'Request does not match the API schema',
   TERM_ERR_CONFIG: 'Terminal configuration file invalid',
   TERM_ERR_API_INTERNAL: 'Unexpected internal error (see the terminal log)',

@@ -241,6 +241,12 @@ export async function startRuntime(cfg: TerminalConfig, deps: RuntimeDeps): Prom
           agent?.notifyPending();
           return { online: agent?.state.kind === 'online' };
         },
+        cancelLoss: async ({ cardNumber }: { cardNumber: string }) => {
+          // The desk's 解挂: the fleet takes the card off the hotlist; only that the ID matched travels.
+          await outbox.append({ type: 'card.loss-cancel', body: { cardNumber, idChecked: true }, class: 'transaction' });
+          agent?.notifyPending();
+          return { online: agent?.state.kind === 'online' };
+        },
       }),
     });
     closers.push(() => api.close());

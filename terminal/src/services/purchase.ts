@@ -60,11 +60,12 @@ export type PurchaseResult =
   /** An interrupted purchase of this card was settled instead; no new debit was made. */
   | { readonly kind: 'recovered'; readonly recovery: Extract<RecoveryResult, { kind: 'completed' | 'not-debited' }> };
 
-interface TransitApp {
+export interface TransitApp {
   readonly info: PublicInfo;
 }
 
-async function openTransit(card: CardChannel, logger?: Logger): Promise<TransitApp> {
+/** SELECT the transit application and read its public information (FCI or `0015`). */
+export async function openTransit(card: CardChannel, logger?: Logger): Promise<TransitApp> {
   const r = await send(card, selectTUnion(), 'card', logger);
   if (r.sw === 0x6a82) throw new TerminalError('TERM_ERR_WRONG_CARD_TYPE', 'no transit application', { sw: r.sw });
   expectOk(r, 'card', 'SELECT transit');
@@ -232,7 +233,7 @@ async function recoverOne(card: CardChannel, psam: CardChannel | undefined, jour
 }
 
 /** The cyclic log, newest first, until `6A83` [transit-purse §4]. */
-async function readLog(card: CardChannel, logger?: Logger): Promise<LogRecord[]> {
+export async function readLog(card: CardChannel, logger?: Logger): Promise<LogRecord[]> {
   const out: LogRecord[] = [];
   for (let i = 1; i <= 10; i++) {
     const r = await send(card, readLogRecord(i), 'card', logger);

@@ -35,6 +35,7 @@ export const ERRORS = {
   TERM_ERR_PURCHASE_PENDING: { zh: '此卡有一笔中断的交易需要先处理，请重新插卡。', en: 'An interrupted payment of this card must be settled first. Insert the card again.' },
   TERM_ERR_SERVICE_DISABLED: { zh: '本机未开通此项服务。', en: 'This service is not offered on this machine.' },
   TERM_ERR_HOTLIST_STALE: { zh: '本机挂失名单未及时更新，暂停此项服务，请联系工作人员。', en: 'This machine\'s lost-card list is out of date, so this service is paused. Please ask staff.' },
+  TERM_ERR_ID_MISMATCH: { zh: '证件号码与卡内持卡人信息不符，不能办理。请核对证件后重新输入。', en: 'The ID document number does not match the card holder. Check the document and type it again.' },
   TERM_ERR_API_NOT_CONFIGURED: { zh: '本机未开通此项服务。', en: 'This service is not offered on this machine.' },
   TERM_ERR_API_SESSION: { zh: '本机页面会话已结束，暂停服务，请联系工作人员。', en: 'This screen\'s session has ended; out of service. Please ask staff.' },
   TERM_ERR_API_TIMEOUT: { zh: '等待超时，请重试。', en: 'Timed out. Please try again.' },
