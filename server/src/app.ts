@@ -21,6 +21,7 @@ import terminalRoutes from './routes/terminals.ts';
 import configRoutes from './routes/config.ts';
 import hotlistRoutes from './routes/hotlist.ts';
 import ingestRoutes from './routes/ingest.ts';
+import staffRoutes from './routes/staff.ts';
 import dashboardPlugin from './dashboard/plugin.ts';
 import updatesPlugin, { type UpdatesPluginOptions } from './updates/plugin.ts';
 import keysPlugin from './keys/plugin.ts';
@@ -174,6 +175,7 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
   await app.register(configRoutes);
   await app.register(hotlistRoutes);
   await app.register(ingestRoutes);
+  await app.register(staffRoutes);
   await app.register(keysPlugin, { masterKey: opts.masterKey }); // also registers the shared jobs notifier (server/src/jobs)
   if (opts.updates !== undefined) await app.register(updatesPlugin, opts.updates);
   await app.register(dashboardPlugin);

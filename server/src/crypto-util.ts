@@ -3,7 +3,7 @@ import { createHash, generateKeyPairSync, randomBytes, createPublicKey, timingSa
 import type { ServerKeys } from './context.ts';
 
 /** A new random token with a type prefix, e.g. `oca_…` (admin), `oce_…` (enrolment), `oct_…` (terminal). */
-export function newToken(prefix: 'oca' | 'oce' | 'oct'): string {
+export function newToken(prefix: 'oca' | 'oce' | 'oct' | 'ocs'): string {
   return `${prefix}_${randomBytes(32).toString('base64url')}`;
 }
 

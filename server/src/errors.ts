@@ -29,6 +29,8 @@ export const SRV_ERRORS = {
   SRV_ERR_LAST_ADMIN: 'The last active admin token cannot be revoked',
   SRV_ERR_UNSAFE_TEXT: 'Text contains control, NUL or bidirectional-override characters',
   SRV_ERR_UPDATE_DOWNGRADE: 'A rollout that can downgrade or reinstall needs an admin and allowDowngrade',
+  SRV_ERR_STAFF_CREDENTIAL: 'Staff credential unknown or revoked',
+  SRV_ERR_STAFF_GROUP: 'Staff credential not valid at terminals of this group',
   SRV_ERR_INTERNAL: 'Internal error',
   ...UPDATES_ERRORS,
   ...KEYS_ERRORS,
@@ -54,6 +56,8 @@ export const SRV_ERROR_STATUS: Partial<Record<ServerErrorCode, number>> = {
   SRV_ERR_LAST_ADMIN: 409,
   SRV_ERR_UNSAFE_TEXT: 400,
   SRV_ERR_UPDATE_DOWNGRADE: 403,
+  SRV_ERR_STAFF_CREDENTIAL: 401,
+  SRV_ERR_STAFF_GROUP: 403,
   ...UPDATES_ERROR_STATUS,
   ...KEYS_ERROR_STATUS,
 };

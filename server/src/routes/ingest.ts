@@ -195,6 +195,8 @@ export default async function ingestRoutes(app: FastifyInstance): Promise<void> 
       quarantined.push({ eventId: q.eventId, seq: q.seq, type: r.type, reason });
     }
     let adds: Map<string, HotlistAdd> | undefined;
+    // A loss report taken at a counter desk names the member of staff who signed in there.
+    const staffOf = new Map<string, string>();
     for (const r of records) {
       if (r.type !== LOSS_REPORT_TYPE) continue;
       const add = lossReportOf(terminalId, r.body);
@@ -204,13 +206,14 @@ export default async function ingestRoutes(app: FastifyInstance): Promise<void> 
         continue;
       }
       (adds ??= new Map()).set(r.eventId, add);
+      if (typeof r.body.staffId === 'string' && /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(r.body.staffId)) staffOf.set(add.cardNumber, r.body.staffId);
     }
     // The batch, its loss reports and their audit entries (and those of quarantined records, unless
     // the whole batch is a retransmission) commit in one transaction.
     const res = await groupCommit({
       terminalId, records, receivedAt: now, ...(adds !== undefined ? { hotlistAdds: adds } : {}),
       audit: (r): NewAuditRecord[] => [
-        ...(r.hotlist?.changed ?? []).map((c) => ({ ts: now, actor, action: 'hotlist.report', target: c, ip: '', details: { version: r.hotlist!.version, source: 'terminal' } })),
+        ...(r.hotlist?.changed ?? []).map((c) => ({ ts: now, actor, action: 'hotlist.report', target: c, ip: '', details: { version: r.hotlist!.version, source: 'terminal', ...(staffOf.has(c) ? { staffId: staffOf.get(c) } : {}) } })),
         ...(r.inserted > 0 ? quarantined.map((q) => ({ ts: now, actor, action: 'event.quarantine', target: q.eventId, ip: '', details: { reason: q.reason, type: q.type, seq: q.seq } })) : []),
       ],
     });

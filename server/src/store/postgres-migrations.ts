@@ -90,4 +90,8 @@ export const POSTGRES_MIGRATIONS: readonly string[] = [
   `ALTER TABLE terminal_config_status ADD COLUMN changes TEXT;`,
   // 5: human terminal names (set at enrolment or by an admin), shown beside the id.
   `ALTER TABLE terminals ADD COLUMN name TEXT;`,
+  // 6: staff credentials for the counter desk (hash only; groups as a JSON array).
+  `CREATE TABLE staff_credentials (
+     id ${T} PRIMARY KEY, staff_id ${T} NOT NULL, name ${T} NOT NULL, groups TEXT NOT NULL, credential_hash ${T} NOT NULL UNIQUE,
+     created_at BIGINT NOT NULL, created_by ${T} NOT NULL, revoked_at BIGINT);`,
 ];

@@ -9,12 +9,12 @@
 import pg from 'pg';
 import { ServerError } from '../errors.ts';
 import { POSTGRES_MIGRATIONS } from './postgres-migrations.ts';
-import type { AdminRecovery, AuditOf, IngestBatch } from './types.ts';
+import type { AdminRecovery, AuditOf, StaffCredentialRecord, IngestBatch } from './types.ts';
 import { PostgresKeysStore } from './postgres-keys.ts';
 import { PostgresUpdatesStore } from './postgres-updates.ts';
 import {
   toAudit, toDoc, toEff, toEnrol, toEvent, toHot, toStatus, toTele, toTerminal, toToken,
-  type AuditRow, type DocRow, type EffRow, type EnrolRow, type EventRow, type HotlistRow, type StatusRow, type TeleRow, type TerminalRow, type TokenRow, type VersionRow,
+  type AuditRow, type DocRow, type EffRow, type EnrolRow, type EventRow, type HotlistRow, type StatusRow, type TeleRow, type TerminalRow, type TokenRow, type StaffRow, toStaff, STAFF_COLUMNS, type VersionRow,
 } from './rows.ts';
 import type {
   AdminTokenRecord, AuditRecord, EnrolmentTokenRecord, GroupRecord, NewEnrolmentToken, NewAuditRecord, PresenceUpdate, Role, Store,
@@ -240,6 +240,32 @@ export class PostgresStore implements Store {
       }
       await this.#auditTx(c, audit, done);
       return done;
+    });
+  }
+
+  async createStaffCredential(rec: Omit<StaffCredentialRecord, 'revokedAt'> & { readonly credentialHash: string }, audit?: AuditOf<void>): Promise<void> {
+    await this.#tx(async (c) => {
+      await c.query('INSERT INTO staff_credentials (id, staff_id, name, groups, credential_hash, created_at, created_by) VALUES ($1, $2, $3, $4, $5, $6, $7)',
+        [rec.id, rec.staffId, rec.name, JSON.stringify(rec.groups), rec.credentialHash, rec.createdAt, rec.createdBy]);
+      await this.#auditTx(c, audit, undefined);
+    });
+  }
+
+  async findStaffCredentialByHash(credentialHash: string): Promise<StaffCredentialRecord | undefined> {
+    const r = await this.#one<StaffRow>(`SELECT ${STAFF_COLUMNS} FROM staff_credentials WHERE credential_hash = $1`, [credentialHash]);
+    return r === undefined ? undefined : toStaff(r);
+  }
+
+  async listStaffCredentials(): Promise<StaffCredentialRecord[]> {
+    return (await this.#rows<StaffRow>(`SELECT ${STAFF_COLUMNS} FROM staff_credentials ORDER BY created_at, id`)).map(toStaff);
+  }
+
+  async revokeStaffCredential(id: string, at: number, audit?: AuditOf<boolean>): Promise<boolean> {
+    return this.#tx(async (c) => {
+      const res = await c.query('UPDATE staff_credentials SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL', [at, id]);
+      const changed = (res.rowCount ?? 0) > 0;
+      if (changed) await this.#auditTx(c, audit, true);
+      return changed;
     });
   }
 

@@ -6,7 +6,7 @@
 import type {
   AdminTokenRecord, AuditRecord, ConfigDocRecord, ConfigStatusRecord, EffectiveConfig, EnrolmentTokenRecord, EventRecord, HotlistEntry,
   KeyApprovalRecord, KeyAssignmentRecord, KeyJobRecord, KeyJobStatus, KeyJobTerminalRecord, KeyRef, KeySetVersionRecord, KeySetVersionStatus,
-  PackageRecord, Role, RolloutRecord, StoredKey, TargetSelector, TelemetryRecord, TerminalRecord, TerminalStatus,
+  PackageRecord, Role, RolloutRecord, StaffCredentialRecord, StoredKey, TargetSelector, TelemetryRecord, TerminalRecord, TerminalStatus,
 } from './types.ts';
 import type { JobStatus } from '../jobs/notifier.ts';
 import type { RolloutState } from '../updates/rollout.ts';
@@ -15,6 +15,11 @@ export interface TerminalRow {
   id: string; group_id: string; tags: string; kind: string; public_key: string; credential_hash: string;
   status: string; created_at: number; last_seen: number | null; online: number; epoch: number; reported: string; name?: string | null;
 }
+export interface StaffRow { id: string; staff_id: string; name: string; groups: string; created_at: number; created_by: string; revoked_at: number | null }
+export const toStaff = (r: StaffRow): StaffCredentialRecord => ({
+  id: r.id, staffId: r.staff_id, name: r.name, groups: JSON.parse(r.groups) as string[], createdAt: r.created_at, createdBy: r.created_by, revokedAt: r.revoked_at,
+});
+export const STAFF_COLUMNS = 'id, staff_id, name, groups, created_at, created_by, revoked_at';
 export interface TokenRow { id: string; name: string; role: string; created_at: number; revoked_at: number | null }
 export interface EnrolRow { id: string; group_id: string; tags: string; expires_at: number; created_at: number; created_by: string; used_at: number | null; used_by: string | null; for_terminal: string | null }
 export interface AuditRow { id: number; ts: number; actor: string; action: string; target: string; ip: string; details: string }

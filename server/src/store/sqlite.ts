@@ -9,9 +9,9 @@ import { SqliteKeysStore } from './sqlite-keys.ts';
 import { SqliteUpdatesStore } from './sqlite-updates.ts';
 import {
   toAudit, toDoc, toEff, toEnrol, toEvent, toHot, toStatus, toTele, toTerminal, toToken,
-  type AuditRow, type DocRow, type EffRow, type EnrolRow, type EventRow, type HotlistRow, type StatusRow, type TeleRow, type TerminalRow, type TokenRow, type VersionRow,
+  type AuditRow, type DocRow, type EffRow, type EnrolRow, type EventRow, type HotlistRow, type StatusRow, type TeleRow, type TerminalRow, type TokenRow, type StaffRow, toStaff, STAFF_COLUMNS, type VersionRow,
 } from './rows.ts';
-import type { AdminRecovery, AuditOf, IngestBatch } from './types.ts';
+import type { AdminRecovery, AuditOf, StaffCredentialRecord, IngestBatch } from './types.ts';
 import type {
   AdminTokenRecord, AuditRecord, EnrolmentTokenRecord, GroupRecord, NewEnrolmentToken, NewAuditRecord, PresenceUpdate, Role, Store,
   TerminalFilter, TerminalPatch, TerminalRecord, TerminalStatus,
@@ -100,6 +100,10 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
   `ALTER TABLE terminal_config_status ADD COLUMN changes TEXT;`,
   // 5: human terminal names (set at enrolment or by an admin), shown beside the id.
   `ALTER TABLE terminals ADD COLUMN name TEXT;`,
+  // 6: staff credentials for the counter desk (hash only; groups as a JSON array).
+  `CREATE TABLE staff_credentials (
+     id TEXT PRIMARY KEY, staff_id TEXT NOT NULL, name TEXT NOT NULL, groups TEXT NOT NULL, credential_hash TEXT NOT NULL UNIQUE,
+     created_at INTEGER NOT NULL, created_by TEXT NOT NULL, revoked_at INTEGER);`,
 ];
 
 const DOC_SELECT = 'SELECT d.id, d.name, d.created_at, d.version, v.sha256, d.updated_at, d.updated_by FROM config_docs d JOIN config_versions v ON v.version = d.version';
@@ -284,6 +288,31 @@ export class SqliteStore implements Store {
       }
       this.#audit(audit, done);
       return done;
+    })();
+  }
+
+  async createStaffCredential(rec: Omit<StaffCredentialRecord, 'revokedAt'> & { readonly credentialHash: string }, audit?: AuditOf<void>): Promise<void> {
+    this.#db.transaction(() => {
+      this.#prep('INSERT INTO staff_credentials (id, staff_id, name, groups, credential_hash, created_at, created_by) VALUES (?, ?, ?, ?, ?, ?, ?)')
+        .run(rec.id, rec.staffId, rec.name, JSON.stringify(rec.groups), rec.credentialHash, rec.createdAt, rec.createdBy);
+      this.#audit(audit, undefined);
+    })();
+  }
+
+  async findStaffCredentialByHash(credentialHash: string): Promise<StaffCredentialRecord | undefined> {
+    const r = this.#prep(`SELECT ${STAFF_COLUMNS} FROM staff_credentials WHERE credential_hash = ?`).get(credentialHash) as StaffRow | undefined;
+    return r === undefined ? undefined : toStaff(r);
+  }
+
+  async listStaffCredentials(): Promise<StaffCredentialRecord[]> {
+    return (this.#prep(`SELECT ${STAFF_COLUMNS} FROM staff_credentials ORDER BY created_at, id`).all() as StaffRow[]).map(toStaff);
+  }
+
+  async revokeStaffCredential(id: string, at: number, audit?: AuditOf<boolean>): Promise<boolean> {
+    return this.#db.transaction(() => {
+      const changed = this.#prep('UPDATE staff_credentials SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL').run(at, id).changes > 0;
+      if (changed) this.#audit(audit, true);
+      return changed;
     })();
   }
 

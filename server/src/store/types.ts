@@ -19,6 +19,22 @@ export interface AdminTokenRecord {
   readonly revokedAt: number | null;
 }
 
+/**
+ * A staff credential for the counter desk: issued by an operator to one named member of staff,
+ * valid at terminals of the listed groups, revocable. Only the credential's SHA-256 is stored.
+ */
+export interface StaffCredentialRecord {
+  readonly id: string;
+  /** The member of staff's own id (e.g. an employee number), named in audit entries. */
+  readonly staffId: string;
+  readonly name: string;
+  /** Terminal groups whose desks accept the credential. */
+  readonly groups: readonly string[];
+  readonly createdAt: number;
+  readonly createdBy: string;
+  readonly revokedAt: number | null;
+}
+
 export interface GroupRecord {
   readonly id: string;
   readonly name: string;
@@ -299,6 +315,13 @@ export interface Store {
    * Audit entries are written only when something changed.
    */
   recoverAdminToken(rec: { id: string; name: string; tokenHash: string; createdAt: number }, audit?: AuditOf<AdminRecovery>): Promise<AdminRecovery>;
+
+  /** Stores a new staff credential (its hash) with its audit entries. */
+  createStaffCredential(rec: Omit<StaffCredentialRecord, 'revokedAt'> & { readonly credentialHash: string }, audit?: AuditOf<void>): Promise<void>;
+  findStaffCredentialByHash(credentialHash: string): Promise<StaffCredentialRecord | undefined>;
+  listStaffCredentials(): Promise<StaffCredentialRecord[]>;
+  /** Revokes a staff credential (false when unknown or already revoked). */
+  revokeStaffCredential(id: string, at: number, audit?: AuditOf<boolean>): Promise<boolean>;
 
   createGroup(rec: { id: string; name: string; createdAt: number }, audit?: AuditOf<void>): Promise<void>;
   getGroup(id: string): Promise<GroupRecord | undefined>;
