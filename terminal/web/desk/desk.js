@@ -151,6 +151,107 @@ function loss() {
   input.focus();
 }
 
+// ── Card services through the PSAM: loss cancellation (解挂) after the holder's ID document was
+// checked against the card, PIN unblock (tries reset, PIN kept) and PIN reload (new PIN typed by
+// the holder). The ID number typed by staff goes to the terminal only to be compared with the card.
+const S = {
+  zh: {
+    'loss-cancel': '解挂', 'pin-unblock': '密码解锁', 'pin-reload': '密码重置',
+    cancelTitle: '解挂：核验持卡人身份证件', idNumber: '证件号码（身份证）', cancelSubmit: '核验并解挂',
+    cancelOnline: '解挂已提交服务中心，名单更新后此卡即可使用。', cancelQueued: '解挂已受理，网络恢复后自动提交服务中心。',
+    unblockTitle: '密码解锁：解除锁定，原密码不变', unblockSubmit: '解锁密码', unblocked: '密码已解锁，可继续使用原密码。',
+    reloadTitle: '密码重置：请持卡人输入新密码', newPin: '新密码', newPin2: '再次输入新密码', reloadSubmit: '重置密码', reloaded: '密码已重置。', pinsDiffer: '两次输入的新密码不一致，请重新输入。',
+  },
+  en: {
+    'loss-cancel': 'Cancel loss report', 'pin-unblock': 'Unblock PIN', 'pin-reload': 'Reset PIN',
+    cancelTitle: 'Cancel loss report: check the holder’s ID document', idNumber: 'ID document number', cancelSubmit: 'Check and cancel',
+    cancelOnline: 'The cancellation was sent to the service centre; the card works again once the list is updated.', cancelQueued: 'Cancellation accepted; it is sent to the service centre when the network is back.',
+    unblockTitle: 'Unblock PIN: the lock is lifted, the PIN stays', unblockSubmit: 'Unblock PIN', unblocked: 'The PIN is unblocked; the holder keeps the same PIN.',
+    reloadTitle: 'Reset PIN: the holder types a new PIN', newPin: 'New PIN', newPin2: 'New PIN again', reloadSubmit: 'Reset PIN', reloaded: 'The PIN was reset.', pinsDiffer: 'The two new PINs differ. Please type them again.',
+  },
+};
+const s = () => S[lang];
+const SERVICE_IDS = ['loss-cancel', 'pin-unblock', 'pin-reload'];
+function serviceLabels() {
+  for (const id of SERVICE_IDS) $(id).textContent = s()[id];
+}
+function done(title, text, info) {
+  $('result').hidden = false;
+  $('result').replaceChildren(h('h2', { id: 'result-title' }, title), h('p', { class: 'lead' }, text));
+  receipt(title, info, text);
+}
+
+function lossCancel() {
+  wipe();
+  const input = h('input', { type: 'text', id: 'id-number', autocomplete: 'off', spellcheck: 'false', maxlength: '32', required: true });
+  const form = h('form', { class: 'pin-form', onsubmit: async (ev) => {
+    ev.preventDefault();
+    const idNumber = input.value.trim();
+    input.value = '';
+    try {
+      const r = await call('/v1/card/loss-cancel', { idNumber });
+      done(s()['loss-cancel'], r.online ? s().cancelOnline : s().cancelQueued, { name: '', cardNumber: r.cardNumber });
+    } catch (e) {
+      fail(e);
+    }
+  } }, h('div', {}, h('label', { for: 'id-number' }, s().idNumber), input), h('button', { type: 'submit', class: 'btn primary' }, s().cancelSubmit));
+  $('result').hidden = false;
+  $('result').replaceChildren(h('h2', { id: 'result-title' }, s().cancelTitle), form);
+  input.focus();
+}
+
+function pinUnblock() {
+  wipe();
+  const form = h('form', { class: 'pin-form', onsubmit: async (ev) => {
+    ev.preventDefault();
+    try {
+      const info = await call('/v1/card/read', {});
+      await call('/v1/card/pin/unblock', {});
+      done(s()['pin-unblock'], s().unblocked, info);
+    } catch (e) {
+      fail(e);
+    }
+  } }, h('button', { type: 'submit', class: 'btn primary', id: 'unblock-submit' }, s().unblockSubmit));
+  $('result').hidden = false;
+  $('result').replaceChildren(h('h2', { id: 'result-title' }, s().unblockTitle), form);
+  $('unblock-submit').focus();
+}
+
+function pinReload() {
+  wipe();
+  const pinInput = (id) => h('input', { type: 'password', id, inputmode: 'numeric', autocomplete: 'off', pattern: '[0-9]{4,16}', maxlength: '16', required: true });
+  const a = pinInput('new-pin');
+  const b = pinInput('new-pin-2');
+  const form = h('form', { class: 'pin-form', onsubmit: async (ev) => {
+    ev.preventDefault();
+    const newPin = a.value;
+    const again = b.value;
+    a.value = '';
+    b.value = '';
+    if (newPin !== again) {
+      $('message').textContent = s().pinsDiffer;
+      a.focus();
+      return;
+    }
+    try {
+      const info = await call('/v1/card/read', {});
+      await call('/v1/card/pin/reload', { newPin });
+      done(s()['pin-reload'], s().reloaded, info);
+    } catch (e) {
+      fail(e);
+    }
+  } }, h('div', {}, h('label', { for: 'new-pin' }, s().newPin), a), h('div', {}, h('label', { for: 'new-pin-2' }, s().newPin2), b), h('button', { type: 'submit', class: 'btn primary' }, s().reloadSubmit));
+  $('result').hidden = false;
+  $('result').replaceChildren(h('h2', { id: 'result-title' }, s().reloadTitle), form);
+  a.focus();
+}
+
+$('loss-cancel').addEventListener('click', lossCancel);
+$('pin-unblock').addEventListener('click', pinUnblock);
+$('pin-reload').addEventListener('click', pinReload);
+$('lang').addEventListener('click', () => queueMicrotask(serviceLabels)); // after the language switched
+serviceLabels();
+
 $('read').addEventListener('click', enquiry);
 $('his').addEventListener('click', his);
 $('loss').addEventListener('click', loss);

@@ -50,6 +50,16 @@ const T = {
   },
 };
 
+// Transit purse enquiry (no PIN needed: the purse is read, not changed).
+Object.assign(T.zh, {
+  transitTitle: '交通余额与最近乘车记录', balance: '余额', fares: '最近交易', noFares: '卡内暂无交易记录。', when: '时间', kind: '类型', amount: '金额',
+  kinds: { purchase: '消费', load: '充值', other: '其他' }, yuan: (fen) => `${(fen / 100).toFixed(2)} 元`,
+});
+Object.assign(T.en, {
+  transitTitle: 'Transit balance and recent fares', balance: 'Balance', fares: 'Recent transactions', noFares: 'No transactions on the card yet.', when: 'Time', kind: 'Type', amount: 'Amount',
+  kinds: { purchase: 'Fare', load: 'Top-up', other: 'Other' }, yuan: (fen) => `¥${(fen / 100).toFixed(2)}`,
+});
+
 let lang = 'zh';
 /** The screen shown: a render function and its arguments (re-rendered on language switch). */
 let current = { fn: welcome, args: [] };
@@ -151,7 +161,7 @@ function info() {
       field(t().ssn, mask(card.ssn, 4, 4)),
       field(t().cardNumber, mask(card.cardNumber, 1, 3)),
       field(t().expiry, formatDate(card.expiryDate))),
-    h('div', { class: 'actions' }, button(t().toPin, () => enterPin('verify'), { class: 'btn primary' }), button(t().finish, finish)),
+    h('div', { class: 'actions' }, button(t().toPin, () => enterPin('verify'), { class: 'btn primary' }), button(t().transit, showTransit, { id: 'transit' }), button(t().finish, finish)),
   ];
 }
 
@@ -204,6 +214,7 @@ function services() {
       button(t().details, () => show(details), { class: 'btn big' }),
       button(t().changePin, () => { card.flow = { kind: 'change' }; enterPin('old'); }, { class: 'btn big' }),
       button(t().loss, () => show(lossConfirm), { class: 'btn big' }),
+      button(t().transit, showTransit, { class: 'btn big', id: 'transit' }),
       button(t().finish, finish, { class: 'btn big' })),
   ];
 }
@@ -225,6 +236,33 @@ function details() {
       field(t().generation, c.generation)),
     h('div', { class: 'actions' }, button(t().back, () => show(services), { class: 'btn primary' }), button(t().finish, finish)),
   ];
+}
+
+/** Balance and recent fares, kept in `card.transit` (wiped with the card). */
+function transitScreen() {
+  const tr = card.transit;
+  const when = (d) => `${d.slice(0, 4)}-${d.slice(4, 6)}-${d.slice(6, 8)} ${d.slice(8, 10)}:${d.slice(10, 12)}`;
+  return [
+    h('h1', {}, t().transitTitle),
+    h('dl', { class: 'fields' }, field(t().balance, t().yuan(tr.balance))),
+    h('h2', {}, t().fares),
+    tr.fares.length === 0 ? h('p', { class: 'lead' }, t().noFares) : h('table', { class: 'fares', id: 'fares' },
+      h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, t().when), h('th', { scope: 'col' }, t().kind), h('th', { scope: 'col' }, t().amount))),
+      h('tbody', {}, tr.fares.map((f) => h('tr', {}, h('td', {}, when(f.dateTime)), h('td', {}, t().kinds[f.kind] ?? f.kind), h('td', {}, t().yuan(f.amount)))))),
+    h('div', { class: 'actions' }, button(t().back, () => show(card.verified ? services : info), { class: 'btn primary' }), button(t().finish, finish)),
+  ];
+}
+
+async function showTransit() {
+  show(reading);
+  try {
+    const tr = await call('/v1/card/transit');
+    if (card === null) return;
+    card.transit = tr;
+    show(transitScreen);
+  } catch (e) {
+    show(failure, e.code, e.details);
+  }
 }
 
 function lossConfirm() {
