@@ -74,6 +74,8 @@ export interface DemoTerminal {
   readonly proc: TerminalProcess;
   readonly reader: HostedReader;
   readonly hand: ReaderHand;
+  /** The screens it serves: `kiosk`, `desk`. */
+  readonly screens: readonly string[];
 }
 
 export interface Demo {
@@ -101,13 +103,14 @@ interface Kind {
   readonly kind: string;
   readonly groupId: string;
   /** Without a physical PSAM: fares use the soft SAM on the delivered transit keys. */
-  readonly noPsam?: true;
+  readonly noPsam?: true;  /** The screens this terminal serves (`/kiosk/`, `/desk/`). */
+  readonly screens?: { readonly kiosk?: true; readonly desk?: true };
 }
 
 /** The fleet of the demo. */
 export const DEMO_TERMINALS: readonly Kind[] = [
-  { name: 'hall-kiosk', label: 'hall kiosk', kind: 'kiosk', groupId: 'service-halls' },
-  { name: 'hospital-pos', label: 'hospital POS', kind: 'pos', groupId: 'hospitals' },
+  { name: 'hall-kiosk', label: 'hall kiosk', kind: 'kiosk', groupId: 'service-halls', screens: { kiosk: true, desk: true } },
+  { name: 'hospital-pos', label: 'hospital POS', kind: 'pos', groupId: 'hospitals', screens: { desk: true } },
   { name: 'pharmacy-pos-1', label: 'pharmacy POS 1', kind: 'pos', groupId: 'pharmacies' },
   { name: 'pharmacy-pos-2', label: 'pharmacy POS 2', kind: 'pos', groupId: 'pharmacies' },
   { name: 'transit-gate-1', label: 'transit gate 1', kind: 'gate', groupId: 'transit-gates' },
@@ -273,6 +276,7 @@ export async function startDemo(o: DemoOptions): Promise<Demo> {
       writeLocalFile(dir, {
         readerPath: reader.path, psam: k.noPsam !== true, apiPort: await freePort(), apiToken, logLevel: o.terminalLogLevel ?? 'warn',
         ...(k.groupId === KEYS_GROUP ? { softSamNumber: `6399000000${String(i + 1).padStart(2, '0')}` } : {}),
+        ...(k.screens === undefined ? {} : { screens: k.screens }),
       });
       return { k, dir, reader, terminalId: terminalId!, apiToken };
     }));
@@ -285,7 +289,7 @@ export async function startDemo(o: DemoOptions): Promise<Demo> {
     for (const s of started) {
       terminals.push({
         name: s.k.name, label: s.k.label, kind: s.k.kind, groupId: s.k.groupId, hasPsam: s.k.noPsam !== true, terminalId: s.terminalId,
-        dataDir: s.dir, proc: s.proc, reader: s.reader, hand: new ReaderHand(s.reader.controlUrl),
+        dataDir: s.dir, proc: s.proc, reader: s.reader, hand: new ReaderHand(s.reader.controlUrl), screens: Object.keys(s.k.screens ?? {}),
       });
     }
     const ids = new Set(terminals.map((t) => t.terminalId));

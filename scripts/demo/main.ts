@@ -100,6 +100,21 @@ try {
   process.exit(1);
 }
 
+// The screens: their URLs, and a launch URL per screen (a single-use code that starts the page
+// session in the browser; the API token never reaches the page).
+const screenLines: string[] = [];
+for (const t of demo.terminals) {
+  for (const page of t.screens) {
+    let launch: string;
+    try {
+      launch = await t.proc.launchUrl(page);
+    } catch (e) {
+      launch = `(no launch URL: ${e instanceof Error ? e.message : String(e)})`;
+    }
+    screenLines.push(`${`${t.name} ${page}`.padEnd(20)} ${t.proc.apiUrl}/${page}/  open once within 60 s: ${launch}`);
+  }
+}
+
 process.stdout.write(`
   OneCard demo
   dashboard    ${demo.httpUrl}/
@@ -109,6 +124,9 @@ process.stdout.write(`
   terminals    ${demo.terminals.map((t) => `${t.name.padEnd(15)} pid ${t.proc.pid}  local API ${t.proc.apiUrl}  reader control ${t.reader.controlUrl}`).join('\n               ')}
   (each local API token is in terminals/NAME/terminal.json; a card goes in with
    curl -d '{"file":"simulators/cards/ssc-2.00.json"}' READER-CONTROL/insert)
+  screens      ${screenLines.join('\n               ')}
+  (a fresh launch URL: curl -H "x-onecard-token: TOKEN" -H 'content-type: application/json'
+   -d '{"page":"kiosk"}' LOCAL-API/v1/session/launch, then open LOCAL-API + its "path")
 
 `);
 try {

@@ -16,6 +16,7 @@ import { closeSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync
 import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { requestPageLaunchUrl } from '../../terminal/src/api/launch.ts';
 
 /** The shipped CLI. */
 export const TERMINAL_BIN = fileURLToPath(new URL('../../terminal/bin/onecard-terminal.js', import.meta.url));
@@ -108,6 +109,8 @@ export interface LocalFile {
   /** 12-digit terminal number of the soft SAM. */
   readonly softSamNumber?: string;
   readonly logLevel?: string;
+  /** The screens served at `/kiosk/` and `/desk/` (the `screens` switch of terminal.json). */
+  readonly screens?: { readonly kiosk?: boolean; readonly desk?: boolean };
 }
 
 /** Writes `DIR/terminal.json` (mode 0600: it holds the API token). */
@@ -116,6 +119,7 @@ export function writeLocalFile(dataDir: string, f: LocalFile): void {
     readers: [{ id: 'front', link: 'serial', path: f.readerPath, model: 'gemcore-sim-pro2', userSlot: 0, ...(f.psam ? { psamSlot: 1 } : {}) }],
     api: { host: '127.0.0.1', port: f.apiPort, token: f.apiToken },
     ...(f.softSamNumber === undefined ? {} : { softSam: { terminalNumber: f.softSamNumber } }),
+    ...(f.screens === undefined ? {} : { screens: f.screens }),
     log: { level: f.logLevel ?? 'info' },
   };
   writeFileSync(join(dataDir, 'terminal.json'), `${JSON.stringify(doc, null, 2)}\n`, { mode: 0o600 });
@@ -192,7 +196,12 @@ export class TerminalProcess {
   get pid(): number { return this.#proc.pid ?? -1; }
   get running(): boolean { return this.#proc.exitCode === null && this.#proc.signalCode === null; }
 
-  /** A local API call with the token, as a kiosk front-end or HIS makes it. */
+  /** A single-use launch URL of a screen (`kiosk`, `desk`) for the browser; the token stays here. */
+  launchUrl(page: string): Promise<string> {
+    return requestPageLaunchUrl({ apiUrl: this.apiUrl, token: this.#token, page });
+  }
+
+    /** A local API call with the token, as a kiosk front-end or HIS makes it. */
   async api(method: string, path: string, body?: unknown): Promise<ApiAnswer> {
     const r = await fetch(`${this.apiUrl}${path}`, {
       method,

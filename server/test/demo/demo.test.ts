@@ -103,6 +103,11 @@ t.test('npm start: one onecard-terminal run process per terminal, the scripted d
 
   // The day, as narrated.
   t.match(stdout, /hall kiosk\s+│ card X00000019 read: .*PSAM authentication OK/);
+  // The screens: switched on in terminal.json and printed with a single-use launch URL each.
+  for (const [name, page] of [['hall-kiosk', 'kiosk'], ['hall-kiosk', 'desk'], ['hospital-pos', 'desk']] as const) {
+    t.equal((JSON.parse(readFileSync(join(termDir(name), 'terminal.json'), 'utf8')) as { screens?: Record<string, boolean> }).screens?.[page], true, `${name}: ${page} switched on`);
+    t.match(stdout, new RegExp(`${name} ${page}\\s+http://127\\.0\\.0\\.1:\\d+/${page}/  open once within 60 s: http://127\\.0\\.0\\.1:\\d+/session/start\\?code=`), `${name}: ${page} URL and launch URL printed`);
+  }
   t.match(stdout, /hospital POS\s+│ PIN mistyped: TERM_ERR_PIN_WRONG, 2 tries left/);
   t.match(stdout, /pharmacy POS 1\s+│ card X00000019 REFUSED: TERM_ERR_CARD_HOTLISTED/);
   t.match(stdout, /library gate\s+│ card X00000019 REFUSED: TERM_ERR_CARD_HOTLISTED/);
