@@ -28,6 +28,7 @@ import { PAGE_NAME, SESSION_COOKIE, SessionStore } from './sessions.ts';
 import { apiTokenProblem, sameToken } from './token-policy.ts';
 import { registerScreens, type ScreenPage } from './screens.ts';
 import { registerCardServices } from './card-services.ts';
+import { registerStaff, staffOf, type CheckStaff } from './staff.ts';
 
 /** The card services the API calls (the real ones by default; tests may wrap them). */
 export interface LocalApiServices {
@@ -83,9 +84,14 @@ export interface LocalApiOptions {
    * appends a `card.loss-report` transaction to the outbox. `online` says whether the fleet link is
    * up now (else the report waits in the outbox). Without it the route answers 501.
    */
-  readonly reportLoss?: (r: { readonly cardNumber: string }) => Promise<{ readonly online: boolean }>;
+  readonly reportLoss?: (r: { readonly cardNumber: string; readonly staffId?: string }) => Promise<{ readonly online: boolean }>;
+  /**
+   * Checks a staff credential with the fleet server for desk sign-in (`staff.ts`); without it the
+   * desk cannot sign staff in, so its card-changing actions are refused.
+   */
+  readonly checkStaff?: CheckStaff;
   /** Queues a `card.loss-cancel` (holder's ID checked by staff) like {@link reportLoss}; without it the route answers 501. */
-  readonly cancelLoss?: (r: { readonly cardNumber: string }) => Promise<{ readonly online: boolean }>;
+  readonly cancelLoss?: (r: { readonly cardNumber: string; readonly staffId?: string }) => Promise<{ readonly online: boolean }>;
 }
 
 const LOCAL_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]']);
@@ -395,11 +401,12 @@ export async function buildLocalApi(opts: LocalApiOptions): Promise<FastifyInsta
       await svc.verifyPin({ card, pin: req.body.pin, hotlist: opts.hotlist, logger: opts.logger });
       return info.cardNumber;
     });
-    const { online } = await reportLoss({ cardNumber });
+    const { online } = await reportLoss({ cardNumber, ...staffOf(req) });
     return { queued: true, online, cardNumber: cardNumber.length > 4 ? `${'*'.repeat(cardNumber.length - 4)}${cardNumber.slice(-4)}` : cardNumber };
   });
 
   registerCardServices(app, opts);
+  registerStaff(app, { authOf: (req) => auth.get(req), idleMs: sessions.idleMs, ...(opts.checkStaff === undefined ? {} : { checkStaff: opts.checkStaff }), ...(opts.clock === undefined ? {} : { clock: opts.clock }) });
 
   if (opts.screens !== undefined && opts.screens.pages.length > 0) {
     registerScreens(app, { pages: opts.screens.pages, ...(opts.screens.root === undefined ? {} : { root: opts.screens.root }), authOf: (req) => auth.get(req) });

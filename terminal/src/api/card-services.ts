@@ -12,6 +12,7 @@ import { TerminalError } from '../errors.ts';
 import { readBasicInfo, reloadPin, unblockPin } from '../services/index.ts';
 import { transitStatus } from '../services/transit.ts';
 import type { LocalApiOptions } from './app.ts';
+import { staffOf } from './staff.ts';
 
 const errorSchema = {
   type: 'object',
@@ -93,7 +94,7 @@ export function registerCardServices(app: FastifyInstance, opts: LocalApiOptions
       if (!idMatches(req.body.idNumber, info.ssn)) throw new TerminalError('TERM_ERR_ID_MISMATCH');
       return info.cardNumber;
     });
-    const { online } = await cancelLoss({ cardNumber });
+    const { online } = await cancelLoss({ cardNumber, ...staffOf(req) });
     return { queued: true, online, cardNumber: maskCardNumber(cardNumber) };
   });
 }

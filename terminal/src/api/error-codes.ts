@@ -10,6 +10,9 @@ export const API_ERRORS = {
   TERM_ERR_API_TIMEOUT: 'Nothing happened before the timeout',
   TERM_ERR_ID_MISMATCH: 'The ID document number typed by staff is not the card holder’s',
   TERM_ERR_API_BAD_REQUEST: 'Request does not match the API schema',
+  TERM_ERR_STAFF_REQUIRED: 'A member of staff must be signed in at the desk for this action',
+  TERM_ERR_STAFF_REFUSED: 'The fleet server refused the staff credential (unknown, revoked or not valid at this terminal)',
+  TERM_ERR_STAFF_UNCHECKED: 'The staff credential cannot be checked: the fleet server is unreachable',
   TERM_ERR_CONFIG: 'Terminal configuration file invalid',
   TERM_ERR_API_INTERNAL: 'Unexpected internal error (see the terminal log)',
 } as const satisfies Record<`TERM_ERR_${string}`, string>;

@@ -6,3 +6,4 @@ export * from './sessions.ts';
 export * from './launch.ts';
 export * from './token-policy.ts';
 export * from './screens.ts';
+export { fleetStaffChecker, STAFF_ROUTES, type CheckStaff, type StaffMember } from './staff.ts';

@@ -30,7 +30,7 @@ import type { ConfigPointerValue } from '../agent/fleet-http.ts';
 import { CardGate, type CardSetup } from './card-gate.ts';
 import { ALL_SERVICES, journaledServices, type ServiceFlags } from './journaled-services.ts';
 import { createEcardVerifier, createHttpOnlineVerifier, type EcardVerifier } from '../ecard/index.ts';
-import { buildLocalApi, readApiTls, SCREEN_PAGES } from '../api/index.ts';
+import { buildLocalApi, fleetStaffChecker, readApiTls, SCREEN_PAGES } from '../api/index.ts';
 import type { FastifyInstance } from 'fastify';
 import type { TerminalConfig } from './config.ts';
 import type { Keystore } from '../agent/keystore.ts';
@@ -234,16 +234,18 @@ export async function startRuntime(cfg: TerminalConfig, deps: RuntimeDeps): Prom
       ...(ecard === undefined ? {} : { ecard }),
       ...(cfg.deviceNumber === undefined ? {} : { deviceNumber: cfg.deviceNumber }),
       screens: { pages: SCREEN_PAGES.filter((p) => cfg.screens?.[p] === true) },
+      ...(identity === undefined ? {} : { checkStaff: fleetStaffChecker({ serverUrl: identity.serverUrl, terminalId: identity.terminalId, password: identity.mqtt.password }) }),
       ...(outbox === undefined ? {} : {
-        reportLoss: async ({ cardNumber }: { cardNumber: string }) => {
+        reportLoss: async ({ cardNumber, staffId }: { cardNumber: string; staffId?: string }) => {
           // The kiosk's loss report: a transaction the fleet applies to the hotlist (server ingest).
-          await outbox.append({ type: 'card.loss-report', body: { cardNumber, pinVerified: true, reason: 'lost' }, class: 'transaction' });
+          // Taken at the desk, it names the signed-in member of staff (the server audits it).
+          await outbox.append({ type: 'card.loss-report', body: { cardNumber, pinVerified: true, reason: 'lost', ...(staffId === undefined ? {} : { staffId }) }, class: 'transaction' });
           agent?.notifyPending();
           return { online: agent?.state.kind === 'online' };
         },
-        cancelLoss: async ({ cardNumber }: { cardNumber: string }) => {
+        cancelLoss: async ({ cardNumber, staffId }: { cardNumber: string; staffId?: string }) => {
           // The desk's 解挂: the fleet takes the card off the hotlist; only that the ID matched travels.
-          await outbox.append({ type: 'card.loss-cancel', body: { cardNumber, idChecked: true }, class: 'transaction' });
+          await outbox.append({ type: 'card.loss-cancel', body: { cardNumber, idChecked: true, ...(staffId === undefined ? {} : { staffId }) }, class: 'transaction' });
           agent?.notifyPending();
           return { online: agent?.state.kind === 'online' };
         },

@@ -71,6 +71,17 @@ async function tapPin(page: Page, pin: string): Promise<void> {
   await page.click('#pin-ok');
 }
 const bodyText = (page: Page): Promise<string> => page.evaluate<string>('document.documentElement.outerHTML');
+/** Issues a desk credential for a member of staff on the fleet server and signs them in on the desk page. */
+async function staffSignIn(t: Test, page: Page): Promise<void> {
+  const issued = await box.server.call('POST', '/api/v1/staff-credentials', { staffId: 'E1001', name: '王芳', groups: ['hall'] });
+  t.equal(issued.status, 201, 'staff credential issued');
+  await page.waitForSelector('#staff-status:has-text("请工作人员")');
+  await page.getByLabel('工作人员凭证').fill((issued.body as { credential: string }).credential);
+  await page.getByRole('button', { name: '登录', exact: true }).click();
+  await page.waitForSelector('#staff-status:has-text("已登录：王芳（E1001）")');
+  t.equal(await page.inputValue('#staff-credential'), '', 'the credential field is cleared');
+  await screen(t, page, 'desk-05a-staff-signed-in');
+}
 async function cardOut(): Promise<void> {
   await box.remove();
 }
@@ -291,6 +302,8 @@ t.test('desk: card enquiry, iReadCardBas for the HIS, loss report with the holde
   t.ok(bas.split('|').includes(TRANSIT['ssn']!), 'iReadCardBas string carries the SSN as a field');
   t.ok(bas.split('|').length >= 11, 'eleven fields');
   await screen(t, desk, 'desk-04-ireadcardbas');
+  // Card-changing services need a member of staff signed in with their own credential.
+  await staffSignIn(t, desk);
   await desk.getByRole('button', { name: '挂失' }).click();
   await desk.waitForSelector('#holder-pin');
   t.equal(await desk.evaluate<string>('document.activeElement?.id'), 'holder-pin', 'focus in the PIN field');

@@ -78,6 +78,8 @@ function armIdle() {
 }
 
 function fail(e) {
+  // A staff refusal (nobody signed in, credential revoked): the sign-in part (staff.js) re-reads who is signed in.
+  if (String(e.code).startsWith('TERM_ERR_STAFF_')) document.dispatchEvent(new Event('onecard-staff-check'));
   $('result').hidden = false;
   $('result').replaceChildren(h('h2', { id: 'result-title' }, t().errTitle), h('p', { role: 'alert', class: 'problem' }, errorMessage(e.code, lang, e.details)), h('p', { class: 'code' }, `${t().code}: ${e.code}`));
 }
