@@ -5,7 +5,8 @@
  * on (terminalId, eventId); only after it committed does the server publish `down/ack {v,
  * upToSeq}` (and the broker's PUBACK, which waits for this handler). Loss reports made at a kiosk
  * travel as `card.loss-report` records and reach the hotlist in the same transaction, with their
- * audit entries. A record that passed the fleet schema but cannot be stored or shown (see
+ * audit entries; so do their cancellations at a counter (`card.loss-cancel`, the holder's ID
+ * checked there: only that it matched is recorded, never the number), which take the card off it. A record that passed the fleet schema but cannot be stored or shown (see
  * `event-records.ts`) is quarantined: kept as a `quarantine.record` event, audited
  * (`event.quarantine`), counted (`onecard_events_quarantined_total`) and shown on the dashboard,
  * while the batch is acknowledged, so one poison record never stalls a terminal's uplink. A batch
@@ -19,7 +20,7 @@ import { Readable } from 'node:stream';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { downTopic, encodeFleetMessage } from '@onecard/protocol/fleet';
 import { ServerError } from '../errors.ts';
-import type { EventFilter, EventRecord, HotlistAdd, IngestBatch, IngestResult, NewAuditRecord, NewEvent } from '../store/types.ts';
+import type { EventFilter, EventRecord, HotlistAdd, HotlistCancel, HotlistChange, IngestBatch, IngestResult, NewAuditRecord, NewEvent } from '../store/types.ts';
 import { auditEntry } from './admin.ts';
 import { EVENT_LIMITS, maskEventBody, quarantineRecord, unstorableReason } from './event-records.ts';
 import { isMalformed, malformedQuarantine, salvageEventsBatch, SCHEMA_REASON, type SalvagedItem } from './event-salvage.ts';
@@ -27,6 +28,8 @@ import { isCardNumber } from './hotlist.ts';
 
 /** Record type a terminal uses for a PIN-verified loss report made at a kiosk. */
 export const LOSS_REPORT_TYPE = 'card.loss-report';
+/** Record type a terminal uses for a loss report cancelled at a counter after the holder's ID check. */
+export const LOSS_CANCEL_TYPE = 'card.loss-cancel';
 /** Records whose type starts with this are transactions (journalled money movements). */
 export const TRANSACTION_PREFIX = 'txn.';
 /** Most terminal batches stored in one group commit. */
@@ -40,6 +43,13 @@ export function lossReportOf(terminalId: string, body: Readonly<Record<string, u
   if (body.pinVerified !== true) return 'pinVerified';
   const reason = typeof body.reason === 'string' ? body.reason.slice(0, 256) : 'reported at terminal';
   return { cardNumber: body.cardNumber, reportedBy: `terminal:${terminalId}`, source: 'terminal', reason };
+}
+
+/** The hotlist removal a loss-cancel body asks for, or why it is refused (no recorded ID check). */
+export function lossCancelOf(terminalId: string, body: Readonly<Record<string, unknown>>): HotlistCancel | string {
+  if (!isCardNumber(body.cardNumber)) return 'cardNumber';
+  if (body.idChecked !== true) return 'idChecked';
+  return { cancel: true, cardNumber: body.cardNumber, by: `terminal:${terminalId}` };
 }
 
 /** Characters that make a spreadsheet read a cell as a formula (ASCII and full-width forms). */
@@ -194,15 +204,15 @@ export default async function ingestRoutes(app: FastifyInstance): Promise<void> 
       records.push(q);
       quarantined.push({ eventId: q.eventId, seq: q.seq, type: r.type, reason });
     }
-    let adds: Map<string, HotlistAdd> | undefined;
+    let adds: Map<string, HotlistChange> | undefined;
     // A loss report taken at a counter desk names the member of staff who signed in there.
     const staffOf = new Map<string, string>();
     for (const r of records) {
-      if (r.type !== LOSS_REPORT_TYPE) continue;
-      const add = lossReportOf(terminalId, r.body);
+      if (r.type !== LOSS_REPORT_TYPE && r.type !== LOSS_CANCEL_TYPE) continue;
+      const add = r.type === LOSS_REPORT_TYPE ? lossReportOf(terminalId, r.body) : lossCancelOf(terminalId, r.body);
       if (typeof add === 'string') {
-        m.inc('onecard_loss_reports_total', { result: 'refused' });
-        app.log.warn({ terminalId, eventId: r.eventId, field: add }, 'loss report refused');
+        m.inc('onecard_loss_reports_total', { result: r.type === LOSS_REPORT_TYPE ? 'refused' : 'cancel-refused' });
+        app.log.warn({ terminalId, eventId: r.eventId, field: add }, r.type === LOSS_REPORT_TYPE ? 'loss report refused' : 'loss cancellation refused');
         continue;
       }
       (adds ??= new Map()).set(r.eventId, add);
@@ -213,13 +223,20 @@ export default async function ingestRoutes(app: FastifyInstance): Promise<void> 
     const res = await groupCommit({
       terminalId, records, receivedAt: now, ...(adds !== undefined ? { hotlistAdds: adds } : {}),
       audit: (r): NewAuditRecord[] => [
-        ...(r.hotlist?.changed ?? []).map((c) => ({ ts: now, actor, action: 'hotlist.report', target: c, ip: '', details: { version: r.hotlist!.version, source: 'terminal', ...(staffOf.has(c) ? { staffId: staffOf.get(c) } : {}) } })),
+        ...(r.hotlist === null ? [] : r.hotlistOps ?? r.hotlist.changed.map((cardNumber) => ({ cardNumber, op: 'add' as const }))).map(({ cardNumber: c, op }) => ({
+          ts: now, actor, action: op === 'remove' ? 'hotlist.cancel' : 'hotlist.report', target: c, ip: '',
+          details: { version: r.hotlist!.version, source: 'terminal', ...(op === 'remove' ? { idChecked: true } : {}), ...(staffOf.has(c) ? { staffId: staffOf.get(c) } : {}) },
+        })),
         ...(r.inserted > 0 ? quarantined.map((q) => ({ ts: now, actor, action: 'event.quarantine', target: q.eventId, ip: '', details: { reason: q.reason, type: q.type, seq: q.seq } })) : []),
       ],
     });
     m.inc('onecard_events_ingested_total', {}, res.inserted);
     if (res.duplicates > 0) m.inc('onecard_events_duplicate_total', {}, res.duplicates);
-    if (res.hotlist !== null) m.inc('onecard_loss_reports_total', { result: 'listed' }, res.hotlist.changed.length);
+    if (res.hotlist !== null) {
+      const cancelled = res.hotlistOps?.filter((o) => o.op === 'remove').length ?? 0;
+      if (res.hotlist.changed.length > cancelled) m.inc('onecard_loss_reports_total', { result: 'listed' }, res.hotlist.changed.length - cancelled);
+      if (cancelled > 0) m.inc('onecard_loss_reports_total', { result: 'cancelled' }, cancelled);
+    }
     if (quarantined.length > 0) {
       for (const q of quarantined) m.inc('onecard_events_quarantined_total', { reason: q.reason });
       app.log.warn({ terminalId, records: quarantined }, 'unstorable outbox records quarantined');

@@ -20,7 +20,7 @@ import type {
   AdminTokenRecord, AuditRecord, EnrolmentTokenRecord, GroupRecord, NewEnrolmentToken, NewAuditRecord, PresenceUpdate, Role, Store,
   TerminalFilter, TerminalPatch, TerminalRecord, TerminalStatus,
   ConfigAssignment, ConfigDocRecord, ConfigScope, ConfigStatusRecord, ConfigVersionRecord, EffectiveConfig, EventFilter, EventRecord,
-  HotlistAdd, HotlistChangeResult, HotlistDelta, HotlistEntry, IngestResult, NewEvent, TelemetryRecord, TerminalConfigState,
+  HotlistAdd, HotlistChange, HotlistChangeResult, HotlistDelta, HotlistEntry, IngestResult, NewEvent, TelemetryRecord, TerminalConfigState,
 } from './types.ts';
 
 type Queryable = Pick<pg.PoolClient, 'query'>;
@@ -547,6 +547,35 @@ export class PostgresStore implements Store {
     return { version: next, changed };
   }
 
+  /** Applies terminal hotlist changes in order: runs of reports as one version, each cancellation as its own. */
+  async #hotlistChangesTx(c: pg.PoolClient, changes: readonly HotlistChange[], at: number): Promise<HotlistChangeResult & { readonly ops: { cardNumber: string; op: 'add' | 'remove' }[] }> {
+    let version = (await this.#one<{ version: number }>('SELECT version FROM hotlist_meta WHERE id = 1 FOR UPDATE', [], c))!.version;
+    const changed: string[] = [];
+    const ops: { cardNumber: string; op: 'add' | 'remove' }[] = [];
+    let adds: HotlistAdd[] = [];
+    const flush = async (): Promise<void> => {
+      if (adds.length === 0) return;
+      const r = await this.#hotlistAddTx(c, adds, at);
+      version = r.version;
+      changed.push(...r.changed);
+      ops.push(...r.changed.map((cardNumber) => ({ cardNumber, op: 'add' as const })));
+      adds = [];
+    };
+    for (const ch of changes) {
+      if (!('cancel' in ch)) {
+        adds.push(ch);
+        continue;
+      }
+      await flush();
+      const r = await this.#hotlistRemoveTx(c, [ch.cardNumber], at, ch.by);
+      version = r.version;
+      changed.push(...r.changed);
+      ops.push(...r.changed.map((cardNumber) => ({ cardNumber, op: 'remove' as const })));
+    }
+    await flush();
+    return { version, changed, ops };
+  }
+
   async getHotlistEntry(cardNumber: string): Promise<HotlistEntry | undefined> {
     const r = await this.#one<HotlistRow>('SELECT * FROM hotlist WHERE card_number = $1', [cardNumber]);
     return r === undefined ? undefined : toHot(r);
@@ -588,7 +617,7 @@ export class PostgresStore implements Store {
 
   // ── ingest ──────────────────────────────────────────────────────────────────────────────────
 
-  async ingestEvents(terminalId: string, records: readonly NewEvent[], receivedAt: number, hotlistAdds?: ReadonlyMap<string, HotlistAdd>, audit?: AuditOf<IngestResult>): Promise<IngestResult> {
+  async ingestEvents(terminalId: string, records: readonly NewEvent[], receivedAt: number, hotlistAdds?: ReadonlyMap<string, HotlistChange>, audit?: AuditOf<IngestResult>): Promise<IngestResult> {
     let upToSeq = 0;
     for (const r of records) if (r.seq > upToSeq) upToSeq = r.seq;
     if (records.length === 0) return { inserted: 0, duplicates: 0, upToSeq, hotlist: null };
@@ -616,16 +645,18 @@ export class PostgresStore implements Store {
       ORDER BY o
       ON CONFLICT (terminal_id, event_id) DO NOTHING RETURNING event_id`,
     [terminalId, receivedAt, records.map((r) => r.eventId), records.map((r) => r.seq), records.map((r) => r.ts), records.map((r) => r.type), records.map((r) => JSON.stringify(r.body))], c);
-    const adds: HotlistAdd[] = [];
+    // In record order: a report and its cancellation in one batch end as the terminal saw them.
+    const changes: HotlistChange[] = [];
     if (hotlistAdds !== undefined && hotlistAdds.size > 0) {
       const now = new Set(ins.map((r) => r.event_id));
       for (const r of records) {
-        const add = hotlistAdds.get(r.eventId);
-        if (add !== undefined && now.delete(r.eventId)) adds.push(add);
+        const ch = hotlistAdds.get(r.eventId);
+        if (ch !== undefined && now.delete(r.eventId)) changes.push(ch);
       }
     }
-    const hotlist = adds.length > 0 ? await this.#hotlistAddTx(c, adds, receivedAt) : null;
-    const result: IngestResult = { inserted: ins.length, duplicates: records.length - ins.length, upToSeq, hotlist: hotlist !== null && hotlist.changed.length > 0 ? hotlist : null };
+    const applied = changes.length > 0 ? await this.#hotlistChangesTx(c, changes, receivedAt) : null;
+    const hotlist = applied !== null && applied.changed.length > 0 ? { version: applied.version, changed: applied.changed } : null;
+    const result: IngestResult = { inserted: ins.length, duplicates: records.length - ins.length, upToSeq, hotlist, ...(applied !== null && applied.ops.length > 0 ? { hotlistOps: applied.ops } : {}) };
     await this.#auditTx(c, audit, result);
     return result;
   }

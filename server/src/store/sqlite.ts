@@ -16,7 +16,7 @@ import type {
   AdminTokenRecord, AuditRecord, EnrolmentTokenRecord, GroupRecord, NewEnrolmentToken, NewAuditRecord, PresenceUpdate, Role, Store,
   TerminalFilter, TerminalPatch, TerminalRecord, TerminalStatus,
   ConfigAssignment, ConfigDocRecord, ConfigScope, ConfigStatusRecord, ConfigVersionRecord, EffectiveConfig, EventFilter, EventRecord,
-  HotlistAdd, HotlistChangeResult, HotlistDelta, HotlistEntry, IngestResult, NewEvent, TelemetryRecord, TerminalConfigState,
+  HotlistAdd, HotlistChange, HotlistChangeResult, HotlistDelta, HotlistEntry, IngestResult, NewEvent, TelemetryRecord, TerminalConfigState,
 } from './types.ts';
 
 /** Schema migrations, applied in order; the applied count is kept in `PRAGMA user_version`. */
@@ -590,6 +590,35 @@ export class SqliteStore implements Store {
     return { version: next, changed };
   }
 
+  /** Applies terminal hotlist changes in order: runs of reports as one version, each cancellation as its own. */
+  #hotlistChangesSync(changes: readonly HotlistChange[], at: number): HotlistChangeResult & { readonly ops: { cardNumber: string; op: 'add' | 'remove' }[] } {
+    let version = (this.#prep('SELECT version FROM hotlist_meta WHERE id = 1').get() as { version: number }).version;
+    const changed: string[] = [];
+    const ops: { cardNumber: string; op: 'add' | 'remove' }[] = [];
+    let adds: HotlistAdd[] = [];
+    const flush = (): void => {
+      if (adds.length === 0) return;
+      const r = this.#hotlistAddSync(adds, at);
+      version = r.version;
+      changed.push(...r.changed);
+      ops.push(...r.changed.map((cardNumber) => ({ cardNumber, op: 'add' as const })));
+      adds = [];
+    };
+    for (const ch of changes) {
+      if (!('cancel' in ch)) {
+        adds.push(ch);
+        continue;
+      }
+      flush();
+      const r = this.#hotlistRemoveSync([ch.cardNumber], at, ch.by);
+      version = r.version;
+      changed.push(...r.changed);
+      ops.push(...r.changed.map((cardNumber) => ({ cardNumber, op: 'remove' as const })));
+    }
+    flush();
+    return { version, changed, ops };
+  }
+
   async getHotlistEntry(cardNumber: string): Promise<HotlistEntry | undefined> {
     const r = this.#prep('SELECT * FROM hotlist WHERE card_number = ?').get(cardNumber) as HotlistRow | undefined;
     return r === undefined ? undefined : toHot(r);
@@ -648,7 +677,7 @@ export class SqliteStore implements Store {
     return st;
   }
 
-  async ingestEvents(terminalId: string, records: readonly NewEvent[], receivedAt: number, hotlistAdds?: ReadonlyMap<string, HotlistAdd>, audit?: AuditOf<IngestResult>): Promise<IngestResult> {
+  async ingestEvents(terminalId: string, records: readonly NewEvent[], receivedAt: number, hotlistAdds?: ReadonlyMap<string, HotlistChange>, audit?: AuditOf<IngestResult>): Promise<IngestResult> {
     const run = this.#ingestPrepared(terminalId, records, receivedAt, hotlistAdds, audit);
     return this.#db.transaction(run)();
   }
@@ -659,7 +688,7 @@ export class SqliteStore implements Store {
   }
 
   /** Builds a batch's statement parameters now, and returns what stores it (to run inside a transaction). */
-  #ingestPrepared(terminalId: string, records: readonly NewEvent[], receivedAt: number, hotlistAdds: ReadonlyMap<string, HotlistAdd> | undefined, audit: AuditOf<IngestResult> | undefined): () => IngestResult {
+  #ingestPrepared(terminalId: string, records: readonly NewEvent[], receivedAt: number, hotlistAdds: ReadonlyMap<string, HotlistChange> | undefined, audit: AuditOf<IngestResult> | undefined): () => IngestResult {
     const chunk = SqliteStore.#INGEST_CHUNK;
     const returning = hotlistAdds !== undefined && hotlistAdds.size > 0;
     let upToSeq = 0;
@@ -679,22 +708,28 @@ export class SqliteStore implements Store {
     }
     return (): IngestResult => {
       let inserted = 0;
-      const adds: HotlistAdd[] = [];
+      const now = new Set<string>();
       for (const args of params) {
         const st = this.#insertEventsStmt(args.length / 7, returning);
         if (returning) {
           const ids = st.all(...args) as string[];
           inserted += ids.length;
-          for (const id of ids) {
-            const add = hotlistAdds.get(id);
-            if (add !== undefined) adds.push(add);
-          }
+          for (const id of ids) now.add(id);
         } else {
           inserted += st.run(...args).changes;
         }
       }
-      const hotlist = adds.length > 0 ? this.#hotlistAddSync(adds, receivedAt) : null;
-      const result: IngestResult = { inserted, duplicates: records.length - inserted, upToSeq, hotlist: hotlist !== null && hotlist.changed.length > 0 ? hotlist : null };
+      // In record order: a report and its cancellation in one batch end as the terminal saw them.
+      const changes: HotlistChange[] = [];
+      if (returning) {
+        for (const r of records) {
+          const ch = hotlistAdds.get(r.eventId);
+          if (ch !== undefined && now.delete(r.eventId)) changes.push(ch);
+        }
+      }
+      const applied = changes.length > 0 ? this.#hotlistChangesSync(changes, receivedAt) : null;
+      const hotlist = applied !== null && applied.changed.length > 0 ? { version: applied.version, changed: applied.changed } : null;
+      const result: IngestResult = { inserted, duplicates: records.length - inserted, upToSeq, hotlist, ...(applied !== null && applied.ops.length > 0 ? { hotlistOps: applied.ops } : {}) };
       this.#audit(audit, result);
       return result;
     };

@@ -218,6 +218,17 @@ export interface HotlistAdd {
   readonly reason: string;
 }
 
+/** A loss report cancelled at a terminal (解挂, the holder's ID checked there): the card leaves the hotlist. */
+export interface HotlistCancel {
+  readonly cancel: true;
+  readonly cardNumber: string;
+  /** Who cancelled, e.g. `terminal:<id>` (the hotlist log's `by`). */
+  readonly by: string;
+}
+
+/** A hotlist change carried by a terminal record: a loss report or its cancellation. */
+export type HotlistChange = HotlistAdd | HotlistCancel;
+
 /** Result of a hotlist mutation: the new version, or the unchanged one when nothing changed. */
 export interface HotlistChangeResult {
   readonly version: number;
@@ -267,8 +278,10 @@ export interface IngestResult {
   readonly duplicates: number;
   /** Highest `seq` in the batch (what the ack carries). */
   readonly upToSeq: number;
-  /** Loss reports from this batch that changed the hotlist (new version), if any. */
+  /** Loss reports and cancellations from this batch that changed the hotlist (new version), if any. */
   readonly hotlist: HotlistChangeResult | null;
+  /** Each change of `hotlist.changed` in the order applied: a report (`add`) or a cancellation (`remove`). */
+  readonly hotlistOps?: readonly { readonly cardNumber: string; readonly op: 'add' | 'remove' }[];
 }
 
 /** One terminal's outbox batch for {@link Store.ingestEventBatches}: the arguments of `ingestEvents`. */
@@ -276,7 +289,7 @@ export interface IngestBatch {
   readonly terminalId: string;
   readonly records: readonly NewEvent[];
   readonly receivedAt: number;
-  readonly hotlistAdds?: ReadonlyMap<string, HotlistAdd>;
+  readonly hotlistAdds?: ReadonlyMap<string, HotlistChange>;
   readonly audit?: AuditOf<IngestResult>;
 }
 
@@ -410,10 +423,11 @@ export interface Store {
 
   /**
    * Stores a batch durably in one transaction, idempotent on (terminalId, eventId). Loss reports
-   * in `hotlistAdds` (keyed by the eventId that carried them) are applied in the same transaction,
-   * and only for events inserted now (never again for a retransmitted duplicate).
+   * and their cancellations in `hotlistAdds` (keyed by the eventId that carried them) are applied
+   * in record order in the same transaction, and only for events inserted now (never again for a
+   * retransmitted duplicate).
    */
-  ingestEvents(terminalId: string, records: readonly NewEvent[], receivedAt: number, hotlistAdds?: ReadonlyMap<string, HotlistAdd>, audit?: AuditOf<IngestResult>): Promise<IngestResult>;
+  ingestEvents(terminalId: string, records: readonly NewEvent[], receivedAt: number, hotlistAdds?: ReadonlyMap<string, HotlistChange>, audit?: AuditOf<IngestResult>): Promise<IngestResult>;
   /**
    * Group commit: several batches (of different terminals) in ONE transaction, so one durable
    * commit covers them all; each is stored exactly as `ingestEvents` would store it, and all

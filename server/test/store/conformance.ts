@@ -3,7 +3,7 @@
  * its own suite). `open()` must return a fresh, empty, migrated store.
  */
 import type { Test } from 'tap';
-import type { Store } from '../../src/store/types.ts';
+import type { HotlistChange, Store } from '../../src/store/types.ts';
 import { keysUpdatesConformance } from './conformance-keys-updates.ts';
 import { auditConformance, configTerminalKeysAuditConformance, groupCommitConformance, updatesAuditConformance } from './conformance-audit.ts';
 
@@ -256,6 +256,24 @@ export function storeConformance(t: Test, open: () => Promise<Store>): void {
     const r4 = await s.ingestEvents('T1', [loss], 62, adds);
     t.same(r4, { inserted: 0, duplicates: 1, upToSeq: 5, hotlist: null }, 'a retransmitted loss report does not re-list a cancelled card');
     t.equal(await s.getHotlistEntry('X00000019'), undefined);
+
+    // A report and its cancellation at a counter in one batch: applied in record order, once.
+    const batch = [
+      { eventId: 'evt-loss-0002', seq: 6, ts: 2100, type: 'card.loss-report', body: { cardNumber: 'A00000001', pinVerified: true } },
+      { eventId: 'evt-cancel-0001', seq: 7, ts: 2200, type: 'card.loss-cancel', body: { cardNumber: 'A00000001', idChecked: true } },
+      { eventId: 'evt-loss-0003', seq: 8, ts: 2300, type: 'card.loss-report', body: { cardNumber: 'B00000002', pinVerified: true } },
+    ];
+    const changes = new Map<string, HotlistChange>([
+      ['evt-loss-0002', { cardNumber: 'A00000001', reportedBy: 'terminal:T1', source: 'terminal', reason: 'kiosk' }],
+      ['evt-cancel-0001', { cancel: true, cardNumber: 'A00000001', by: 'terminal:T1' }],
+      ['evt-loss-0003', { cardNumber: 'B00000002', reportedBy: 'terminal:T1', source: 'terminal', reason: 'kiosk' }],
+    ]);
+    const r5 = await s.ingestEvents('T1', batch, 70, changes);
+    t.same(r5.hotlistOps, [{ cardNumber: 'A00000001', op: 'add' }, { cardNumber: 'A00000001', op: 'remove' }, { cardNumber: 'B00000002', op: 'add' }]);
+    t.equal(await s.getHotlistEntry('A00000001'), undefined, 'reported then cancelled');
+    t.match(await s.getHotlistEntry('B00000002'), { source: 'terminal' });
+    const r6 = await s.ingestEvents('T1', batch, 71, changes);
+    t.same(r6, { inserted: 0, duplicates: 3, upToSeq: 8, hotlist: null }, 'a retransmitted cancellation changes nothing');
   });
 
   t.test('telemetry: latest per terminal', async (t) => {
