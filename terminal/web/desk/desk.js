@@ -251,7 +251,8 @@ function pinReload() {
 $('loss-cancel').addEventListener('click', lossCancel);
 $('pin-unblock').addEventListener('click', pinUnblock);
 $('pin-reload').addEventListener('click', pinReload);
-$('lang').addEventListener('click', () => queueMicrotask(serviceLabels)); // after the language switched
+// Relabelled whenever the page language changes (the language switch sets <html lang>).
+new MutationObserver(serviceLabels).observe(document.documentElement, { attributes: true, attributeFilter: ['lang'] });
 serviceLabels();
 
 $('read').addEventListener('click', enquiry);
