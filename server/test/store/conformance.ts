@@ -5,10 +5,12 @@
 import type { Test } from 'tap';
 import type { HotlistChange, Store } from '../../src/store/types.ts';
 import { keysUpdatesConformance } from './conformance-keys-updates.ts';
+import { staffConformance } from './conformance-staff.ts';
 import { auditConformance, configTerminalKeysAuditConformance, groupCommitConformance, updatesAuditConformance } from './conformance-audit.ts';
 
 export function storeConformance(t: Test, open: () => Promise<Store>): void {
   keysUpdatesConformance(t, open);
+  staffConformance(t, open);
   auditConformance(t, open);
   groupCommitConformance(t, open);
   updatesAuditConformance(t, open);
