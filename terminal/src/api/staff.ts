@@ -12,7 +12,8 @@
  * all. The staff id travels with the action ({@link staffOf}) into the outbox event, so the
  * server's audit names who did it. Sign-in itself is refused while the server cannot be reached:
  * the credential cannot be checked. The credential is kept in memory for the re-checks only, never
- * logged nor answered; a binding ends at sign-out or after the session's idle time.
+ * logged nor answered; a binding ends at sign-out, when the page session ends, or after the session's
+ * idle time.
  */
 import { createHash } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
@@ -92,6 +93,12 @@ export function registerStaff(app: FastifyInstance, o: StaffOptions): void {
 
   app.addHook('preHandler', async (req) => {
     const route = req.routeOptions.url;
+    if (route === '/v1/session/end') {
+      // The page session ends: so does its member of staff's sign-in (and the credential is dropped).
+      const a = o.authOf(req);
+      if (a?.kind === 'session') bindings.delete(digest(a.sessionId));
+      return;
+    }
     const rule = route === undefined || req.method !== 'POST' ? undefined : STAFF_ROUTES[route];
     if (rule === undefined) return;
     const a = o.authOf(req);

@@ -133,6 +133,12 @@ t.test('desk staff sign-in against the fleet server', async (t) => {
   t.same((await app.inject({ method: 'POST', url: '/v1/staff/sign-out', headers: as(desk) })).json(), { ok: true });
   t.equal(code(await lossReport(desk)), 'TERM_ERR_STAFF_REQUIRED', 'signed out: refused');
 
+  // Ending the page session ends the sign-in: a new desk session starts signed out.
+  const desk2 = await session('desk');
+  t.equal((await signIn(desk2, later.credential)).statusCode, 200);
+  t.equal((await app.inject({ method: 'POST', url: '/v1/session/end', headers: as(desk2) })).statusCode, 200);
+  t.equal(code(await app.inject({ url: '/v1/staff', headers: as(desk2) })), 'TERM_ERR_API_SESSION', 'the ended session is gone');
+
   // Fleet server unreachable: sign-in refused and said so.
   serverUrl = 'http://127.0.0.1:9';
   r = await signIn(desk, later.credential);
