@@ -277,6 +277,21 @@ t.test('kiosk: idle timeout wipes all personal data from the page', async (t) =>
   await p.context().close();
 });
 
+t.test('kiosk: transit balance and recent fares, without a PIN', async (t) => {
+  await box.insert('ssc-2.00-transit.json');
+  await waitScreen(kiosk, 'info');
+  await kiosk.getByRole('button', { name: '交通余额' }).click();
+  await waitScreen(kiosk, 'transitScreen');
+  const text = await kiosk.locator('#screen').innerText();
+  t.match(text, /余额\s*\d+\.\d\d 元/, 'balance in yuan');
+  t.match(text, /卡内暂无交易记录|消费|充值/, 'fares or their absence said');
+  await screen(t, kiosk, 'kiosk-21-transit');
+  await kiosk.getByRole('button', { name: '结束并退卡' }).click();
+  await waitScreen(kiosk, 'takeCard');
+  await cardOut();
+  await waitScreen(kiosk, 'welcome');
+});
+
 const TRANSIT = JSON.parse(readFileSync(join(CARDS, 'ssc-2.00-transit.json'), 'utf8')) as Record<string, string>;
 
 t.test('desk: card enquiry, iReadCardBas for the HIS, loss report with the holder PIN, printable receipt, wipe on removal', async (t) => {
@@ -316,6 +331,34 @@ t.test('desk: card enquiry, iReadCardBas for the HIS, loss report with the holde
   t.match(await desk.locator('#result').innerText(), /挂失已(提交|受理)/);
   await screen(t, desk, 'desk-06-loss-done');
   await until('the fleet lists the desk report', async () => (await box.server.call('GET', `/api/v1/hotlist/${TRANSIT['cardNumber']}`)).status === 200, 30_000, 200);
+  // 解挂: the holder's ID document checked against the card; a wrong number is refused in words.
+  const ssn = TRANSIT['ssn']!;
+  await desk.getByRole('button', { name: '解挂' }).click();
+  await desk.waitForSelector('#id-number');
+  await desk.fill('#id-number', `${ssn.slice(0, -1)}${ssn.endsWith('1') ? '2' : '1'}`);
+  await desk.keyboard.press('Enter');
+  await desk.waitForSelector('#result .problem');
+  t.match(await desk.locator('#result').innerText(), /证件号码与卡内持卡人信息不符/, 'ID mismatch explained');
+  await screen(t, desk, 'desk-08-cancel-mismatch');
+  await desk.getByRole('button', { name: '解挂' }).click();
+  await desk.fill('#id-number', ssn);
+  await desk.keyboard.press('Enter');
+  await desk.waitForSelector('#receipt .receipt');
+  t.match(await desk.locator('#result').innerText(), /解挂已(提交|受理)/);
+  t.notMatch(await bodyText(desk), ssn, 'the typed ID number is not kept on the page');
+  await screen(t, desk, 'desk-09-cancel-done');
+  await until('the fleet takes the card off the hotlist', async () => (await box.server.call('GET', `/api/v1/hotlist/${TRANSIT['cardNumber']}`)).status === 404, 30_000, 200);
+  // PIN unblock and reset through the PSAM, once the terminal's hotlist no longer has the card.
+  await until('the terminal reads the card again', async () => (await fetch(`${box.apiUrl}/v1/card/pin`, { headers: { 'x-onecard-token': box.token } })).status === 200, 30_000, 200);
+  await desk.getByRole('button', { name: '密码解锁' }).click();
+  await desk.click('#unblock-submit');
+  await desk.waitForSelector('#result p.lead:has-text("密码已解锁")');
+  await desk.getByRole('button', { name: '密码重置' }).click();
+  await desk.fill('#new-pin', '135790');
+  await desk.fill('#new-pin-2', '135790');
+  await desk.keyboard.press('Enter');
+  await desk.waitForSelector('#result p.lead:has-text("密码已重置")');
+  await screen(t, desk, 'desk-10-pin-reset');
   await desk.getByRole('button', { name: 'Switch to English' }).click();
   t.equal(await desk.locator('h1').textContent(), 'Social security card counter');
   await cardOut();
