@@ -13,6 +13,7 @@ import { AGENT_ERRORS } from './agent/error-codes.ts';
 import { UPDATER_ERRORS } from './updater/error-codes.ts';
 import { HOTLIST_ERRORS } from './hotlist/error-codes.ts';
 import { RUNTIME_ERRORS } from './runtime/error-codes.ts';
+import { LOGIN_ERRORS } from './login/error-codes.ts';
 import { formatErrorMessage } from '@onecard/protocol/errors';
 
 export const TERM_ERRORS = {
@@ -27,6 +28,7 @@ export const TERM_ERRORS = {
   ...UPDATER_ERRORS,
   ...HOTLIST_ERRORS,
   ...RUNTIME_ERRORS,
+  ...LOGIN_ERRORS,
 } as const;
 
 export type TerminalErrorCode = keyof typeof TERM_ERRORS;

@@ -29,6 +29,7 @@ import { apiTokenProblem, sameToken } from './token-policy.ts';
 import { registerScreens, type ScreenPage } from './screens.ts';
 import { registerCardServices } from './card-services.ts';
 import { registerStaff, staffOf, type CheckStaff } from './staff.ts';
+import { registerLogin, type LocalApiLogin } from './login.ts';
 
 /** The card services the API calls (the real ones by default; tests may wrap them). */
 export interface LocalApiServices {
@@ -92,6 +93,8 @@ export interface LocalApiOptions {
   readonly checkStaff?: CheckStaff;
   /** Queues a `card.loss-cancel` (holder's ID checked by staff) like {@link reportLoss}; without it the route answers 501. */
   readonly cancelLoss?: (r: { readonly cardNumber: string; readonly staffId?: string }) => Promise<{ readonly online: boolean }>;
+  /** Card login to portals (`login.ts`): the fleet server link and the identity-key signer; without it `/v1/login/*` answers 501. */
+  readonly login?: LocalApiLogin;
 }
 
 const LOCAL_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]']);
@@ -406,6 +409,7 @@ export async function buildLocalApi(opts: LocalApiOptions): Promise<FastifyInsta
   });
 
   registerCardServices(app, opts);
+  registerLogin(app, opts, svc);
   registerStaff(app, { authOf: (req) => auth.get(req), idleMs: sessions.idleMs, ...(opts.checkStaff === undefined ? {} : { checkStaff: opts.checkStaff }), ...(opts.clock === undefined ? {} : { clock: opts.clock }) });
 
   if (opts.screens !== undefined && opts.screens.pages.length > 0) {

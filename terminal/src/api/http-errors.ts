@@ -37,6 +37,9 @@ const STATUS_BY_CODE: Partial<Record<TerminalErrorCode, number>> = {
   TERM_ERR_ECARD_ONLINE_UNAVAILABLE: 503,
   TERM_ERR_ECARD_REPLAY_STORE: 503,
   TERM_ERR_NO_PSAM: 503,
+  TERM_ERR_LOGIN_UNKNOWN: 404,
+  TERM_ERR_LOGIN_REFUSED: 403,
+  TERM_ERR_LOGIN_OFFLINE: 503,
 };
 
 /** Detail keys that may reach a client (never PINs or keys; services put none in details anyway). */

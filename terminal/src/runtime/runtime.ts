@@ -37,6 +37,7 @@ import type { Keystore } from '../agent/keystore.ts';
 import type { JobRunner } from '../agent/job-runner.ts';
 import type { SoftSam } from '../agent/soft-sam.ts';
 import { openScanners, serialportScannerOpener, type SerialScannerOpener } from './scanners.ts';
+import { enrolledLogin } from '../login/service.ts';
 
 export interface RuntimeDeps {
   readonly logger: Logger;
@@ -235,6 +236,7 @@ export async function startRuntime(cfg: TerminalConfig, deps: RuntimeDeps): Prom
       ...(cfg.deviceNumber === undefined ? {} : { deviceNumber: cfg.deviceNumber }),
       screens: { pages: SCREEN_PAGES.filter((p) => cfg.screens?.[p] === true) },
       ...(identity === undefined ? {} : { checkStaff: fleetStaffChecker({ serverUrl: identity.serverUrl, terminalId: identity.terminalId, password: identity.mqtt.password }) }),
+      ...(identity === undefined ? {} : { login: enrolledLogin(identity) }),
       ...(outbox === undefined ? {} : {
         reportLoss: async ({ cardNumber, staffId }: { cardNumber: string; staffId?: string }) => {
           // The kiosk's loss report: a transaction the fleet applies to the hotlist (server ingest).
