@@ -8,6 +8,7 @@ import { ISO7816_ERRORS } from './iso7816/error-codes.ts';
 import { ATR_ERRORS } from './iso7816/atr-error-codes.ts';
 import { T1_ERRORS } from './iso7816/t1-error-codes.ts';
 import { CCID_ERRORS } from './ccid/error-codes.ts';
+import { PCSC_ERRORS } from './pcsc/error-codes.ts';
 import { CRYPTO_ERRORS } from './crypto/error-codes.ts';
 import { CARD_APP_ERRORS } from './ssc/error-codes.ts';
 import { FLEET_ERRORS } from './fleet/error-codes.ts';
@@ -20,6 +21,7 @@ export const PROTO_ERRORS = {
   ...ATR_ERRORS,
   ...T1_ERRORS,
   ...CCID_ERRORS,
+  ...PCSC_ERRORS,
   ...CRYPTO_ERRORS,
   ...CARD_APP_ERRORS,
   ...FLEET_ERRORS,
