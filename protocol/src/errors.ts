@@ -12,6 +12,7 @@ import { PCSC_ERRORS } from './pcsc/error-codes.ts';
 import { CRYPTO_ERRORS } from './crypto/error-codes.ts';
 import { CARD_APP_ERRORS } from './ssc/error-codes.ts';
 import { FLEET_ERRORS } from './fleet/error-codes.ts';
+import { SIP2_ERRORS } from './sip2/error-codes.ts';
 import { formatErrorMessage } from './error-message.ts';
 
 export { formatErrorMessage } from './error-message.ts';
@@ -25,6 +26,7 @@ export const PROTO_ERRORS = {
   ...CRYPTO_ERRORS,
   ...CARD_APP_ERRORS,
   ...FLEET_ERRORS,
+  ...SIP2_ERRORS,
 } as const;
 
 export type ProtocolErrorCode = keyof typeof PROTO_ERRORS;
