@@ -37,6 +37,21 @@ export const CONFIG_FIELD_APPLY = {
   '/upload/maxOutboxRecords': { class: 'restart', effect: 'outbox re-opened with this record limit' },
   '/telemetry/intervalSeconds': { class: 'live', effect: 'up/tele timer re-armed with this period' },
   '/logLevel': { class: 'live', effect: 'logger level set' },
+  '/venues/venueId': { class: 'live', effect: 'venue gate counts, registrations and journal records keyed by this venue' },
+  '/venues/name': { class: 'live', effect: 'venue label shown by the gate status' },
+  '/venues/timeZone': { class: 'live', effect: 'local dates and hours of the next decision' },
+  '/venues/hours': { class: 'live', effect: 'opening hours of the next decision' },
+  '/venues/closedDates': { class: 'live', effect: 'closed days of the next decision' },
+  '/venues/maxDailyEntries': { class: 'live', effect: 'entries per holder per day from the next decision' },
+  '/venues/capacity': { class: 'live', effect: 'capacity from the next decision' },
+  '/venues/priceFen': { class: 'live', effect: 'standard fare from the next decision' },
+  '/venues/categories': { class: 'live', effect: 'fare categories from the next decision' },
+  '/venues/registeredOnlyDates': { class: 'live', effect: 'registered-only days from the next decision' },
+  '/venues/accept/generations': { class: 'live', effect: 'card generations admitted from the next decision' },
+  '/venues/accept/cardTypes': { class: 'live', effect: 'card types admitted from the next decision' },
+  '/venues/accept/ecard': { class: 'live', effect: 'e-card QR codes admitted or refused from the next decision' },
+  '/venues/syncIntervalSeconds': { class: 'live', effect: 'venue snapshot poll timer re-armed with this period' },
+  '/venues/maxStaleSeconds': { class: 'live', effect: 'capacity and registered-only decisions refused once the venue snapshot is older' },
 } as const satisfies Readonly<Record<string, ConfigFieldApply>>;
 
 export type ConfigField = keyof typeof CONFIG_FIELD_APPLY;

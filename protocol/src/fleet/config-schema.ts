@@ -8,6 +8,7 @@ import { Type, type Static } from '@sinclair/typebox';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
 import { ProtocolError } from '../errors.ts';
 import { TERMINAL_READER_MODEL_KEYS } from '../ccid/reader-models.ts';
+import { VenueRules, venueRulesProblem } from '../venue/rules.ts';
 
 /** Schema version of the configuration document (`v`). */
 export const TERMINAL_CONFIG_SCHEMA_VERSION = 1;
@@ -67,6 +68,8 @@ export const TerminalConfig = Type.Object({
   upload: UploadConfig,
   telemetry: TelemetryConfig,
   logLevel: Type.Union([Type.Literal('error'), Type.Literal('warn'), Type.Literal('info'), Type.Literal('debug')]),
+  /** Venue gates: the rules of the venue the document's terminals serve (`@onecard/protocol/venue`). */
+  venues: Type.Optional(VenueRules),
 }, { additionalProperties: false, $id: 'TerminalConfig' });
 
 export type TerminalConfigDocument = Static<typeof TerminalConfig>;
@@ -105,6 +108,10 @@ export function validateTerminalConfig(value: unknown): TerminalConfigDocument {
     }
   });
   if (value.readers.length > 0 && user === undefined) fail('/readers', 'no reader with role user or both');
+  if (value.venues !== undefined) {
+    const p = venueRulesProblem(value.venues);
+    if (p !== undefined) fail(`/venues${p.path}`, p.why);
+  }
   return value;
 }
 

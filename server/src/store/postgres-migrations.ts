@@ -6,6 +6,8 @@
  * text key is `COLLATE "C"` so ordering and prefix ranges compare bytes exactly like SQLite.
  */
 
+import { REGISTRY_POSTGRES_MIGRATION } from './postgres-registry.ts';
+
 /** Text compared and ordered bytewise, as SQLite does. */
 const T = 'TEXT COLLATE "C"';
 
@@ -94,4 +96,6 @@ export const POSTGRES_MIGRATIONS: readonly string[] = [
   `CREATE TABLE staff_credentials (
      id ${T} PRIMARY KEY, staff_id ${T} NOT NULL, name ${T} NOT NULL, groups TEXT NOT NULL, credential_hash ${T} NOT NULL UNIQUE,
      created_at BIGINT NOT NULL, created_by ${T} NOT NULL, revoked_at BIGINT);`,
+  // 7: card registry (sealed personal data, keyed hashes, history, status feed) and the departments' data sharing (registry/, sharing/).
+  REGISTRY_POSTGRES_MIGRATION,
 ];

@@ -12,6 +12,7 @@ import { POSTGRES_MIGRATIONS } from './postgres-migrations.ts';
 import type { AdminRecovery, AuditOf, StaffCredentialRecord, IngestBatch } from './types.ts';
 import { PostgresKeysStore } from './postgres-keys.ts';
 import { PostgresUpdatesStore } from './postgres-updates.ts';
+import { PostgresRegistryStore } from './postgres-registry.ts';
 import {
   toAudit, toDoc, toEff, toEnrol, toEvent, toHot, toStatus, toTele, toTerminal, toToken,
   type AuditRow, type DocRow, type EffRow, type EnrolRow, type EventRow, type HotlistRow, type StatusRow, type TeleRow, type TerminalRow, type TokenRow, type StaffRow, toStaff, STAFF_COLUMNS, type VersionRow,
@@ -121,11 +122,13 @@ export class PostgresStore implements Store {
   #closed = false;
   readonly keys: PostgresKeysStore;
   readonly updates: PostgresUpdatesStore;
+  readonly registry: PostgresRegistryStore;
 
   constructor(pool: pg.Pool) {
     this.#pool = pool;
     this.keys = new PostgresKeysStore(pool);
     this.updates = new PostgresUpdatesStore(pool);
+    this.registry = new PostgresRegistryStore(pool);
   }
 
   /** The pool, for feature modules that keep their own tables in the same database. */

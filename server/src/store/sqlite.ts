@@ -7,6 +7,7 @@ import Database from 'better-sqlite3';
 import { ServerError } from '../errors.ts';
 import { SqliteKeysStore } from './sqlite-keys.ts';
 import { SqliteUpdatesStore } from './sqlite-updates.ts';
+import { REGISTRY_SQLITE_MIGRATION, SqliteRegistryStore } from './sqlite-registry.ts';
 import {
   toAudit, toDoc, toEff, toEnrol, toEvent, toHot, toStatus, toTele, toTerminal, toToken,
   type AuditRow, type DocRow, type EffRow, type EnrolRow, type EventRow, type HotlistRow, type StatusRow, type TeleRow, type TerminalRow, type TokenRow, type StaffRow, toStaff, STAFF_COLUMNS, type VersionRow,
@@ -104,6 +105,8 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
   `CREATE TABLE staff_credentials (
      id TEXT PRIMARY KEY, staff_id TEXT NOT NULL, name TEXT NOT NULL, groups TEXT NOT NULL, credential_hash TEXT NOT NULL UNIQUE,
      created_at INTEGER NOT NULL, created_by TEXT NOT NULL, revoked_at INTEGER);`,
+  // 7: card registry (sealed personal data, keyed hashes, history, status feed) and the departments' data sharing (registry/, sharing/).
+  REGISTRY_SQLITE_MIGRATION,
 ];
 
 const DOC_SELECT = 'SELECT d.id, d.name, d.created_at, d.version, v.sha256, d.updated_at, d.updated_by FROM config_docs d JOIN config_versions v ON v.version = d.version';
@@ -180,6 +183,7 @@ export class SqliteStore implements Store {
   readonly #db: Database.Database;
   readonly keys: SqliteKeysStore;
   readonly updates: SqliteUpdatesStore;
+  readonly registry: SqliteRegistryStore;
 
   readonly #integrityIntervalMs: number;
 
@@ -188,6 +192,7 @@ export class SqliteStore implements Store {
     this.#integrityIntervalMs = opts.integrityIntervalMs ?? SQLITE_INTEGRITY_INTERVAL_MS;
     this.keys = new SqliteKeysStore(db);
     this.updates = new SqliteUpdatesStore(db);
+    this.registry = new SqliteRegistryStore(db);
     db.pragma('journal_mode = WAL');
     // FULL: every commit (an ingested batch before its ack, an audited mutation) is on disk before
     // the call returns; NORMAL in WAL mode may lose the last commits on power loss.
