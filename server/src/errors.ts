@@ -7,6 +7,7 @@
 import { UPDATES_ERRORS, UPDATES_ERROR_STATUS } from './updates/error-codes.ts';
 import { KEYS_ERRORS, KEYS_ERROR_STATUS } from './keys/error-codes.ts';
 import { SCALE_ERRORS } from './scale/error-codes.ts';
+import { REGISTRY_ERRORS, REGISTRY_ERROR_STATUS } from './registry/error-codes.ts';
 import { formatErrorMessage } from '@onecard/protocol/errors';
 
 export const SRV_ERRORS = {
@@ -35,6 +36,7 @@ export const SRV_ERRORS = {
   ...UPDATES_ERRORS,
   ...KEYS_ERRORS,
   ...SCALE_ERRORS,
+  ...REGISTRY_ERRORS,
 } as const satisfies Record<`SRV_ERR_${string}`, string>;
 
 export type ServerErrorCode = keyof typeof SRV_ERRORS;
@@ -60,6 +62,7 @@ export const SRV_ERROR_STATUS: Partial<Record<ServerErrorCode, number>> = {
   SRV_ERR_STAFF_GROUP: 403,
   ...UPDATES_ERROR_STATUS,
   ...KEYS_ERROR_STATUS,
+  ...REGISTRY_ERROR_STATUS,
 };
 
 export class ServerError extends Error {

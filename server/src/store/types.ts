@@ -7,6 +7,7 @@
  */
 import type { JobStatus } from '../jobs/notifier.ts';
 import type { RolloutState, RolloutStatus } from '../updates/rollout.ts';
+import type { RegistryStore } from './registry-types.ts';
 
 export const ROLES = ['viewer', 'operator', 'key-custodian', 'admin'] as const;
 export type Role = (typeof ROLES)[number];
@@ -311,6 +312,8 @@ export interface Store {
   readonly keys: KeysStore;
   /** Update packages and rollouts, in this store's numbered migrations. */
   readonly updates: UpdatesStore;
+  /** Card registry and the departments' data sharing (docs/data-sharing.md), in this store's numbered migrations. */
+  readonly registry: RegistryStore;
 
   createAdminToken(rec: { id: string; name: string; role: Role; tokenHash: string; createdAt: number }, audit?: AuditOf<void>): Promise<void>;
   findAdminTokenByHash(tokenHash: string): Promise<AdminTokenRecord | undefined>;
