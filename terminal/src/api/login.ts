@@ -24,7 +24,8 @@ const errorSchema = {
   properties: { error: { type: 'object', properties: { code: { type: 'string' }, message: { type: 'string' }, national: { type: 'integer' }, details: { type: 'object', additionalProperties: true } }, required: ['code', 'message', 'national'] } },
 } as const;
 const errors = { '4xx': errorSchema, '5xx': errorSchema } as const;
-const codeSchema = { type: 'string', pattern: '^[A-Za-z0-9]{4,16}$' } as const;
+/** The 8-digit login code, spaces allowed as the login page groups it (`1234 5678`). */
+const codeSchema = { type: 'string', pattern: '^[0-9 ]{8,16}$' } as const;
 const pinSchema = { type: 'string', pattern: '^[0-9]{4,16}$' } as const;
 
 /** Registers `/v1/login/*` on `app` (called by `buildLocalApi`). */
@@ -44,7 +45,7 @@ export function registerLogin(app: FastifyInstance, opts: LocalApiOptions, servi
       response: { 200: { type: 'object', properties: { client: { type: 'object', properties: { name: { type: 'string' } } }, expiresInSeconds: { type: 'integer' } } }, ...errors },
     },
   }, async (req) => {
-    const p = await lookupLogin({ server: deps().server, ...clock }, req.body.code);
+    const p = await lookupLogin({ server: deps().server }, req.body.code);
     const now = opts.clock?.now() ?? Date.now();
     return { client: { name: p.client.name }, expiresInSeconds: Math.max(1, Math.floor((p.expiresAt - now) / 1000)) };
   });

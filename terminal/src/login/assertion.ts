@@ -3,7 +3,7 @@
  * terminal, that they hold a genuine card and know its PIN (docs/login.md): a compact JWS, ES256
  * under the terminal's enrolled P-256 identity key, header `kid` = terminal id. Its payload binds
  * the card to one pending login (`login` code and the login's `nonce`) and lives at most
- * {@link ASSERTION_TTL_SECONDS}. The server accepts it once, from an active terminal in a group
+ * {@link ASSERTION_TTL_SECONDS} (the server takes up to 120 s) [docs/login.md §3.2]. The server accepts it once, from an active terminal in a group
  * allowed to authenticate. The private key stays a KeyObject in memory; the assertion carries the
  * holder's ID number and name for the provider only and is never logged.
  */
@@ -62,7 +62,7 @@ export function signLoginAssertion(o: {
     card: { cardNumber: o.card.cardNumber, idNumber: o.card.idNumber, name: o.card.name },
     amr: [...CARD_LOGIN_AMR], genuine: true, iat, exp: iat + ttl,
   };
-  const input = `${b64url(JSON.stringify({ alg: 'ES256', typ: 'JWT', kid: o.terminalId }))}.${b64url(JSON.stringify(claims))}`;
+  const input = `${b64url(JSON.stringify({ alg: 'ES256', typ: 'onecard-login+jwt', kid: o.terminalId }))}.${b64url(JSON.stringify(claims))}`;
   // [RFC 7518 §3.4] ES256 signatures are R ‖ S, 32 bytes each (not DER).
   const sig = sign('sha256', Buffer.from(input, 'ascii'), { key: k, dsaEncoding: 'ieee-p1363' });
   return `${input}.${b64url(sig)}`;

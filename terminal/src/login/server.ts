@@ -1,8 +1,8 @@
 /**
  * The fleet server's side of a card login as the terminal sees it (docs/login.md): look up the
- * pending login a portal's login page shows a short code for (`GET /api/v1/terminal/logins/{code}`
- * → `{nonce, client: {name}, expiresAt}`) and hand in the signed assertion
- * (`POST /api/v1/terminal/login-assertions {assertion}`). Both are authenticated like the
+ * pending login a portal's login page shows an 8-digit code for (`GET /api/v1/terminal/logins/{code}`
+ * → `{login, nonce, clientName, expires}`, §3.1) and hand in the signed assertion
+ * (`POST /api/v1/terminal/login-assertions {assertion}`, §3.2). Both are authenticated like the
  * terminal's other fetches (`Basic base64(terminalId:password)`, fleet-http.ts). Answers are read
  * up to a small bound; nothing of a body reaches a log. Logging in cannot work offline: the
  * browser waiting for the login is served by the server.
@@ -28,12 +28,15 @@ export interface LoginServer {
   submit(assertion: string): Promise<void>;
 }
 
-/** Short codes as a portal's login page shows them (letters are compared as upper case). */
-export const LOGIN_CODE = /^[A-Za-z0-9]{4,16}$/;
+/** A login code as the terminal sends it: the 8 digits of the login page, spaces removed [docs/login.md §3.1]. */
+export const LOGIN_CODE = /^[0-9]{8}$/;
 
 const MAX_BODY = 8 * 1024;
-/** Server codes that mean the login itself is gone (rather than this terminal being refused). */
-const GONE = /LOGIN_(UNKNOWN|EXPIRED|NOT_FOUND|USED|CONSUMED|GONE)/;
+/**
+ * Server refusals that mean the login itself is gone — unknown, expired, already used or refused
+ * (the holder starts again on the portal) — rather than this terminal being refused [docs/login.md §3.2].
+ */
+const GONE = new Set(['SRV_ERR_LOGIN_UNKNOWN', 'SRV_ERR_LOGIN_EXPIRED', 'SRV_ERR_LOGIN_REPLAYED']);
 
 export interface FleetLoginServerOptions {
   readonly serverUrl: string;
@@ -69,7 +72,9 @@ export function fleetLoginServer(o: FleetLoginServerOptions): LoginServer {
   const refusal = (status: number, body: unknown): TerminalError => {
     const code = (body as { error?: { code?: unknown } } | undefined)?.error?.code;
     const srv = typeof code === 'string' ? code.slice(0, 64) : undefined;
-    if (status === 404 || status === 410 || (srv !== undefined && GONE.test(srv))) return new TerminalError('TERM_ERR_LOGIN_UNKNOWN', srv, { status });
+    if (status === 404 || status === 410 || (srv !== undefined && GONE.has(srv))) return new TerminalError('TERM_ERR_LOGIN_UNKNOWN', srv, { status });
+    // The server's hotlist may already hold a card this terminal's copy does not yet.
+    if (srv === 'SRV_ERR_LOGIN_HOTLISTED') return new TerminalError('TERM_ERR_CARD_HOTLISTED', 'on the fleet server\'s hotlist', { status });
     if (status >= 400 && status < 500) return new TerminalError('TERM_ERR_LOGIN_REFUSED', srv ?? `HTTP ${status}`, { status });
     return new TerminalError('TERM_ERR_LOGIN_OFFLINE', `fleet server answered HTTP ${status}`, { status });
   };
@@ -78,10 +83,10 @@ export function fleetLoginServer(o: FleetLoginServerOptions): LoginServer {
       if (!LOGIN_CODE.test(code)) throw new TerminalError('TERM_ERR_LOGIN_UNKNOWN', 'not a login code');
       const r = await request(`/api/v1/terminal/logins/${encodeURIComponent(code)}`, { method: 'GET' });
       if (r.status !== 200) throw refusal(r.status, r.body);
-      const b = r.body as { nonce?: unknown; client?: { name?: unknown }; expiresAt?: unknown } | undefined;
-      const expiresAt = typeof b?.expiresAt === 'number' ? b.expiresAt : typeof b?.expiresAt === 'string' ? Date.parse(b.expiresAt) : Number.NaN;
-      const name = b?.client?.name;
-      if (typeof b?.nonce !== 'string' || b.nonce.length === 0 || b.nonce.length > 512 || typeof name !== 'string' || name.length > 200 || !Number.isFinite(expiresAt)) {
+      const b = r.body as { login?: unknown; nonce?: unknown; clientName?: unknown; expires?: unknown } | undefined;
+      const expiresAt = typeof b?.expires === 'number' && Number.isSafeInteger(b.expires) ? b.expires * 1000 : Number.NaN;
+      const name = b?.clientName;
+      if (b?.login !== code || typeof b.nonce !== 'string' || b.nonce.length === 0 || b.nonce.length > 512 || typeof name !== 'string' || name.length > 200 || !Number.isFinite(expiresAt)) {
         throw new TerminalError('TERM_ERR_LOGIN_OFFLINE', 'unexpected answer of the fleet server');
       }
       return { nonce: b.nonce, client: { name }, expiresAt };
