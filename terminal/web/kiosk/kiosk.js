@@ -6,6 +6,7 @@
 // and after IDLE_MS without a touch or key.
 import { call, openEvents } from './shared/api.js';
 import { errorMessage, formatDate, mask, maskName } from './shared/messages.js';
+import { createLogin } from './login.js';
 
 const IDLE_MS = 60_000;
 const TAKE_CARD_MS = 30_000;
@@ -92,6 +93,8 @@ function h(tag, attrs = {}, ...children) {
   return el;
 }
 const button = (label, onclick, attrs = {}) => h('button', { type: 'button', class: 'btn', onclick, ...attrs }, label);
+// "Log in to a service" (login.js): its screens render through show(); card insertion on its screen goes to it.
+const login = createLogin({ h, button, show, call, errorMessage, lang: () => lang, cardIn: () => cardIn, finish, say, failure, screen: () => current.fn });
 
 function show(fn, ...args) {
   clearTimeout(screenTimer);
@@ -124,6 +127,7 @@ function armIdle() {
 /** Forgets every personal datum and PIN digit and empties the screen. */
 function wipe() {
   card = null;
+  login.wipe();
   pin.fill('');
   pin = [];
   main.replaceChildren();
@@ -142,6 +146,7 @@ function welcome() {
     h('p', { class: 'lead' }, t().insert),
     h('div', { class: 'card-slot', 'aria-hidden': 'true' }),
     h('p', { class: readerOk ? 'status ok' : 'status bad', role: 'status' }, readerOk ? t().readerOk : t().readerDown),
+    h('div', { class: 'actions' }, login.entry()),
   ];
 }
 
@@ -395,6 +400,7 @@ function onEvent(m) {
   if ((m.type === 'card-inserted' || m.type === 'card-removed') && psamSlots.has(`${m.readerId}/${m.slot}`)) return;
   if (m.type === 'card-inserted') {
     cardIn = true;
+    if (login.onEvent(m)) return;
     if (current.fn === welcome || current.fn === notice) readCard();
     return;
   }
