@@ -1,4 +1,4 @@
-// "Log in to a service" (登录政务服务网站) on the kiosk: the holder types the 8-digit login code
+// "Log in to a service" (登录服务) on the kiosk: the holder types the 8-digit login code
 // the portal's login page shows, checks which portal asks, inserts the card and enters the PIN;
 // the terminal checks the card (genuine, hotlist), verifies the PIN on it and tells the server,
 // which completes the login in the browser that waits (docs/login.md). The screens render
@@ -10,7 +10,7 @@ const IDLE_CODE_LENGTH = 8;
 
 const T = {
   zh: {
-    entry: '登录政务服务网站', codeTitle: '请输入登录码', codeHint: '请输入网站登录页面上显示的 8 位登录码。', codeShown: (c) => `登录码：${c}`,
+    entry: '登录服务', codeTitle: '请输入登录码', codeHint: '请输入网站登录页面上显示的 8 位登录码。', codeShown: (c) => `登录码：${c}`,
     codeEmpty: '尚未输入', codeShort: '登录码应为 8 位数字。', checking: '正在查询登录请求……',
     portalTitle: '请确认要登录的网站', portalAsks: '以下网站请求您用社保卡登录：', portalCheck: '请核对网站名称与您正在使用的网站一致，再继续。', expires: (s) => `此登录码约 ${Math.max(1, Math.ceil(s / 60))} 分钟内有效。`,
     go: '继续', insertTitle: '请插入社保卡', insertHint: '请将社保卡芯片朝上插入读卡器。',
@@ -20,7 +20,7 @@ const T = {
     triesLeft: (n) => `还可以尝试 ${n} 次`, entered: (n) => `已输入 ${n} 位`, pinPrivacy: '密码不会显示，也不会被保存或上传，只发送给您的社保卡。', done: '完成',
   },
   en: {
-    entry: 'Log in to a government website', codeTitle: 'Enter the login code', codeHint: 'Enter the 8-digit login code shown on the website’s login page.', codeShown: (c) => `Login code: ${c}`,
+    entry: 'Log in to a service', codeTitle: 'Enter the login code', codeHint: 'Enter the 8-digit login code shown on the website’s login page.', codeShown: (c) => `Login code: ${c}`,
     codeEmpty: 'nothing entered yet', codeShort: 'The login code has 8 digits.', checking: 'Looking up the login request…',
     portalTitle: 'Check the website you are logging in to', portalAsks: 'This website asks you to log in with your card:', portalCheck: 'Make sure the name matches the website you are using before you go on.', expires: (s) => `This code is valid for about ${Math.max(1, Math.ceil(s / 60))} more minute${s > 60 ? 's' : ''}.`,
     go: 'Continue', insertTitle: 'Insert your card', insertHint: 'Insert your card into the reader, chip first and facing up.',
