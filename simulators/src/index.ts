@@ -3,3 +3,4 @@ export * from './card/index.ts';
 export * from './reader/index.ts';
 export * from './reader-hid/index.ts';
 export * from './ecard/index.ts';
+export * from './library/index.ts';
