@@ -52,6 +52,18 @@ export const CONFIG_FIELD_APPLY = {
   '/venues/accept/ecard': { class: 'live', effect: 'e-card QR codes admitted or refused from the next decision' },
   '/venues/syncIntervalSeconds': { class: 'live', effect: 'venue snapshot poll timer re-armed with this period' },
   '/venues/maxStaleSeconds': { class: 'live', effect: 'capacity and registered-only decisions refused once the venue snapshot is older' },
+  '/library/host': { class: 'live', effect: 'library SIP2 link re-opened to this host from the next request' },
+  '/library/port': { class: 'live', effect: 'library SIP2 link re-opened to this port from the next request' },
+  '/library/institutionId': { class: 'live', effect: 'institution id (AO) of the next SIP2 request' },
+  '/library/user': { class: 'live', effect: 'library SIP2 link re-opened and logged in as this user' },
+  '/library/password': { class: 'live', effect: 'library SIP2 link re-opened and logged in with this password' },
+  '/library/location': { class: 'live', effect: 'location (CP, AP) of the next SIP2 login and checkin' },
+  '/library/charset': { class: 'live', effect: 'library SIP2 link re-opened with this character set' },
+  '/library/errorDetection': { class: 'live', effect: 'library SIP2 link re-opened with or without AY/AZ' },
+  '/library/timeoutMs': { class: 'live', effect: 'SIP2 response timeout from the next request' },
+  '/library/maxRetries': { class: 'live', effect: 'SIP2 retransmissions from the next request' },
+  '/library/gate': { class: 'live', effect: 'library gate admissions refused with TERM_ERR_SERVICE_DISABLED when off' },
+  '/library/loanDesk': { class: 'live', effect: 'library checkout, renew and checkin refused with TERM_ERR_SERVICE_DISABLED when off' },
 } as const satisfies Readonly<Record<string, ConfigFieldApply>>;
 
 export type ConfigField = keyof typeof CONFIG_FIELD_APPLY;

@@ -57,6 +57,25 @@ export const TelemetryConfig = Type.Object({
   intervalSeconds: Seconds(5, 3600, '`up/tele` period'),
 }, { additionalProperties: false });
 
+/**
+ * The library system this terminal talks SIP2 to (docs/sip2.md): the library gate and the
+ * self-service loan desk. The SIP2 login password is a credential: the terminal never logs it.
+ */
+export const LibraryConfig = Type.Object({
+  host: Type.String({ minLength: 1, maxLength: 253, pattern: '^[A-Za-z0-9.:-]+$', description: 'library system (ACS) host name or address' }),
+  port: Type.Integer({ minimum: 1, maximum: 65535 }),
+  institutionId: Type.String({ minLength: 1, maxLength: 64, pattern: '^[^|\\r\\n]+$', description: 'SIP2 institution id (AO)' }),
+  user: Type.String({ maxLength: 64, pattern: '^[^|\\r\\n]*$', description: 'SIP2 login user (CN)' }),
+  password: Type.String({ maxLength: 64, pattern: '^[^|\\r\\n]*$', description: 'SIP2 login password (CO); never logged' }),
+  location: Type.String({ maxLength: 64, pattern: '^[^|\\r\\n]*$', description: 'SIP2 location code (CP at login, AP at checkin)' }),
+  charset: Type.Union([Type.Literal('utf-8'), Type.Literal('gbk')], { description: 'character set of the SIP2 link' }),
+  errorDetection: Type.Boolean({ description: 'SIP2 error detection: sequence numbers (AY) and checksums (AZ)' }),
+  timeoutMs: Type.Integer({ minimum: 200, maximum: 60_000, description: 'wait for a response before retransmitting' }),
+  maxRetries: Type.Integer({ minimum: 0, maximum: 5, description: 'retransmissions per request (timeouts, 97 on a bad checksum, 96 honoured)' }),
+  gate: Type.Boolean({ description: 'library gate: admit or refuse by patron status' }),
+  loanDesk: Type.Boolean({ description: 'self-service loan desk: checkout, renew, checkin' }),
+}, { additionalProperties: false });
+
 /** The whole terminal configuration document (version `v` = {@link TERMINAL_CONFIG_SCHEMA_VERSION}). */
 export const TerminalConfig = Type.Object({
   v: Type.Literal(TERMINAL_CONFIG_SCHEMA_VERSION),
@@ -70,6 +89,8 @@ export const TerminalConfig = Type.Object({
   logLevel: Type.Union([Type.Literal('error'), Type.Literal('warn'), Type.Literal('info'), Type.Literal('debug')]),
   /** Venue gates: the rules of the venue the document's terminals serve (`@onecard/protocol/venue`). */
   venues: Type.Optional(VenueRules),
+  /** Libraries over SIP2: the library system and the services offered (docs/sip2.md). */
+  library: Type.Optional(LibraryConfig),
 }, { additionalProperties: false, $id: 'TerminalConfig' });
 
 export type TerminalConfigDocument = Static<typeof TerminalConfig>;
