@@ -14,6 +14,7 @@ import { TerminalError } from '../errors.ts';
 import { createHidTransport, type HidOpener } from '../link/hid.ts';
 import { createSerialTransport } from '../link/serial.ts';
 import type { ReaderTransport, TransportFactory } from '../link/transport.ts';
+import { PcscReaderController } from '../link/pcsc-reader.ts';
 import type { CardChannel } from './channel.ts';
 import { openCcidReader, type CcidReader, type ReaderModel, type ReaderTimeouts } from './ccid-reader.ts';
 import { systemClock, type Clock } from './clock.ts';
@@ -22,7 +23,8 @@ import { createReaderChannel, powerUpSession, type SlotSession } from './reader-
 /** One reader of the configuration. A PSAM lives in a slot of a two-slot reader or in a separate reader. */
 export interface ReaderConfig {
   readonly id: string;
-  readonly link: 'serial' | 'hid';
+  /** `pcsc`: through pcscd; `path` is then a PC/SC reader name or glob (terminal/src/link/pcsc-reader.ts). */
+  readonly link: 'serial' | 'hid' | 'pcsc';
   readonly path: string;
   /** Default `gempc-twin` for serial links, `gemcore-sim-pro2` for HID links. */
   readonly model?: ReaderModel;
@@ -35,9 +37,9 @@ export interface ReaderConfig {
 /** Reader state as reported by {@link ReaderManager.status}. */
 export interface ReaderStatus {
   readonly readerId: string;
-  readonly link: 'serial' | 'hid';
+  readonly link: 'serial' | 'hid' | 'pcsc';
   readonly path: string;
-  readonly model: ReaderModel;
+  readonly model: ReaderModel | 'pcsc';
   readonly status: 'ok' | 'absent' | 'error';
   readonly detail?: string;
   readonly firmware?: string;
@@ -62,6 +64,8 @@ export interface ReaderManagerOptions {
   /** Re-open back-off: first delay and cap; default 250 ms doubling up to 10 s. */
   readonly backoff?: { readonly initialMs?: number; readonly maxMs?: number };
   readonly timeouts?: Partial<ReaderTimeouts>;
+  /** pcscd's socket for `pcsc` readers; default `/run/pcscd/pcscd.comm`. */
+  readonly pcscSocketPath?: string;
 }
 
 /** The reader manager (an EventEmitter; see the file header for its events). */
@@ -155,10 +159,10 @@ class Controller {
 
   async connect(): Promise<void> {
     if (this.#closed) return;
-    const transport = this.#m.transportFactory({ link: this.cfg.link, path: this.cfg.path });
+    const transport = this.#m.transportFactory({ link: this.cfg.link as 'serial' | 'hid', path: this.cfg.path });
     this.#transport = transport;
     try {
-      const reader = await openCcidReader({ transport, link: this.cfg.link, model: this.model, clock: this.#m.clock, logger: this.log, timeouts: this.#m.timeouts });
+      const reader = await openCcidReader({ transport, link: this.cfg.link as 'serial' | 'hid', model: this.model, clock: this.#m.clock, logger: this.log, timeouts: this.#m.timeouts });
       if (this.#closed) {
         await reader.close();
         return;
@@ -368,7 +372,8 @@ class Manager extends EventEmitter implements ReaderManager {
   readonly backoffInitial: number;
   readonly backoffMax: number;
   readonly timeouts: Partial<ReaderTimeouts>;
-  readonly #readers = new Map<string, Controller>();
+  readonly pcscSocketPath: string | undefined;
+  readonly #readers = new Map<string, Controller | PcscReaderController>();
 
   constructor(o: ReaderManagerOptions) {
     super();
@@ -380,10 +385,11 @@ class Manager extends EventEmitter implements ReaderManager {
     this.backoffInitial = o.backoff?.initialMs ?? 250;
     this.backoffMax = o.backoff?.maxMs ?? 10_000;
     this.timeouts = o.timeouts ?? {};
+    this.pcscSocketPath = o.pcscSocketPath;
     for (const cfg of o.readers) {
       if (this.#readers.has(cfg.id)) throw new TerminalError('TERM_ERR_INVALID_ARGUMENT', `duplicate reader id ${cfg.id}`, { readerId: cfg.id });
-      if (cfg.link !== 'serial' && cfg.link !== 'hid') throw new TerminalError('TERM_ERR_INVALID_ARGUMENT', `reader ${cfg.id}: link must be serial or hid`, { readerId: cfg.id });
-      this.#readers.set(cfg.id, new Controller(cfg, this));
+      if (cfg.link !== 'serial' && cfg.link !== 'hid' && cfg.link !== 'pcsc') throw new TerminalError('TERM_ERR_INVALID_ARGUMENT', `reader ${cfg.id}: link must be serial, hid or pcsc`, { readerId: cfg.id });
+      this.#readers.set(cfg.id, cfg.link === 'pcsc' ? new PcscReaderController(cfg, this) : new Controller(cfg, this));
     }
   }
 

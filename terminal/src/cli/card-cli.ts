@@ -28,6 +28,7 @@ const HINTS: Partial<Record<TerminalErrorCode, string>> = {
   TERM_ERR_READER_PROBE: 'a device answers on this path but not as a CCID reader: wrong port or wrong --model',
   TERM_ERR_LINK_OPEN: 'the path does not exist or is not accessible (permissions, udev rules)',
   TERM_ERR_LINK_BUSY: 'another program (pcscd, a second terminal) holds the reader',
+  TERM_ERR_LINK_PCSC_UNAVAILABLE: 'start pcscd (systemctl enable --now pcscd.socket) or use a serial:/hid: reader; see docs/readers.md',
   TERM_ERR_NO_CARD: 'insert the card, chip first, face up',
   TERM_ERR_CARD_ATR: 'the card answers with a malformed ATR: clean the chip and reinsert; if it persists the card is faulty (onecard-terminal atr HEX explains the ATR)',
   TERM_ERR_CARD_MUTE: 'the card does not answer: clean the chip, check it is inserted the right way',
@@ -71,7 +72,7 @@ export function reportFailure(io: CliIo, command: string, err: unknown): number 
 
 /** Options common to the card subcommands. */
 export interface CardOptions {
-  link: 'serial' | 'hid';
+  link: 'serial' | 'hid' | 'pcsc';
   path: string;
   model?: 'gempc-twin' | 'gemcore-sim-pro2' | 'sec1210';
   psamSlot?: number;
@@ -115,14 +116,14 @@ export function parseCardArgs(
     else positional.push(a);
   }
   if (help) return { card: undefined, values, positional, help };
-  if (reader === undefined) return 'missing --reader serial:PATH or hid:PATH';
-  const m = /^(serial|hid):(.+)$/.exec(reader);
-  if (m === null) return `--reader must be serial:PATH or hid:PATH, got '${reader}'`;
+  if (reader === undefined) return 'missing --reader serial:PATH, hid:PATH or pcsc:NAME';
+  const m = /^(serial|hid|pcsc):(.+)$/.exec(reader);
+  if (m === null) return `--reader must be serial:PATH, hid:PATH or pcsc:NAME, got '${reader}'`;
   if (model !== undefined && !['gempc-twin', 'gemcore-sim-pro2', 'sec1210'].includes(model)) return `--model must be gempc-twin, gemcore-sim-pro2 or sec1210`;
   if (psam !== undefined && !/^[0-7]$/.test(psam)) return '--psam-slot must be 0..7';
   if (!/^\d{1,6}$/.test(timeout)) return '--timeout must be milliseconds';
   const card: CardOptions = {
-    link: m[1] as 'serial' | 'hid',
+    link: m[1] as CardOptions['link'],
     path: m[2]!,
     timeoutMs: Number(timeout),
     verbose,
@@ -133,7 +134,10 @@ export function parseCardArgs(
 }
 
 export const COMMON_OPTIONS_HELP = `Reader options:
-  --reader serial:PATH|hid:PATH   the card reader (e.g. serial:/dev/ttyUSB0, hid:/dev/hidraw2)
+  --reader serial:PATH|hid:PATH|pcsc:NAME
+                                  the card reader (e.g. serial:/dev/ttyUSB0, hid:/dev/hidraw2, or a
+                                  PC/SC reader through pcscd: pcsc:'Gemalto PC Twin Reader', globs allowed;
+                                  pcscd's socket from PCSCLITE_CSOCK_NAME, default /run/pcscd/pcscd.comm)
   --model NAME                    gempc-twin (serial default), gemcore-sim-pro2 (HID default), sec1210
   --psam-slot N                   the PSAM sits in slot N of the same reader (two-slot readers)
   --timeout MS                    wait this long for the reader (default 10000)
@@ -151,6 +155,7 @@ export async function openCliReader(o: CardOptions, logger: Logger): Promise<Rea
   const manager = openReaderManager({
     readers: [{ id: 'cli', link: o.link, path: o.path, ...(o.model === undefined ? {} : { model: o.model }), userSlot: 0, ...(o.psamSlot === undefined ? {} : { psamSlot: o.psamSlot }) }],
     logger,
+    ...(process.env['PCSCLITE_CSOCK_NAME'] === undefined ? {} : { pcscSocketPath: process.env['PCSCLITE_CSOCK_NAME'] }),
   });
   const ok = await new Promise<string | undefined>((resolve) => {
     const check = (): boolean => manager.status()[0]?.status === 'ok';
