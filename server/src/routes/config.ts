@@ -12,11 +12,23 @@
  */
 import { createHash } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import fp from 'fastify-plugin';
 import { canonicalJson, downTopic, encodeFleetMessage, validateTerminalConfig } from '@onecard/protocol/fleet';
 import { isProtocolError } from '@onecard/protocol/errors';
 import { ServerError } from '../errors.ts';
-import type { ConfigDocRecord, ConfigScope, EffectiveConfig } from '../store/types.ts';
+import type { ConfigDocRecord, ConfigScope, ConfigStatusRecord, ConfigVersionRecord, EffectiveConfig } from '../store/types.ts';
+import { FanoutQueue } from '../jobs/fanout.ts';
 import { auditEntry } from './admin.ts';
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /**
+     * Configuration announcements queued after their commit (pointer fan-out, birth
+     * reconciliation); `await app.configFanout.idle()` waits until what is queued has been published.
+     */
+    configFanout: FanoutQueue;
+  }
+}
 
 const DocId = { type: 'string', pattern: '^[a-z0-9][a-z0-9_-]{0,63}$' } as const;
 const TargetId = { type: 'string', pattern: '^[A-Za-z0-9_-]{1,64}$' } as const;
@@ -24,6 +36,9 @@ const VersionParam = { type: 'object', required: ['version'], properties: { vers
 
 /** Publishes in slices of this many, yielding to the event loop between slices. */
 export const PUSH_SLICE = 500;
+
+/** Most status reports stored in one commit. */
+const STATUS_GROUP_MAX = 2000;
 
 /**
  * Canonical bytes and digest of a document validated against the one terminal schema (field types
@@ -55,11 +70,56 @@ function expectedVersion(req: FastifyRequest, bodyValue: number | undefined): nu
   return fromHeader ?? bodyValue;
 }
 
-export default async function configRoutes(app: FastifyInstance): Promise<void> {
+async function configRoutes(app: FastifyInstance): Promise<void> {
   const { store, clock } = app.ctx;
   const m = app.metrics;
   m.define('onecard_config_pointers_published_total', 'counter', 'Retained configuration pointers published');
   m.define('onecard_config_status_total', 'counter', 'Configuration status reports by status');
+  m.define('onecard_config_fanout_failures_total', 'counter', 'Configuration announcements that failed after their commit');
+  m.define('onecard_config_status_commits_total', 'counter', 'Store commits that carried configuration status reports');
+
+  const fanout = new FanoutQueue({
+    onError: (what, err) => {
+      m.inc('onecard_config_fanout_failures_total');
+      app.log.error({ err, what }, 'configuration announcement failed after its commit');
+    },
+  });
+  app.decorate('configFanout', fanout);
+  app.addHook('onClose', async () => { await fanout.idle(); });
+  /**
+   * Bumped right after every committed configuration change, before the affected terminals are
+   * listed: a queued announcement whose generation is no longer current lists them again when it
+   * runs, so it never publishes a state older than a later commit.
+   */
+  let generation = 0;
+  /**
+   * Queues the announcement of a committed change: `listed` (the affected terminals' effective
+   * configurations, read after the commit) is published as is when no other change committed
+   * since, otherwise `load` reads them again.
+   */
+  const announce = (what: string, gen: number, listed: readonly EffectiveConfig[] | undefined, load: () => Promise<readonly EffectiveConfig[]>, after?: (effs: readonly EffectiveConfig[]) => Promise<void>): void => {
+    fanout.enqueue({
+      what,
+      run: async () => {
+        const effs = listed !== undefined && gen === generation ? listed : await load();
+        await pushPointers(effs);
+        await after?.(effs);
+      },
+    });
+  };
+
+  /** Configuration versions are immutable: the bodies terminals fetch are kept for the newest few. */
+  const versionCache = new Map<number, ConfigVersionRecord>();
+  const configVersion = async (version: number): Promise<ConfigVersionRecord | undefined> => {
+    let v = versionCache.get(version);
+    if (v === undefined) {
+      v = await store.getConfigVersion(version);
+      if (v === undefined) return undefined;
+      if (versionCache.size >= 16) versionCache.delete(versionCache.keys().next().value!);
+      versionCache.set(version, v);
+    }
+    return v;
+  };
 
   /** The encoded pointer of a version, built once per version rather than once per terminal. */
   const pointers = new Map<number, Uint8Array>();
@@ -85,16 +145,23 @@ export default async function configRoutes(app: FastifyInstance): Promise<void> 
   const clearPointers = async (terminalIds: readonly string[]): Promise<void> => {
     await Promise.all(terminalIds.map((id) => app.publishDown(downTopic(id, 'config'), new Uint8Array(0), true)));
   };
-  /** After an assignment change on `scope/target`: push to the terminals affected. */
+  /**
+   * After an assignment change on `scope/target` committed: lists the terminals affected (the
+   * count is the answer's `pushed`) and queues their pointers, and the clearing of the pointer of
+   * those left without any configuration.
+   */
   const pushAfterAssignment = async (scope: ConfigScope, target: string): Promise<number> => {
-    const effs = await store.listEffectiveConfigs(scope === 'group' ? { groupId: target } : { terminalIds: [target] });
-    await pushPointers(effs);
-    if (scope === 'terminal' && effs.length === 0) await clearPointers([target]);
-    if (scope === 'group') {
-      const have = new Set(effs.map((e) => e.terminalId));
-      const members = await store.listTerminals({ groupId: target, limit: 100000 });
-      await clearPointers(members.filter((t) => !have.has(t.id)).map((t) => t.id));
-    }
+    const gen = ++generation;
+    const load = () => store.listEffectiveConfigs(scope === 'group' ? { groupId: target } : { terminalIds: [target] });
+    const effs = await load();
+    announce(`config ${scope}:${target}`, gen, effs, load, async (pushed) => {
+      if (scope === 'terminal' && pushed.length === 0) await clearPointers([target]);
+      if (scope === 'group') {
+        const have = new Set(pushed.map((e) => e.terminalId));
+        const members = await store.listTerminals({ groupId: target, limit: 100000 });
+        await clearPointers(members.filter((t) => !have.has(t.id)).map((t) => t.id));
+      }
+    });
     return effs.length;
   };
 
@@ -142,8 +209,11 @@ export default async function configRoutes(app: FastifyInstance): Promise<void> 
     // The version and its audit entry commit together; the pointers are announced only after.
     const doc = await store.updateConfigDoc(req.params.id, { body, sha256, at: clock.now(), by: req.admin!.id, ...(expected !== undefined ? { expectedVersion: expected } : {}) },
       (d) => [auditEntry(req, clock, 'config.update', d.id, { version: d.version, sha256, ...(expected !== undefined ? { expectedVersion: expected } : {}) })]);
-    const effs = await store.listEffectiveConfigs({ docId: doc.id });
-    await pushPointers(effs);
+    const gen = ++generation;
+    const load = () => store.listEffectiveConfigs({ docId: doc.id });
+    const effs = await load();
+    // The fan-out runs after this answer (FanoutQueue), not inside the request.
+    announce(`config ${doc.id} v${doc.version}`, gen, effs, load);
     reply.header('etag', `"${doc.version}"`);
     return { ...(await docView(doc)), pushed: effs.length };
   });
@@ -215,7 +285,7 @@ export default async function configRoutes(app: FastifyInstance): Promise<void> 
     schema: { tags: ['terminal'], summary: 'A configuration document as its canonical JSON bytes (SHA-256 in `ETag`)', params: VersionParam, security: [{ terminalBasic: [] }, { bearer: [] }] },
   }, async (req, reply) => {
     const [eff] = await store.listEffectiveConfigs({ terminalIds: [req.terminal!.id] });
-    const v = await store.getConfigVersion(req.params.version);
+    const v = await configVersion(req.params.version);
     // Only versions of the caller's own effective document: no reading other groups' settings.
     if (eff === undefined || v === undefined || v.docId !== eff.docId) throw new ServerError('SRV_ERR_NOT_FOUND', `config version ${req.params.version}`);
     reply.header('etag', `"${v.sha256}"`).header('x-config-version', String(v.version)).header('cache-control', 'private, max-age=31536000, immutable').type('application/json; charset=utf-8');
@@ -224,9 +294,36 @@ export default async function configRoutes(app: FastifyInstance): Promise<void> 
 
   // ── uplink ──────────────────────────────────────────────────────────────────────────────────
 
+  // Status reports that arrive together (a fleet answering a push) share one commit; each
+  // report's handler, and so its PUBACK, completes only after that commit.
+  let statusQueue: { rec: ConfigStatusRecord; resolve: () => void; reject: (e: unknown) => void }[] = [];
+  let statusFlushing = false;
+  const flushStatuses = async (): Promise<void> => {
+    while (statusQueue.length > 0) {
+      const group = statusQueue.slice(0, STATUS_GROUP_MAX);
+      statusQueue = statusQueue.slice(group.length);
+      m.inc('onecard_config_status_commits_total');
+      try {
+        await store.recordConfigStatuses(group.map((g) => g.rec));
+        for (const g of group) g.resolve();
+      } catch {
+        // One bad report must not fail the others: store them one by one.
+        for (const g of group) await store.recordConfigStatus(g.rec).then(g.resolve, g.reject);
+      }
+    }
+    statusFlushing = false;
+  };
+  const recordStatus = (rec: ConfigStatusRecord): Promise<void> => new Promise((resolve, reject) => {
+    statusQueue.push({ rec, resolve, reject });
+    if (!statusFlushing) {
+      statusFlushing = true;
+      setImmediate(() => { void flushStatuses(); });
+    }
+  });
+
   app.uplink.handle('config/status', async (terminalId, msg) => {
     m.inc('onecard_config_status_total', { status: msg.status });
-    await store.recordConfigStatus({
+    await recordStatus({
       terminalId, version: msg.version, status: msg.status, errorCode: msg.error?.code ?? null, errorMessage: msg.error?.message ?? null, at: clock.now(),
       ...(msg.changes === undefined ? {} : { changes: msg.changes }),
     });
@@ -234,9 +331,27 @@ export default async function configRoutes(app: FastifyInstance): Promise<void> 
   });
 
   // Reconcile on (re)connect: the broker may have lost the retained pointer (restart), so a
-  // terminal that reports another version gets it again.
+  // terminal that reports another version gets it again. Births that arrive together (a fleet
+  // reconnecting) are checked with one query, in the fan-out queue so a reconcile never lands
+  // after, and undoes, a newer announcement.
+  let births = new Map<string, number>();
+  let birthsQueued = false;
   app.uplink.handle('birth', async (terminalId, msg) => {
-    const [eff] = await store.listEffectiveConfigs({ terminalIds: [terminalId] });
-    if (eff !== undefined && eff.version !== msg.versions.config) await pushPointers([eff]);
+    births.set(terminalId, msg.versions.config);
+    if (birthsQueued) return;
+    birthsQueued = true;
+    fanout.enqueue({
+      what: 'config birth reconcile',
+      run: async () => {
+        birthsQueued = false;
+        const reported = births;
+        births = new Map();
+        const effs = await store.listEffectiveConfigs({ terminalIds: [...reported.keys()] });
+        await pushPointers(effs.filter((e) => e.version !== reported.get(e.terminalId)));
+      },
+    });
   });
 }
+
+/** Not encapsulated, so `app.configFanout` is visible on the root instance (tests, shutdown). */
+export default fp(configRoutes, { name: 'onecard-config', dependencies: ['onecard-broker', 'onecard-auth'] });

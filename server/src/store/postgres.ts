@@ -11,6 +11,7 @@ import { ServerError } from '../errors.ts';
 import { POSTGRES_MIGRATIONS } from './postgres-migrations.ts';
 import type { AdminRecovery, AuditOf, StaffCredentialRecord, IngestBatch } from './types.ts';
 import { PostgresKeysStore } from './postgres-keys.ts';
+import { PostgresOidcStore } from './postgres-oidc.ts';
 import { PostgresUpdatesStore } from './postgres-updates.ts';
 import { PostgresRegistryStore } from './postgres-registry.ts';
 import {
@@ -121,12 +122,14 @@ export class PostgresStore implements Store {
   readonly #pool: pg.Pool;
   #closed = false;
   readonly keys: PostgresKeysStore;
+  readonly oidc: PostgresOidcStore;
   readonly updates: PostgresUpdatesStore;
   readonly registry: PostgresRegistryStore;
 
   constructor(pool: pg.Pool) {
     this.#pool = pool;
     this.keys = new PostgresKeysStore(pool);
+    this.oidc = new PostgresOidcStore(pool);
     this.updates = new PostgresUpdatesStore(pool);
     this.registry = new PostgresRegistryStore(pool);
   }
@@ -473,7 +476,17 @@ export class PostgresStore implements Store {
   }
 
   async recordConfigStatus(rec: ConfigStatusRecord): Promise<void> {
-    await this.#pool.query(`INSERT INTO terminal_config_status (terminal_id, version, status, error_code, error_message, at, applied_version, changes)
+    await this.#configStatus(this.#pool, rec);
+  }
+
+  async recordConfigStatuses(recs: readonly ConfigStatusRecord[]): Promise<void> {
+    if (recs.length === 0) return;
+    // One transaction (one commit) for the group, statements in array order.
+    await this.#tx(async (c) => { for (const r of recs) await this.#configStatus(c, r); });
+  }
+
+  async #configStatus(q: pg.Pool | pg.PoolClient, rec: ConfigStatusRecord): Promise<void> {
+    await q.query(`INSERT INTO terminal_config_status (terminal_id, version, status, error_code, error_message, at, applied_version, changes)
       VALUES ($1, $2, $3, $4, $5, $6, CASE WHEN $3 = 'applied' THEN $2::bigint END, $7)
       ON CONFLICT (terminal_id) DO UPDATE SET version = excluded.version, status = excluded.status, error_code = excluded.error_code,
         error_message = excluded.error_message, at = excluded.at, changes = excluded.changes,

@@ -6,8 +6,10 @@ import { chmodSync, closeSync, existsSync, openSync, statSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import { ServerError } from '../errors.ts';
 import { SqliteKeysStore } from './sqlite-keys.ts';
+import { SqliteOidcStore } from './sqlite-oidc.ts';
 import { SqliteUpdatesStore } from './sqlite-updates.ts';
 import { REGISTRY_SQLITE_MIGRATION, SqliteRegistryStore } from './sqlite-registry.ts';
+import { VENUES_SQLITE_MIGRATION } from '../venues/store.ts';
 import {
   toAudit, toDoc, toEff, toEnrol, toEvent, toHot, toStatus, toTele, toTerminal, toToken,
   type AuditRow, type DocRow, type EffRow, type EnrolRow, type EventRow, type HotlistRow, type StatusRow, type TeleRow, type TerminalRow, type TokenRow, type StaffRow, toStaff, STAFF_COLUMNS, type VersionRow,
@@ -107,6 +109,23 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
      created_at INTEGER NOT NULL, created_by TEXT NOT NULL, revoked_at INTEGER);`,
   // 7: card registry (sealed personal data, keyed hashes, history, status feed) and the departments' data sharing (registry/, sharing/).
   REGISTRY_SQLITE_MIGRATION,
+  // 8: card login (docs/login.md): relying parties, login transactions, provider signing keys (sealed),
+  // terminal groups allowed to authenticate, the e-card key registry, accounts (claims sealed) and the
+  // OpenID Provider's artefacts (sessions, grants, codes, interactions).
+  `CREATE TABLE oidc_relying_parties (id TEXT PRIMARY KEY, body TEXT NOT NULL, created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL);
+   CREATE TABLE oidc_logins (code TEXT PRIMARY KEY, uid TEXT NOT NULL, status TEXT NOT NULL, body TEXT NOT NULL, created_at INTEGER NOT NULL, expires_at INTEGER NOT NULL);
+   CREATE INDEX oidc_logins_uid ON oidc_logins(uid);
+   CREATE TABLE oidc_provider_keys (kid TEXT PRIMARY KEY, status TEXT NOT NULL, body TEXT NOT NULL, created_at INTEGER NOT NULL);
+   CREATE TABLE oidc_login_groups (group_id TEXT PRIMARY KEY, allowed INTEGER NOT NULL, updated_at INTEGER NOT NULL, updated_by TEXT NOT NULL);
+   CREATE TABLE oidc_ecard_holders (holder_ref TEXT PRIMARY KEY, body TEXT NOT NULL, registered_at INTEGER NOT NULL, revoked_at INTEGER);
+   CREATE TABLE oidc_accounts (account_id TEXT PRIMARY KEY, sealed TEXT NOT NULL, updated_at INTEGER NOT NULL);
+   CREATE TABLE oidc_payloads (
+     model TEXT NOT NULL, id TEXT NOT NULL, payload TEXT NOT NULL, grant_id TEXT, uid TEXT, user_code TEXT,
+     expires_at INTEGER, consumed_at INTEGER, PRIMARY KEY (model, id));
+   CREATE INDEX oidc_payloads_grant ON oidc_payloads(grant_id);
+   CREATE INDEX oidc_payloads_uid ON oidc_payloads(uid);`,
+  // venue events and their registrations (holder keys only; venues/store.ts).
+  VENUES_SQLITE_MIGRATION,
 ];
 
 const DOC_SELECT = 'SELECT d.id, d.name, d.created_at, d.version, v.sha256, d.updated_at, d.updated_by FROM config_docs d JOIN config_versions v ON v.version = d.version';
@@ -182,6 +201,7 @@ export class SqliteStore implements Store {
   readonly kind = 'sqlite';
   readonly #db: Database.Database;
   readonly keys: SqliteKeysStore;
+  readonly oidc: SqliteOidcStore;
   readonly updates: SqliteUpdatesStore;
   readonly registry: SqliteRegistryStore;
 
@@ -191,6 +211,7 @@ export class SqliteStore implements Store {
     this.#db = db;
     this.#integrityIntervalMs = opts.integrityIntervalMs ?? SQLITE_INTEGRITY_INTERVAL_MS;
     this.keys = new SqliteKeysStore(db);
+    this.oidc = new SqliteOidcStore(db);
     this.updates = new SqliteUpdatesStore(db);
     this.registry = new SqliteRegistryStore(db);
     db.pragma('journal_mode = WAL');
@@ -517,6 +538,15 @@ export class SqliteStore implements Store {
   }
 
   async recordConfigStatus(rec: ConfigStatusRecord): Promise<void> {
+    this.#configStatus(rec);
+  }
+
+  async recordConfigStatuses(recs: readonly ConfigStatusRecord[]): Promise<void> {
+    // One transaction: one WAL sync for the whole group instead of one per report.
+    this.#db.transaction(() => { for (const r of recs) this.#configStatus(r); })();
+  }
+
+  #configStatus(rec: ConfigStatusRecord): void {
     this.#prep(`INSERT INTO terminal_config_status (terminal_id, version, status, error_code, error_message, at, applied_version, changes)
       VALUES (@terminalId, @version, @status, @errorCode, @errorMessage, @at, CASE WHEN @status = 'applied' THEN @version END, @changes)
       ON CONFLICT (terminal_id) DO UPDATE SET version = excluded.version, status = excluded.status, error_code = excluded.error_code,

@@ -7,6 +7,7 @@
  */
 import type { JobStatus } from '../jobs/notifier.ts';
 import type { RolloutState, RolloutStatus } from '../updates/rollout.ts';
+import type { OidcStore } from './oidc-types.ts';
 import type { RegistryStore } from './registry-types.ts';
 
 export const ROLES = ['viewer', 'operator', 'key-custodian', 'admin'] as const;
@@ -314,6 +315,8 @@ export interface Store {
   readonly updates: UpdatesStore;
   /** Card registry and the departments' data sharing (docs/data-sharing.md), in this store's numbered migrations. */
   readonly registry: RegistryStore;
+  /** Card login: relying parties, logins, provider keys and sessions (docs/login.md), in this store's numbered migrations. */
+  readonly oidc: OidcStore;
 
   createAdminToken(rec: { id: string; name: string; role: Role; tokenHash: string; createdAt: number }, audit?: AuditOf<void>): Promise<void>;
   findAdminTokenByHash(tokenHash: string): Promise<AdminTokenRecord | undefined>;
@@ -400,6 +403,8 @@ export interface Store {
   listEffectiveConfigs(filter: { terminalIds?: readonly string[]; docId?: string; groupId?: string }): Promise<EffectiveConfig[]>;
   /** Records an `applied`/`rejected` status; `applied` also sets the terminal's applied version. */
   recordConfigStatus(rec: ConfigStatusRecord): Promise<void>;
+  /** {@link Store.recordConfigStatus} for several reports in one commit, applied in array order (a fleet's reports after a push). */
+  recordConfigStatuses(recs: readonly ConfigStatusRecord[]): Promise<void>;
   getTerminalConfigState(terminalId: string): Promise<TerminalConfigState>;
   /** Counts of terminals by state for one document: in sync, pending, rejected. */
   configRolloutSummary(docId: string): Promise<{ terminals: number; applied: number; rejected: number; pending: number }>;

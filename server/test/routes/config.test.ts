@@ -87,6 +87,7 @@ t.test('assignment, retained pointers, terminal fetch with its credentials, stat
   t.same(asg.json(), { scope: 'group', target: 'wuhan', configId: 'wuhan-kiosk', pushed: 2 });
   t.equal((await app.inject({ method: 'PUT', url: '/api/v1/groups/nope/config', headers: auth(), payload: { configId: 'wuhan-kiosk' } })).statusCode, 404);
   await app.inject({ method: 'PUT', url: `/api/v1/terminals/${b.terminalId}/config`, headers: auth(), payload: { configId: 'special' } });
+  await app.configFanout.idle(); // the fan-out runs after the answer
   t.same(JSON.parse(pointers.get(`t/${a.terminalId}/down/config`)!), { v: 1, version: group.version, sha256: group.sha256 });
   t.same(JSON.parse(pointers.get(`t/${b.terminalId}/down/config`)!), { v: 1, version: own.version, sha256: own.sha256 }, 'terminal assignment wins');
   t.notOk(pointers.has(`t/${c.terminalId}/down/config`), 'other group untouched');
@@ -109,6 +110,7 @@ t.test('assignment, retained pointers, terminal fetch with its credentials, stat
   pointers.clear();
   const v2 = (await app.inject({ method: 'PUT', url: '/api/v1/configs/wuhan-kiosk', headers: { ...auth(), 'if-match': String(group.version) }, payload: { document: doc({ telemetry: { intervalSeconds: 30 } }) } })).json() as { version: number; sha256: string; pushed: number };
   t.equal(v2.pushed, 1);
+  await app.configFanout.idle();
   t.same([...pointers.keys()], [`t/${a.terminalId}/down/config`]);
 
   // Status reports.
@@ -124,15 +126,19 @@ t.test('assignment, retained pointers, terminal fetch with its credentials, stat
   pointers.clear();
   const birth = (config: number) => ({ v: 1 as const, epoch: 1, ts: 1, versions: { software: '1.0.0', config, keys: 0, hotlist: 0 }, readers: [] });
   await app.uplink.dispatch('birth', a.terminalId, birth(v2.version), '');
+  await app.configFanout.idle();
   t.equal(pointers.size, 0, 'in sync: nothing published');
   await app.uplink.dispatch('birth', a.terminalId, birth(group.version), '');
+  await app.configFanout.idle();
   t.same(JSON.parse(pointers.get(`t/${a.terminalId}/down/config`)!), { v: 1, version: v2.version, sha256: v2.sha256 }, 'stale: pointer re-published');
 
   // Unassigning the terminal falls back to its group; unassigning the group clears the pointer.
   await app.inject({ method: 'DELETE', url: `/api/v1/terminals/${b.terminalId}/config`, headers: auth() });
+  await app.configFanout.idle();
   t.equal(JSON.parse(pointers.get(`t/${b.terminalId}/down/config`)!).version, v2.version);
   t.equal((await app.inject({ method: 'DELETE', url: `/api/v1/terminals/${b.terminalId}/config`, headers: auth() })).statusCode, 404);
   await app.inject({ method: 'DELETE', url: '/api/v1/groups/wuhan/config', headers: auth() });
+  await app.configFanout.idle();
   t.equal(pointers.get(`t/${a.terminalId}/down/config`), '', 'retained pointer cleared');
 
   // Disabled terminals are refused.
@@ -152,9 +158,17 @@ t.test('pushing to many terminals: one query, all pointers', async (t) => {
   const n = 2000;
   for (let i = 0; i < n; i++) await app.ctx.store.createTerminal({ id: `T${String(i).padStart(5, '0')}`, groupId: 'big', tags: [], kind: 'k', publicKey: 'p', credentialHash: `h${i}`, createdAt: 1 });
   const c = (await app.inject({ method: 'POST', url: '/api/v1/configs', headers: auth(), payload: { id: 'big', name: 'big', document: doc() } })).json() as { version: number };
+  // Hold the fan-out queue: the PUTs must answer without waiting for it.
+  let release!: () => void;
+  app.configFanout.enqueue({ what: 'held by the test', run: () => new Promise<void>((r) => { release = r; }) });
   t.equal((await app.inject({ method: 'PUT', url: '/api/v1/groups/big/config', headers: auth(), payload: { configId: 'big' } })).json().pushed, n);
   const r = (await app.inject({ method: 'PUT', url: '/api/v1/configs/big', headers: auth(), payload: { document: doc({ logLevel: 'warn' }), expectedVersion: c.version } })).json() as { version: number; pushed: number };
   t.equal(r.pushed, n);
+  t.equal(pointers.size, 0, 'both answers came before any pointer was published (the fan-out runs after the commit)');
+  t.equal(app.configFanout.pending, 3);
+  await new Promise((r) => setImmediate(r));
+  release();
+  await app.configFanout.idle();
   t.equal(pointers.size, n);
   t.ok([...pointers.values()].every((p) => JSON.parse(p).version === r.version), 'every terminal has the new pointer');
   t.equal(app.metrics.get('onecard_config_pointers_published_total'), 2 * n);
@@ -168,6 +182,7 @@ t.test('PUT refuses a document any terminal would reject, with the field path, a
   await app.inject({ method: 'POST', url: '/api/v1/groups', headers: auth(), payload: { id: 'g', name: 'g' } });
   const e = await enrol(ta, 'g');
   await app.inject({ method: 'PUT', url: `/api/v1/terminals/${e.terminalId}/config`, headers: auth(), payload: { configId: 'gates' } });
+  await app.configFanout.idle();
   const pointers = captureRetained(ta, 't/+/down/config');
   const r0 = EXAMPLE_TERMINAL_CONFIG.readers[0]!;
   const cases: [string, unknown, RegExp][] = [
@@ -195,6 +210,7 @@ t.test('PUT refuses a document any terminal would reject, with the field path, a
     t.match(r.json().error.details?.path, path, `${what}: ${r.json().error.details?.path}`);
   }
   t.equal(((await app.inject({ url: '/api/v1/configs/gates', headers: auth() })).json() as { version: number }).version, created.version, 'no version was created');
+  await app.configFanout.idle();
   t.equal(pointers.size, 0, 'nothing was pushed');
   const ok = await app.inject({ method: 'PUT', url: '/api/v1/configs/gates', headers: auth(), payload: { document: doc({ readers: [{ ...r0, model: 'sec1210' }] }) } });
   t.equal(ok.statusCode, 200, 'every model of the terminal table is accepted');

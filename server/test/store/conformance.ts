@@ -185,6 +185,17 @@ export function storeConformance(t: Test, open: () => Promise<Store>): void {
     t.same(st.desired, { terminalId: 'T1', docId: 'a', version: a2.version, sha256: sha('b') });
     t.same(st.reported, { terminalId: 'T1', version: a2.version, status: 'rejected', errorCode: 'E', errorMessage: 'bad', at: 8 });
     t.equal(st.appliedVersion, a.version, 'a rejection keeps the last applied version');
+    // Several reports in one commit apply in array order, like the same calls one by one.
+    await s.recordConfigStatuses([
+      { terminalId: 'T2', version: a2.version, status: 'applied', errorCode: null, errorMessage: null, at: 9 },
+      { terminalId: 'T1', version: a2.version, status: 'applied', errorCode: null, errorMessage: null, at: 9 },
+      { terminalId: 'T1', version: a2.version + 1, status: 'rejected', errorCode: 'E2', errorMessage: 'later', at: 10 },
+    ]);
+    await s.recordConfigStatuses([]);
+    const st1 = await s.getTerminalConfigState('T1');
+    t.match(st1.reported, { version: a2.version + 1, status: 'rejected', errorCode: 'E2' }, 'the later report of a group wins');
+    t.equal(st1.appliedVersion, a2.version, 'the applied report earlier in the same group still counts');
+    t.same(await s.configRolloutSummary('a'), { terminals: 2, applied: 2, rejected: 0, pending: 0 });
   });
 
   t.test('hotlist: versions, idempotent changes, deltas, snapshots, compaction', async (t) => {

@@ -178,7 +178,7 @@ export function parseTerminalConfig(json: unknown, local?: LocalConfigContext): 
     ids.add(id);
     return {
       id,
-      link: c.oneOf(o['link'], `${f}.link`, ['serial', 'hid'] as const),
+      link: c.oneOf(o['link'], `${f}.link`, ['serial', 'hid', 'pcsc'] as const),
       path: c.str(o['path'], `${f}.path`),
       ...(o['model'] === undefined ? {} : { model: c.oneOf(o['model'], `${f}.model`, MODELS) }),
       ...(o['userSlot'] === undefined ? {} : { userSlot: c.int(o['userSlot'], `${f}.userSlot`, 0, 7) }),
