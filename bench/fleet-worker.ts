@@ -6,14 +6,21 @@
  * runner imports every bench file; this one has no default export and is skipped).
  */
 import { connect, type MqttClient } from 'mqtt';
+import { startProfile, stopProfile } from './lib/profile.ts';
 import { SimFleet, enrolFleet, mapLimit, type TerminalCredentials } from '../simulators/src/fleet/index.ts';
+export type { TerminalCredentials };
 
 export type WorkerCommand =
   | { readonly cmd: 'enrol'; readonly server: string; readonly adminToken: string; readonly terminals: number; readonly groupId: string }
-  | { readonly cmd: 'connect'; readonly batchSize: number }
+  | { readonly cmd: 'load'; readonly server: string; readonly credentials: readonly TerminalCredentials[] }
+  | { readonly cmd: 'connect'; readonly batchSize: number; readonly from?: number; readonly to?: number }
+  | { readonly cmd: 'watch-card'; readonly card: string; readonly terminals: number; readonly timeoutMs: number }
+  | { readonly cmd: 'wait-card' }
   | { readonly cmd: 'burst'; readonly recordsPerTerminal: number; readonly terminals: number; readonly timeoutMs: number }
   | { readonly cmd: 'relay'; readonly url: string; readonly publishers: number; readonly messages: number; readonly payload: string }
   | { readonly cmd: 'stats' }
+  | { readonly cmd: 'profile-start' }
+  | { readonly cmd: 'profile-stop'; readonly name: string }
   | { readonly cmd: 'close' };
 
 export type WorkerReply =
@@ -23,6 +30,9 @@ export type WorkerReply =
 let creds: TerminalCredentials[] = [];
 let server = '';
 let fleet: SimFleet | undefined;
+/** The loss report being timed: resolves when the first `terminals` terminals all refuse `card`. */
+let watch: { card: string; waiting: Set<string>; done: Promise<boolean> } | undefined;
+let onRefusal: ((terminalId: string) => void) | undefined;
 
 function open(url: string, id: string): Promise<MqttClient> {
   return new Promise((resolve, reject) => {
@@ -63,10 +73,39 @@ async function handle(m: WorkerCommand): Promise<WorkerReply> {
       server = m.server;
       creds = await enrolFleet({ server: m.server, adminToken: m.adminToken, terminals: m.terminals, groupId: m.groupId, concurrency: 32 });
       return { ok: true, cmd: m.cmd, ms: performance.now() - t0, enrolled: creds.length };
+    case 'load':
+      server = m.server;
+      creds = [...m.credentials];
+      return { ok: true, cmd: m.cmd, ms: 0, loaded: creds.length };
     case 'connect': {
-      fleet = new SimFleet(creds, { server, batchSize: m.batchSize, concurrency: 500, reconnectDelayMs: 2_000, keepaliveSeconds: 300 });
-      const r = await fleet.connectAll();
+      fleet ??= new SimFleet(creds, {
+        server, batchSize: m.batchSize, concurrency: 500, reconnectDelayMs: 2_000, keepaliveSeconds: 300,
+        onEvent: (e) => { if (e.type === 'hotlist') onRefusal?.(e.terminalId); },
+      });
+      const r = await fleet.connectAll({ ...(m.from === undefined ? {} : { from: m.from }), ...(m.to === undefined ? {} : { to: m.to }) });
       return { ok: true, cmd: m.cmd, ms: r.ms, failed: r.failed, rss: process.memoryUsage().rss };
+    }
+    case 'watch-card': {
+      const terms = fleet!.terminals.slice(0, m.terminals);
+      const byId = new Map(terms.map((t) => [t.id, t]));
+      const waiting = new Set(terms.filter((t) => !t.refuses(m.card)).map((t) => t.id));
+      let finish!: (ok: boolean) => void;
+      const done = new Promise<boolean>((r) => { finish = r; });
+      const timer = setTimeout(() => finish(false), m.timeoutMs);
+      const card = m.card;
+      onRefusal = (id) => {
+        if (waiting.has(id) && byId.get(id)!.refuses(card)) waiting.delete(id);
+        if (waiting.size === 0) { clearTimeout(timer); finish(true); }
+      };
+      watch = { card, waiting, done };
+      return { ok: true, cmd: m.cmd, ms: 0, waiting: waiting.size };
+    }
+    case 'wait-card': {
+      const w = watch!;
+      const ok = await w.done;
+      onRefusal = undefined;
+      watch = undefined;
+      return { ok: true, cmd: m.cmd, ms: performance.now() - t0, complete: ok, missing: w.waiting.size };
     }
     case 'burst': {
       const r = await fleet!.burst(m.recordsPerTerminal, m.timeoutMs, m.terminals);
@@ -76,6 +115,12 @@ async function handle(m: WorkerCommand): Promise<WorkerReply> {
       const r = await relay(m.url, m.publishers, m.messages, m.payload);
       return { ok: true, cmd: m.cmd, ms: r.ms, received: r.received };
     }
+    case 'profile-start':
+      await startProfile();
+      return { ok: true, cmd: m.cmd, ms: 0 };
+    case 'profile-stop':
+      await stopProfile(m.name);
+      return { ok: true, cmd: m.cmd, ms: 0 };
     case 'stats':
       return { ok: true, cmd: m.cmd, ms: 0, stats: fleet?.stats() ?? null };
     case 'close':

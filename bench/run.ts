@@ -71,6 +71,7 @@ for (const f of files) {
   try {
     const rows = await mod.default();
     console.log(table(rows));
+    for (const r of rows) if (r.block !== undefined) console.log(`\n${r.block}`);
     results.push({ file: f, rows, seconds: (performance.now() - t0) / 1000 });
   } catch (err) {
     failed = true;
@@ -145,6 +146,7 @@ if (filter === undefined || write) {
       '',
       m.error !== undefined ? `Failed: ${m.error}` : mdTable(['case', 'ops/s', 'figure', 'vs baseline', 'ratio', 'note'], m.rows.map((r) => [r.name, fmtOps(r.opsPerSec), r.figure ?? '', r.baseline ?? '', r.ratio === undefined ? '' : `${r.ratio.toFixed(2)}×`, r.note ?? ''])),
       '',
+      ...m.rows.flatMap((r) => (r.block === undefined ? [] : [r.block, ''])),
     ]),
   ].join('\n');
   const path = fileURLToPath(new URL('../docs/benchmarks.md', import.meta.url));

@@ -204,13 +204,13 @@ export class SimFleet {
   }
 
   /**
-   * Connects every terminal (bounded concurrency). Failures are counted, not thrown.
-   * Returns the wall time in ms and the number that failed.
+   * Connects every terminal, or those of `terminals[from, to)` (bounded concurrency). Failures are
+   * counted, not thrown. Returns the wall time in ms and the number that failed.
    */
-  async connectAll(): Promise<{ ms: number; failed: number }> {
+  async connectAll(range: { readonly from?: number; readonly to?: number } = {}): Promise<{ ms: number; failed: number }> {
     const t0 = performance.now();
     let failed = 0;
-    await mapLimit(this.terminals, this.#opts.concurrency ?? 200, async (term) => {
+    await mapLimit(this.terminals.slice(range.from ?? 0, range.to ?? this.terminals.length), this.#opts.concurrency ?? 200, async (term) => {
       try {
         await term.connect();
       } catch (err) {
