@@ -22,6 +22,7 @@ import configRoutes from './routes/config.ts';
 import hotlistRoutes from './routes/hotlist.ts';
 import ingestRoutes from './routes/ingest.ts';
 import staffRoutes from './routes/staff.ts';
+import venueRoutes from './venues/routes.ts';
 import dashboardPlugin from './dashboard/plugin.ts';
 import updatesPlugin, { type UpdatesPluginOptions } from './updates/plugin.ts';
 import keysPlugin from './keys/plugin.ts';
@@ -176,6 +177,7 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
   await app.register(hotlistRoutes);
   await app.register(ingestRoutes);
   await app.register(staffRoutes);
+  await app.register(venueRoutes);
   await app.register(keysPlugin, { masterKey: opts.masterKey }); // also registers the shared jobs notifier (server/src/jobs)
   if (opts.updates !== undefined) await app.register(updatesPlugin, opts.updates);
   await app.register(dashboardPlugin);

@@ -8,6 +8,7 @@ import { UPDATES_ERRORS, UPDATES_ERROR_STATUS } from './updates/error-codes.ts';
 import { KEYS_ERRORS, KEYS_ERROR_STATUS } from './keys/error-codes.ts';
 import { SCALE_ERRORS } from './scale/error-codes.ts';
 import { REGISTRY_ERRORS, REGISTRY_ERROR_STATUS } from './registry/error-codes.ts';
+import { VENUES_ERRORS, VENUES_ERROR_STATUS } from './venues/error-codes.ts';
 import { formatErrorMessage } from '@onecard/protocol/errors';
 
 export const SRV_ERRORS = {
@@ -37,6 +38,7 @@ export const SRV_ERRORS = {
   ...KEYS_ERRORS,
   ...SCALE_ERRORS,
   ...REGISTRY_ERRORS,
+  ...VENUES_ERRORS,
 } as const satisfies Record<`SRV_ERR_${string}`, string>;
 
 export type ServerErrorCode = keyof typeof SRV_ERRORS;
@@ -63,6 +65,7 @@ export const SRV_ERROR_STATUS: Partial<Record<ServerErrorCode, number>> = {
   ...UPDATES_ERROR_STATUS,
   ...KEYS_ERROR_STATUS,
   ...REGISTRY_ERROR_STATUS,
+  ...VENUES_ERROR_STATUS,
 };
 
 export class ServerError extends Error {

@@ -7,6 +7,7 @@
  */
 
 import { REGISTRY_POSTGRES_MIGRATION } from './postgres-registry.ts';
+import { VENUES_POSTGRES_MIGRATION } from '../venues/store.ts';
 
 /** Text compared and ordered bytewise, as SQLite does. */
 const T = 'TEXT COLLATE "C"';
@@ -98,4 +99,6 @@ export const POSTGRES_MIGRATIONS: readonly string[] = [
      created_at BIGINT NOT NULL, created_by ${T} NOT NULL, revoked_at BIGINT);`,
   // 7: card registry (sealed personal data, keyed hashes, history, status feed) and the departments' data sharing (registry/, sharing/).
   REGISTRY_POSTGRES_MIGRATION,
+  // venue events and their registrations, as in SQLite.
+  VENUES_POSTGRES_MIGRATION,
 ];
