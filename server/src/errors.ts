@@ -7,6 +7,7 @@
 import { UPDATES_ERRORS, UPDATES_ERROR_STATUS } from './updates/error-codes.ts';
 import { KEYS_ERRORS, KEYS_ERROR_STATUS } from './keys/error-codes.ts';
 import { SCALE_ERRORS } from './scale/error-codes.ts';
+import { LOGIN_ERRORS, LOGIN_ERROR_STATUS } from './oidc/error-codes.ts';
 import { REGISTRY_ERRORS, REGISTRY_ERROR_STATUS } from './registry/error-codes.ts';
 import { VENUES_ERRORS, VENUES_ERROR_STATUS } from './venues/error-codes.ts';
 import { formatErrorMessage } from '@onecard/protocol/errors';
@@ -39,6 +40,7 @@ export const SRV_ERRORS = {
   ...SCALE_ERRORS,
   ...REGISTRY_ERRORS,
   ...VENUES_ERRORS,
+  ...LOGIN_ERRORS,
 } as const satisfies Record<`SRV_ERR_${string}`, string>;
 
 export type ServerErrorCode = keyof typeof SRV_ERRORS;
@@ -66,6 +68,7 @@ export const SRV_ERROR_STATUS: Partial<Record<ServerErrorCode, number>> = {
   ...KEYS_ERROR_STATUS,
   ...REGISTRY_ERROR_STATUS,
   ...VENUES_ERROR_STATUS,
+  ...LOGIN_ERROR_STATUS,
 };
 
 export class ServerError extends Error {

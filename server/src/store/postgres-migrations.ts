@@ -99,6 +99,19 @@ export const POSTGRES_MIGRATIONS: readonly string[] = [
      created_at BIGINT NOT NULL, created_by ${T} NOT NULL, revoked_at BIGINT);`,
   // 7: card registry (sealed personal data, keyed hashes, history, status feed) and the departments' data sharing (registry/, sharing/).
   REGISTRY_POSTGRES_MIGRATION,
+  // 8: card login (docs/login.md), as in SQLite migration 8.
+  `CREATE TABLE oidc_relying_parties (id ${T} PRIMARY KEY, body TEXT NOT NULL, created_at BIGINT NOT NULL, updated_at BIGINT NOT NULL);
+   CREATE TABLE oidc_logins (code ${T} PRIMARY KEY, uid ${T} NOT NULL, status ${T} NOT NULL, body TEXT NOT NULL, created_at BIGINT NOT NULL, expires_at BIGINT NOT NULL);
+   CREATE INDEX oidc_logins_uid ON oidc_logins(uid);
+   CREATE TABLE oidc_provider_keys (kid ${T} PRIMARY KEY, status ${T} NOT NULL, body TEXT NOT NULL, created_at BIGINT NOT NULL);
+   CREATE TABLE oidc_login_groups (group_id ${T} PRIMARY KEY, allowed INTEGER NOT NULL, updated_at BIGINT NOT NULL, updated_by ${T} NOT NULL);
+   CREATE TABLE oidc_ecard_holders (holder_ref ${T} PRIMARY KEY, body TEXT NOT NULL, registered_at BIGINT NOT NULL, revoked_at BIGINT);
+   CREATE TABLE oidc_accounts (account_id ${T} PRIMARY KEY, sealed TEXT NOT NULL, updated_at BIGINT NOT NULL);
+   CREATE TABLE oidc_payloads (
+     model ${T} NOT NULL, id ${T} NOT NULL, payload TEXT NOT NULL, grant_id ${T}, uid ${T}, user_code ${T},
+     expires_at BIGINT, consumed_at BIGINT, PRIMARY KEY (model, id));
+   CREATE INDEX oidc_payloads_grant ON oidc_payloads(grant_id);
+   CREATE INDEX oidc_payloads_uid ON oidc_payloads(uid);`,
   // venue events and their registrations, as in SQLite.
   VENUES_POSTGRES_MIGRATION,
 ];
