@@ -26,6 +26,8 @@ import venueRoutes from './venues/routes.ts';
 import dashboardPlugin from './dashboard/plugin.ts';
 import updatesPlugin, { type UpdatesPluginOptions } from './updates/plugin.ts';
 import keysPlugin from './keys/plugin.ts';
+import oidcPlugin from './oidc/plugin.ts';
+import relyingPartyRoutes from './routes/relying-parties.ts';
 
 /** Events between feature plugins (e.g. `terminal-disabled` → the broker drops the connection). */
 export interface FleetBusEvents {
@@ -69,6 +71,8 @@ export interface BuildAppOptions {
   readonly trustedProxies?: readonly string[];
   /** Who may read `/metrics` and `/docs` (default `loopback`, see `plugins/auth.ts`). */
   readonly opsAccess?: OpsAccess;
+  /** Card login (OpenID Provider at `/oidc`, docs/login.md): on when a master key and an issuer are given. */
+  readonly oidc?: { readonly issuer: string | (() => string) };
 }
 
 export const DEFAULT_SETTINGS: ServerSettings = {
@@ -180,6 +184,9 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
   await app.register(venueRoutes);
   await app.register(keysPlugin, { masterKey: opts.masterKey }); // also registers the shared jobs notifier (server/src/jobs)
   if (opts.updates !== undefined) await app.register(updatesPlugin, opts.updates);
+  if (opts.oidc !== undefined && opts.masterKey !== undefined) await app.register(oidcPlugin, { masterKey: opts.masterKey, issuer: opts.oidc.issuer });
+  else app.decorate('oidcLogin', undefined);
+  await app.register(relyingPartyRoutes);
   await app.register(dashboardPlugin);
   return app;
 }

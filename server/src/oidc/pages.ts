@@ -1,0 +1,167 @@
+/**
+ * The pages of the card login: the login page (code, QR, status), the consent screen, refusals and
+ * the provider's own pages (errors, logout). Chinese by default, English with `?lang=en` (or
+ * `ui_locales=en`); no inline script or style (the page's script and style are files under
+ * `/oidc/assets/`), every value HTML-escaped, the status region announced to screen readers.
+ */
+import type { KoaContextWithOIDC } from 'oidc-provider';
+
+export type Lang = 'zh' | 'en';
+export const PAGE_CSP = "default-src 'self'; img-src 'self'; style-src 'self'; script-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'";
+
+const T = {
+  zh: {
+    title: '社保卡登录', loginFor: '登录到', code: '登录码', scan: '用电子社保卡扫码，或在自助终端、柜台选择“登录服务”，输入登录码，插卡并输入密码。',
+    qrAlt: '电子社保卡扫码登录二维码', waiting: '等待认证…', expires: '登录码 5 分钟内有效。', claims: '该服务将获得：',
+    consentTitle: '授权', consentAsk: '是否同意向该服务提供以下信息？', allow: '同意', deny: '拒绝',
+    refusedTitle: '登录未成功', again: '重新开始', lang: 'English', errorTitle: '出错了',
+    logoutTitle: '退出登录', logoutAsk: '是否退出社保卡登录？', logoutYes: '退出', logoutNo: '保持登录', loggedOut: '您已退出登录。',
+    claim: { sub: '服务专属的匿名标识', name: '姓名', id_number: '公民身份号码' } as Record<string, string>,
+    acr: { high: '认证等级：高（社保卡 + 密码）', substantial: '认证等级：较高（电子社保卡）' },
+  },
+  en: {
+    title: 'Log in with the social security card', loginFor: 'Log in to', code: 'Login code', scan: 'Scan with your e-card app, or choose "log in to a service" at a OneCard kiosk or counter, type the code, insert your card and enter your PIN.',
+    qrAlt: 'QR code for e-card login', waiting: 'Waiting for you to authenticate…', expires: 'The code is valid for 5 minutes.', claims: 'This service will receive:',
+    consentTitle: 'Consent', consentAsk: 'Do you agree to give this service the following?', allow: 'Allow', deny: 'Deny',
+    refusedTitle: 'Login not completed', again: 'Start again', lang: '中文', errorTitle: 'Something went wrong',
+    logoutTitle: 'Log out', logoutAsk: 'Log out of the card login?', logoutYes: 'Log out', logoutNo: 'Stay logged in', loggedOut: 'You are logged out.',
+    claim: { sub: 'an anonymous identifier for this service only', name: 'your name', id_number: 'your citizen ID number' } as Record<string, string>,
+    acr: { high: 'Assurance: high (card + PIN)', substantial: 'Assurance: substantial (e-card)' },
+  },
+} as const;
+
+/** What the user reads for each refusal code. */
+const REFUSALS: Record<Lang, Record<string, string>> = {
+  zh: {
+    SRV_ERR_LOGIN_HOTLISTED: '该卡已挂失，不能用于登录。请到服务大厅办理。',
+    SRV_ERR_LOGIN_ASSURANCE: '未能确认卡片真实且密码正确。',
+    SRV_ERR_TERMINAL_DISABLED: '该终端已停用，请换一台终端。',
+    SRV_ERR_LOGIN_TERMINAL_GROUP: '该终端不提供登录服务，请换一台终端。',
+    SRV_ERR_LOGIN_EXPIRED: '登录已超时，请重新开始。',
+    SRV_ERR_LOGIN_METHOD: '该服务不接受这种登录方式。',
+    SRV_ERR_LOGIN_UNKNOWN: '登录码无效或已过期。',
+  },
+  en: {
+    SRV_ERR_LOGIN_HOTLISTED: 'This card is reported lost and cannot be used to log in. Please visit a service hall.',
+    SRV_ERR_LOGIN_ASSURANCE: 'The card could not be shown genuine with its PIN verified.',
+    SRV_ERR_TERMINAL_DISABLED: 'That terminal is out of service; please use another one.',
+    SRV_ERR_LOGIN_TERMINAL_GROUP: 'That terminal does not offer logins; please use another one.',
+    SRV_ERR_LOGIN_EXPIRED: 'The login timed out; please start again.',
+    SRV_ERR_LOGIN_METHOD: 'This service does not accept that way of logging in.',
+    SRV_ERR_LOGIN_UNKNOWN: 'The login code is invalid or expired.',
+  },
+};
+
+export function esc(s: string): string {
+  return s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
+}
+
+export function pickLang(query: Record<string, unknown>, uiLocales?: unknown): Lang {
+  if (query.lang === 'en' || query.lang === 'zh') return query.lang;
+  return typeof uiLocales === 'string' && /^en\b/i.test(uiLocales.trim()) ? 'en' : 'zh';
+}
+
+function page(lang: Lang, title: string, body: string, extra: { script?: boolean; langHref?: string } = {}): string {
+  return `<!DOCTYPE html>
+<html lang="${lang === 'zh' ? 'zh-CN' : 'en'}">
+<head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>${esc(title)}</title><link rel="stylesheet" href="/oidc/assets/login.css">${extra.script === true ? '<script src="/oidc/assets/login.js" defer></script>' : ''}</head>
+<body><main class="card">
+${extra.langHref !== undefined ? `<p class="lang"><a href="${esc(extra.langHref)}" lang="${lang === 'zh' ? 'en' : 'zh-CN'}">${T[lang].lang}</a></p>` : ''}
+${body}
+</main></body></html>`;
+}
+
+function claimList(lang: Lang, claims: readonly string[]): string {
+  return `<ul class="claims">${['sub', ...claims].map((c) => `<li>${esc(T[lang].claim[c] ?? c)}</li>`).join('')}</ul>`;
+}
+
+export function renderLoginPage(o: { lang: Lang; uid: string; code: string; clientName: string; claims: readonly string[]; methods: readonly string[]; expiresAt: number }): string {
+  const t = T[o.lang];
+  const spaced = `${o.code.slice(0, 4)} ${o.code.slice(4)}`;
+  const base = `/oidc/interaction/${encodeURIComponent(o.uid)}`;
+  return page(o.lang, t.title, `<h1>${esc(t.title)}</h1>
+<p>${esc(t.loginFor)} <strong>${esc(o.clientName)}</strong></p>
+<div id="login" data-status-url="${esc(base)}/status" data-finish-url="${esc(base)}/finish" data-again-url="${esc(base)}?lang=${o.lang}">
+${o.methods.includes('ecard') ? `<img class="qr" src="${esc(base)}/qr.svg" width="220" height="220" alt="${esc(t.qrAlt)}">` : ''}
+<p class="code-label" id="code-label">${esc(t.code)}</p>
+<p class="code" aria-labelledby="code-label" aria-label="${esc(o.code.split('').join(' '))}">${esc(spaced)}</p>
+<p>${esc(t.scan)}</p>
+<p class="hint">${esc(t.expires)}</p>
+<p id="status" role="status" aria-live="polite">${esc(t.waiting)}</p>
+</div>
+<h2>${esc(t.claims)}</h2>${claimList(o.lang, o.claims)}`, { script: true, langHref: `${base}?lang=${o.lang === 'zh' ? 'en' : 'zh'}` });
+}
+
+export function renderConsentPage(o: { lang: Lang; uid: string; clientName: string; claims: readonly string[]; acr: string | undefined }): string {
+  const t = T[o.lang];
+  const action = `/oidc/interaction/${encodeURIComponent(o.uid)}/consent?lang=${o.lang}`;
+  const acr = o.acr?.endsWith(':high') === true ? t.acr.high : o.acr?.endsWith(':substantial') === true ? t.acr.substantial : '';
+  return page(o.lang, t.consentTitle, `<h1>${esc(t.consentTitle)}</h1>
+<p><strong>${esc(o.clientName)}</strong></p><p>${esc(t.consentAsk)}</p>${claimList(o.lang, o.claims)}
+${acr !== '' ? `<p class="hint">${esc(acr)}</p>` : ''}
+<form method="post" action="${esc(action)}"><button type="submit" name="decision" value="allow" class="primary">${esc(t.allow)}</button>
+<button type="submit" name="decision" value="deny">${esc(t.deny)}</button></form>`, { langHref: `/oidc/interaction/${encodeURIComponent(o.uid)}?lang=${o.lang === 'zh' ? 'en' : 'zh'}` });
+}
+
+export function renderRefusalPage(o: { lang: Lang; uid: string; code: string }): string {
+  const t = T[o.lang];
+  const msg = REFUSALS[o.lang][o.code] ?? (o.lang === 'zh' ? '登录被拒绝。' : 'The login was refused.');
+  return page(o.lang, t.refusedTitle, `<h1>${esc(t.refusedTitle)}</h1>
+<p role="alert" class="error">${esc(msg)}</p><p class="hint"><code>${esc(o.code)}</code></p>
+<form method="get" action="/oidc/interaction/${esc(encodeURIComponent(o.uid))}"><input type="hidden" name="lang" value="${o.lang}"><input type="hidden" name="restart" value="1">
+<button type="submit" class="primary">${esc(t.again)}</button></form>`, { langHref: `/oidc/interaction/${encodeURIComponent(o.uid)}?lang=${o.lang === 'zh' ? 'en' : 'zh'}` });
+}
+
+export function renderErrorPage(lang: Lang, code: string, message: string): string {
+  return page(lang, T[lang].errorTitle, `<h1>${esc(T[lang].errorTitle)}</h1><p role="alert" class="error">${esc(message)}</p><p class="hint"><code>${esc(code)}</code></p>`);
+}
+
+/** The provider's error page (e.g. an unregistered redirect URI): bilingual, no detail beyond the OAuth error. */
+export async function renderProviderError(ctx: KoaContextWithOIDC, out: { error?: string; error_description?: string }): Promise<void> {
+  ctx.type = 'html';
+  ctx.set('content-security-policy', PAGE_CSP);
+  ctx.body = page('zh', '出错了 / Something went wrong', `<h1>出错了 <span lang="en">/ Something went wrong</span></h1>
+<p role="alert" class="error">${esc(out.error ?? 'server_error')}</p><p lang="en">${esc(out.error_description ?? '')}</p>`);
+}
+
+export async function renderLogoutPage(ctx: KoaContextWithOIDC, form: string): Promise<void> {
+  ctx.type = 'html';
+  ctx.set('content-security-policy', PAGE_CSP);
+  ctx.body = page('zh', `${T.zh.logoutTitle} / ${T.en.logoutTitle}`, `<h1>${T.zh.logoutTitle} <span lang="en">/ ${T.en.logoutTitle}</span></h1>
+<p>${T.zh.logoutAsk} <span lang="en">${T.en.logoutAsk}</span></p>${form}
+<button type="submit" form="op.logoutForm" value="yes" name="logout" class="primary">${T.zh.logoutYes} / ${T.en.logoutYes}</button>
+<button type="submit" form="op.logoutForm">${T.zh.logoutNo} / ${T.en.logoutNo}</button>`);
+}
+
+export async function renderPostLogoutPage(ctx: KoaContextWithOIDC): Promise<void> {
+  ctx.type = 'html';
+  ctx.set('content-security-policy', PAGE_CSP);
+  ctx.body = page('zh', `${T.zh.logoutTitle} / ${T.en.logoutTitle}`, `<h1>${T.zh.loggedOut}</h1><p lang="en">${T.en.loggedOut}</p>`);
+}
+
+export const LOGIN_JS = `// Login page: polls the login status; continues when it is accepted, shows the refusal otherwise.
+(function () {
+  var box = document.getElementById('login');
+  if (!box) return;
+  var status = box.getAttribute('data-status-url');
+  function poll() {
+    fetch(status, { credentials: 'same-origin', cache: 'no-store' }).then(function (r) { return r.json(); }).then(function (s) {
+      if (s.status === 'done') { window.location.assign(box.getAttribute('data-finish-url')); return; }
+      if (s.status === 'refused' || s.status === 'expired') { window.location.assign(box.getAttribute('data-again-url')); return; }
+      setTimeout(poll, 1500);
+    }).catch(function () { setTimeout(poll, 3000); });
+  }
+  setTimeout(poll, 1000);
+})();
+`;
+
+export const LOGIN_CSS = `body{font-family:system-ui,"Noto Sans CJK SC",sans-serif;background:#f3f5f7;color:#1b1f24;margin:0;padding:2rem 1rem}
+.card{max-width:30rem;margin:0 auto;background:#fff;border-radius:8px;padding:1.5rem 2rem;box-shadow:0 1px 3px rgba(0,0,0,.2)}
+h1{font-size:1.4rem}.code{font-size:2.4rem;letter-spacing:.2em;font-family:ui-monospace,monospace;margin:.2rem 0}
+.code-label{margin-bottom:0;color:#444}.qr{display:block;margin:1rem auto}.hint{color:#444;font-size:.9rem}
+.error{color:#a50e0e;font-weight:600}.lang{text-align:right;margin:0}.claims{padding-left:1.2rem}
+button{font-size:1rem;padding:.6rem 1.2rem;margin:.3rem .3rem 0 0;border-radius:4px;border:1px solid #555;background:#fff;cursor:pointer}
+button.primary{background:#0b57d0;color:#fff;border-color:#0b57d0}a{color:#0b57d0}
+:focus-visible{outline:3px solid #f9ab00;outline-offset:2px}
+`;
