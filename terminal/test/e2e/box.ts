@@ -51,23 +51,25 @@ export interface FleetServer {
   close(): Promise<void>;
 }
 
-/** The fleet server with transit keys (master key) and software updates (`trustedKeys`). */
-export async function startFleetServer(o: { dir: string; trustedKeys?: readonly string[] }): Promise<FleetServer> {
+/** The fleet server with transit keys (master key), software updates (`trustedKeys`) and, with `oidc`, the card-login OpenID Provider at `/oidc`. */
+export async function startFleetServer(o: { dir: string; trustedKeys?: readonly string[]; oidc?: boolean }): Promise<FleetServer> {
   const { publicKey, privateKey } = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
   const keys = { publicKeySpki: publicKey.export({ type: 'spki', format: 'der' }).toString('base64'), privateKeyPkcs8: new Uint8Array(privateKey.export({ type: 'pkcs8', format: 'der' })) };
   const store = openSqliteStore(':memory:');
   const mqttServer: Server = createServer();
   await new Promise<void>((r) => mqttServer.listen(0, '127.0.0.1', () => r()));
   const mqttUrl = `mqtt://127.0.0.1:${(mqttServer.address() as { port: number }).port}`;
+  let httpUrl = '';
   const app = await buildApp({
     store, keys, masterKey: new Uint8Array(randomBytes(32)),
     settings: { mqttUrl, authRateLimitPerMinute: 1000 },
     ...(o.trustedKeys === undefined ? {} : { updates: { packageDir: join(o.dir, 'packages'), trustedKeys: o.trustedKeys, tickMs: 200 } }),
+    ...(o.oidc === true ? { oidc: { issuer: () => `${httpUrl}/oidc` } } : {}),
   });
   mqttServer.on('connection', (socket) => app.broker.handle(socket));
   const adminToken = (await bootstrapAdminToken(store, { now: () => Date.now() }))!;
   await app.listen({ host: '127.0.0.1', port: 0 });
-  const httpUrl = `http://127.0.0.1:${(app.server.address() as { port: number }).port}`;
+  httpUrl = `http://127.0.0.1:${(app.server.address() as { port: number }).port}`;
   const call: FleetServer['call'] = async (method, path, body, token = adminToken) => {
     const res = await fetch(`${httpUrl}${path}`, {
       method, headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },

@@ -40,10 +40,11 @@ async function freePort(): Promise<number> {
   return port;
 }
 
-export async function startScreensBox(): Promise<ScreensBox> {
+/** With `oidc`, the fleet server also runs the card-login OpenID Provider (docs/login.md). */
+export async function startScreensBox(o: { oidc?: boolean } = {}): Promise<ScreensBox> {
   const dir = mkdtempSync(join(tmpdir(), 'screens-'));
   let out = '';
-  const server = await startFleetServer({ dir });
+  const server = await startFleetServer({ dir, ...(o.oidc === true ? { oidc: true } : {}) });
   const sim: ChildProcess = spawn(process.execPath, [SIM_BIN, 'reader', '--link', 'serial', '--pty', join(dir, 'reader'), '--model', 'gemcore-sim-pro2',
     '--psam', join(CARDS, 'psam.json'), '--control-port', '0', '--log-level', 'info'], { stdio: ['ignore', 'pipe', 'pipe'] });
   sim.stderr!.on('data', (d: Buffer) => (out += String(d)));

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Extra CI suite: logging in to a portal with the card (issue 14, docs/login.md) end to end in a real
+# browser. Installs Debian's chromium when missing and runs terminal/test/login/*.browser.ts: an
+# openid-client relying party runs the code + PKCE flow against the fleet server's OpenID Provider
+# (started in-process); the holder's browser shows the provider's login page and its code; a real
+# `onecard-terminal run --data-dir` process on a simulated reader is driven through the kiosk page
+# (code, portal name, card, PIN) and the portal receives an ID token whose signature and claims are
+# checked against the card. axe-core audits every kiosk login screen; the terminal's and the
+# simulator's output is scanned for the PIN and the full ID number. Screenshots in
+# $ONECARD_ARTEFACTS (default: artefacts/login in the repository).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+export DEBIAN_FRONTEND=noninteractive
+SUDO=''
+[ "$(id -u)" -eq 0 ] || SUDO='sudo'
+if ! command -v chromium >/dev/null; then
+  $SUDO apt-get update -qq >/dev/null
+  $SUDO apt-get install -y -qq chromium >/dev/null
+fi
+# CJK glyphs for the zh-CN screens (otherwise screenshots show empty boxes)
+if ! fc-list 2>/dev/null | grep -qi 'Noto Sans CJK'; then
+  $SUDO apt-get install -y -qq fonts-noto-cjk >/dev/null || { $SUDO apt-get update -qq >/dev/null && $SUDO apt-get install -y -qq fonts-noto-cjk >/dev/null; }
+fi
+export CHROMIUM_PATH="${CHROMIUM_PATH:-$(command -v chromium)}"
+export ONECARD_ARTEFACTS="${ONECARD_ARTEFACTS:-$PWD/artefacts/login}"
+mkdir -p "$ONECARD_ARTEFACTS"
+echo "chromium: $("$CHROMIUM_PATH" --version 2>/dev/null || echo unknown), artefacts: $ONECARD_ARTEFACTS"
+
+cd terminal
+timeout 600 npx tap --disable-coverage --timeout 480 test/login/*.browser.ts
+echo "login: all checks passed; screenshots in $ONECARD_ARTEFACTS"
