@@ -26,6 +26,7 @@ import venueRoutes from './venues/routes.ts';
 import dashboardPlugin from './dashboard/plugin.ts';
 import updatesPlugin, { type UpdatesPluginOptions } from './updates/plugin.ts';
 import keysPlugin from './keys/plugin.ts';
+import registryPlugin from './registry/plugin.ts';
 import oidcPlugin from './oidc/plugin.ts';
 import relyingPartyRoutes from './routes/relying-parties.ts';
 
@@ -183,6 +184,7 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
   await app.register(staffRoutes);
   await app.register(venueRoutes);
   await app.register(keysPlugin, { masterKey: opts.masterKey }); // also registers the shared jobs notifier (server/src/jobs)
+  await app.register(registryPlugin, { masterKey: opts.masterKey }); // card registry and the departments' data sharing (docs/data-sharing.md)
   if (opts.updates !== undefined) await app.register(updatesPlugin, opts.updates);
   if (opts.oidc !== undefined && opts.masterKey !== undefined) await app.register(oidcPlugin, { masterKey: opts.masterKey, issuer: opts.oidc.issuer });
   else app.decorate('oidcLogin', undefined);

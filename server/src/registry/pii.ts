@@ -35,6 +35,11 @@ export class PiiCipher {
     return createHmac('sha256', this.#mac).update(`holder\u0000${idNumber}\u0000${name.trim().normalize('NFC')}`).digest('base64url');
   }
 
+  /** Keyed hash over a whole imported record (idempotent re-imports without a plain hash of personal data). */
+  contentHash(parts: readonly string[]): string {
+    return createHmac('sha256', this.#mac).update(`content\u0000${parts.join('\u0000')}`).digest('base64url');
+  }
+
   /** Seals `value` for `field` of `cardNumber`. */
   seal(cardNumber: string, field: 'idNumber' | 'name', value: string): string {
     const iv = randomBytes(12);

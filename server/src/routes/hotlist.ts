@@ -70,12 +70,16 @@ export default async function hotlistRoutes(app: FastifyInstance): Promise<void>
       body: { type: 'object', additionalProperties: false, required: ['cardNumbers', 'reason'], properties: { cardNumbers: Cards, reason: { type: 'string', minLength: 1, maxLength: 256 } } },
     },
   }, async (req) => {
-    const r = await store.hotlistAdd(req.body.cardNumbers.map((c) => ({ cardNumber: c, reportedBy: req.admin!.id, source: 'admin' as const, reason: req.body.reason })), clock.now(),
+    // Cards in the registry change through their lifecycle there (the hotlist follows in that commit).
+    const reg = await app.cardRegistry?.hotlistRequest(req.body.cardNumbers, 'report', `admin:${req.admin!.id}`, req.body.reason,
+      (c, version, from, to) => (version === null ? [] : [auditEntry(req, clock, 'hotlist.report', c, { version, reason: req.body.reason, source: 'admin', registry: { from, to } })]));
+    const r = await store.hotlistAdd((reg?.others ?? req.body.cardNumbers).map((c) => ({ cardNumber: c, reportedBy: req.admin!.id, source: 'admin' as const, reason: req.body.reason })), clock.now(),
       (res) => res.changed.map((c) => auditEntry(req, clock, 'hotlist.report', c, { version: res.version, reason: req.body.reason, source: 'admin' })));
     // Committed with its audit entries: announce the new version (only a real change has one).
-    if (r.changed.length > 0) app.fleet.emit('hotlist-changed', r.version);
-    const added = new Set(r.changed);
-    return { version: r.version, added: r.changed, alreadyListed: req.body.cardNumbers.filter((c) => !added.has(c)) };
+    const version = Math.max(r.version, ...(reg?.versions ?? []));
+    if (r.changed.length > 0 || (reg?.versions.length ?? 0) > 0) app.fleet.emit('hotlist-changed', version);
+    const added = new Set([...r.changed, ...(reg?.changed ?? [])]);
+    return { version, added: req.body.cardNumbers.filter((c) => added.has(c)), alreadyListed: req.body.cardNumbers.filter((c) => !added.has(c)) };
   });
 
   app.post<{ Body: { cardNumbers: string[]; reason: string } }>('/api/v1/hotlist/cancel', {
@@ -85,11 +89,19 @@ export default async function hotlistRoutes(app: FastifyInstance): Promise<void>
       body: { type: 'object', additionalProperties: false, required: ['cardNumbers', 'reason'], properties: { cardNumbers: Cards, reason: { type: 'string', minLength: 1, maxLength: 256 } } },
     },
   }, async (req) => {
-    const r = await store.hotlistRemove(req.body.cardNumbers, clock.now(), req.admin!.id,
+    // A registry card is cancelled through its lifecycle: a replaced or cancelled card stays listed (refused).
+    const reg = await app.cardRegistry?.hotlistRequest(req.body.cardNumbers, 'cancel', `admin:${req.admin!.id}`, req.body.reason,
+      (c, version, from, to) => (version === null ? [] : [auditEntry(req, clock, 'hotlist.cancel', c, { version, reason: req.body.reason, registry: { from, to } })]));
+    const r = await store.hotlistRemove(reg?.others ?? req.body.cardNumbers, clock.now(), req.admin!.id,
       (res) => res.changed.map((c) => auditEntry(req, clock, 'hotlist.cancel', c, { version: res.version, reason: req.body.reason })));
-    if (r.changed.length > 0) app.fleet.emit('hotlist-changed', r.version);
-    const removed = new Set(r.changed);
-    return { version: r.version, removed: r.changed, notListed: req.body.cardNumbers.filter((c) => !removed.has(c)) };
+    const version = Math.max(r.version, ...(reg?.versions ?? []));
+    if (r.changed.length > 0 || (reg?.versions.length ?? 0) > 0) app.fleet.emit('hotlist-changed', version);
+    const removed = new Set([...r.changed, ...(reg?.changed ?? [])]);
+    const refused = new Set(reg?.refused.map((x) => x.cardNumber) ?? []);
+    return {
+      version, removed: req.body.cardNumbers.filter((c) => removed.has(c)), notListed: req.body.cardNumbers.filter((c) => !removed.has(c) && !refused.has(c)),
+      ...(refused.size > 0 ? { refused: reg!.refused } : {}),
+    };
   });
 
   app.get<{ Querystring: { prefix?: string; after?: string; limit?: number } }>('/api/v1/hotlist', {

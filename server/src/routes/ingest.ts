@@ -218,6 +218,15 @@ export default async function ingestRoutes(app: FastifyInstance): Promise<void> 
       (adds ??= new Map()).set(r.eventId, add);
       if (typeof r.body.staffId === 'string' && /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(r.body.staffId)) staffOf.set(add.cardNumber, r.body.staffId);
     }
+    // The registry refuses a cancellation that would make a replaced or cancelled card usable again.
+    if (adds !== undefined && app.cardRegistry !== undefined) {
+      const screened = await app.cardRegistry.screenIngest(adds);
+      for (const eventId of screened.refused) {
+        m.inc('onecard_loss_reports_total', { result: 'cancel-refused' });
+        app.log.warn({ terminalId, eventId, field: 'registry' }, 'loss cancellation refused by the registry');
+      }
+      adds = screened.kept.size > 0 ? screened.kept : undefined;
+    }
     // The batch, its loss reports and their audit entries (and those of quarantined records, unless
     // the whole batch is a retransmission) commit in one transaction.
     const res = await groupCommit({
@@ -250,6 +259,13 @@ export default async function ingestRoutes(app: FastifyInstance): Promise<void> 
     // started before the ack reached the broker after it and was silently dropped for the
     // reporting kiosk itself (other terminals got it). Started here, its number is higher.
     if (res.hotlist !== null) app.fleet.emit('hotlist-changed', res.hotlist.version);
+    // The registry follows the loss reports and cancellations now committed (status, history, feed).
+    if (res.hotlist !== null && app.cardRegistry !== undefined) {
+      const ops = res.hotlistOps ?? res.hotlist.changed.map((cardNumber) => ({ cardNumber, op: 'add' as const }));
+      const eventOf = new Map([...(adds ?? new Map<string, HotlistChange>())].map(([eventId, ch]) => [ch.cardNumber, eventId]));
+      const corrected = await app.cardRegistry.followIngest(ops, actor, eventOf).catch((err: unknown) => { app.log.error({ err, terminalId }, 'registry did not follow the hotlist'); return null; });
+      if (corrected !== null) app.fleet.emit('hotlist-changed', corrected);
+    }
   };
 
   m.define('onecard_telemetry_refused_total', 'counter', 'Telemetry messages dropped because a number in them cannot be stored');
