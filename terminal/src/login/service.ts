@@ -50,6 +50,12 @@ export async function lookupLogin(deps: Pick<LoginDeps, 'server'>, code: string)
 }
 
 /**
+ * Where the PIN comes from: typed on the page (a string in the request body) or read from a PIN pad
+ * device once the login is known to be waiting (so the holder is not asked for a PIN in vain).
+ */
+export type LoginPin = string | (() => Promise<string>);
+
+/**
  * Approves the login `code` with the card in the reader and its `pin`.
  * Resolves with the portal's name and the masked card number. Rejects with
  * `TERM_ERR_LOGIN_UNKNOWN` / `TERM_ERR_LOGIN_REFUSED` / `TERM_ERR_LOGIN_OFFLINE` (server),
@@ -57,9 +63,10 @@ export async function lookupLogin(deps: Pick<LoginDeps, 'server'>, code: string)
  * `TERM_ERR_NO_PSAM`, `TERM_ERR_PIN_WRONG` (details.triesLeft), `TERM_ERR_PIN_LOCKED`,
  * `TERM_ERR_PIN_FORMAT`, `TERM_ERR_NO_CARD` and the other card-path codes.
  */
-export async function approveLogin(deps: LoginDeps, code: string, pin: string): Promise<{ client: { name: string }; cardNumber: string }> {
+export async function approveLogin(deps: LoginDeps, code: string, pinSource: LoginPin): Promise<{ client: { name: string }; cardNumber: string }> {
   const login = normaliseLoginCode(code);
   const pending = await lookupLogin(deps, login);
+  const pin = typeof pinSource === 'string' ? pinSource : await pinSource();
   const card = await deps.readers.withCard(async ({ card, psam }) => {
     // Genuine (PSAM internal authentication), not hotlisted, valid today — then the PIN on the card.
     const info = await deps.services.readBasicInfo({ card, psam, hotlist: deps.hotlist, logger: deps.logger, ...(deps.clock === undefined ? {} : { clock: deps.clock }) });

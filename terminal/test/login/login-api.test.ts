@@ -15,9 +15,9 @@ import pino from 'pino';
 import { createCardFromFile, createSscCard, parseSscProfile, t0Transmit, type SimulatedCard } from '@onecard/simulators';
 import { buildLocalApi, type CardAccess } from '../../src/api/index.ts';
 import { createMemoryChannel } from '../../src/card/memory-channel.ts';
-import { createMemoryHotlist, type Hotlist } from '../../src/services/index.ts';
+import { createMemoryHotlist, readBasicInfo, verifyPin, type Hotlist } from '../../src/services/index.ts';
 import { TerminalError } from '../../src/errors.ts';
-import { ASSERTION_TTL_SECONDS, fleetLoginServer, readLoginAssertion, signLoginAssertion } from '../../src/login/index.ts';
+import { ASSERTION_TTL_SECONDS, approveLogin, fleetLoginServer, readLoginAssertion, signLoginAssertion } from '../../src/login/index.ts';
 import { startContractServer, type ContractServer } from './contract-server.ts';
 
 const cardFile = (name: string): string => fileURLToPath(new URL(`../../../simulators/cards/${name}`, import.meta.url));
@@ -256,4 +256,25 @@ t.test('who may log in: the kiosk’s page session, the desk only with staff sig
   r = await bare.app.inject({ method: 'POST', url: '/v1/login/lookup', headers: H, payload: { code: '12345678' } });
   t.equal(r.statusCode, 501);
   t.equal(errorOf(r).code, 'TERM_ERR_API_NOT_CONFIGURED');
+});
+
+t.test('a PIN read from a device (PIN pad seam) is asked for only once the login is known to wait', async (t) => {
+  const s = await setup();
+  let asked = 0;
+  const source = async (): Promise<string> => { asked++; return PIN; };
+  const deps = {
+    server: fleetLoginServer({ serverUrl: s.server.url, terminalId: TERMINAL, password: 'terminal-password-1' }),
+    sign: () => { throw new Error('not reached'); },
+    readers: simAccess(() => s.card.current, createCardFromFile(cardFile('psam.json'))),
+    services: { readBasicInfo, verifyPin },
+  };
+  await t.rejects(approveLogin(deps, '00000000', source), { code: 'TERM_ERR_LOGIN_UNKNOWN' });
+  t.equal(asked, 0, 'no PIN asked for an unknown code');
+  const l = s.server.openLogin('portal');
+  s.server.terminals.get(TERMINAL)!.groupAllowed = false;
+  await t.rejects(approveLogin(deps, l.login, source), { code: 'TERM_ERR_LOGIN_REFUSED' });
+  t.equal(asked, 0, 'nor for a terminal that may not authenticate');
+  s.server.terminals.get(TERMINAL)!.groupAllowed = true;
+  await t.rejects(approveLogin(deps, l.login, source), /not reached/, 'card and PIN checked, then signing');
+  t.equal(asked, 1, 'asked once the login waits');
 });
