@@ -3,3 +3,4 @@ export * from './issuer.ts';
 export * from './service.ts';
 export * from './scanner.ts';
 export * from './error-codes.ts';
+export * from './login-app.ts';
