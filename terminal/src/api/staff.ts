@@ -14,6 +14,10 @@
  * the credential cannot be checked. The credential is kept in memory for the re-checks only, never
  * logged nor answered; a binding ends at sign-out, when the page session ends, or after the session's
  * idle time.
+ *
+ * Token holders (a HIS, scripts) are nobody in particular: for the staff-only services they name a
+ * member of staff per call with that person's credential in {@link STAFF_HEADER}, checked with the
+ * server every time (docs/local-api.md "Token holders and the staff services").
  */
 import { createHash } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
@@ -32,6 +36,9 @@ export interface StaffMember {
  *   `TERM_ERR_STAFF_UNCHECKED` (the server cannot be reached or answered something unexpected)
  */
 export type CheckStaff = (credential: string) => Promise<StaffMember>;
+
+/** Header in which a token holder names the member of staff a staff-only service is done for. */
+export const STAFF_HEADER = 'x-onecard-staff';
 
 /** Shape of a credential the server issues. */
 export const STAFF_CREDENTIAL = /^ocs_[A-Za-z0-9_-]{43}$/;
@@ -103,7 +110,21 @@ export function registerStaff(app: FastifyInstance, o: StaffOptions): void {
     const rule = route === undefined || req.method !== 'POST' ? undefined : STAFF_ROUTES[route];
     if (rule === undefined) return;
     const a = o.authOf(req);
-    if (a?.kind !== 'session') return; // the API token (HIS, scripts) acts for its holder
+    if (a?.kind === 'token') {
+      // The token is the box's machine credential, shared by whatever integration holds it (a
+      // HIS, a script): it names nobody. The cardholder's own loss report (PIN verified on the
+      // card) is open to it; the issuer's staff services need a member of staff named per request.
+      if (!rule.staffOnly) return;
+      const given = req.headers[STAFF_HEADER];
+      if (typeof given !== 'string') throw new TerminalError('TERM_ERR_STAFF_REQUIRED', `${route} needs a member of staff: header ${STAFF_HEADER}`);
+      if (!STAFF_CREDENTIAL.test(given)) throw new TerminalError('TERM_ERR_STAFF_REFUSED', 'not a staff credential');
+      if (o.checkStaff === undefined) throw new TerminalError('TERM_ERR_STAFF_UNCHECKED', 'no fleet link');
+      const staff = await o.checkStaff(given); // no offline grace: nothing was checked before
+      req.log.info({ staffId: staff.staffId }, 'staff service by a token holder for a member of staff');
+      byRequest.set(req, staff);
+      return;
+    }
+    if (a?.kind !== 'session') return;
     if (a.page !== 'desk') {
       if (rule.staffOnly) throw new TerminalError('TERM_ERR_API_SESSION', `${route} is a staff service of the desk`);
       return;

@@ -14,7 +14,13 @@ import { TerminalError } from '../../src/errors.ts';
 
 const cardFile = (name: string): string => fileURLToPath(new URL(`../../../simulators/cards/${name}`, import.meta.url));
 const TOKEN = 'card-services-token-0123456789abcdef';
-const H = { 'x-onecard-token': TOKEN };
+// Token holders name the member of staff for the staff-only services (docs/local-api.md "Staff gate").
+const STAFF = `ocs_${'A'.repeat(43)}`;
+const H = { 'x-onecard-token': TOKEN, 'x-onecard-staff': STAFF };
+const checkStaff = async (c: string) => {
+  if (c !== STAFF) throw new TerminalError('TERM_ERR_STAFF_REFUSED');
+  return { staffId: 'E1001', name: 'Staff' };
+};
 const clock = { now: () => Date.UTC(2025, 5, 1, 2, 0, 0) };
 
 function simAccess(user: SimulatedCard | undefined, psam: SimulatedCard | undefined): CardAccess {
@@ -34,7 +40,7 @@ async function api(o: { card?: string | null; psam?: boolean } & Partial<LocalAp
   const logger = pino({ level: 'trace' }, new Writable({ write(chunk, _e, cb) { logs.push(String(chunk)); cb(); } }));
   const { card = 'ssc-2.00-transit.json', psam = true, ...over } = o;
   const access = simAccess(card === null ? undefined : createCardFromFile(cardFile(card)), psam ? createCardFromFile(cardFile('psam.json')) : undefined);
-  const app = await buildLocalApi({ readers: access, token: TOKEN, clock, logger, journal: createMemoryJournal(), ...over });
+  const app = await buildLocalApi({ readers: access, token: TOKEN, clock, logger, journal: createMemoryJournal(), checkStaff, ...over });
   t.teardown(() => app.close());
   return { app, logs };
 }
