@@ -6,11 +6,13 @@ import type { Test } from 'tap';
 import type { HotlistChange, Store } from '../../src/store/types.ts';
 import { keysUpdatesConformance } from './conformance-keys-updates.ts';
 import { staffConformance } from './conformance-staff.ts';
+import { oidcConformance } from './conformance-oidc.ts';
 import { auditConformance, configTerminalKeysAuditConformance, groupCommitConformance, updatesAuditConformance } from './conformance-audit.ts';
 
 export function storeConformance(t: Test, open: () => Promise<Store>): void {
   keysUpdatesConformance(t, open);
   staffConformance(t, open);
+  oidcConformance(t, open);
   auditConformance(t, open);
   groupCommitConformance(t, open);
   updatesAuditConformance(t, open);
