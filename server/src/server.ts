@@ -74,9 +74,12 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
     ? { external: { url: cfg.brokerUrl, username: brokerUsername, password: cfg.brokerPassword } }
     : cfg.redisUrl !== undefined ? { redisUrl: cfg.redisUrl, limits } : { limits };
   let app: FastifyInstance;
+  // The card-login issuer: the public HTTP URL, else the address listened on (known after listen).
+  let listenedUrl = '';
   try {
     app = await buildApp({
       store, clock, keys, broker, masterKey: opts.masterKey,
+      oidc: { issuer: () => `${(cfg.publicHttpUrl ?? listenedUrl).replace(/\/+$/, '')}/oidc` },
       trustedProxies: (cfg.trustedProxies ?? '').split(',').map((p) => p.trim()).filter((p) => p.length > 0),
       opsAccess: (cfg.opsAccess ?? d.opsAccess) as OpsAccess,
       logger: { level: cfg.logLevel, redact: { paths: REDACT_PATHS, censor: '[redacted]' }, ...(opts.logStream !== undefined ? { stream: opts.logStream } : {}) },
@@ -102,6 +105,7 @@ export async function startServer(opts: StartOptions): Promise<RunningServer> {
   const addr = app.server.address();
   const httpPort = typeof addr === 'object' && addr !== null ? addr.port : cfg.httpPort;
   const httpUrl = `http://${cfg.host}:${httpPort}`;
+  listenedUrl = httpUrl;
   let mqttServer: Server | undefined;
   let mqttUrl: string;
   if (cfg.brokerUrl === undefined) {
