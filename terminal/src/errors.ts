@@ -14,6 +14,7 @@ import { UPDATER_ERRORS } from './updater/error-codes.ts';
 import { HOTLIST_ERRORS } from './hotlist/error-codes.ts';
 import { RUNTIME_ERRORS } from './runtime/error-codes.ts';
 import { LOGIN_ERRORS } from './login/error-codes.ts';
+import { LIBRARY_ERRORS } from './services/library-error-codes.ts';
 import { formatErrorMessage } from '@onecard/protocol/errors';
 
 export const TERM_ERRORS = {
@@ -29,6 +30,7 @@ export const TERM_ERRORS = {
   ...HOTLIST_ERRORS,
   ...RUNTIME_ERRORS,
   ...LOGIN_ERRORS,
+  ...LIBRARY_ERRORS,
 } as const;
 
 export type TerminalErrorCode = keyof typeof TERM_ERRORS;

@@ -30,6 +30,7 @@ import { registerScreens, type ScreenPage } from './screens.ts';
 import { registerCardServices } from './card-services.ts';
 import { registerStaff, staffOf, type CheckStaff } from './staff.ts';
 import { registerLogin, type LocalApiLogin } from './login.ts';
+import { registerLibrary, type LocalApiLibrary } from './library.ts';
 
 /** The card services the API calls (the real ones by default; tests may wrap them). */
 export interface LocalApiServices {
@@ -95,6 +96,8 @@ export interface LocalApiOptions {
   readonly cancelLoss?: (r: { readonly cardNumber: string; readonly staffId?: string }) => Promise<{ readonly online: boolean }>;
   /** Card login to portals (`login.ts`): the fleet server link and the identity-key signer; without it `/v1/login/*` answers 501. */
   readonly login?: LocalApiLogin;
+  /** Library gate and loan desk over SIP2 (`library.ts`); without it `/v1/library/*` answers 501. */
+  readonly library?: LocalApiLibrary;
 }
 
 const LOCAL_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]']);
@@ -410,6 +413,7 @@ export async function buildLocalApi(opts: LocalApiOptions): Promise<FastifyInsta
 
   registerCardServices(app, opts);
   registerLogin(app, opts, svc);
+  registerLibrary(app, opts, svc);
   registerStaff(app, { authOf: (req) => auth.get(req), idleMs: sessions.idleMs, ...(opts.checkStaff === undefined ? {} : { checkStaff: opts.checkStaff }), ...(opts.clock === undefined ? {} : { clock: opts.clock }) });
 
   if (opts.screens !== undefined && opts.screens.pages.length > 0) {

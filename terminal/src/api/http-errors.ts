@@ -40,6 +40,10 @@ const STATUS_BY_CODE: Partial<Record<TerminalErrorCode, number>> = {
   TERM_ERR_LOGIN_UNKNOWN: 404,
   TERM_ERR_LOGIN_REFUSED: 403,
   TERM_ERR_LOGIN_OFFLINE: 503,
+  TERM_ERR_LIBRARY_UNAVAILABLE: 503,
+  TERM_ERR_LIBRARY_LOGIN: 503,
+  TERM_ERR_LIBRARY_PROTOCOL: 502,
+  TERM_ERR_LIBRARY_NO_SCAN: 408,
 };
 
 /** Detail keys that may reach a client (never PINs or keys; services put none in details anyway). */

@@ -71,6 +71,8 @@ export interface TerminalConfig {
   readonly softSam?: { readonly terminalNumber: string };
   /** The screens served by the local API at `/kiosk/` and `/desk/` (both off by default). */
   readonly screens?: { readonly kiosk: boolean; readonly desk: boolean };
+  /** Library loan desk: the book barcode scanners of this box (the library system itself is in the fleet configuration). */
+  readonly library?: { readonly scanners: readonly ScannerConfig[] };
   /** Settings the local file fixes, which a fleet configuration does not change (`readers`). */
   readonly pinned: readonly 'readers'[];
   readonly log: { readonly level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent'; readonly file?: string };
@@ -162,7 +164,7 @@ export interface LocalConfigContext {
  */
 export function parseTerminalConfig(json: unknown, local?: LocalConfigContext): TerminalConfig {
   const c = new Checker();
-  const root = c.obj(json, '', ['terminalId', 'readers', 'card', 'psam', 'hotlist', 'journal', 'deviceNumber', 'api', 'ecard', 'fleet', 'updates', 'softSam', 'log', 'screens']);
+  const root = c.obj(json, '', ['terminalId', 'readers', 'card', 'psam', 'hotlist', 'journal', 'deviceNumber', 'api', 'ecard', 'fleet', 'updates', 'softSam', 'log', 'screens', 'library']);
   const terminalId = local !== undefined && root['terminalId'] === undefined
     ? local.terminalId
     : c.str(root['terminalId'], 'terminalId', /^[A-Za-z0-9._-]{1,64}$/, 'must be 1..64 of A-Z a-z 0-9 . _ -');
@@ -266,6 +268,19 @@ export function parseTerminalConfig(json: unknown, local?: LocalConfigContext): 
     return v === true;
   };
   const screens = { kiosk: flag(screensIn['kiosk'], 'screens.kiosk'), desk: flag(screensIn['desk'], 'screens.desk') };
+  const libraryIn = root['library'] === undefined ? undefined : c.obj(root['library'], 'library', ['scanners']);
+  const library = libraryIn === undefined ? undefined : {
+    scanners: libraryIn['scanners'] === undefined ? [] : c.arr(libraryIn['scanners'], 'library.scanners').map((sc, i): ScannerConfig => {
+      const f = `library.scanners[${i}]`;
+      const o = c.obj(sc, f, ['link', 'path', 'reportId', 'baudRate']);
+      return {
+        link: c.oneOf(o['link'], `${f}.link`, ['hid', 'serial'] as const),
+        path: c.str(o['path'], `${f}.path`),
+        ...(o['reportId'] === undefined ? {} : { reportId: c.int(o['reportId'], `${f}.reportId`, 0, 255) }),
+        ...(o['baudRate'] === undefined ? {} : { baudRate: c.int(o['baudRate'], `${f}.baudRate`, 1200, 921600) }),
+      };
+    }),
+  };
   return {
     terminalId,
     readers,
@@ -280,6 +295,7 @@ export function parseTerminalConfig(json: unknown, local?: LocalConfigContext): 
     ...(updates === undefined ? {} : { updates }),
     ...(softSam === undefined ? {} : { softSam }),
     screens,
+    ...(library === undefined ? {} : { library }),
     pinned: local !== undefined && readers.length > 0 ? ['readers'] : [],
     log: {
       level: logIn['level'] === undefined ? 'info' : c.oneOf(logIn['level'], 'log.level', LEVELS),

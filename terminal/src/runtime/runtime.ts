@@ -38,6 +38,9 @@ import type { JobRunner } from '../agent/job-runner.ts';
 import type { SoftSam } from '../agent/soft-sam.ts';
 import { openScanners, serialportScannerOpener, type SerialScannerOpener } from './scanners.ts';
 import { enrolledLogin } from '../login/service.ts';
+import { LibraryService } from '../services/library.ts';
+import { BarcodeScans } from '../services/library-barcodes.ts';
+import { createSerialLineDecoder, createWedgeDecoder } from '../ecard/index.ts';
 
 export interface RuntimeDeps {
   readonly logger: Logger;
@@ -218,6 +221,20 @@ export async function startRuntime(cfg: TerminalConfig, deps: RuntimeDeps): Prom
     let agent: FleetAgent | undefined;
     const journaled = journaledServices({ outbox, services: () => current.services, journaled: () => agent?.notifyPending(), logger, clock: () => clock.now() });
     const services = ca === undefined ? journaled : ca.staleHotlistGuard(journaled, { maxStaleSeconds: () => liveSettings?.hotlist.maxStaleSeconds, checkedAt: () => freshness?.checkedAt, now: () => clock.now() });
+    // Library gate and loan desk over SIP2 (fleet members: the library section of the fleet configuration, live).
+    let libraryDocument: () => TerminalConfigDocument['library'] = () => undefined;
+    const library = fleet === undefined ? undefined : new LibraryService({
+      settings: () => libraryDocument(),
+      logger, clock: () => clock.now(),
+      ...(outbox === undefined ? {} : { journal: async (type: string, body: Record<string, unknown>) => { await outbox.append({ type, body, class: 'event' }); agent?.notifyPending(); } }),
+    });
+    if (library !== undefined) closers.push(() => library.close());
+    const barcodes = library === undefined ? undefined : new BarcodeScans({ logger, clock: () => clock.now() });
+    for (const sc of cfg.library?.scanners ?? []) {
+      const device = sc.link === 'hid' ? await (deps.hidOpener ?? nodeHidOpener)(sc.path) : await (deps.serialScannerOpener ?? serialportScannerOpener)(sc.path, sc.baudRate ?? 9600);
+      closers.push(async () => { await device.close(); });
+      barcodes?.attach(device, sc.link === 'hid' ? createWedgeDecoder(sc.reportId === undefined ? {} : { reportId: sc.reportId }) : createSerialLineDecoder(), `${sc.link}:${sc.path}`);
+    }
     const token = deps.token ?? cfg.api.token;
     const api = await buildLocalApi({
       readers: cards,
@@ -235,6 +252,7 @@ export async function startRuntime(cfg: TerminalConfig, deps: RuntimeDeps): Prom
       ...(ecard === undefined ? {} : { ecard }),
       ...(cfg.deviceNumber === undefined ? {} : { deviceNumber: cfg.deviceNumber }),
       screens: { pages: SCREEN_PAGES.filter((p) => cfg.screens?.[p] === true) },
+      ...(library === undefined ? {} : { library: { service: library, ...(barcodes === undefined ? {} : { barcodes }) } }),
       ...(identity === undefined ? {} : { checkStaff: fleetStaffChecker({ serverUrl: identity.serverUrl, terminalId: identity.terminalId, password: identity.mqtt.password }) }),
       ...(identity === undefined ? {} : { login: enrolledLogin(identity) }),
       ...(outbox === undefined ? {} : {
@@ -277,6 +295,7 @@ export async function startRuntime(cfg: TerminalConfig, deps: RuntimeDeps): Prom
       save: (value) => fm.saveLastGoodConfig(fleet.dataDir, value),
       requestRestart: deps.requestRestart,
     });
+    libraryDocument = () => applier?.document?.library;
     const applyFleetConfig = (doc: TerminalConfigDocument, pointer: ConfigPointerValue): Promise<readonly ConfigFieldEffectMessage[]> => {
       const run = applyChain.then(async () => {
         if (applier === undefined) throw new TerminalError('TERM_ERR_CONFIG_APPLY', 'not a fleet member (no fleet section)', { field: 'fleet' });
