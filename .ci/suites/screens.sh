@@ -25,5 +25,5 @@ mkdir -p "$ONECARD_ARTEFACTS"
 echo "chromium: $("$CHROMIUM_PATH" --version 2>/dev/null || echo unknown), artefacts: $ONECARD_ARTEFACTS"
 
 cd terminal
-timeout 900 npx tap --disable-coverage --timeout 600 test/screens/*.browser.ts
+timeout 1200 npx tap --disable-coverage --timeout 900 test/screens/*.browser.ts
 echo "screens: all checks passed; screenshots in $ONECARD_ARTEFACTS"

@@ -9,6 +9,7 @@ import { READER_SIM_ERRORS } from './reader/error-codes.ts';
 import { ECARD_SIM_ERRORS } from './ecard/error-codes.ts';
 import { READER_HID_SIM_ERRORS } from './reader-hid/error-codes.ts';
 import { FLEET_SIM_ERRORS } from './fleet/error-codes.ts';
+import { PINPAD_SIM_ERRORS } from './pinpad/error-codes.ts';
 import { LIBRARY_SIM_ERRORS } from './library/error-codes.ts';
 import { formatErrorMessage } from '@onecard/protocol/errors';
 
@@ -20,6 +21,7 @@ export const SIM_ERRORS = {
   ...READER_HID_SIM_ERRORS,
   ...FLEET_SIM_ERRORS,
   ...LIBRARY_SIM_ERRORS,
+  ...PINPAD_SIM_ERRORS,
 } as const;
 
 export type SimulatorErrorCode = keyof typeof SIM_ERRORS;

@@ -13,9 +13,9 @@ import { AGENT_ERRORS } from './agent/error-codes.ts';
 import { UPDATER_ERRORS } from './updater/error-codes.ts';
 import { HOTLIST_ERRORS } from './hotlist/error-codes.ts';
 import { RUNTIME_ERRORS } from './runtime/error-codes.ts';
+import { PINPAD_ERRORS } from './pinpad/error-codes.ts';
 import { LOGIN_ERRORS } from './login/error-codes.ts';
 import { LIBRARY_ERRORS } from './services/library-error-codes.ts';
-import { VENUE_ERRORS } from './services/venue-error-codes.ts';
 import { formatErrorMessage } from '@onecard/protocol/errors';
 
 export const TERM_ERRORS = {
@@ -30,9 +30,9 @@ export const TERM_ERRORS = {
   ...UPDATER_ERRORS,
   ...HOTLIST_ERRORS,
   ...RUNTIME_ERRORS,
+  ...PINPAD_ERRORS,
   ...LOGIN_ERRORS,
   ...LIBRARY_ERRORS,
-  ...VENUE_ERRORS,
 } as const;
 
 export type TerminalErrorCode = keyof typeof TERM_ERRORS;

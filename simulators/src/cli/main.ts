@@ -46,6 +46,8 @@ export async function main(argv: string[]): Promise<number> {
     return verb === undefined ? 1 : 0;
   }
   if (verb === 'fleet') return (await import('./fleet-command.ts')).fleetCommand(rest);
+  if (verb === 'pinpad') return (await import('../pinpad/cli.ts')).pinpadCommand(rest);
+  if (verb === 'scanner') return (await import('../ecard/scanner-cli.ts')).scannerCommand(rest);
   if (verb !== 'reader') usage(`unknown command ${verb} (expected "reader")`);
   const { values } = parseArgs({
     args: rest,

@@ -29,9 +29,8 @@ import { apiTokenProblem, sameToken } from './token-policy.ts';
 import { registerScreens, type ScreenPage } from './screens.ts';
 import { registerCardServices } from './card-services.ts';
 import { registerStaff, staffOf, type CheckStaff } from './staff.ts';
+import type { PinEntry, PinEntryProgress } from '../pinpad/index.ts';
 import { registerLogin, type LocalApiLogin } from './login.ts';
-import { registerVenue } from './venue.ts';
-import type { VenueGate } from '../services/venue.ts';
 import { registerLibrary, type LocalApiLibrary } from './library.ts';
 
 /** The card services the API calls (the real ones by default; tests may wrap them). */
@@ -88,7 +87,13 @@ export interface LocalApiOptions {
    * appends a `card.loss-report` transaction to the outbox. `online` says whether the fleet link is
    * up now (else the report waits in the outbox). Without it the route answers 501.
    */
-  readonly reportLoss?: (r: { readonly cardNumber: string; readonly staffId?: string }) => Promise<{ readonly online: boolean }>;
+  readonly reportLoss?: (r: { readonly cardNumber: string; readonly staffId?: string }) => Promise<{ readonly online: boolean; readonly seq?: number }>;
+  /**
+   * The outbox's acknowledgement watermark: records up to this sequence number reached the fleet.
+   * With it, a loss report answers `delivery` (its sequence number) and `GET /v1/outbox/delivered`
+   * tells a page when it was sent (`card-services.ts`).
+   */
+  readonly deliveredSeq?: () => number;
   /**
    * Checks a staff credential with the fleet server for desk sign-in (`staff.ts`); without it the
    * desk cannot sign staff in, so its card-changing actions are refused.
@@ -96,12 +101,12 @@ export interface LocalApiOptions {
   readonly checkStaff?: CheckStaff;
   /** Queues a `card.loss-cancel` (holder's ID checked by staff) like {@link reportLoss}; without it the route answers 501. */
   readonly cancelLoss?: (r: { readonly cardNumber: string; readonly staffId?: string }) => Promise<{ readonly online: boolean }>;
+  /** The PIN pad, when the box has one (`card-services.ts` routes `/v1/card/pinpad/*`; progress on the WebSocket). */
+  readonly pinpad?: PinEntry;
   /** Card login to portals (`login.ts`): the fleet server link and the identity-key signer; without it `/v1/login/*` answers 501. */
   readonly login?: LocalApiLogin;
   /** Library gate and loan desk over SIP2 (`library.ts`); without it `/v1/library/*` answers 501. */
   readonly library?: LocalApiLibrary;
-  /** The venue gate (`venue.ts`); without it `/v1/venue/*` answers 501. */
-  readonly venue?: VenueGate;
 }
 
 const LOCAL_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]']);
@@ -401,7 +406,7 @@ export async function buildLocalApi(opts: LocalApiOptions): Promise<FastifyInsta
       description: 'Reads the card (genuine, not already hotlisted), verifies the PIN on the card, then queues a card.loss-report for the fleet. `online: false` means the report waits in the outbox until the fleet link is back. The PIN goes to the card only.',
       tags: ['card'],
       body: { type: 'object', properties: { pin: pinSchema }, required: ['pin'], additionalProperties: false },
-      response: { 200: { type: 'object', properties: { queued: { type: 'boolean' }, online: { type: 'boolean' }, cardNumber: { type: 'string' } } }, ...errors },
+      response: { 200: { type: 'object', properties: { queued: { type: 'boolean' }, online: { type: 'boolean' }, cardNumber: { type: 'string' }, delivery: { type: 'string' } } }, ...errors },
     },
   }, async (req) => {
     const reportLoss = opts.reportLoss;
@@ -411,13 +416,12 @@ export async function buildLocalApi(opts: LocalApiOptions): Promise<FastifyInsta
       await svc.verifyPin({ card, pin: req.body.pin, hotlist: opts.hotlist, logger: opts.logger });
       return info.cardNumber;
     });
-    const { online } = await reportLoss({ cardNumber, ...staffOf(req) });
-    return { queued: true, online, cardNumber: cardNumber.length > 4 ? `${'*'.repeat(cardNumber.length - 4)}${cardNumber.slice(-4)}` : cardNumber };
+    const { online, seq } = await reportLoss({ cardNumber, ...staffOf(req) });
+    return { queued: true, online, cardNumber: cardNumber.length > 4 ? `${'*'.repeat(cardNumber.length - 4)}${cardNumber.slice(-4)}` : cardNumber, ...(seq === undefined ? {} : { delivery: String(seq) }) };
   });
 
   registerCardServices(app, opts);
   registerLogin(app, opts, svc);
-  registerVenue(app, opts);
   registerLibrary(app, opts, svc);
   registerStaff(app, { authOf: (req) => auth.get(req), idleMs: sessions.idleMs, ...(opts.checkStaff === undefined ? {} : { checkStaff: opts.checkStaff }), ...(opts.clock === undefined ? {} : { clock: opts.clock }) });
 
@@ -467,6 +471,8 @@ export async function buildLocalApi(opts: LocalApiOptions): Promise<FastifyInsta
     const onRemoved = (e: { readerId: string; slot: number }): void => send({ type: 'card-removed', readerId: e.readerId, slot: e.slot });
     const onStatus = (e: { readerId: string; status: string; detail?: string }): void => send({ type: 'reader-status', ...e });
     const onScan = (r: EcardScanResult): void => send({ type: 'ecard', ...r });
+    const onPinpad = (p: PinEntryProgress): void => send({ type: 'pinpad', ...p });
+    opts.pinpad?.events.on('progress', onPinpad);
     const ev = opts.readers.events;
     ev.on('card-inserted', onInserted);
     ev.on('card-removed', onRemoved);
@@ -479,6 +485,7 @@ export async function buildLocalApi(opts: LocalApiOptions): Promise<FastifyInsta
       ev.off('card-removed', onRemoved);
       ev.off('reader-status', onStatus);
       scans.off('scan', onScan);
+      opts.pinpad?.events.off('progress', onPinpad);
     });
   });
 

@@ -5,11 +5,16 @@
  * member checked the holder's ID document against the card. Registered by `app.ts`; every route
  * needs the card present in the reader. No PIN and no ID number reaches a log, an answer or the
  * fleet: the cancellation carries only that the ID matched.
+ *
+ * With a PIN pad ({@link LocalApiOptions.pinpad}) the holder's PIN services also run from the pad:
+ * the route prompts the pad, the PIN goes from the pad to the card inside the terminal, and the
+ * page sees only the `pinpad` progress events (digit counts) on the WebSocket.
  */
 import { timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { TerminalError } from '../errors.ts';
-import { readBasicInfo, reloadPin, unblockPin } from '../services/index.ts';
+import { changePin, pinStatus, readBasicInfo, reloadPin, unblockPin, verifyPin } from '../services/index.ts';
+import type { PinEntry, PinPurpose } from '../pinpad/index.ts';
 import { transitStatus } from '../services/transit.ts';
 import type { LocalApiOptions } from './app.ts';
 import { staffOf } from './staff.ts';
@@ -34,9 +39,30 @@ export function idMatches(typed: string, ssn: string): boolean {
   return a.length === b.length && timingSafeEqual(a, b);
 }
 
+/** Whether the slot a `card-removed` event names is a user-card slot (not the PSAM). */
+function isUserSlot(status: readonly unknown[], e: { readerId?: unknown; slot?: unknown }): boolean {
+  const r = (status as { readerId?: unknown; slots?: { slot?: unknown; role?: unknown }[] }[]).find((x) => x.readerId === e.readerId);
+  const s = r?.slots?.find((x) => x.slot === e.slot);
+  return s?.role !== 'psam';
+}
+
 /** Registers the routes on `app` (called by `buildLocalApi` before it returns). */
 export function registerCardServices(app: FastifyInstance, opts: LocalApiOptions): void {
   const base = { hotlist: opts.hotlist, logger: opts.logger };
+  registerPinPadServices(app, opts);
+
+  app.get<{ Querystring: { delivery: string } }>('/v1/outbox/delivered', {
+    schema: {
+      summary: 'Whether a queued record (the `delivery` of a loss report) has reached the fleet',
+      description: 'delivered: the fleet acknowledged it; else it still waits in the outbox (fleet unreachable). No PIN, no card data.',
+      tags: ['card'],
+      querystring: { type: 'object', properties: { delivery: { type: 'string', pattern: '^[1-9][0-9]{0,15}$' } }, required: ['delivery'], additionalProperties: false },
+      response: { 200: { type: 'object', properties: { delivered: { type: 'boolean' } } }, ...errors },
+    },
+  }, async (req) => {
+    if (opts.deliveredSeq === undefined) throw new TerminalError('TERM_ERR_API_NOT_CONFIGURED', 'no fleet outbox');
+    return { delivered: opts.deliveredSeq() >= Number(req.query.delivery) };
+  });
 
   app.get<{ Querystring: { limit?: string } }>('/v1/card/transit', {
     schema: {
@@ -96,5 +122,120 @@ export function registerCardServices(app: FastifyInstance, opts: LocalApiOptions
     });
     const { online } = await cancelLoss({ cardNumber, ...staffOf(req) });
     return { queued: true, online, cardNumber: maskCardNumber(cardNumber) };
+  });
+}
+
+const padOk = { 200: { type: 'object', properties: { ok: { type: 'boolean' } } }, ...errors } as const;
+const emptyBody = { type: 'object', properties: {}, additionalProperties: false } as const;
+
+/**
+ * The holder's PIN services with the PIN taken from the PIN pad: `/v1/pinpad` (is there one),
+ * `/v1/card/pinpad/{verify,change,loss-report}` and `/v1/pinpad/cancel`. Without a pad they answer
+ * 501 `TERM_ERR_API_NOT_CONFIGURED`.
+ */
+function registerPinPadServices(app: FastifyInstance, opts: LocalApiOptions): void {
+  const base = { hotlist: opts.hotlist, logger: opts.logger };
+  const need = (): PinEntry => {
+    if (opts.pinpad === undefined) throw new TerminalError('TERM_ERR_API_NOT_CONFIGURED', 'no PIN pad (pinpad in the terminal file)');
+    return opts.pinpad;
+  };
+  /**
+   * Reads one PIN on the pad for `purpose`. The entry ends early when the user card leaves the
+   * reader (`TERM_ERR_CARD_REMOVED`) or the page goes away (its request closes).
+   */
+  const readPin = async (pad: PinEntry, purpose: PinPurpose, raw: { once(e: 'close', f: () => void): unknown; off(e: 'close', f: () => void): unknown }): Promise<string> => {
+    let active = true;
+    const onRemoved = (e: { readerId?: unknown; slot?: unknown }): void => {
+      if (active && isUserSlot(opts.readers.status(), e)) pad.cancel(new TerminalError('TERM_ERR_CARD_REMOVED', 'card taken out during PIN entry'));
+    };
+    const onClose = (): void => {
+      if (active) pad.cancel(new TerminalError('TERM_ERR_PINPAD_CANCELLED', 'the page went away'));
+    };
+    opts.readers.events.on('card-removed', onRemoved);
+    raw.once('close', onClose);
+    try {
+      return await pad.read(purpose);
+    } finally {
+      active = false;
+      opts.readers.events.off('card-removed', onRemoved);
+      raw.off('close', onClose);
+    }
+  };
+  /** Refuses before prompting when the card is absent, refused or its PIN locked (no try used). */
+  const precheck = async (): Promise<void> => {
+    const st = await opts.readers.withCard(({ card }) => pinStatus({ card, ...base }));
+    if (st.locked) throw new TerminalError('TERM_ERR_PIN_LOCKED');
+  };
+
+  app.get('/v1/pinpad', {
+    schema: {
+      summary: 'Whether this terminal takes PINs on a PIN pad device',
+      tags: ['pinpad'],
+      response: { 200: { type: 'object', properties: { present: { type: 'boolean' }, connected: { type: 'boolean' }, busy: { type: 'boolean' } } }, ...errors },
+    },
+  }, async () => (opts.pinpad === undefined ? { present: false, connected: false, busy: false } : { present: true, connected: opts.pinpad.connected, busy: opts.pinpad.busy }));
+
+  app.post('/v1/pinpad/cancel', {
+    schema: { summary: 'End the PIN entry running on the PIN pad (the waiting request answers TERM_ERR_PINPAD_CANCELLED)', tags: ['pinpad'], body: emptyBody, response: { 200: { type: 'object', properties: { cancelled: { type: 'boolean' } } }, ...errors } },
+  }, async () => ({ cancelled: need().cancel() }));
+
+  app.post('/v1/card/pinpad/verify', {
+    schema: {
+      summary: 'Verify the card PIN entered on the PIN pad (the PIN never passes through the caller)',
+      description: 'Answers when the holder pressed Enter on the pad. Progress: WebSocket `pinpad` messages (counts only). Wrong PIN: 422 TERM_ERR_PIN_WRONG with triesLeft; locked: TERM_ERR_PIN_LOCKED (before any prompt); TERM_ERR_PINPAD_CANCELLED / _TIMEOUT / _BUSY / _UNAVAILABLE; card taken out: TERM_ERR_CARD_REMOVED.',
+      tags: ['pinpad'],
+      body: emptyBody,
+      response: padOk,
+    },
+  }, async (_req, reply) => {
+    const pad = need();
+    await precheck();
+    const pin = await readPin(pad, 'verify', reply.raw);
+    await opts.readers.withCard(({ card }) => verifyPin({ card, pin, ...base }));
+    return { ok: true };
+  });
+
+  app.post('/v1/card/pinpad/change', {
+    schema: {
+      summary: 'Change the card PIN on the PIN pad: current PIN (verified at once), new PIN, new PIN again',
+      description: 'The two new PINs must agree (422 TERM_ERR_PIN_MISMATCH, nothing changed). Errors as /v1/card/pinpad/verify.',
+      tags: ['pinpad'],
+      body: emptyBody,
+      response: padOk,
+    },
+  }, async (_req, reply) => {
+    const pad = need();
+    await precheck();
+    const oldPin = await readPin(pad, 'old', reply.raw);
+    // The current PIN is checked before the holder types a new one (a wrong one costs one try, as CHANGE PIN would).
+    await opts.readers.withCard(({ card }) => verifyPin({ card, pin: oldPin, ...base }));
+    const newPin = await readPin(pad, 'new', reply.raw);
+    const again = await readPin(pad, 'again', reply.raw);
+    if (newPin !== again) throw new TerminalError('TERM_ERR_PIN_MISMATCH');
+    await opts.readers.withCard(({ card }) => changePin({ card, oldPin, newPin, ...base }));
+    return { ok: true };
+  });
+
+  app.post('/v1/card/pinpad/loss-report', {
+    schema: {
+      summary: 'Report the card in the reader lost (挂失) with the PIN entered on the PIN pad',
+      description: 'As POST /v1/card/loss-report, the PIN taken from the pad.',
+      tags: ['pinpad'],
+      body: emptyBody,
+      response: { 200: { type: 'object', properties: { queued: { type: 'boolean' }, online: { type: 'boolean' }, cardNumber: { type: 'string' }, delivery: { type: 'string' } } }, ...errors },
+    },
+  }, async (req, reply) => {
+    const pad = need();
+    const reportLoss = opts.reportLoss;
+    if (reportLoss === undefined) throw new TerminalError('TERM_ERR_API_NOT_CONFIGURED', 'no fleet outbox for loss reports');
+    await precheck();
+    const pin = await readPin(pad, 'loss', reply.raw);
+    const cardNumber = await opts.readers.withCard(async ({ card, psam }) => {
+      const info = await readBasicInfo({ card, psam, ...base, ...(opts.clock === undefined ? {} : { clock: opts.clock }) });
+      await verifyPin({ card, pin, ...base });
+      return info.cardNumber;
+    });
+    const { online, seq } = await reportLoss({ cardNumber, ...staffOf(req) });
+    return { queued: true, online, cardNumber: maskCardNumber(cardNumber), ...(seq === undefined ? {} : { delivery: String(seq) }) };
   });
 }

@@ -51,6 +51,7 @@ const STAFF_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
  */
 export const STAFF_ROUTES: Readonly<Record<string, { readonly staffOnly: boolean }>> = {
   '/v1/card/loss-report': { staffOnly: false },
+  '/v1/card/pinpad/loss-report': { staffOnly: false },
   '/v1/card/loss-cancel': { staffOnly: true },
   '/v1/card/pin/unblock': { staffOnly: true },
   '/v1/card/pin/reload': { staffOnly: true },

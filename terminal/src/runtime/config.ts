@@ -71,6 +71,8 @@ export interface TerminalConfig {
   readonly softSam?: { readonly terminalNumber: string };
   /** The screens served by the local API at `/kiosk/` and `/desk/` (both off by default). */
   readonly screens?: { readonly kiosk: boolean; readonly desk: boolean };
+  /** A PIN pad device on a serial line (terminal/src/pinpad): the kiosk takes PINs on it instead of its on-screen keypad. */
+  readonly pinpad?: { readonly link: 'serial'; readonly path: string; readonly baudRate: number; readonly timeoutSeconds: number };
   /** Library loan desk: the book barcode scanners of this box (the library system itself is in the fleet configuration). */
   readonly library?: { readonly scanners: readonly ScannerConfig[] };
   /** Settings the local file fixes, which a fleet configuration does not change (`readers`). */
@@ -164,7 +166,7 @@ export interface LocalConfigContext {
  */
 export function parseTerminalConfig(json: unknown, local?: LocalConfigContext): TerminalConfig {
   const c = new Checker();
-  const root = c.obj(json, '', ['terminalId', 'readers', 'card', 'psam', 'hotlist', 'journal', 'deviceNumber', 'api', 'ecard', 'fleet', 'updates', 'softSam', 'log', 'screens', 'library']);
+  const root = c.obj(json, '', ['terminalId', 'readers', 'card', 'psam', 'hotlist', 'journal', 'deviceNumber', 'api', 'ecard', 'fleet', 'updates', 'softSam', 'log', 'screens', 'library', 'pinpad']);
   const terminalId = local !== undefined && root['terminalId'] === undefined
     ? local.terminalId
     : c.str(root['terminalId'], 'terminalId', /^[A-Za-z0-9._-]{1,64}$/, 'must be 1..64 of A-Z a-z 0-9 . _ -');
@@ -268,6 +270,16 @@ export function parseTerminalConfig(json: unknown, local?: LocalConfigContext): 
     return v === true;
   };
   const screens = { kiosk: flag(screensIn['kiosk'], 'screens.kiosk'), desk: flag(screensIn['desk'], 'screens.desk') };
+  let pinpad: TerminalConfig['pinpad'];
+  if (root['pinpad'] !== undefined) {
+    const o = c.obj(root['pinpad'], 'pinpad', ['link', 'path', 'baudRate', 'timeoutSeconds']);
+    pinpad = {
+      link: c.oneOf(o['link'], 'pinpad.link', ['serial'] as const),
+      path: c.str(o['path'], 'pinpad.path'),
+      baudRate: o['baudRate'] === undefined ? 9600 : c.int(o['baudRate'], 'pinpad.baudRate', 1200, 921600),
+      timeoutSeconds: o['timeoutSeconds'] === undefined ? 60 : c.int(o['timeoutSeconds'], 'pinpad.timeoutSeconds', 5, 300),
+    };
+  }
   const libraryIn = root['library'] === undefined ? undefined : c.obj(root['library'], 'library', ['scanners']);
   const library = libraryIn === undefined ? undefined : {
     scanners: libraryIn['scanners'] === undefined ? [] : c.arr(libraryIn['scanners'], 'library.scanners').map((sc, i): ScannerConfig => {
@@ -295,6 +307,7 @@ export function parseTerminalConfig(json: unknown, local?: LocalConfigContext): 
     ...(updates === undefined ? {} : { updates }),
     ...(softSam === undefined ? {} : { softSam }),
     screens,
+    ...(pinpad === undefined ? {} : { pinpad }),
     ...(library === undefined ? {} : { library }),
     pinned: local !== undefined && readers.length > 0 ? ['readers'] : [],
     log: {

@@ -37,7 +37,7 @@ import type { Keystore } from '../agent/keystore.ts';
 import type { JobRunner } from '../agent/job-runner.ts';
 import type { SoftSam } from '../agent/soft-sam.ts';
 import { openScanners, serialportScannerOpener, type SerialScannerOpener } from './scanners.ts';
-import { VenueGate, httpVenueServerLink } from '../services/venue.ts';
+import { openSerialPinPad, PinEntry, type PinPad } from '../pinpad/index.ts';
 import { enrolledLogin } from '../login/service.ts';
 import { LibraryService } from '../services/library.ts';
 import { BarcodeScans } from '../services/library-barcodes.ts';
@@ -49,6 +49,8 @@ export interface RuntimeDeps {
   readonly transportFactory?: TransportFactory;
   readonly hidOpener?: HidOpener;
   readonly serialScannerOpener?: SerialScannerOpener;
+  /** Opens the PIN pad of `pinpad` (default: serial line driver over `serialport`). */
+  readonly pinpadOpener?: (path: string, baudRate: number) => Promise<PinPad>;
   /** Overrides `api.token` (e.g. from ONECARD_API_TOKEN). */
   readonly token?: string;
   /** Human name of the terminal (from the enrolment), logged beside the id. */
@@ -219,6 +221,12 @@ export async function startRuntime(cfg: TerminalConfig, deps: RuntimeDeps): Prom
     if (ecard !== undefined && cfg.ecard !== undefined && cfg.ecard.scanners.length > 0) {
       closers.push(await openScanners(cfg.ecard.scanners, { verifier: ecard, scans, logger, hidOpener: deps.hidOpener ?? nodeHidOpener, serialOpener: deps.serialScannerOpener ?? serialportScannerOpener }));
     }
+    let pinpad: PinEntry | undefined;
+    if (cfg.pinpad !== undefined) {
+      const pad = await (deps.pinpadOpener ?? ((path, baud) => openSerialPinPad(path, baud, logger)))(cfg.pinpad.path, cfg.pinpad.baudRate);
+      closers.push(() => pad.close());
+      pinpad = new PinEntry(pad, { timeoutMs: cfg.pinpad.timeoutSeconds * 1000 });
+    }
     let agent: FleetAgent | undefined;
     const journaled = journaledServices({ outbox, services: () => current.services, journaled: () => agent?.notifyPending(), logger, clock: () => clock.now() });
     const services = ca === undefined ? journaled : ca.staleHotlistGuard(journaled, { maxStaleSeconds: () => liveSettings?.hotlist.maxStaleSeconds, checkedAt: () => freshness?.checkedAt, now: () => clock.now() });
@@ -235,25 +243,6 @@ export async function startRuntime(cfg: TerminalConfig, deps: RuntimeDeps): Prom
       const device = sc.link === 'hid' ? await (deps.hidOpener ?? nodeHidOpener)(sc.path) : await (deps.serialScannerOpener ?? serialportScannerOpener)(sc.path, sc.baudRate ?? 9600);
       closers.push(async () => { await device.close(); });
       barcodes?.attach(device, sc.link === 'hid' ? createWedgeDecoder(sc.reportId === undefined ? {} : { reportId: sc.reportId }) : createSerialLineDecoder(), `${sc.link}:${sc.path}`);
-    }
-    // Venue gate (fleet members: the venues section of the fleet configuration, live); its ledger and snapshot in DIR/venue.
-    let venueRules: () => TerminalConfigDocument['venues'] = () => undefined;
-    const venue = fleet === undefined ? undefined : await VenueGate.open({
-      rules: () => venueRules(), dir: join(fleet.dataDir, 'venue'), outbox, journaled: () => agent?.notifyPending(), clock: () => clock.now(), logger,
-      hotlistStale: () => {
-        const max = liveSettings?.hotlist.maxStaleSeconds;
-        const at = freshness?.checkedAt;
-        return max !== undefined && (at === undefined || clock.now() - at > max * 1000);
-      },
-      ...(identity === undefined ? {} : { server: httpVenueServerLink({ serverUrl: identity.serverUrl, terminalId: identity.terminalId, password: identity.mqtt.password }) }),
-    });
-    if (venue !== undefined) {
-      closers.push(() => venue.close());
-      // A gate's e-card scanner admits by itself: every verified code is a venue decision.
-      scans.on('scan', (r: { ok: boolean; identity?: { holderRef: string; maskedId: string } }) => {
-        if (!r.ok || r.identity === undefined || venueRules() === undefined) return;
-        venue.enterEcard(r.identity).then((d) => scans.emit('venue', d), (e: unknown) => logger.warn({ code: (e as { code?: unknown }).code }, 'venue decision failed'));
-      });
     }
     const token = deps.token ?? cfg.api.token;
     const api = await buildLocalApi({
@@ -272,7 +261,7 @@ export async function startRuntime(cfg: TerminalConfig, deps: RuntimeDeps): Prom
       ...(ecard === undefined ? {} : { ecard }),
       ...(cfg.deviceNumber === undefined ? {} : { deviceNumber: cfg.deviceNumber }),
       screens: { pages: SCREEN_PAGES.filter((p) => cfg.screens?.[p] === true) },
-      ...(venue === undefined ? {} : { venue }),
+      ...(pinpad === undefined ? {} : { pinpad }),
       ...(library === undefined ? {} : { library: { service: library, ...(barcodes === undefined ? {} : { barcodes }) } }),
       ...(identity === undefined ? {} : { checkStaff: fleetStaffChecker({ serverUrl: identity.serverUrl, terminalId: identity.terminalId, password: identity.mqtt.password }) }),
       ...(identity === undefined ? {} : { login: enrolledLogin(identity) }),
@@ -280,10 +269,11 @@ export async function startRuntime(cfg: TerminalConfig, deps: RuntimeDeps): Prom
         reportLoss: async ({ cardNumber, staffId }: { cardNumber: string; staffId?: string }) => {
           // The kiosk's loss report: a transaction the fleet applies to the hotlist (server ingest).
           // Taken at the desk, it names the signed-in member of staff (the server audits it).
-          await outbox.append({ type: 'card.loss-report', body: { cardNumber, pinVerified: true, reason: 'lost', ...(staffId === undefined ? {} : { staffId }) }, class: 'transaction' });
+          const r = await outbox.append({ type: 'card.loss-report', body: { cardNumber, pinVerified: true, reason: 'lost', ...(staffId === undefined ? {} : { staffId }) }, class: 'transaction' });
           agent?.notifyPending();
-          return { online: agent?.state.kind === 'online' };
+          return { online: agent?.state.kind === 'online', ...(r.status === 'written' ? { seq: r.record.seq } : {}) };
         },
+        deliveredSeq: () => outbox.stats().ackedSeq,
         cancelLoss: async ({ cardNumber, staffId }: { cardNumber: string; staffId?: string }) => {
           // The desk's 解挂: the fleet takes the card off the hotlist; only that the ID matched travels.
           await outbox.append({ type: 'card.loss-cancel', body: { cardNumber, idChecked: true, ...(staffId === undefined ? {} : { staffId }) }, class: 'transaction' });
@@ -317,7 +307,6 @@ export async function startRuntime(cfg: TerminalConfig, deps: RuntimeDeps): Prom
       requestRestart: deps.requestRestart,
     });
     libraryDocument = () => applier?.document?.library;
-    venueRules = () => applier?.document?.venues;
     const applyFleetConfig = (doc: TerminalConfigDocument, pointer: ConfigPointerValue): Promise<readonly ConfigFieldEffectMessage[]> => {
       const run = applyChain.then(async () => {
         if (applier === undefined) throw new TerminalError('TERM_ERR_CONFIG_APPLY', 'not a fleet member (no fleet section)', { field: 'fleet' });
@@ -381,20 +370,6 @@ export async function startRuntime(cfg: TerminalConfig, deps: RuntimeDeps): Prom
       agent = a;
       closers.push(() => a.stop());
       a.start();
-      if (venue !== undefined) {
-        venue.start();
-        // Reconcile on every (re)connect: fetch the venue snapshot as soon as the fleet link is up.
-        let stopped = false;
-        closers.push(() => { stopped = true; });
-        void (async () => {
-          while (!stopped) {
-            await a.waitFor(() => stopped || a.state.kind === 'online');
-            if (stopped) return;
-            await venue.sync();
-            await a.waitFor(() => stopped || a.state.kind !== 'online');
-          }
-        })();
-      }
       if (updater !== undefined) {
         const online = (): Promise<void> => a.waitFor(() => a.state.kind === 'online');
         updateSettled = fm.settleUpdateAtStart(updater, (id, m) => a.reportJob(id, m), online).catch((err: unknown) => {

@@ -51,6 +51,30 @@ const T = {
   },
 };
 
+// PIN pad device (where the box has one): the PIN is typed on the pad, never on this page.
+Object.assign(T.zh, {
+  padVerify: '请在密码键盘上输入社保卡密码', padOld: '请在密码键盘上输入当前密码', padNew: '请在密码键盘上输入新密码', padAgain: '请在密码键盘上再次输入新密码', padLoss: '请在密码键盘上输入密码以确认挂失',
+  padHint: '请用屏幕下方的密码键盘输入，输入完成后按键盘上的“确认”键。密码不会显示在屏幕上。', padWaiting: '正在等待密码键盘……',
+});
+Object.assign(T.en, {
+  padVerify: 'Enter your card PIN on the PIN pad', padOld: 'Enter your current PIN on the PIN pad', padNew: 'Enter a new PIN on the PIN pad', padAgain: 'Enter the new PIN again on the PIN pad', padLoss: 'Enter your PIN on the PIN pad to confirm the loss report',
+  padHint: 'Use the PIN pad below the screen and press its Enter key when done. The PIN is never shown on the screen.', padWaiting: 'Waiting for the PIN pad…',
+});
+
+// A loss report kept in the outbox while the service centre cannot be reached, confirmed once sent.
+Object.assign(T.zh, { lossSent: '网络已恢复，挂失已发送到服务中心，此卡将在所有终端停止使用。' });
+Object.assign(T.en, { lossSent: 'The network is back: the loss report has reached the service centre. This card will be refused at every terminal.' });
+
+// Electronic social security card (QR code shown on the holder's phone, read by the kiosk's scanner).
+Object.assign(T.zh, {
+  ecardHint: '也可以在扫码窗口出示电子社保卡二维码。', ecardTitle: '电子社保卡信息', region: '参保地区', validUntil: '二维码有效至',
+  ecardServices: '无需实体卡即可办理', ecardInfoService: '查看基本信息（已脱敏显示）', ecardCardOnly: '修改密码、挂失和交通余额需要插入实体社保卡。',
+});
+Object.assign(T.en, {
+  ecardHint: 'You can also show the QR code of your electronic card at the scanner.', ecardTitle: 'Electronic card information', region: 'Insured region', validUntil: 'QR code valid until',
+  ecardServices: 'Services without the physical card', ecardInfoService: 'View your basic information (masked)', ecardCardOnly: 'Changing the PIN, reporting the card lost and the transit balance need the physical card.',
+});
+
 // Transit purse enquiry (no PIN needed: the purse is read, not changed).
 Object.assign(T.zh, {
   transitTitle: '交通余额与最近乘车记录', balance: '余额', fares: '最近交易', noFares: '卡内暂无交易记录。', when: '时间', kind: '类型', amount: '金额',
@@ -66,12 +90,18 @@ let lang = 'zh';
 let current = { fn: welcome, args: [] };
 /** Personal data of the card in the reader (after the read), else null. */
 let card = null;
+/** The verified e-card identity (masked by the platform) while its screen is shown, else null. */
+let ecard = null;
 /** PIN digits being entered. */
 let pin = [];
 let shuffle = true;
 let readerOk = true;
 let cardIn = false;
 let outOfService = false;
+/** `{connected}` when the box takes PINs on a PIN pad device (GET /v1/pinpad), else null. */
+let pinpad = null;
+/** The PIN pad entry shown: what it is for and how many digits are on the pad (never which). */
+let padEntry = { purpose: 'verify', count: 0 };
 const psamSlots = new Set();
 let idleTimer;
 let screenTimer;
@@ -126,7 +156,9 @@ function armIdle() {
 
 /** Forgets every personal datum and PIN digit and empties the screen. */
 function wipe() {
+  deliveryWatch++;
   card = null;
+  ecard = null;
   login.wipe();
   pin.fill('');
   pin = [];
@@ -145,6 +177,7 @@ function welcome() {
     h('h1', {}, t().welcome),
     h('p', { class: 'lead' }, t().insert),
     h('div', { class: 'card-slot', 'aria-hidden': 'true' }),
+    h('p', { class: 'hint' }, t().ecardHint),
     h('p', { class: readerOk ? 'status ok' : 'status bad', role: 'status' }, readerOk ? t().readerOk : t().readerDown),
     h('div', { class: 'actions' }, login.entry()),
   ];
@@ -207,7 +240,92 @@ function pinScreen(purpose, triesLeft, problem) {
     h('p', { class: 'hint' }, t().pinPrivacy),
     h('div', { class: 'actions' },
       button(shuffle ? t().shuffled : t().ordered, () => { shuffle = !shuffle; show(pinScreen, purpose, triesLeft, problem); }, { 'aria-pressed': String(shuffle), 'aria-label': t().shuffleLabel, id: 'shuffle' }),
-      button(t().cancel, () => { pin = []; card === null ? finish() : show(card.verified ? services : info); })),
+      button(t().cancel, () => { pin = []; if (card === null) finish(); else show(card.verified ? services : info); })),
+  ];
+}
+
+/** PIN entry on the PIN pad device: the page shows only the count of digits the pad reports. */
+function padScreen(purpose, triesLeft, problem) {
+  const title = { verify: t().padVerify, old: t().padOld, new: t().padNew, again: t().padAgain, loss: t().padLoss }[padEntry.purpose ?? purpose];
+  return [
+    h('h1', {}, title),
+    problem === undefined ? null : h('p', { class: 'problem', role: 'alert' }, problem),
+    triesLeft === undefined ? null : h('p', { class: 'tries', id: 'tries' }, t().triesLeft(triesLeft)),
+    h('div', { class: 'dots', id: 'pin-dots', 'aria-hidden': 'true' }, Array.from({ length: Math.max(6, padEntry.count) }, (_, i) => h('span', { class: i < padEntry.count ? 'dot on' : 'dot' }))),
+    h('p', { class: 'count', id: 'pin-count', 'aria-live': 'polite' }, t().entered(padEntry.count)),
+    h('div', { class: 'pinpad-device', 'aria-hidden': 'true' }),
+    h('p', { class: 'hint' }, t().padHint),
+    h('div', { class: 'actions' }, button(t().cancel, () => { void call('/v1/pinpad/cancel', {}).catch(() => undefined); }, { id: 'pad-cancel' })),
+  ];
+}
+
+/** Redraws the digit count of the PIN pad screen in place (focus stays where it is). */
+function padProgress(m) {
+  const purposeChanged = m.purpose !== padEntry.purpose;
+  padEntry = { purpose: m.purpose, count: m.state === 'key' ? m.count : 0 };
+  if (current.fn !== padScreen) return;
+  armIdle(); // a key on the pad is activity too
+  if (purposeChanged) return show(padScreen, ...current.args.map((a, i) => (i === 2 ? undefined : a)));
+  const dots = document.getElementById('pin-dots');
+  const count = document.getElementById('pin-count');
+  if (dots !== null) dots.replaceChildren(...Array.from({ length: Math.max(6, padEntry.count) }, (_, i) => h('span', { class: i < padEntry.count ? 'dot on' : 'dot' })));
+  if (count !== null) count.textContent = t().entered(padEntry.count);
+}
+
+/**
+ * A PIN flow on the PIN pad: `purpose` 'verify', 'change' (current, new, again: all on the pad)
+ * or 'loss'. The route answers once the holder pressed Enter on the pad (or cancelled).
+ */
+async function padFlow(purpose, problem) {
+  let tries;
+  try {
+    const st = await call('/v1/card/pin');
+    if (st.locked) return show(failure, 'TERM_ERR_PIN_LOCKED', {});
+    tries = st.triesLeft;
+  } catch (e) {
+    return show(failure, e.code, e.details);
+  }
+  if (card === null) return;
+  const first = purpose === 'change' ? 'old' : purpose;
+  padEntry = { purpose: first, count: 0 };
+  show(padScreen, first, tries, problem);
+  try {
+    if (purpose === 'verify') {
+      await call('/v1/card/pinpad/verify', {});
+      if (card === null) return;
+      card.verified = true;
+      say(t().services);
+      return show(services);
+    }
+    if (purpose === 'change') {
+      await call('/v1/card/pinpad/change', {});
+      return card === null ? undefined : show(result, 'pinChanged');
+    }
+    const r = await call('/v1/card/pinpad/loss-report', {});
+    return card === null ? undefined : lossDone(r);
+  } catch (e) {
+    if (card === null || !cardIn) return; // the card left: the page is already wiped
+    if (e.code === 'TERM_ERR_PIN_WRONG' || e.code === 'TERM_ERR_PIN_MISMATCH') return padFlow(purpose, errorMessage(e.code, lang, e.details));
+    if (e.code === 'TERM_ERR_PINPAD_CANCELLED') return show(card.verified ? services : info);
+    return show(failure, e.code, e.details);
+  }
+}
+
+/** The e-card holder's masked information and what they can do here without the physical card. */
+function ecardScreen() {
+  const e = ecard;
+  const time = (iso) => iso.replace('T', ' ').slice(0, 19);
+  return [
+    h('h1', {}, t().ecardTitle),
+    h('dl', { class: 'fields' },
+      field(t().name, e.maskedName),
+      field(t().ssn, e.maskedId),
+      field(t().region, e.region),
+      field(t().validUntil, time(e.expiresAt))),
+    h('h2', {}, t().ecardServices),
+    h('ul', { class: 'ecard-services', id: 'ecard-services' }, h('li', {}, t().ecardInfoService)),
+    h('p', { class: 'hint' }, t().ecardCardOnly),
+    h('div', { class: 'actions' }, button(t().done, finish, { class: 'btn primary' })),
   ];
 }
 
@@ -278,6 +396,34 @@ function lossConfirm() {
   ];
 }
 
+/** Bumped by every wipe: a delivery watch of an earlier screen stops. */
+let deliveryWatch = 0;
+
+/**
+ * The loss report's result. Queued offline (`online: false`), the screen says so and then asks
+ * the terminal every 2 s whether the outbox has sent it (`delivery`), until the screen changes.
+ */
+function lossDone(r) {
+  show(result, r.online ? 'lossOnline' : 'lossQueued');
+  if (r.online || typeof r.delivery !== 'string') return;
+  const watch = ++deliveryWatch;
+  const tick = async () => {
+    if (watch !== deliveryWatch) return;
+    try {
+      const d = await call(`/v1/outbox/delivered?delivery=${encodeURIComponent(r.delivery)}`);
+      if (watch !== deliveryWatch) return;
+      if (d.delivered) {
+        say(t().lossSent);
+        return show(result, 'lossSent');
+      }
+    } catch {
+      /* asked again below */
+    }
+    setTimeout(tick, 2000);
+  };
+  setTimeout(tick, 2000);
+}
+
 /** A message with one way on: finish (the card comes back). */
 function result(key) {
   return [h('h1', {}, t()[key]), h('div', { class: 'actions' }, button(t().done, finish, { class: 'btn primary' }))];
@@ -301,8 +447,9 @@ function notice(key) {
   return [h('h1', {}, t()[key])];
 }
 
-function outOfServiceScreen() {
-  return [h('h1', {}, t().out), h('p', { class: 'lead' }, t().outHint)];
+/** Out of service: the page session ended, or (`reason` 'reader') the card reader is gone. */
+function outOfServiceScreen(reason) {
+  return [h('h1', {}, t().out), h('p', { class: 'lead', role: 'status' }, reason === 'reader' ? t().readerDown : t().outHint)];
 }
 
 // ---- flows ----
@@ -322,6 +469,11 @@ async function readCard() {
 
 async function enterPin(purpose, problem) {
   pin = [];
+  // With a PIN pad the PIN flows run on the device: the page never holds a digit.
+  if (pinpad !== null && (purpose === 'verify' || purpose === 'old' || purpose === 'loss')) {
+    if (!pinpad.connected) return show(failure, 'TERM_ERR_PINPAD_UNAVAILABLE', {});
+    return padFlow(purpose === 'old' ? 'change' : purpose, problem);
+  }
   let tries;
   if (purpose === 'verify' || purpose === 'old' || purpose === 'loss') {
     try {
@@ -368,7 +520,7 @@ async function submitPin(purpose) {
     }
     if (purpose === 'loss') {
       const r = await call('/v1/card/loss-report', { pin: entered });
-      return show(result, r.online ? 'lossOnline' : 'lossQueued');
+      return lossDone(r);
     }
   } catch (e) {
     if (card !== null) card.flow = undefined;
@@ -394,6 +546,7 @@ function onEvent(m) {
       for (const s of r.slots ?? []) if (s.role === 'psam') psamSlots.add(`${r.readerId}/${s.slot}`);
       cardIn = (r.slots ?? []).some((s) => s.role === 'user' && s.present);
     }
+    if (!readerOk) return show(outOfServiceScreen, 'reader');
     if (cardIn && current.fn === welcome) return readCard();
     return show(current.fn, ...current.args);
   }
@@ -401,8 +554,17 @@ function onEvent(m) {
   if (m.type === 'card-inserted') {
     cardIn = true;
     if (login.onEvent(m)) return;
-    if (current.fn === welcome || current.fn === notice) readCard();
+    if (current.fn === ecardScreen) wipe();
+    if (current.fn === welcome || current.fn === notice || current.fn === ecardScreen) readCard();
     return;
+  }
+  if (m.type === 'ecard') {
+    // A scanned code counts only between card flows: it never interrupts a card in use.
+    if (cardIn || outOfService || !(current.fn === welcome || current.fn === notice || current.fn === ecardScreen || (current.fn === failure && ecard === null && card === null))) return;
+    wipe();
+    if (!m.ok) return show(failure, m.error?.code ?? 'TERM_ERR_ECARD_FORMAT', {});
+    ecard = m.identity;
+    return show(ecardScreen);
   }
   if (m.type === 'card-removed') {
     cardIn = false;
@@ -412,13 +574,24 @@ function onEvent(m) {
     screenTimer = setTimeout(() => show(welcome), NOTICE_MS);
     return;
   }
+  if (m.type === 'pinpad') return padProgress(m);
   if (m.type === 'reader-status') {
+    const wasOk = readerOk;
     readerOk = m.status === 'ok';
-    if (current.fn === welcome) return show(welcome);
     if (!readerOk) {
+      // Reader lost: nothing personal stays, and the kiosk is out of service until it is back.
       wipe();
-      show(failure, 'TERM_ERR_READER_UNAVAILABLE', {});
+      if (current.fn !== outOfServiceScreen) show(outOfServiceScreen, 'reader');
+      return;
     }
+    if (!wasOk && current.fn === outOfServiceScreen && !outOfService) {
+      // Reader back: start afresh. Reloading gives a new page state (no variable of the old one
+      // survives), a new WebSocket and a new card session on the terminal.
+      wipe();
+      location.replace(location.pathname);
+      return;
+    }
+    if (current.fn === welcome) show(welcome);
   }
 }
 
@@ -450,3 +623,4 @@ document.addEventListener('keydown', (e) => {
 
 show(welcome);
 openEvents(onEvent, onClosed);
+call('/v1/pinpad').then((p) => { pinpad = p.present ? { connected: p.connected } : null; }, () => undefined);
