@@ -5,6 +5,7 @@
 import { h, replace, section, table, badge, timeEl, field } from '../dom.js';
 import { fleet, onFleet, onlineCount } from '../live.js';
 import { lineChart, minuteBars } from '../charts.js';
+import { venuesLine } from './venues-line.js';
 
 const MAX_ROWS = 500;
 
@@ -46,6 +47,7 @@ export async function render(main) {
       section('Online terminals', onlineChart),
       section('Records ingested per minute', eventsChart)),
     h('div', { class: 'grid2' }, section('By group', groups), section('Live activity', activity)),
+    section('Venues', venuesLine()),
     section('Terminals', filters, count, list));
 
   function drawGroupOptions() {
