@@ -18,13 +18,11 @@
  * plus the server's own descriptors): sizes are capped to what fits and the cap is reported.
  * `BENCH_PROFILE=DIR` writes CPU profiles of the server and of the terminals for each push phase.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { startServer, type RunningServer } from '../server/src/server.ts';
@@ -35,7 +33,8 @@ import { EXAMPLE_TERMINAL_CONFIG } from '../protocol/src/fleet/index.ts';
 import type { BenchRow } from './lib/measure.ts';
 import { asciiChart, mdTable } from './lib/report.ts';
 import { startProfile, stopProfile } from './lib/profile.ts';
-import type { TerminalCredentials, WorkerCommand, WorkerReply } from './fleet-worker.ts';
+import type { TerminalCredentials } from './fleet-worker.ts';
+import { FleetChild } from './lib/fleet-child.ts';
 
 const ADMIN = `bench-fleet-admin-${process.pid}-0123456789`;
 const PUSH_BUDGET_MS = 3_000;
@@ -55,35 +54,6 @@ const gc = runInNewContext('gc') as () => void;
 function settledRss(): number {
   for (let i = 0; i < 3; i++) gc();
   return process.memoryUsage().rss;
-}
-
-class Worker {
-  readonly #child: ChildProcess;
-  #waiters: ((r: WorkerReply) => void)[] = [];
-
-  constructor() {
-    const script = fileURLToPath(new URL('./fleet-worker.ts', import.meta.url));
-    // `ulimit -n` is inherited: raise the soft limit to the hard one for the child.
-    const cmd = `ulimit -n "$(ulimit -Hn)" 2>/dev/null; exec "${process.execPath}" --max-old-space-size=4096 --import tsx "${script}"`;
-    this.#child = spawn('/bin/sh', ['-c', cmd], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], env: { ...process.env, ONECARD_FLEET_WORKER: '1' } });
-    this.#child.on('message', (m: WorkerReply) => this.#waiters.shift()?.(m));
-  }
-
-  next(): Promise<WorkerReply> {
-    return new Promise((resolve) => this.#waiters.push(resolve));
-  }
-
-  async call(c: WorkerCommand): Promise<WorkerReply & { ok: true }> {
-    const p = this.next();
-    this.#child.send(c);
-    const r = await p;
-    if (!r.ok) throw new Error(`worker ${c.cmd}: ${r.error}`);
-    return r as WorkerReply & { ok: true };
-  }
-
-  kill(): void {
-    if (this.#child.exitCode === null) this.#child.kill('SIGKILL');
-  }
 }
 
 function fdLimits(): { soft: number; hard: number } {
@@ -126,7 +96,7 @@ export default async function fleetServerBench(): Promise<BenchRow[]> {
   const steps: Step[] = [];
   const dir = mkdtempSync(join(tmpdir(), 'onecard-bench-fleet-'));
   let server: RunningServer | undefined;
-  const worker = new Worker();
+  const worker = new FleetChild();
   try {
     server = await startServer({
       config: { ...CONFIG_DEFAULTS, dataDir: dir, httpPort: 0, mqttPort: 0, logLevel: 'error', authRateLimitPerMinute: 10_000_000, httpMaxConnections: 256, mqttMaxPerAddress: 100_000, mqttMaxPending: 2_000, mqttMaxPendingPerAddress: 2_000 },
@@ -190,6 +160,7 @@ export default async function fleetServerBench(): Promise<BenchRow[]> {
       });
     };
 
+    let pushProfile: { n: number; server: string; terminals: string } | undefined;
     const rss0 = settledRss();
     let connected = 0;
     for (const [k, n] of sizes.entries()) {
@@ -200,6 +171,10 @@ export default async function fleetServerBench(): Promise<BenchRow[]> {
       const c0 = performance.now();
       while (births - before < n - connected - Number(conn['failed']) && performance.now() - c0 < 60_000) await new Promise((r) => setTimeout(r, 20));
       const connectMs = conn.ms + (performance.now() - c0);
+      if (Number(conn['failed']) > 0) {
+        const metrics = await (await fetch(`${server.httpUrl}/metrics`, { headers: auth })).text();
+        log(`size ${n}: ${String(conn['failed'])} connects failed; ${metrics.split('\n').filter((l) => /^onecard_mqtt_refused_total/.test(l)).join('; ') || 'no refusal counted by the server'}`);
+      }
       // The new group gets the current version (setup, not timed), so all n hold the document.
       await api('PUT', `/api/v1/groups/bench-${k}/config`, { configId: 'bench' }, 200);
       await appliedAll(version, n, 120_000);
@@ -208,18 +183,22 @@ export default async function fleetServerBench(): Promise<BenchRow[]> {
 
       // Push: a new version of the document all n terminals have.
       log(`size ${n}: pushing configuration`);
-      if (n === max || n === JUDGED_AT) {
-        await worker.call({ cmd: 'profile-start' });
-        await startProfile();
+      // The push at the judged size is always profiled (server and terminals): the report shows
+      // what bounds it.
+      const profiled = n === JUDGED_AT || (n === max && !sizes.includes(JUDGED_AT));
+      if (profiled) {
+        await worker.call({ cmd: 'profile-start', always: true });
+        await startProfile(true);
       }
       const t0 = performance.now();
       const put = await api('PUT', '/api/v1/configs/bench', { document: doc(k + 1), expectedVersion: version }, 200);
       version = Number(put.json['version']);
       const complete = await appliedAll(version, n, 120_000);
       const pushMs = performance.now() - t0;
-      if (n === max || n === JUDGED_AT) {
-        await stopProfile(`fleet-server-push-${n}`);
-        await worker.call({ cmd: 'profile-stop', name: `fleet-worker-push-${n}` });
+      if (profiled) {
+        const serverProfile = await stopProfile(`fleet-server-push-${n}`, 12);
+        const terminalsProfile = String((await worker.call({ cmd: 'profile-stop', name: `fleet-worker-push-${n}` }))['summary']);
+        pushProfile = { n, server: serverProfile ?? '', terminals: terminalsProfile };
       }
 
       // Loss report: one new card, until every connected terminal refuses it.
@@ -257,7 +236,23 @@ export default async function fleetServerBench(): Promise<BenchRow[]> {
       figure: steps.map((s) => s.n).join(' / '),
       budget: { key: 'growth', part: 'one server', pass: curveDone && wanted.length >= 4 ? true : undefined },
       note: `${capped.length === 0 ? 'every size reached' : `${capped.map((s) => `${s.wanted} capped at ${s.n}`).join(', ')}: one process holds at most ${fds.hard} descriptors here (hard limit, not raisable without CAP_SYS_RESOURCE), the server needs one per terminal plus its own`}`,
-      block: growthBlock(steps, fds.hard),
+      block: growthBlock(steps, fds.hard) + (pushProfile === undefined ? '' : [
+        '',
+        '',
+        `#### Where the push to ${pushProfile.n} terminals spends its time (CPU profiles of that phase, self time; \`(idle)\` = waiting)`,
+        '',
+        'Server process (Fastify + aedes + SQLite):',
+        '',
+        '```',
+        pushProfile.server,
+        '```',
+        '',
+        'Simulated terminals (child process):',
+        '',
+        '```',
+        pushProfile.terminals,
+        '```',
+      ].join('\n')),
     });
     rows.push({ name: 'machine', note: `${cpus().length} cores, load average ${loadavg().map((x) => x.toFixed(1)).join(' / ')} at the end (other processes share the cores); terminals in a child process` });
     log('closing');

@@ -19,7 +19,7 @@ export type WorkerCommand =
   | { readonly cmd: 'burst'; readonly recordsPerTerminal: number; readonly terminals: number; readonly timeoutMs: number }
   | { readonly cmd: 'relay'; readonly url: string; readonly publishers: number; readonly messages: number; readonly payload: string }
   | { readonly cmd: 'stats' }
-  | { readonly cmd: 'profile-start' }
+  | { readonly cmd: 'profile-start'; readonly always?: boolean }
   | { readonly cmd: 'profile-stop'; readonly name: string }
   | { readonly cmd: 'close' };
 
@@ -116,11 +116,10 @@ async function handle(m: WorkerCommand): Promise<WorkerReply> {
       return { ok: true, cmd: m.cmd, ms: r.ms, received: r.received };
     }
     case 'profile-start':
-      await startProfile();
+      await startProfile(m.always === true);
       return { ok: true, cmd: m.cmd, ms: 0 };
     case 'profile-stop':
-      await stopProfile(m.name);
-      return { ok: true, cmd: m.cmd, ms: 0 };
+      return { ok: true, cmd: m.cmd, ms: 0, summary: (await stopProfile(m.name, 12)) ?? '' };
     case 'stats':
       return { ok: true, cmd: m.cmd, ms: 0, stats: fleet?.stats() ?? null };
     case 'close':

@@ -17,6 +17,9 @@ import { BUDGETS, type BenchRow, type BudgetKey } from './lib/measure.ts';
 const here = fileURLToPath(new URL('.', import.meta.url));
 const argv = process.argv.slice(2);
 const write = argv.includes('--write');
+// `--registry-cards=N`: cards imported by bench/registry.ts (default 1,000,000; CI-sized runs pass a small N).
+const registryCards = argv.find((a) => a.startsWith('--registry-cards='));
+if (registryCards !== undefined) process.env['BENCH_REGISTRY_CARDS'] = registryCards.slice('--registry-cards='.length);
 const filter = argv.find((a) => !a.startsWith('--'));
 const files = readdirSync(here)
   .filter((f) => f.endsWith('.ts') && f !== basename(fileURLToPath(import.meta.url)) && !f.endsWith('.d.ts'))

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Extra CI suite: the server store conformance suite on PostgreSQL (Debian package). Starts a
 # throw-away cluster (initdb in a temp dir, run as the postgres user when CI runs as root) on a free
-# loopback port, creates a database, runs server/test/store/postgres.test.ts against it
+# loopback port, creates a database, runs server/test/store/postgres.test.ts (and the registry part, registry.test.ts) against it
 # (ONECARD_TEST_PG_URL), then stops the cluster and removes it. Bounded and self-cleaning.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -38,7 +38,7 @@ echo "postgres: cluster on 127.0.0.1:$PGPORT"
 
 export ONECARD_TEST_PG_URL="postgres://postgres@127.0.0.1:$PGPORT/onecard_ci"
 cd server
-OUT=$(timeout 300 npx tap --reporter=terse test/store/postgres.test.ts 2>&1) || { echo "$OUT" >&2; echo "postgres suite FAILED" >&2; exit 1; }
+OUT=$(timeout 300 npx tap --reporter=terse test/store/postgres.test.ts test/store/registry.test.ts 2>&1) || { echo "$OUT" >&2; echo "postgres suite FAILED" >&2; exit 1; }
 echo "$OUT" | tail -n 5
 # The conformance suite must really have run (not skipped for lack of a database).
 if echo "$OUT" | grep -q 'skip: [1-9]'; then echo "$OUT" >&2; echo "postgres suite skipped tests" >&2; exit 1; fi

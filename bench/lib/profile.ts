@@ -17,9 +17,9 @@ interface CpuProfile { nodes: ProfileNode[]; samples: number[]; timeDeltas: numb
 const dir = process.env['BENCH_PROFILE'];
 let session: Session | undefined;
 
-/** Starts a CPU profile of this process when BENCH_PROFILE is set. */
-export async function startProfile(): Promise<void> {
-  if (dir === undefined || dir === '' || session !== undefined) return;
+/** Starts a CPU profile of this process when BENCH_PROFILE is set, or always with `always`. */
+export async function startProfile(always = false): Promise<void> {
+  if ((!always && (dir === undefined || dir === '')) || session !== undefined) return;
   session = new Session();
   session.connect();
   await session.post('Profiler.enable');
@@ -27,16 +27,23 @@ export async function startProfile(): Promise<void> {
   await session.post('Profiler.start');
 }
 
-/** Stops the profile started by {@link startProfile}, writes it as `name` and prints its top functions. */
-export async function stopProfile(name: string, top = 25): Promise<void> {
-  if (session === undefined || dir === undefined) return;
+/**
+ * Stops the profile started by {@link startProfile} and returns the summary of its top functions;
+ * with BENCH_PROFILE set, also writes it as `<dir>/<name>.cpuprofile` and prints the summary.
+ */
+export async function stopProfile(name: string, top = 25): Promise<string | undefined> {
+  if (session === undefined) return undefined;
   const { profile } = (await session.post('Profiler.stop')) as { profile: CpuProfile };
   session.disconnect();
   session = undefined;
-  mkdirSync(dir, { recursive: true });
-  const file = join(dir, `${name}.cpuprofile`);
-  writeFileSync(file, JSON.stringify(profile));
-  process.stderr.write(`profile ${file}\n${summarize(profile, top)}\n`);
+  const text = summarize(profile, top);
+  if (dir !== undefined && dir !== '') {
+    mkdirSync(dir, { recursive: true });
+    const file = join(dir, `${name}.cpuprofile`);
+    writeFileSync(file, JSON.stringify(profile));
+    process.stderr.write(`profile ${file}\n${text}\n`);
+  }
+  return text;
 }
 
 /** Self time per function (and per file) of a CPU profile, largest first. */

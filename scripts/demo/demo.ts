@@ -28,6 +28,8 @@ import { CONFIG_DEFAULTS } from '../../server/src/config.ts';
 import { parseMasterKey, wrapKeySetForImport, type PurseKeyMaterial } from '../../server/src/keys/key-crypto.ts';
 import { CardPool, hostReader, ReaderHand, type HostedReader } from './readers.ts';
 import { enrolledAs, enrolTerminal, errorCode, freePort, newApiToken, runCli, TerminalProcess, writeLocalFile, type ApiAnswer } from './processes.ts';
+import { libraryConfig, libraryLoan, stopDemoLibrary } from './library.ts';
+import { ensureDemoPortal, portalLogin } from './login.ts';
 
 const CARDS = fileURLToPath(new URL('../../simulators/cards/', import.meta.url));
 
@@ -235,6 +237,7 @@ export async function startDemo(o: DemoOptions): Promise<Demo> {
   };
   const stop = async (interrupted = false): Promise<void> => {
     await stopTerminals(interrupted);
+    await stopDemoLibrary().catch(() => undefined);
     for (const r of readers.splice(0)) await r.close().catch(() => undefined);
     if (!serverClosed) {
       serverClosed = true;
@@ -374,6 +377,22 @@ export async function startDemo(o: DemoOptions): Promise<Demo> {
     const z = await read(kiosk, ZHANG);
     at(kiosk, typeof z === 'string' ? `read failed: ${z}` : `card ${z.cardNumber} read: ${maskName(z.name)}, ${z.generation} card (${z.algorithm.toUpperCase()}), PSAM authentication OK`);
 
+    // 08:40 card login to a portal (docs/login.md): the portal's login page shows a code; at the
+    // kiosk the holder types it, inserts the card and enters the PIN; the portal gets an ID token.
+    say('08:40  Zhang San logs in to the social security web hall on his phone: the login page shows a code, he types it at the kiosk, inserts his card and enters his PIN.');
+    try {
+      const portal = await ensureDemoPortal(api, o.dataDir, kiosk.groupId);
+      const got = await portalLogin(server.httpUrl, portal, async (code) => {
+        const r = await withCard(kiosk, ZHANG, () => kiosk.proc.api('POST', '/v1/login/approve', { code, pin: zhangPin }));
+        return r.status === 200 ? { ok: true } : { ok: false, error: errorCode(r) ?? `HTTP ${r.status}` };
+      });
+      at(kiosk, `login code ${got.code} approved: card genuine, PIN verified, assertion signed with the terminal key`);
+      say(`        ${portal.name} received an ID token: ${maskName(String(got.claims['name'] ?? ''))}, acr ${String(got.claims['acr'])}, amr ${JSON.stringify(got.claims['amr'])}, pairwise sub ${String(got.claims['sub']).slice(0, 8)}…`);
+    } catch (e) {
+      notes.push(`portal login: ${e instanceof Error ? e.message : String(e)}`);
+      at(kiosk, `portal login failed: ${e instanceof Error ? e.message : String(e)}`);
+    }
+
     // 09:10 hospital: a 3.00 card, one wrong PIN, then the right one
     say('09:10  Abdurahman registers at the hospital counter.');
     const a = await read(hospital, ABDU);
@@ -416,6 +435,23 @@ export async function startDemo(o: DemoOptions): Promise<Demo> {
     if (lossToRefusalMs !== undefined) say(`        refused at the pharmacy ${lossToRefusalMs} ms after the report`);
     const liAtLibrary = await read(library, LI);
     at(library, typeof liAtLibrary === 'string' ? `read failed: ${liAtLibrary}` : `card ${liAtLibrary.cardNumber} (${maskName(liAtLibrary.name)}) admitted`);
+
+    // 11:30 a library loan over SIP2 (docs/sip2.md): the fleet points the library group at the
+    // library system; Li Si's card is his patron id; the desk lends a book and takes it back.
+    say('11:30  Li Si borrows a book at the library: the gate asks the library system (SIP2) about him, the self-service desk lends it, he returns it.');
+    try {
+      const libDoc = await libraryConfig();
+      let libCfg = await api('POST', '/api/v1/configs', { id: 'library', name: 'library', document: libDoc });
+      if (libCfg.status === 409) libCfg = await api('PUT', '/api/v1/configs/library', { document: libDoc });
+      const libVersion = (libCfg.json as { version?: number } | undefined)?.version;
+      await api('PUT', `/api/v1/groups/${library.groupId}/config`, { configId: 'library' });
+      await until(async () => ((await api('GET', `/api/v1/terminals/${library.terminalId}/config`)).json as { inSync?: boolean; appliedVersion?: number } | undefined)?.appliedVersion === libVersion, 20_000, 100);
+      for (const line of await libraryLoan((path, body) => library.proc.api('POST', path, body), (fn) => withCard(library, LI, fn))) at(library, line);
+    } catch (e) {
+      notes.push(`library loan: ${e instanceof Error ? e.message : String(e)}`);
+      at(library, `library loan failed: ${e instanceof Error ? e.message : String(e)}`);
+    }
+
 
     // 17:40 transit fares
     say('17:40  Rush hour at the transit gates.');

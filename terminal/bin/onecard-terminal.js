@@ -5,8 +5,9 @@
 // start does not pay for loading TypeScript at run time. The first run (or the first after a
 // source change) bundles src/cli/main.ts with the @onecard/* workspace sources it imports — npm
 // packages stay external, dynamic imports stay separate chunks so commands load lazily — and
-// records a SHA-1 of every input; later runs re-hash those inputs and reuse the bundle when they
-// are unchanged. Builds go to a fresh directory that is published by atomically renaming
+// records every input's modification time, size and SHA-1; later runs stat the inputs and reuse
+// the bundle when time and size are unchanged, hashing only a file whose time or size moved (a
+// checkout that rewrote it with the same bytes still reuses the bundle). Builds go to a fresh directory that is published by atomically renaming
 // current.json, so concurrent starts never see a half-written bundle. If esbuild is unavailable or
 // the cache cannot be written, or with ONECARD_TERMINAL_TSX=1, the sources are loaded through tsx.
 import { createHash, randomBytes } from 'node:crypto';
@@ -17,7 +18,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 const pkgRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const entry = join(pkgRoot, 'src/cli/main.ts');
 // Bump when the build options below change, so older bundles are not reused.
-const BUILD_FORMAT = 1;
+const BUILD_FORMAT = 2;
 
 const sha1 = (path) => createHash('sha1').update(readFileSync(path)).digest('hex');
 
@@ -32,7 +33,12 @@ function cachedBuild(cacheRoot, key) {
   if (manifest === null || typeof manifest !== 'object' || manifest.key !== key || typeof manifest.dir !== 'string' || manifest.dir.includes('/')) return undefined;
   if (manifest.inputs === null || typeof manifest.inputs !== 'object') return undefined;
   try {
-    for (const [path, hash] of Object.entries(manifest.inputs)) if (sha1(path) !== hash) return undefined;
+    for (const [path, rec] of Object.entries(manifest.inputs)) {
+      if (rec === null || typeof rec !== 'object') return undefined;
+      const st = statSync(path);
+      if (st.mtimeMs === rec.mtimeMs && st.size === rec.size) continue;
+      if (st.size !== rec.size || sha1(path) !== rec.sha1) return undefined;
+    }
     const main = join(cacheRoot, manifest.dir, 'main.js');
     statSync(main);
     return main;
@@ -70,7 +76,8 @@ async function build(cacheRoot, key) {
   const inputs = {};
   for (const path of Object.keys(result.metafile.inputs)) {
     const abs = resolve(pkgRoot, path);
-    inputs[abs] = sha1(abs);
+    const st = statSync(abs);
+    inputs[abs] = { mtimeMs: st.mtimeMs, size: st.size, sha1: sha1(abs) };
   }
   const tmp = join(cacheRoot, `current.json.${process.pid}.${randomBytes(3).toString('hex')}`);
   writeFileSync(tmp, JSON.stringify({ key, dir, inputs }));

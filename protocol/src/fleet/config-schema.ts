@@ -18,9 +18,9 @@ const Seconds = (min: number, max: number, description: string) => Type.Integer(
 /** One card reader attached to the terminal. */
 export const ReaderConfig = Type.Object({
   id: Type.String({ pattern: '^[a-z0-9][a-z0-9_-]{0,31}$', description: 'local reader name, e.g. `front`, `psam`' }),
-  link: Type.Union([Type.Literal('serial'), Type.Literal('hid')], { description: 'CCID over serial framing, or over USB HID reports' }),
-  /** Serial: tty path such as `/dev/ttyUSB0`; HID: hidraw path such as `/dev/hidraw0`. */
-  path: Type.String({ minLength: 1, maxLength: 256, pattern: '^/dev/[A-Za-z0-9_./-]+$' }),
+  link: Type.Union([Type.Literal('serial'), Type.Literal('hid'), Type.Literal('pcsc')], { description: 'CCID over serial framing, over USB HID reports, or any reader through pcscd (PC/SC)' }),
+  /** Serial: tty path such as `/dev/ttyUSB0`; HID: hidraw path such as `/dev/hidraw0`; PC/SC: reader name or glob (docs/readers.md; `model` is then not used). */
+  path: Type.String({ minLength: 1, maxLength: 256, pattern: '^(/dev/[A-Za-z0-9_./-]+|[^/\\x00-\\x1f][^\\x00-\\x1f]{0,126})$' }),
   // The models a terminal drives: one table, protocol/ccid/reader-models.ts.
   model: Type.Union(TERMINAL_READER_MODEL_KEYS.map((k) => Type.Literal(k)), { description: 'reader model key (protocol/ccid reader-models.ts)' }),
   /** Slot index of the PSAM in this reader, or `null` when the reader has no PSAM. */
@@ -117,6 +117,7 @@ export function validateTerminalConfig(value: unknown): TerminalConfigDocument {
   value.readers.forEach((r, i) => {
     if (seen.has(r.id)) fail(`/readers/${i}/id`, 'duplicate reader id');
     seen.add(r.id);
+    if ((r.link === 'pcsc') === r.path.startsWith('/dev/')) fail(`/readers/${i}/path`, r.link === 'pcsc' ? 'a pcsc reader is named by its PC/SC reader name, not a device path' : `a ${r.link} reader needs a /dev path`);
     if (r.role === 'user' || r.role === 'both') {
       if (user !== undefined) fail(`/readers/${i}/role`, `reader '${user}' already holds the user card`);
       user = r.id;

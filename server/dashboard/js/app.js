@@ -16,8 +16,8 @@ const PAGES = [
   { path: '/config/:id', load: () => import('./pages/config.js'), nav: false, parent: '/config' },
   { path: '/rollouts', label: 'Rollouts', load: () => import('./pages/rollouts.js') },
   { path: '/keys', label: 'Key sets', load: () => import('./pages/keys.js') },
+  { path: '/sharing', label: 'Data sharing', load: () => import('./pages/sharing.js') },
   { path: '/portals', label: 'Portals', load: () => import('./pages/portals.js') },
-  { path: '/staff', label: 'Staff credentials', load: () => import('./pages/staff.js') },
   { path: '/audit', label: 'Audit log', load: () => import('./pages/audit.js') },
   { path: '/tokens', label: 'Admin tokens', load: () => import('./pages/tokens.js'), role: 'admin' },
 ];

@@ -23,6 +23,8 @@ import { decideConnect, decidePublish, decideSubscribe } from '../broker/acl.ts'
 import { ConnectionGuard, type GuardStats } from '../broker/connection-guard.ts';
 import { DEFAULT_BROKER_LIMITS, type BrokerLimits } from '../broker/limits.ts';
 import { ServerError } from '../errors.ts';
+import { groupCommit } from '../jobs/group-commit.ts';
+import type { PresenceUpdate } from '../store/types.ts';
 import { UNSAFE_TEXT_RE } from '../text-safety.ts';
 import { createRedisBrokerBackends, type RedisBrokerBackends } from '../scale/redis.ts';
 import { connectExternalBroker, type ExternalBrokerLink, type ExternalBrokerOptions } from '../scale/external-broker.ts';
@@ -161,12 +163,17 @@ async function brokerPlugin(app: FastifyInstance, opts: BrokerOptions): Promise<
     await uplink.dispatch(kind, terminalId, msg, extra);
   };
 
+  // Births and deaths that arrive together (a fleet connecting) share one commit (jobs/group-commit.ts).
+  const presence = groupCommit(
+    (xs: readonly { id: string; update: PresenceUpdate }[]) => store.updatePresences(xs),
+    (x) => store.updatePresence(x.id, x.update),
+  );
   uplink.handle('birth', async (terminalId, msg) => {
     epochs.set(terminalId, msg.epoch);
-    await store.updatePresence(terminalId, { online: true, epoch: msg.epoch, at: app.ctx.clock.now(), reported: { versions: msg.versions, readers: msg.readers, ...(msg.kind !== undefined ? { kind: msg.kind } : {}) } });
+    await presence({ id: terminalId, update: { online: true, epoch: msg.epoch, at: app.ctx.clock.now(), reported: { versions: msg.versions, readers: msg.readers, ...(msg.kind !== undefined ? { kind: msg.kind } : {}) } } });
   });
   uplink.handle('death', async (terminalId, msg) => {
-    await store.updatePresence(terminalId, { online: false, epoch: msg.epoch, at: app.ctx.clock.now() });
+    await presence({ id: terminalId, update: { online: false, epoch: msg.epoch, at: app.ctx.clock.now() } });
   });
 
   if (opts.external !== undefined) {

@@ -41,7 +41,15 @@ async function registryPlugin(app: FastifyInstance, opts: RegistryPluginOptions)
   const { store, clock } = app.ctx;
   const service = opts.masterKey === undefined ? undefined
     : new RegistryService({ store: store.registry, cipher: new PiiCipher(opts.masterKey), regions: opts.regions ?? regionCodes(), clock });
-  if (service !== undefined) app.decorate('cardRegistry', service);
+  if (service !== undefined) {
+    app.decorate('cardRegistry', service);
+    // A crash between a terminal record's commit and the registry following it leaves them apart: mend at start-up.
+    app.addHook('onReady', async () => {
+      const r = await service.reconcile();
+      if (r.followed.length + r.restored.length > 0) app.log.warn({ followed: r.followed.length, restored: r.restored.length }, 'registry and hotlist reconciled at start-up');
+      if (r.hotlistVersion !== null) app.fleet.emit('hotlist-changed', r.hotlistVersion);
+    });
+  }
   const need = (): RegistryService => {
     if (service === undefined) throw new ServerError('SRV_ERR_REGISTRY_NO_MASTER_KEY');
     return service;

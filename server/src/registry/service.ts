@@ -287,6 +287,30 @@ export class RegistryService {
     return version;
   }
 
+  /**
+   * Brings registry and hotlist back in line (run at start-up): a usable card that is listed
+   * follows as reported lost, a reported-lost card that is not listed follows as loss-cancelled
+   * (a terminal's record committed, the registry had not followed yet); a replaced or cancelled
+   * card missing from the hotlist is listed again. Registry changes themselves never disagree
+   * (they write the hotlist in their own commit). Returns what it did and the new hotlist version.
+   */
+  async reconcile(): Promise<{ followed: string[]; restored: string[]; hotlistVersion: number | null }> {
+    const at = this.#clock.now();
+    const out = { followed: [] as string[], restored: [] as string[], hotlistVersion: null as number | null };
+    for (const { card: c, listed } of await this.store.hotlistDisagreements([...HOTLISTED_STATUSES])) {
+      const s = step({ status: c.status, replacedBy: c.replacedBy }, { type: listed ? 'report-loss' : 'cancel-loss' });
+      if (s.ok && s.changed) {
+        await this.store.followHotlist([{ cardNumber: c.cardNumber, from: c.status, to: s.state.status, replacedBy: s.state.replacedBy, action: listed ? 'report-loss' : 'cancel-loss', actor: 'registry:reconcile', at, details: { hotlist: listed ? 'listed' : 'not-listed' } }]);
+        out.followed.push(c.cardNumber);
+      } else {
+        const r = await this.store.transition([{ cardNumber: c.cardNumber, from: c.status, to: c.status, replacedBy: c.replacedBy, action: 'hotlist-restored', actor: 'registry:reconcile', at, details: {} }], HOTLISTED_STATUSES);
+        if (r.hotlistVersion !== null) out.hotlistVersion = r.hotlistVersion;
+        out.restored.push(c.cardNumber);
+      }
+    }
+    return out;
+  }
+
   /** A card for admins: masked, or (`reveal`) the plain values. */
   view(c: CardRecord, reveal: boolean): CardView {
     const id = this.cipher.open(c.cardNumber, 'idNumber', c.idSealed);

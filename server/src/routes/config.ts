@@ -18,6 +18,7 @@ import { isProtocolError } from '@onecard/protocol/errors';
 import { ServerError } from '../errors.ts';
 import type { ConfigDocRecord, ConfigScope, ConfigStatusRecord, ConfigVersionRecord, EffectiveConfig } from '../store/types.ts';
 import { FanoutQueue } from '../jobs/fanout.ts';
+import { groupCommit } from '../jobs/group-commit.ts';
 import { auditEntry } from './admin.ts';
 
 declare module 'fastify' {
@@ -296,30 +297,11 @@ async function configRoutes(app: FastifyInstance): Promise<void> {
 
   // Status reports that arrive together (a fleet answering a push) share one commit; each
   // report's handler, and so its PUBACK, completes only after that commit.
-  let statusQueue: { rec: ConfigStatusRecord; resolve: () => void; reject: (e: unknown) => void }[] = [];
-  let statusFlushing = false;
-  const flushStatuses = async (): Promise<void> => {
-    while (statusQueue.length > 0) {
-      const group = statusQueue.slice(0, STATUS_GROUP_MAX);
-      statusQueue = statusQueue.slice(group.length);
-      m.inc('onecard_config_status_commits_total');
-      try {
-        await store.recordConfigStatuses(group.map((g) => g.rec));
-        for (const g of group) g.resolve();
-      } catch {
-        // One bad report must not fail the others: store them one by one.
-        for (const g of group) await store.recordConfigStatus(g.rec).then(g.resolve, g.reject);
-      }
-    }
-    statusFlushing = false;
-  };
-  const recordStatus = (rec: ConfigStatusRecord): Promise<void> => new Promise((resolve, reject) => {
-    statusQueue.push({ rec, resolve, reject });
-    if (!statusFlushing) {
-      statusFlushing = true;
-      setImmediate(() => { void flushStatuses(); });
-    }
-  });
+  const recordStatus = groupCommit(
+    async (recs: readonly ConfigStatusRecord[]) => { await store.recordConfigStatuses(recs); return recs.map(() => undefined); },
+    (rec) => store.recordConfigStatus(rec),
+    { max: STATUS_GROUP_MAX, onGroup: () => m.inc('onecard_config_status_commits_total') },
+  );
 
   app.uplink.handle('config/status', async (terminalId, msg) => {
     m.inc('onecard_config_status_total', { status: msg.status });

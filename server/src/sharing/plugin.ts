@@ -298,12 +298,13 @@ export default async function sharingPlugin(app: FastifyInstance, opts: SharingP
       security: secured,
       body: {
         type: 'object', additionalProperties: false, required: ['purpose', 'items'],
-        properties: { purpose: PURPOSE, items: { type: 'array', minItems: 1, maxItems: BATCH_MAX, items: { type: 'object', additionalProperties: false, required: ['idNumber', 'name'], properties: { ref: { type: 'string', maxLength: 64 }, idNumber: { type: 'string', minLength: 1, maxLength: 32 }, name: { type: 'string', minLength: 1, maxLength: 128 } } } } },
+        properties: { purpose: PURPOSE, items: { type: 'array', items: { type: 'object', additionalProperties: false, required: ['idNumber', 'name'], properties: { ref: { type: 'string', maxLength: 64 }, idNumber: { type: 'string', minLength: 1, maxLength: 32 }, name: { type: 'string', minLength: 1, maxLength: 128 } } } } },
       },
     },
   }, async (req, reply) => {
     const dept = req.department!;
     const svc = need();
+    if (req.body.items.length === 0 || req.body.items.length > BATCH_MAX) throw new ServerError('SRV_ERR_SHARING_BATCH_LIMIT', `${req.body.items.length} items`, { items: req.body.items.length, max: BATCH_MAX });
     try {
       checkPurpose(dept, req.body.purpose);
     } catch (e) {

@@ -185,6 +185,13 @@ export class PostgresRegistryStore implements RegistryStore {
     await this.#tx((c) => this.#apply(c, changes));
   }
 
+  async hotlistDisagreements(hotlisted: readonly CardStatus[]): Promise<{ card: CardRecord; listed: boolean }[]> {
+    const cols = CARD_COLS.split(', ').map((c) => `c.${c}`).join(', ');
+    const listedUsable = (await this.#pool.query<CardRow>(`SELECT ${cols} FROM registry_cards c JOIN hotlist h ON h.card_number = c.card_number WHERE NOT (c.status = ANY($1::text[]))`, [[...hotlisted]])).rows;
+    const unlisted = (await this.#pool.query<CardRow>(`SELECT ${cols} FROM registry_cards c WHERE c.status = ANY($1::text[]) AND NOT EXISTS (SELECT 1 FROM hotlist h WHERE h.card_number = c.card_number)`, [[...hotlisted]])).rows;
+    return [...listedUsable.map((r) => ({ card: toCard(r), listed: true })), ...unlisted.map((r) => ({ card: toCard(r), listed: false }))];
+  }
+
   async cardHistory(cardNumber: string): Promise<CardHistoryRecord[]> {
     return (await this.#pool.query<HistoryRow>('SELECT * FROM registry_history WHERE card_number = $1 ORDER BY id', [cardNumber])).rows.map(toHistory);
   }

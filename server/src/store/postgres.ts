@@ -375,12 +375,25 @@ export class PostgresStore implements Store {
   }
 
   async updatePresence(id: string, u: PresenceUpdate): Promise<boolean> {
+    return this.#presence(this.#pool, id, u);
+  }
+
+  async updatePresences(updates: readonly { readonly id: string; readonly update: PresenceUpdate }[]): Promise<boolean[]> {
+    if (updates.length === 0) return [];
+    return this.#tx(async (c) => {
+      const out: boolean[] = [];
+      for (const x of updates) out.push(await this.#presence(c, x.id, x.update));
+      return out;
+    });
+  }
+
+  async #presence(q: pg.Pool | pg.PoolClient, id: string, u: PresenceUpdate): Promise<boolean> {
     // Online: accept the same or a newer epoch. Offline: only for the current epoch, so a late
     // Last Will from a previous connection never marks a reconnected terminal offline.
     const sql = `UPDATE terminals SET online = ${u.online ? 1 : 0}, epoch = $1, last_seen = greatest(coalesce(last_seen, 0), $2),
       reported = coalesce($3, reported) WHERE id = $4 AND epoch ${u.online ? '<=' : '='} $1`;
     const reported = u.reported === undefined ? null : JSON.stringify(u.reported);
-    return (await this.#pool.query(sql, [u.epoch, u.at, reported, id])).rowCount === 1;
+    return (await q.query(sql, [u.epoch, u.at, reported, id])).rowCount === 1;
   }
 
   async findTerminalByCredentialHash(credentialHash: string): Promise<TerminalRecord | undefined> {

@@ -167,6 +167,12 @@ export interface RegistryStore {
   transition(changes: readonly CardTransition[], hotlisted: ReadonlySet<CardStatus>, audit?: AuditOf<{ hotlistVersion: number | null }>): Promise<{ hotlistVersion: number | null }>;
   /** Records a status already reflected on the hotlist (a terminal's report, applied at ingest): status, history, feed; no hotlist write. */
   followHotlist(changes: readonly CardTransition[]): Promise<void>;
+  /**
+   * Registry cards whose hotlist membership disagrees with their status (`listed` is the hotlist's
+   * side): what a crash between a terminal record's ingest commit and the registry following it
+   * leaves behind, or a hotlist write that bypassed the registry.
+   */
+  hotlistDisagreements(hotlisted: readonly CardStatus[]): Promise<{ card: CardRecord; listed: boolean }[]>;
   /** History of a card, oldest first. */
   cardHistory(cardNumber: string): Promise<CardHistoryRecord[]>;
   /** Status changes after `cursor` in feed order (the newest change per card). */

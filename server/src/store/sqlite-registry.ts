@@ -162,6 +162,14 @@ export class SqliteRegistryStore implements RegistryStore {
     this.#db.transaction(() => this.#applySync(changes))();
   }
 
+  async hotlistDisagreements(hotlisted: readonly CardStatus[]): Promise<{ card: CardRecord; listed: boolean }[]> {
+    const inList = hotlisted.map(() => '?').join(',');
+    const cols = CARD_COLS.split(', ').map((c) => `c.${c}`).join(', ');
+    const listedUsable = this.#db.prepare(`SELECT ${cols} FROM registry_cards c JOIN hotlist h ON h.card_number = c.card_number WHERE c.status NOT IN (${inList})`).all(...hotlisted) as CardRow[];
+    const unlisted = this.#db.prepare(`SELECT ${cols} FROM registry_cards c WHERE c.status IN (${inList}) AND NOT EXISTS (SELECT 1 FROM hotlist h WHERE h.card_number = c.card_number)`).all(...hotlisted) as CardRow[];
+    return [...listedUsable.map((r) => ({ card: toCard(r), listed: true })), ...unlisted.map((r) => ({ card: toCard(r), listed: false }))];
+  }
+
   async cardHistory(cardNumber: string): Promise<CardHistoryRecord[]> {
     return (this.#prep('SELECT * FROM registry_history WHERE card_number = ? ORDER BY id').all(cardNumber) as HistoryRow[]).map(toHistory);
   }

@@ -371,6 +371,8 @@ export interface Store {
    * Returns whether it was applied.
    */
   updatePresence(id: string, update: PresenceUpdate): Promise<boolean>;
+  /** {@link Store.updatePresence} for several updates in one commit, in array order (births of a reconnecting fleet). */
+  updatePresences(updates: readonly { readonly id: string; readonly update: PresenceUpdate }[]): Promise<boolean[]>;
 
   /** Looks a terminal up by the SHA-256 of its MQTT password (HTTP bearer authentication). */
   findTerminalByCredentialHash(credentialHash: string): Promise<TerminalRecord | undefined>;

@@ -103,6 +103,8 @@ t.test('npm start: one onecard-terminal run process per terminal, the scripted d
 
   // The day, as narrated.
   t.match(stdout, /hall kiosk\s+│ card X00000019 read: .*PSAM authentication OK/);
+  t.match(stdout, /hall kiosk\s+│ login code \d{8} approved: card genuine, PIN verified/, 'the kiosk login to the demo portal');
+  t.match(stdout, /received an ID token: 张\*, acr urn:onecard:loa:high, amr \["hwk","pin"\]/, 'the portal got its ID token');
   // The screens: switched on in terminal.json and printed with a single-use launch URL each.
   for (const [name, page] of [['hall-kiosk', 'kiosk'], ['hall-kiosk', 'desk'], ['hospital-pos', 'desk']] as const) {
     t.equal((JSON.parse(readFileSync(join(termDir(name), 'terminal.json'), 'utf8')) as { screens?: Record<string, boolean> }).screens?.[page], true, `${name}: ${page} switched on`);

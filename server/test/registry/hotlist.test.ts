@@ -84,6 +84,15 @@ t.test('the hotlist is derived from the registry on every path', async (t) => {
   t.ok(await listed(d.cardNumber), 'restored: the registry is the truth');
   t.same((await history(d.cardNumber)).slice(-1), ['hotlist-restored registry cancelled']);
 
+  // A crash after a terminal record's commit, before the registry followed: mended at start-up.
+  await app.ctx.store.hotlistAdd([{ cardNumber: c.cardNumber, reportedBy: `terminal:${tid}`, source: 'terminal', reason: 'kiosk' }], 2);
+  t.equal(await status(c.cardNumber), 'loss-cancelled', 'registry behind the hotlist');
+  const rec2 = await app.cardRegistry!.reconcile();
+  t.same(rec2, { followed: [c.cardNumber], restored: [], hotlistVersion: null });
+  t.equal(await status(c.cardNumber), 'reported-lost');
+  t.same((await history(c.cardNumber)).slice(-1), ['report-loss registry reported-lost']);
+  t.same(await app.cardRegistry!.reconcile(), { followed: [], restored: [], hotlistVersion: null }, 'nothing left to mend');
+
   // Incremental update by API: content changes are recorded, the status is untouched.
   const put = await app.inject({ method: 'PUT', url: `/api/v1/registry/cards/${a.cardNumber}`, headers: auth(), payload: { idNumber: a.idNumber, name: a.name, region: '330110', generation: '3.0', issuedOn: a.issuedOn, expiresOn: '2035-01-01' } });
   t.match(put.json(), { outcome: 'updated', card: { region: '330110', expiresOn: '2035-01-01', status: 'loss-cancelled' } });

@@ -132,6 +132,7 @@ t.test('departments: register, import, every call allowed and refused, consent l
   items.push({ ref: 'unknown', idNumber: '110101199003077777', name: '某人' });
   const tooMany = await app.inject({ method: 'POST', url: '/sharing/v1/batch-verifications', headers: dep(tc2), payload: { purpose: 'subsidy', items: Array.from({ length: 10_001 }, () => ({ idNumber: '1', name: 'x' })) } });
   t.equal(tooMany.statusCode, 400, 'over 10,000 items refused');
+  t.equal(tooMany.json().error.code, 'SRV_ERR_SHARING_BATCH_LIMIT');
   t.equal((await app.inject({ method: 'POST', url: '/sharing/v1/batch-verifications', headers: dep(tk2), payload: { purpose: 'subsidy', items } })).json().error.code, 'SRV_ERR_SHARING_PURPOSE_NOT_GRANTED');
   const job = await app.inject({ method: 'POST', url: '/sharing/v1/batch-verifications', headers: dep(tc2), payload: { purpose: 'subsidy', items } });
   t.equal(job.statusCode, 202, job.body);

@@ -96,6 +96,18 @@ export function storeConformance(t: Test, open: () => Promise<Store>): void {
     t.equal(await s.updatePresence('T', { online: false, epoch: 2, at: 301 }), true, 'duplicate disconnect is harmless');
     t.match(await s.getTerminal('T'), { online: false, epoch: 2, lastSeen: 301 });
     t.equal(await s.updatePresence('nope', { online: true, epoch: 1, at: 1 }), false);
+    // Several updates in one commit: the same rules, applied in array order.
+    await s.createTerminal({ id: 'U', groupId: 'g', tags: [], kind: 'k', publicKey: 'p', credentialHash: 'c2', createdAt: 1 });
+    t.same(await s.updatePresences([
+      { id: 'T', update: { online: true, epoch: 3, at: 400, reported: { software: '2' } } },
+      { id: 'U', update: { online: true, epoch: 1, at: 401 } },
+      { id: 'T', update: { online: false, epoch: 2, at: 402 } },
+      { id: 'nope', update: { online: true, epoch: 1, at: 403 } },
+      { id: 'U', update: { online: false, epoch: 1, at: 404 } },
+    ]), [true, true, false, false, true], 'stale will inside the group ignored, unknown terminal false');
+    t.match(await s.getTerminal('T'), { online: true, epoch: 3, lastSeen: 400, reported: { software: '2' } });
+    t.match(await s.getTerminal('U'), { online: false, epoch: 1, lastSeen: 404 });
+    t.same(await s.updatePresences([]), []);
   });
 
   t.test('audit: append and page newest first', async (t) => {

@@ -5,7 +5,7 @@
  */
 import type { Test } from 'tap';
 import type { Store } from '../../src/store/types.ts';
-import { HOTLISTED_STATUSES } from '../../src/registry/model.ts';
+import { HOTLISTED_STATUSES, type CardStatus } from '../../src/registry/model.ts';
 import type { CardRecord } from '../../src/store/registry-types.ts';
 
 type NewCard = Omit<CardRecord, 'feedSeq' | 'updatedAt' | 'updatedBy' | 'createdAt' | 'replacedBy'>;
@@ -15,6 +15,7 @@ const card = (n: string, over: Partial<NewCard> = {}): NewCard => ({
 });
 
 export function registryConformance(t: Test, open: () => Promise<Store>): void {
+  registryReconcileConformance(t, open);
   t.test('registry: upserts are idempotent, keep status, and leave history', async (t) => {
     const s = await open();
     t.teardown(() => s.close());
@@ -115,5 +116,19 @@ export function registryConformance(t: Test, open: () => Promise<Store>): void {
     await r.putBatchJob({ ...job, status: 'done', matched: 1, finishedAt: 9 }, '{"i":0}\n');
     t.match(await r.getBatchJob('job_1'), { status: 'done', matched: 1, finishedAt: 9 });
     t.equal(await r.getBatchResult('job_1'), '{"i":0}\n');
+  });
+}
+
+export function registryReconcileConformance(t: Test, open: () => Promise<Store>): void {
+  t.test('registry: cards whose status and hotlist membership disagree are found', async (t) => {
+    const s = await open();
+    t.teardown(() => s.close());
+    const r = s.registry;
+    await r.upsertCards([card('A0000001X'), card('B0000002X'), card('C0000003X'), card('D0000004X', { status: 'cancelled' })], 10, 'import:1');
+    const found = async (statuses: readonly CardStatus[]) => (await r.hotlistDisagreements(statuses)).map((d) => `${d.card.cardNumber} ${d.listed}`).sort();
+    t.same(await found([...HOTLISTED_STATUSES]), ['D0000004X false'], 'a cancelled card the upsert did not list');
+    await s.hotlistAdd([{ cardNumber: 'A0000001X', reportedBy: 'terminal:T', source: 'terminal', reason: 'x' }], 20);
+    t.same(await found([...HOTLISTED_STATUSES]), ['A0000001X true', 'D0000004X false'], 'and a usable card on the hotlist');
+    t.same(await found(['active']), ['B0000002X false', 'C0000003X false'], 'the hotlisted statuses are the caller\'s');
   });
 }

@@ -118,7 +118,7 @@ export function parseCardArgs(
   if (help) return { card: undefined, values, positional, help };
   if (reader === undefined) return 'missing --reader serial:PATH, hid:PATH or pcsc:NAME';
   const m = /^(serial|hid|pcsc):(.+)$/.exec(reader);
-  if (m === null) return `--reader must be serial:PATH, hid:PATH or pcsc:NAME, got '${reader}'`;
+  if (m === null) return `--reader must be serial:PATH or hid:PATH, or pcsc:NAME through pcscd, got '${reader}'`;
   if (model !== undefined && !['gempc-twin', 'gemcore-sim-pro2', 'sec1210'].includes(model)) return `--model must be gempc-twin, gemcore-sim-pro2 or sec1210`;
   if (psam !== undefined && !/^[0-7]$/.test(psam)) return '--psam-slot must be 0..7';
   if (!/^\d{1,6}$/.test(timeout)) return '--timeout must be milliseconds';

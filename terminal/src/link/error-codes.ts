@@ -8,7 +8,7 @@ export const LINK_ERRORS = {
   TERM_ERR_LINK_FRAME: 'The reader sent a corrupted or malformed frame',
   TERM_ERR_LINK_PCSC_UNAVAILABLE: 'pcscd is not running or its socket cannot be reached',
   TERM_ERR_LINK_PCSC_VERSION: 'pcscd speaks a message protocol version OneCard does not',
-  TERM_ERR_LINK_PCSC_FAILED: 'pcscd refused the PC/SC call ({rv})',
+  TERM_ERR_LINK_PCSC_FAILED: 'pcscd refused the PC/SC call',
   TERM_ERR_READER_PROBE: 'The reader did not answer the open-time probe: reader not connected',
   TERM_ERR_READER_FAILED: 'The reader refused the command',
   TERM_ERR_READER_UNKNOWN: 'No such reader in the configuration',

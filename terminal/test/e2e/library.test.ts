@@ -1,0 +1,98 @@
+// End to end with a real terminal process (`onecard-terminal run --data-dir`, simulated reader on a
+// pseudo-terminal, enrolled in a real fleet server) and the simulated library system on its own
+// TCP port: the fleet pushes the library section; a holder borrows, renews and returns a book at
+// the self-service loan desk; a blocked patron and a patron with fines are refused at the gate and
+// at the desk with the reason; the terminal's library events reach the fleet server with the card
+// number masked; the SIP2 password appears in no output.
+import t from 'tap';
+import { EXAMPLE_TERMINAL_CONFIG } from '@onecard/protocol/fleet';
+import { SimLibrary, startLibraryServer } from '@onecard/simulators';
+import { startScreensBox } from '../screens/harness.ts';
+import { until } from './box.ts';
+
+const PASSWORD = 'e2e-sip2-Password-7';
+
+t.test('library loan desk and gate against the simulated library system, configured by the fleet', async (t) => {
+  const lib = await startLibraryServer({
+    library: new SimLibrary({
+      patrons: [
+        { cardNumber: 'X00000019', name: '张三', expires: '2099-12-31' },
+        { cardNumber: 'X00000027', name: '李四', blocked: true },
+        { cardNumber: 'D2143569X', name: '欧阳娜娜', finesFen: 3550 },
+      ],
+      items: [{ barcode: '31000001', title: '红楼梦', location: '二楼文学' }],
+      rules: { maxRenewals: 1 },
+    }),
+    institutionId: 'CITYLIB', login: { user: 'kiosk01', password: PASSWORD }, charset: 'gbk',
+  });
+  t.teardown(() => lib.close());
+  const box = await startScreensBox();
+  t.teardown(() => box.close());
+
+  const doc = {
+    ...EXAMPLE_TERMINAL_CONFIG,
+    name: 'library hall',
+    readers: [],
+    library: {
+      host: '127.0.0.1', port: lib.port, institutionId: 'CITYLIB', user: 'kiosk01', password: PASSWORD, location: '一楼自助',
+      charset: 'gbk' as const, errorDetection: true, timeoutMs: 2000, maxRetries: 2, gate: true, loanDesk: true,
+    },
+  };
+  const created = await box.server.call('POST', '/api/v1/configs', { id: 'library', name: 'library hall', document: doc });
+  t.equal(created.status, 201, JSON.stringify(created.body));
+  t.equal((await box.server.call('PUT', '/api/v1/groups/hall/config', { configId: 'library' })).status, 200);
+  const state = await until('library configuration applied', async () => {
+    const s = (await box.server.call('GET', `/api/v1/terminals/${box.terminalId}/config`)).body;
+    return s?.inSync === true && s?.reported?.status === 'applied' ? s : undefined;
+  }, 90_000, 250);
+  t.ok((state.reported.changes as { field: string }[]).some((c) => c.field === '/library/host'), 'the library fields are reported applied');
+
+  const H = { 'x-onecard-token': box.token, 'content-type': 'application/json' };
+  const post = async (path: string, body: unknown = {}): Promise<{ status: number; body: any }> => {
+    const r = await fetch(`${box.apiUrl}${path}`, { method: 'POST', headers: H, body: JSON.stringify(body) });
+    return { status: r.status, body: await r.json() };
+  };
+
+  // ── a holder borrows, renews and returns ──
+  await box.insert('ssc-2.00.json');
+  const gate = await post('/v1/library/gate');
+  t.equal(gate.status, 200, JSON.stringify(gate.body));
+  t.match(gate.body, { admitted: true, name: '张*' });
+  const out = await post('/v1/library/checkout', { barcode: '31000001' });
+  t.match(out.body, { op: 'checkout', ok: true, title: '红楼梦', dueDate: /^\d{4}-\d{2}-\d{2}$/ });
+  t.equal(lib.library.loan('31000001')?.cardNumber, 'X00000019', 'the library system lent it to the card number');
+  const renewed = await post('/v1/library/renew', { barcode: '31000001' });
+  t.match(renewed.body, { op: 'renew', ok: true });
+  t.ok(renewed.body.dueDate > out.body.dueDate, `due date moved on (${out.body.dueDate} → ${renewed.body.dueDate})`);
+  t.match((await post('/v1/library/renew', { barcode: '31000001' })).body, { ok: false, reason: 'item', message: /续借次数已满/ }, 'renew limit shown');
+  await box.remove();
+  const back = await post('/v1/library/checkin', { barcode: '31000001' });
+  t.match(back.body, { op: 'checkin', ok: true, title: '红楼梦' });
+  t.equal(lib.library.loan('31000001'), undefined, 'returned');
+
+  // ── a blocked patron ──
+  await box.insert('ssc-2.00-transit.json');
+  t.match((await post('/v1/library/gate')).body, { admitted: false, reason: 'blocked', message: /停用/ });
+  t.match((await post('/v1/library/checkout', { barcode: '31000001' })).body, { ok: false, reason: 'blocked' });
+  await box.remove();
+
+  // ── a patron with fines ──
+  await box.insert('ssc-3.00-long-name.json');
+  t.match((await post('/v1/library/gate')).body, { admitted: false, reason: 'fines', fees: '35.50 CNY', message: /罚款/ });
+  t.match((await post('/v1/library/checkout', { barcode: '31000001' })).body, { ok: false, reason: 'fines' });
+  await box.remove();
+  t.equal(lib.library.loan('31000001'), undefined, 'nothing lent to refused patrons');
+  t.same(lib.library.log.map((l) => `${l.op}:${l.ok}`), ['checkout:true', 'renew:true', 'renew:false', 'checkin:true'], 'refused patrons never reached checkout');
+
+  // ── the journal reaches the fleet ──
+  const events = await until('library events at the server', async () => {
+    const r = await box.server.call('GET', `/api/v1/events?terminal=${box.terminalId}&typePrefix=library.&limit=100`);
+    const list = (r.body?.events ?? []) as { type: string; body: Record<string, unknown> }[];
+    return list.length >= 9 ? list : undefined;
+  }, 60_000, 250);
+  t.same(events.filter((e) => e.type === 'library.gate').map((e) => [e.body['admitted'], e.body['reason'] ?? '-']), [[true, '-'], [false, 'blocked'], [false, 'fines']]);
+  t.same(events.filter((e) => e.type === 'library.loan').map((e) => `${e.body['op']}:${e.body['ok']}:${e.body['reason'] ?? '-'}`),
+    ['checkout:true:-', 'renew:true:-', 'renew:false:item', 'checkin:true:-', 'checkout:false:blocked', 'checkout:false:fines']);
+  t.notMatch(JSON.stringify(events), /X00000019|张三/, 'card number and name not in the events');
+  t.notMatch(box.logs(), PASSWORD, 'the SIP2 password is in no terminal or simulator output');
+});
