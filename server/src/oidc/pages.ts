@@ -56,16 +56,22 @@ export function esc(s: string): string {
   return s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
 }
 
-export function pickLang(query: Record<string, unknown>, uiLocales?: unknown): Lang {
+/** The page language: `?lang=`, else the language the user chose earlier (cookie), else `ui_locales`, else Chinese. */
+export function pickLang(query: Record<string, unknown>, uiLocales?: unknown, cookieHeader?: string): Lang {
   if (query.lang === 'en' || query.lang === 'zh') return query.lang;
+  const chosen = /(?:^|;\s*)onecard_lang=(en|zh)(?:;|$)/.exec(cookieHeader ?? '')?.[1];
+  if (chosen === 'en' || chosen === 'zh') return chosen;
   return typeof uiLocales === 'string' && /^en\b/i.test(uiLocales.trim()) ? 'en' : 'zh';
 }
+
+/** Remembers an explicit language choice for the rest of the login (consent, refusal pages). */
+export const LANG_COOKIE = (lang: Lang): string => `onecard_lang=${lang}; Path=/oidc; SameSite=Lax; HttpOnly; Max-Age=3600`;
 
 function page(lang: Lang, title: string, body: string, extra: { script?: boolean; langHref?: string } = {}): string {
   return `<!DOCTYPE html>
 <html lang="${lang === 'zh' ? 'zh-CN' : 'en'}">
 <head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>${esc(title)}</title><link rel="stylesheet" href="/oidc/assets/login.css">${extra.script === true ? '<script src="/oidc/assets/login.js" defer></script>' : ''}</head>
+<title>${esc(title)}</title><link rel="icon" href="/dashboard/favicon.svg" type="image/svg+xml"><link rel="stylesheet" href="/oidc/assets/login.css">${extra.script === true ? '<script src="/oidc/assets/login.js" defer></script>' : ''}</head>
 <body><main class="card">
 ${extra.langHref !== undefined ? `<p class="lang"><a href="${esc(extra.langHref)}" lang="${lang === 'zh' ? 'en' : 'zh-CN'}">${T[lang].lang}</a></p>` : ''}
 ${body}

@@ -15,7 +15,7 @@ import { ServerError } from '../errors.ts';
 import { LoginService, methodAllowed } from './logins.ts';
 import { LoginKeys } from './seal.ts';
 import { buildProvider, SCOPE_CLAIMS } from './provider.ts';
-import { LOGIN_CSS, LOGIN_JS, PAGE_CSP, pickLang, renderConsentPage, renderErrorPage, renderLoginPage, renderRefusalPage, type Lang } from './pages.ts';
+import { LANG_COOKIE, LOGIN_CSS, LOGIN_JS, PAGE_CSP, pickLang, renderConsentPage, renderErrorPage, renderLoginPage, renderRefusalPage, type Lang } from './pages.ts';
 
 export const MOUNT = '/oidc';
 
@@ -82,7 +82,7 @@ async function oidcPlugin(app: FastifyInstance, opts: OidcPluginOptions): Promis
     scope.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: 4096 }, (_req, body, done) => done(null, parseQuery(body as string)));
     const html = (reply: FastifyReply, status: number, body: string): FastifyReply =>
       reply.code(status).header('content-type', 'text/html; charset=utf-8').header('content-security-policy', PAGE_CSP).header('cache-control', 'no-store').header('x-content-type-options', 'nosniff').send(body);
-    const langOf = (req: FastifyRequest): Lang => pickLang(req.query as Record<string, unknown>);
+    const langOf = (req: FastifyRequest): Lang => pickLang(req.query as Record<string, unknown>, undefined, req.headers.cookie);
     const details = async (req: FastifyRequest, reply: FastifyReply) => {
       const p = await provider();
       try {
@@ -101,7 +101,8 @@ async function oidcPlugin(app: FastifyInstance, opts: OidcPluginOptions): Promis
       const got = await details(req, reply);
       if (got === undefined) return expired(req, reply);
       const { d } = got;
-      const lang = pickLang(req.query as Record<string, unknown>, d.params.ui_locales);
+      const lang = pickLang(req.query as Record<string, unknown>, d.params.ui_locales, req.headers.cookie);
+      if (req.query.lang === 'en' || req.query.lang === 'zh') reply.header('set-cookie', LANG_COOKIE(req.query.lang));
       const rp = await store.oidc.getRelyingParty(d.params.client_id);
       if (rp === undefined) return expired(req, reply);
       const requested = (d.params.scope ?? '').split(' ').filter((s): s is keyof typeof SCOPE_CLAIMS => s in SCOPE_CLAIMS);
