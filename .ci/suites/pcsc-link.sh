@@ -12,7 +12,9 @@
 #  5. two readers at once: `onecard-terminal run` with the user card in one PC/SC reader and the
 #     PSAM in another, basic information over the local API identical to the direct read;
 #  6. reader removal: a reader's device goes away under pcscd (exit 3, a reader problem), the
-#     running terminal reports it absent; pcscd stopped: `readers` gives a coded line, no crash.
+#     running terminal reports it absent;
+#  7. pcscd stopped and started under the running terminal: its reader goes absent and comes back;
+#     pcscd stopped: `readers` gives a coded line, a read exits 3 with the code; no crash.
 # pcscd runs with its own reader.conf.d (-c) in a temporary directory; nothing is written to
 # /etc. Every wait is bounded; a trap cleans up. Quiet on success; on failure it prints the
 # outputs and the pcscd log tail.
@@ -172,7 +174,7 @@ control c2 cut '{"ins":"54","when":"before","slot":0}'
 expect_rc 4 buy2 -- buy 200
 grep -q 'TERM_ERR_PURCHASE_INTERRUPTED\|TERM_ERR_CARD_REMOVED' "$WORK/buy2.err" || { cat "$WORK/buy2.err"; fail "removal mid-purchase not reported as interrupted"; }
 control c2 insert "{\"file\":\"$CARDS/ssc-2.00-transit.json\",\"slot\":0}"
-for _ in $(seq 1 50); do "${TERM_CLI[@]}" readers | grep -q '^  pcsc:"OneCard c2 [0-9A-F][0-9A-F] 00"  card' && break; sleep 0.2; done
+for _ in $(seq 1 50); do "${TERM_CLI[@]}" readers >"$WORK/poll.out" 2>/dev/null || true; grep -q '^  pcsc:"OneCard c2 [0-9A-F][0-9A-F] 00"  card' "$WORK/poll.out" && break; sleep 0.2; done
 expect_rc 0 buy3 -- buy 300
 expect_rc 0 buy4 -- buy 400
 "$PY" - "$WORK/buy3.out" "$WORK/buy4.out" <<'PYCHECK' || { cat "$WORK/buy3.out" "$WORK/buy4.out"; fail "purchase results"; }
@@ -231,10 +233,23 @@ api "http://127.0.0.1:$APIPORT/v1/readers" >"$WORK/run-readers2.json" || true
 "$PY" -c 'import json,sys; r={x["readerId"]:x for x in json.load(open(sys.argv[1]))["readers"]}; assert r["sam"]["status"]!="ok" and r["front"]["status"]=="ok", r' "$WORK/run-readers2.json" || { cat "$WORK/run-readers2.json"; fail "run: the removed PSAM reader is not reported"; }
 kill -0 "$RUN_PID" || fail "run: the terminal died when a reader went away"
 eval "stop_pid \$SIMPID_c5"
-for _ in $(seq 1 50); do "${TERM_CLI[@]}" readers | grep -q '^  pcsc:"OneCard c5 [0-9A-F][0-9A-F] 00"  not answering' && break; sleep 0.2; done
+for _ in $(seq 1 50); do "${TERM_CLI[@]}" readers >"$WORK/poll.out" 2>/dev/null || true; grep -q '^  pcsc:"OneCard c5 [0-9A-F][0-9A-F] 00"  not answering' "$WORK/poll.out" && break; sleep 0.2; done
 expect_rc 3 gone -- "${TERM_CLI[@]}" read-card --reader "pcsc:OneCard c5" --psam-slot 1 --timeout 3000
-stop_pid "$RUN_PID"; RUN_PID=""
 log "reader removal: reported absent by the running terminal, exit 3 on a read ($SECONDS s)"
+
+# 7. pcscd stopped under the running terminal, then started again: the reader goes absent and comes back
+front_is() { api "http://127.0.0.1:$APIPORT/v1/readers" 2>/dev/null | "$PY" -c 'import json,sys; r={x["readerId"]:x for x in json.load(sys.stdin)["readers"]}; sys.exit(0 if r["front"]["status"]==sys.argv[1] else 1)' "$1" 2>/dev/null; }
+stop_pid "$PCSCD_PID"; PCSCD_PID=""
+for _ in $(seq 1 100); do front_is absent && break; sleep 0.2; done
+front_is absent || fail "run: pcscd stopped, the reader is not reported absent"
+rm -f "$WORK/reader.conf.d/psamr" "$WORK/reader.conf.d/c5"
+timeout 200 pcscd -f -c "$WORK/reader.conf.d" >>"$WORK/pcscd.log" 2>&1 &
+PCSCD_PID=$!
+for _ in $(seq 1 150); do front_is ok && break; sleep 0.2; done
+front_is ok || { api "http://127.0.0.1:$APIPORT/v1/readers"; fail "run: pcscd started again, the reader did not come back"; }
+kill -0 "$RUN_PID" || fail "run: the terminal died across the pcscd restart"
+stop_pid "$RUN_PID"; RUN_PID=""
+log "pcscd restarted under the running terminal: reader absent, then back ($SECONDS s)"
 
 stop_pid "$PCSCD_PID"; PCSCD_PID=""
 expect_rc 0 readers-nopcscd -- "${TERM_CLI[@]}" readers
