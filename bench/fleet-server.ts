@@ -81,7 +81,12 @@ interface Step {
   readonly applied: number;
   readonly lossMs: number | undefined;
   readonly lossMissing: number;
+  /** CPU time (user + system) of the server process / of the terminals' process during the push and the loss report. */
+  readonly pushCpu: { readonly server: number; readonly terminals: number };
+  readonly lossCpu: { readonly server: number; readonly terminals: number };
 }
+
+const cpuMs = (): number => { const u = process.cpuUsage(); return (u.user + u.system) / 1000; };
 
 function sizesFromEnv(): number[] {
   const single = Number(process.env['BENCH_TERMINALS']);
@@ -190,11 +195,13 @@ export default async function fleetServerBench(): Promise<BenchRow[]> {
         await worker.call({ cmd: 'profile-start', always: true });
         await startProfile(true);
       }
+      const cpu0 = { server: cpuMs(), terminals: Number((await worker.call({ cmd: 'cpu' }))['cpuMs']) };
       const t0 = performance.now();
       const put = await api('PUT', '/api/v1/configs/bench', { document: doc(k + 1), expectedVersion: version }, 200);
       version = Number(put.json['version']);
       const complete = await appliedAll(version, n, 120_000);
       const pushMs = performance.now() - t0;
+      const pushCpu = { server: cpuMs() - cpu0.server, terminals: Number((await worker.call({ cmd: 'cpu' }))['cpuMs']) - cpu0.terminals };
       if (profiled) {
         const serverProfile = await stopProfile(`fleet-server-push-${n}`, 12);
         const terminalsProfile = String((await worker.call({ cmd: 'profile-stop', name: `fleet-worker-push-${n}` }))['summary']);
@@ -205,15 +212,17 @@ export default async function fleetServerBench(): Promise<BenchRow[]> {
       await new Promise((r) => setTimeout(r, 250));
       const card = cardFor(k);
       log(`size ${n}: reporting ${card} lost`);
-      await worker.call({ cmd: 'watch-card', card, terminals: n, timeoutMs: 60_000 });
+      await worker.call({ cmd: 'watch-card', card, terminals: n, timeoutMs: 120_000 });
+      const lcpu0 = { server: cpuMs(), terminals: Number((await worker.call({ cmd: 'cpu' }))['cpuMs']) };
       const l0 = performance.now();
       await api('POST', '/api/v1/hotlist/report', { cardNumbers: [card], reason: 'bench: reported lost' }, 200);
       const loss = await worker.call({ cmd: 'wait-card' });
       const lossMs = performance.now() - l0;
+      const lossCpu = { server: cpuMs() - lcpu0.server, terminals: Number((await worker.call({ cmd: 'cpu' }))['cpuMs']) - lcpu0.terminals };
       const step: Step = {
         wanted: wanted[k] ?? n, n, connectMs, connectFailed: Number(conn['failed']), bytesPerTerminal, putMs: put.ms,
         pushMs: complete ? pushMs : undefined, applied: appliedBy.get(version) ?? 0,
-        lossMs: loss['complete'] === true ? lossMs : undefined, lossMissing: Number(loss['missing']),
+        lossMs: loss['complete'] === true ? lossMs : undefined, lossMissing: Number(loss['missing']), pushCpu, lossCpu,
       };
       steps.push(step);
       log(`size ${n}: connect ${fmtMs(connectMs)}, ${(bytesPerTerminal / 1024).toFixed(1)} KB/terminal, PUT ${fmtMs(put.ms)}, push→applied ${complete ? fmtMs(pushMs) : 'INCOMPLETE'}, loss→refused ${step.lossMs === undefined ? 'INCOMPLETE' : fmtMs(lossMs)}`);
@@ -226,8 +235,8 @@ export default async function fleetServerBench(): Promise<BenchRow[]> {
       const pushOk = s.pushMs !== undefined && s.pushMs <= PUSH_BUDGET_MS && s.putMs <= PUT_BUDGET_MS;
       rows.push({ name: `${s.n}: connect (CONNECT+SUBSCRIBE+birth)`, opsPerSec: ((s.n - (steps[steps.indexOf(s) - 1]?.n ?? 0)) * 1000) / s.connectMs, figure: `${s.n - s.connectFailed} of ${s.n} connected`, ...(judged ? { budget: { key: 'fleet-terminals' as const, part: 'connected', pass: s.connectFailed === 0 } } : {}), note: `${fmtMs(s.connectMs)} for the step's ${s.n - (steps[steps.indexOf(s) - 1]?.n ?? 0)} new terminals, ${s.connectFailed} failed` });
       rows.push({ name: `${s.n}: server memory per terminal`, figure: `${(s.bytesPerTerminal / 1024).toFixed(1)} KB`, ...(judged ? { budget: { key: 'fleet-terminals' as const, part: 'memory per terminal', pass: s.bytesPerTerminal <= MEM_BUDGET_BYTES } } : {}), note: `settled RSS over the RSS before any connection; budget ≤ 50 KB` });
-      rows.push({ name: `${s.n}: config push → all applied`, figure: s.pushMs === undefined ? `${s.applied}/${s.n} applied` : fmtMs(s.pushMs), ...(judged ? { budget: { key: 'config-push' as const, pass: pushOk } } : {}), note: `admin PUT answered in ${fmtMs(s.putMs)} (fan-out after the commit); budget ≤ 3 s and PUT ≤ 200 ms${judged ? (pushOk ? ': met' : ': MISSED') : ''}; ${rejected} rejected in the run` });
-      rows.push({ name: `${s.n}: loss report → refused by all`, figure: s.lossMs === undefined ? `${s.n - s.lossMissing}/${s.n} refuse` : fmtMs(s.lossMs), ...(judged ? { budget: { key: 'loss-to-refusal' as const, pass: s.lossMs !== undefined && s.lossMs <= LOSS_BUDGET_MS } } : {}), note: 'POST /hotlist/report → broadcast pointer → delta fetch → card refused; budget ≤ 5 s' });
+      rows.push({ name: `${s.n}: config push → all applied`, figure: s.pushMs === undefined ? `${s.applied}/${s.n} applied` : fmtMs(s.pushMs), ...(judged ? { budget: { key: 'config-push' as const, pass: pushOk } } : {}), note: `CPU: server ${fmtMs(s.pushCpu.server)}, terminals ${fmtMs(s.pushCpu.terminals)}; admin PUT answered in ${fmtMs(s.putMs)} (fan-out after the commit); budget ≤ 3 s and PUT ≤ 200 ms${judged ? (pushOk ? ': met' : ': MISSED') : ''}; ${rejected} rejected in the run` });
+      rows.push({ name: `${s.n}: loss report → refused by all`, figure: s.lossMs === undefined ? `${s.n - s.lossMissing}/${s.n} refuse` : fmtMs(s.lossMs), ...(judged ? { budget: { key: 'loss-to-refusal' as const, pass: s.lossMs !== undefined && s.lossMs <= LOSS_BUDGET_MS } } : {}), note: `CPU: server ${fmtMs(s.lossCpu.server)}, terminals ${fmtMs(s.lossCpu.terminals)}; POST /hotlist/report → broadcast pointer → delta fetch → card refused; budget ≤ 5 s` });
     }
     const capped = steps.filter((s) => s.n < s.wanted);
     const curveDone = steps.length === wanted.length && steps.every((s) => s.pushMs !== undefined && s.lossMs !== undefined);
@@ -270,10 +279,10 @@ export default async function fleetServerBench(): Promise<BenchRow[]> {
 function growthBlock(steps: readonly Step[], hardLimit: number): string {
   const s = (ms: number | undefined): string => (ms === undefined ? 'incomplete' : (ms / 1000).toFixed(2));
   const table = mdTable(
-    ['terminals', 'connect (s)', 'connect rate (/s)', 'server memory per terminal (KB)', 'admin PUT (ms)', 'push → applied (s)', 'loss report → refused (s)'],
+    ['terminals', 'connect (s)', 'connect rate (/s)', 'server memory per terminal (KB)', 'admin PUT (ms)', 'push → applied (s)', 'push CPU: server / terminals (s)', 'loss report → refused (s)', 'loss CPU: server / terminals (s)'],
     steps.map((x, i) => {
       const added = x.n - (steps[i - 1]?.n ?? 0);
-      return [x.n < x.wanted ? `${x.n} (of ${x.wanted})` : String(x.n), (x.connectMs / 1000).toFixed(2), ((added * 1000) / x.connectMs).toFixed(0), (x.bytesPerTerminal / 1024).toFixed(1), x.putMs.toFixed(0), s(x.pushMs), s(x.lossMs)];
+      return [x.n < x.wanted ? `${x.n} (of ${x.wanted})` : String(x.n), (x.connectMs / 1000).toFixed(2), ((added * 1000) / x.connectMs).toFixed(0), (x.bytesPerTerminal / 1024).toFixed(1), x.putMs.toFixed(0), s(x.pushMs), `${s(x.pushCpu.server)} / ${s(x.pushCpu.terminals)}`, s(x.lossMs), `${s(x.lossCpu.server)} / ${s(x.lossCpu.terminals)}`];
     }),
   );
   const chart = asciiChart(
@@ -293,6 +302,6 @@ function growthBlock(steps: readonly Step[], hardLimit: number): string {
     chart,
     '```',
     '',
-    `Connect: the step's new terminals (the earlier ones stay connected). Memory: settled RSS of the server process over its RSS before any connection, divided by the terminals connected. A size above ${hardLimit - 200} cannot be reached by one process on this machine (open-file hard limit ${hardLimit}).`,
+    `CPU columns: user + system time each process spent in the phase; on a machine shared with other work they bound the phase better than wall time does (the server runs on one core: its CPU time is the least wall time the phase can take here). Connect: the step's new terminals (the earlier ones stay connected). Memory: settled RSS of the server process over its RSS before any connection, divided by the terminals connected. A size above ${hardLimit - 200} cannot be reached by one process on this machine (open-file hard limit ${hardLimit}).`,
   ].join('\n');
 }
