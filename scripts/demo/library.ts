@@ -5,7 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { EXAMPLE_TERMINAL_CONFIG, type TerminalConfigDocument } from '@onecard/protocol/fleet';
-import { SimLibrary, startLibraryServer, type LibraryServer } from '../../simulators/src/library/index.ts';
+import { SimLibrary, startLibraryServer, type LibraryServer } from '@onecard/simulators';
 import type { ApiAnswer } from './processes.ts';
 
 let running: { server: LibraryServer; password: string } | undefined;

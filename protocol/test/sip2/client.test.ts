@@ -52,7 +52,7 @@ t.test('[SIP2 2.00 §Request ACS Resend] a bad checksum is answered with 97, the
 });
 
 t.test('bad checksums past maxRetries fail the request with PROTO_ERR_SIP2_CHECKSUM', async (t) => {
-  let s = send(initialSip2ClientState);
+  const s = send(initialSip2ClientState);
   const damaged = reply(0);
   damaged[damaged.length - 1]! ^= 1;
   let effects: readonly Sip2ClientEffect[] = [];

@@ -48,9 +48,9 @@ t.test('library loan desk and gate against the simulated library system, configu
   t.ok((state.reported.changes as { field: string }[]).some((c) => c.field === '/library/host'), 'the library fields are reported applied');
 
   const H = { 'x-onecard-token': box.token, 'content-type': 'application/json' };
-  const post = async (path: string, body: unknown = {}): Promise<{ status: number; body: any }> => {
+  const post = async (path: string, body: unknown = {}): Promise<{ status: number; body: Record<string, unknown> & { dueDate: string } }> => {
     const r = await fetch(`${box.apiUrl}${path}`, { method: 'POST', headers: H, body: JSON.stringify(body) });
-    return { status: r.status, body: await r.json() };
+    return { status: r.status, body: (await r.json()) as Record<string, unknown> & { dueDate: string } };
   };
 
   // ── a holder borrows, renews and returns ──
