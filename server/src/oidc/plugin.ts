@@ -61,6 +61,15 @@ async function oidcPlugin(app: FastifyInstance, opts: OidcPluginOptions): Promis
   const api: OidcLogin = { keys, logins, provider, reload: () => { current = undefined; } };
   app.decorate('oidcLogin', api);
 
+  // Expired provider artefacts and day-old logins are deleted every 10 minutes.
+  const purge = setInterval(() => {
+    const now = clock.now();
+    Promise.all([store.oidc.purgePayloads(Date.now()), store.oidc.purgeLogins(now - 24 * 3600_000)])
+      .catch((err: unknown) => app.log.warn({ err }, 'card-login purge failed'));
+  }, 10 * 60_000);
+  purge.unref();
+  app.addHook('onClose', async () => { clearInterval(purge); });
+
   // ── the provider itself: raw requests, no body parsing ─────────────────────────────────────
   await app.register(async (scope) => {
     scope.removeAllContentTypeParsers();

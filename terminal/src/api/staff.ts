@@ -56,6 +56,7 @@ export const STAFF_ROUTES: Readonly<Record<string, { readonly staffOnly: boolean
   '/v1/card/pin/unblock': { staffOnly: true },
   '/v1/card/pin/reload': { staffOnly: true },
   '/v1/login/approve': { staffOnly: false },
+  '/v1/login/pinpad/approve': { staffOnly: false },
 };
 
 export interface StaffOptions {

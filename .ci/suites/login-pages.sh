@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Extra CI suite: the card-login pages in a real browser (docs/login.md). Installs Debian's
+# chromium when missing and runs server/test/oidc/pages.browser.e2e.ts: the dashboard's Portals
+# page registers a portal; the provider's login page (CSP, QR, zh/en) continues to the consent
+# screen after a terminal assertion; axe-core finds no serious or critical violation. Under a minute.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+export DEBIAN_FRONTEND=noninteractive
+SUDO=''
+[ "$(id -u)" -eq 0 ] || SUDO='sudo'
+if ! command -v chromium >/dev/null; then
+  $SUDO apt-get update -qq >/dev/null
+  $SUDO apt-get install -y -qq chromium >/dev/null
+fi
+export CHROMIUM="${CHROMIUM_PATH:-$(command -v chromium)}"
+cd server
+timeout 300 npx tsx test/oidc/pages.browser.e2e.ts
