@@ -80,7 +80,9 @@ t.test('e-card login end to end, and every refusal', async (t) => {
 
   // A portal that needs `high` takes no e-card logins, and its page shows no QR code.
   const high = await registerPortal(f, { name: '不动产登记', minAcr: 'high' });
-  const s5 = await startLogin(f, high);
+  // The browser still has its e-card (substantial) session: a portal that needs high asks for a card login again.
+  const s5 = await startLogin(f, high, 'openid name', s.browser);
+  t.match(s5.page, /登录码/, 'step-up: an SSO session of lower assurance does not log in to a portal needing high');
   t.notMatch(s5.page, /qr\.svg/);
   await t.rejects(app.scan(`${f.base}/api/v1/ecard/logins/${s5.code}`), { code: 'SIM_ERR_ECARD_LOGIN' });
   await t.rejects(app.scan('OC1:ABCDEF'), { code: 'SIM_ERR_ECARD_LOGIN' });
