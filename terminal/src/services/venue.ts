@@ -294,7 +294,8 @@ export class VenueGate {
     const tick = (): void => {
       if (this.#closed) return;
       const r = this.#o.rules();
-      const next = (r?.syncIntervalSeconds ?? 30) * 1000;
+      // Without rules yet, look again soon: the first venue configuration is synced within 2 s.
+      const next = r === undefined ? 2000 : r.syncIntervalSeconds * 1000;
       const go = r === undefined ? Promise.resolve(false) : this.sync();
       void go.finally(() => { if (!this.#closed) { this.#timer = setTimeout(tick, next); this.#timer.unref(); } });
     };
