@@ -2,8 +2,9 @@
  * Local API routes of "log in to a service" (docs/login.md, docs/local-api.md): the kiosk or the
  * desk looks up the short code a portal's login page shows (`POST /v1/login/lookup`) to show the
  * holder which portal asks, then approves it with the card in the reader and its PIN
- * (`POST /v1/login/approve`): genuine card, hotlist, PIN on the card, then the assertion signed
- * with the terminal's key goes to the fleet server. Open to the kiosk's page session, to the
+ * (`POST /v1/login/approve`, or `POST /v1/login/pinpad/approve` with the PIN typed on the box's
+ * PIN pad): genuine card, hotlist, PIN on the card, then the assertion signed with the terminal's
+ * key goes to the fleet server. Open to the kiosk's page session, to the
  * desk's with a signed-in member of staff (the staff gate of `staff.ts`) and to token holders,
  * like the other card services. The PIN travels in the request body only (never logged); the
  * answers carry the portal's name and the card number masked, never the holder's data.
@@ -11,6 +12,7 @@
 import type { FastifyInstance } from 'fastify';
 import { TerminalError } from '../errors.ts';
 import { approveLogin, lookupLogin, type LoginServer, type LoginSigner } from '../login/index.ts';
+import type { PinEntry } from '../pinpad/index.ts';
 import type { LocalApiOptions, LocalApiServices } from './app.ts';
 
 /** What the runtime gives the API for card logins (a fleet member's server link and identity key). */
@@ -65,4 +67,51 @@ export function registerLogin(app: FastifyInstance, opts: LocalApiOptions, servi
     }, req.body.code, req.body.pin);
     return { ok: true, client: { name: r.client.name }, cardNumber: r.cardNumber };
   });
+
+  app.post<{ Body: { code: string } }>('/v1/login/pinpad/approve', {
+    schema: {
+      summary: 'As /v1/login/approve, the PIN typed on the PIN pad (it never passes through the caller)',
+      description: 'The pad is prompted only once the server confirmed the login waits and the card’s PIN is not locked; progress on the WebSocket (`pinpad` counts). Taking the card out or the page going away ends the entry. Errors as /v1/login/approve plus TERM_ERR_PINPAD_*; 501 without a PIN pad.',
+      tags: ['login', 'pinpad'],
+      body: { type: 'object', properties: { code: codeSchema }, required: ['code'], additionalProperties: false },
+      response: { 200: { type: 'object', properties: { ok: { type: 'boolean' }, client: { type: 'object', properties: { name: { type: 'string' } } }, cardNumber: { type: 'string' } } }, ...errors },
+    },
+  }, async (req, reply) => {
+    const d = deps();
+    const pad = opts.pinpad;
+    if (pad === undefined) throw new TerminalError('TERM_ERR_API_NOT_CONFIGURED', 'no PIN pad (pinpad in the terminal file)');
+    const fromPad = async (): Promise<string> => {
+      const st = await opts.readers.withCard(({ card }) => services.pinStatus({ card, hotlist: opts.hotlist, logger: opts.logger }));
+      if (st.locked) throw new TerminalError('TERM_ERR_PIN_LOCKED');
+      return readPadPin(pad, opts, reply.raw);
+    };
+    const r = await approveLogin({
+      server: d.server, sign: d.sign, readers: opts.readers, services, hotlist: opts.hotlist, logger: opts.logger, ...clock,
+    }, req.body.code, fromPad);
+    return { ok: true, client: { name: r.client.name }, cardNumber: r.cardNumber };
+  });
+}
+
+/**
+ * One PIN from the pad for a login; the entry ends when the user card leaves the reader
+ * (`TERM_ERR_CARD_REMOVED`) or the page's request closes (`TERM_ERR_PINPAD_CANCELLED`).
+ */
+async function readPadPin(pad: PinEntry, opts: LocalApiOptions, raw: { once(e: 'close', f: () => void): unknown; off(e: 'close', f: () => void): unknown }): Promise<string> {
+  let active = true;
+  const onRemoved = (e: { readerId?: unknown; slot?: unknown }): void => {
+    const r = (opts.readers.status() as { readerId?: unknown; slots?: { slot?: unknown; role?: unknown }[] }[]).find((x) => x.readerId === e.readerId);
+    if (active && r?.slots?.find((x) => x.slot === e.slot)?.role !== 'psam') pad.cancel(new TerminalError('TERM_ERR_CARD_REMOVED', 'card taken out during PIN entry'));
+  };
+  const onClose = (): void => {
+    if (active) pad.cancel(new TerminalError('TERM_ERR_PINPAD_CANCELLED', 'the page went away'));
+  };
+  opts.readers.events.on('card-removed', onRemoved);
+  raw.once('close', onClose);
+  try {
+    return await pad.read('verify');
+  } finally {
+    active = false;
+    opts.readers.events.off('card-removed', onRemoved);
+    raw.off('close', onClose);
+  }
 }

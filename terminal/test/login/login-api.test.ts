@@ -18,6 +18,7 @@ import { createMemoryChannel } from '../../src/card/memory-channel.ts';
 import { createMemoryHotlist, readBasicInfo, verifyPin, type Hotlist } from '../../src/services/index.ts';
 import { TerminalError } from '../../src/errors.ts';
 import { ASSERTION_TTL_SECONDS, approveLogin, fleetLoginServer, readLoginAssertion, signLoginAssertion } from '../../src/login/index.ts';
+import { PinEntry, type PinPad } from '../../src/pinpad/index.ts';
 import { startContractServer, type ContractServer } from './contract-server.ts';
 
 const cardFile = (name: string): string => fileURLToPath(new URL(`../../../simulators/cards/${name}`, import.meta.url));
@@ -49,7 +50,7 @@ interface Setup {
   publicKey: string;
 }
 
-async function setup(o: { hotlist?: Hotlist; card?: SimulatedCard; login?: boolean } = {}): Promise<Setup> {
+async function setup(o: { hotlist?: Hotlist; card?: SimulatedCard; login?: boolean; pinpad?: PinEntry } = {}): Promise<Setup> {
   const server = await startContractServer();
   t.teardown(() => server.close());
   const { publicKey, privateKey } = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
@@ -62,6 +63,7 @@ async function setup(o: { hotlist?: Hotlist; card?: SimulatedCard; login?: boole
     readers: simAccess(() => card.current, createCardFromFile(cardFile('psam.json'))),
     token: TOKEN, logger,
     ...(o.hotlist === undefined ? {} : { hotlist: o.hotlist }),
+    ...(o.pinpad === undefined ? {} : { pinpad: o.pinpad }),
     ...(o.login === false ? {} : {
       login: {
         server: fleetLoginServer({ serverUrl: server.url, terminalId: TERMINAL, password: 'terminal-password-1' }),
@@ -277,4 +279,53 @@ t.test('a PIN read from a device (PIN pad seam) is asked for only once the login
   s.server.terminals.get(TERMINAL)!.groupAllowed = true;
   await t.rejects(approveLogin(deps, l.login, source), /not reached/, 'card and PIN checked, then signing');
   t.equal(asked, 1, 'asked once the login waits');
+});
+
+t.test('PIN pad: /v1/login/pinpad/approve takes the PIN from the pad, prompted only for a waiting login and an unlocked PIN', async (t) => {
+  let prompts = 0;
+  let typed = PIN;
+  const pad: PinPad = {
+    connected: true,
+    async readPin(req) {
+      prompts++;
+      for (let i = 1; i <= typed.length; i++) req.onKey(i);
+      return typed;
+    },
+    async close() {},
+  };
+  const entry = new PinEntry(pad);
+  const progress: unknown[] = [];
+  entry.events.on('progress', (p) => progress.push(p));
+  const s = await setup({ pinpad: entry });
+  const padApprove = (code: string, payload: Record<string, unknown> = { code }) => s.app.inject({ method: 'POST', url: '/v1/login/pinpad/approve', headers: H, payload });
+  let r = await padApprove('00000000');
+  t.equal(errorOf(r).code, 'TERM_ERR_LOGIN_UNKNOWN');
+  t.equal(prompts, 0, 'no prompt for an unknown code');
+  t.equal((await padApprove('12345678', { code: '12345678', pin: PIN })).statusCode, 400, 'a PIN in the body is refused');
+  const l = s.server.openLogin('portal');
+  typed = WRONG;
+  r = await padApprove(l.login);
+  t.match(errorOf(r), { code: 'TERM_ERR_PIN_WRONG', details: { triesLeft: 2 } });
+  typed = PIN;
+  r = await padApprove(l.login);
+  t.equal(r.statusCode, 200, r.body);
+  t.equal(l.status, 'accepted');
+  t.equal(l.claims?.card.idNumber, CARD['ssn']);
+  t.equal(prompts, 2);
+  t.notMatch(JSON.stringify(progress), PIN, 'progress carries counts, never digits');
+  t.match(progress, [{ state: 'prompt', purpose: 'verify' }], 'the page is told the pad prompts');
+
+  // A locked PIN is refused before the pad is prompted.
+  const l2 = s.server.openLogin('portal');
+  typed = WRONG;
+  for (let i = 0; i < 3; i++) await padApprove(l2.login);
+  const before = prompts;
+  r = await padApprove(l2.login);
+  t.equal(errorOf(r).code, 'TERM_ERR_PIN_LOCKED');
+  t.equal(prompts, before, 'no prompt with the PIN locked');
+
+  const none = await setup();
+  r = await none.app.inject({ method: 'POST', url: '/v1/login/pinpad/approve', headers: H, payload: { code: '12345678' } });
+  t.equal(r.statusCode, 501, 'no PIN pad');
+  noSecretsIn(t, s.logs);
 });
