@@ -4,7 +4,7 @@
 // the events with registered holder keys), and the per-venue counts are exactly the gates'
 // journals (a retransmitted batch counts once). The store part runs on SQLite and, when
 // ONECARD_TEST_PG_URL names a scratch database, on PostgreSQL.
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { EXAMPLE_TERMINAL_CONFIG } from '@onecard/protocol/fleet';
@@ -108,7 +108,7 @@ t.test('events, registration, gate snapshot and counts', async (t) => {
   t.same(events.events.map((e) => e.registered), [2, 0]);
 });
 
-function storeConformance(t: Tap.Test, open: () => Promise<Store>): void {
+function storeConformance(t: Test, open: () => Promise<Store>): void {
   t.test('create, list, register with window and capacity, concurrent last place', async (t) => {
     const store = await open();
     t.teardown(() => store.close());
