@@ -13,6 +13,7 @@ import { CRYPTO_ERRORS } from './crypto/error-codes.ts';
 import { CARD_APP_ERRORS } from './ssc/error-codes.ts';
 import { FLEET_ERRORS } from './fleet/error-codes.ts';
 import { SIP2_ERRORS } from './sip2/error-codes.ts';
+import { UPDATE_ERRORS } from './update/error-codes.ts';
 import { formatErrorMessage } from './error-message.ts';
 
 export { formatErrorMessage } from './error-message.ts';
@@ -27,6 +28,7 @@ export const PROTO_ERRORS = {
   ...CARD_APP_ERRORS,
   ...FLEET_ERRORS,
   ...SIP2_ERRORS,
+  ...UPDATE_ERRORS,
 } as const;
 
 export type ProtocolErrorCode = keyof typeof PROTO_ERRORS;

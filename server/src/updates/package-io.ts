@@ -5,21 +5,23 @@
  * or `sm2:<130 hex of 04‖x‖y>`, the form the server's trusted-key list and the terminal's pinned
  * keys use. Everything streams: archives are never held in memory whole.
  */
-import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, sign as edSign, verify as edVerify, type KeyObject } from 'node:crypto';
+import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, sign as edSign, type KeyObject } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { lstat, readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip, createGzip } from 'node:zlib';
-import { sm2GenerateKeyPair, sm2PublicKey, sm2Sign, sm2Verify } from '@onecard/protocol/crypto';
+import { sm2GenerateKeyPair, sm2PublicKey, sm2Sign } from '@onecard/protocol/crypto';
 import { fromHex, toHex } from '@onecard/protocol/bytes';
 import { ServerError } from '../errors.ts';
 import {
   DEFAULT_PACKAGE_LIMITS, FILES_PREFIX, MANIFEST_ENTRY, PACKAGE_FORMAT, PackageChecker, SIGNATURE_FORMAT, TAR_END,
-  encodeManifest, keyIdOf, signedStatement, tarHeader, tarPadding, unsafePathReason, validateManifest,
+  encodeManifest, feedInflated, keyIdOf, signedStatement, tarHeader, tarPadding, unsafePathReason, validateManifest, verifyWithPublicKey,
   type ManifestFile, type PackageLimits, type PackageManifest, type PackageSignature, type SignatureAlg,
 } from './package-format.ts';
+
+export { verifyWithPublicKey };
 
 /** A signing key loaded from its file. */
 export interface SigningKey {
@@ -45,8 +47,6 @@ function ed25519PublicString(k: KeyObject): string {
   return `ed25519:${der.subarray(der.length - 32).toString('base64')}`;
 }
 
-const ED25519_SPKI_PREFIX = Buffer.from('302a300506032b6570032100', 'hex');
-
 /**
  * Loads a private key file's text.
  * @throws ServerError `SRV_ERR_INVALID_ARGUMENT`
@@ -69,25 +69,6 @@ export function loadSigningKey(text: string): SigningKey {
   if (key.asymmetricKeyType !== 'ed25519') throw new ServerError('SRV_ERR_INVALID_ARGUMENT', `key type ${String(key.asymmetricKeyType)} (ed25519 or sm2 only)`);
   const publicKey = ed25519PublicString(createPublicKey(key));
   return { alg: 'ed25519', publicKey, keyId: keyIdOf(publicKey), sign: (m) => new Uint8Array(edSign(null, m, key)) };
-}
-
-/**
- * Verifies `signature` over `message` with a public key string; false for any malformed key.
- */
-export function verifyWithPublicKey(publicKey: string, alg: SignatureAlg, message: Uint8Array, signature: Uint8Array): boolean {
-  try {
-    if (alg === 'sm2') {
-      if (!publicKey.startsWith('sm2:')) return false;
-      return sm2Verify(fromHex(publicKey.slice(4)), message, signature);
-    }
-    if (!publicKey.startsWith('ed25519:')) return false;
-    const raw = Buffer.from(publicKey.slice(8), 'base64');
-    if (raw.length !== 32) return false;
-    const key = createPublicKey({ key: Buffer.concat([ED25519_SPKI_PREFIX, raw]), format: 'der', type: 'spki' });
-    return edVerify(null, message, key, signature);
-  } catch {
-    return false;
-  }
 }
 
 /** True when `s` is a well-formed public key string. */
@@ -179,21 +160,14 @@ export async function inspectPackage(path: string, opts: { limits?: PackageLimit
   let archiveSize = 0;
   const src = createReadStream(path);
   src.on('data', (c) => { archiveHash.update(c as Buffer); archiveSize += (c as Buffer).length; });
-  const gunzip = createGunzip();
-  let inflated = 0;
   let firstErr: unknown;
-  const maxInflated = limits.maxTotalBytes + limits.maxManifestBytes + (limits.maxFiles + 1) * 1024 + 4096;
   try {
-    await pipeline(src, gunzip, async (stream: AsyncIterable<Buffer>) => {
-      for await (const c of stream) {
-        inflated += c.length;
-        if (inflated > maxInflated) throw firstErr = new ServerError('SRV_ERR_UPDATE_PACKAGE', 'archive inflates beyond the limits', { field: 'gzip' });
-        try {
-          await checker.push(new Uint8Array(c.buffer, c.byteOffset, c.length));
-        } catch (err) {
-          firstErr ??= err;
-          throw err;
-        }
+    await pipeline(src, createGunzip(), async (stream: AsyncIterable<Buffer>) => {
+      try {
+        await feedInflated(stream, checker, limits);
+      } catch (err) {
+        firstErr ??= err;
+        throw err;
       }
     });
   } catch (caught) {

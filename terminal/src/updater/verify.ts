@@ -5,31 +5,17 @@
  * file while writing the files into a fresh directory. Nothing is extracted before the signature
  * verified; a failure part-way leaves a directory the caller deletes.
  */
-import { createHash, createPublicKey, verify as edVerify } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { mkdir, open, type FileHandle } from 'node:fs/promises';
 import { dirname, join, resolve, sep } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
-import { sm2Verify } from '@onecard/protocol/crypto';
-import { fromHex } from '@onecard/protocol/bytes';
 import { TerminalError } from '../errors.ts';
-import { DEFAULT_PACKAGE_LIMITS, PackageChecker, keyIdOf, parseSignature, signedStatement, type PackageLimits, type PackageManifest, type PackageSignature, type SignatureAlg } from './package-format.ts';
-
-const ED25519_SPKI_PREFIX = Buffer.from('302a300506032b6570032100', 'hex');
+import { DEFAULT_PACKAGE_LIMITS, PackageChecker, feedInflated, keyIdOf, parseSignature, signedStatement, verifyWithPublicKey, type PackageLimits, type PackageManifest, type PackageSignature } from './package-format.ts';
 
 /** Verifies a signature with a pinned public key string (`ed25519:<base64>` / `sm2:<hex>`); false for malformed keys. */
-export function verifyWithPinnedKey(publicKey: string, alg: SignatureAlg, message: Uint8Array, signature: Uint8Array): boolean {
-  try {
-    if (alg === 'sm2') return publicKey.startsWith('sm2:') && sm2Verify(fromHex(publicKey.slice(4)), message, signature);
-    if (!publicKey.startsWith('ed25519:')) return false;
-    const raw = Buffer.from(publicKey.slice(8), 'base64');
-    if (raw.length !== 32) return false;
-    return edVerify(null, message, createPublicKey({ key: Buffer.concat([ED25519_SPKI_PREFIX, raw]), format: 'der', type: 'spki' }), signature);
-  } catch {
-    return false;
-  }
-}
+export const verifyWithPinnedKey = verifyWithPublicKey;
 
 /** SHA-256 and size of a file, streamed. */
 export async function hashFile(path: string): Promise<{ sha256: string; size: number }> {
@@ -84,20 +70,14 @@ export async function verifyPackageFile(archivePath: string, sigText: string, pi
       async onFileEnd(f) { await fh!.chmod(f.mode); await fh!.close(); fh = undefined; },
     },
   });
-  let inflated = 0;
   let firstErr: unknown;
-  const maxInflated = limits.maxTotalBytes + limits.maxManifestBytes + (limits.maxFiles + 1) * 1024 + 4096;
   try {
     await pipeline(createReadStream(archivePath), createGunzip(), async (stream: AsyncIterable<Buffer>) => {
-      for await (const c of stream) {
-        inflated += c.length;
-        if (inflated > maxInflated) throw firstErr = new TerminalError('TERM_ERR_UPDATE_PACKAGE', 'archive inflates beyond the limits', { field: 'gzip' });
-        try {
-          await checker.push(new Uint8Array(c.buffer, c.byteOffset, c.length));
-        } catch (err) {
-          firstErr ??= err;
-          throw err;
-        }
+      try {
+        await feedInflated(stream, checker, limits);
+      } catch (err) {
+        firstErr ??= err;
+        throw err;
       }
     });
   } catch (caught) {

@@ -1,0 +1,84 @@
+/**
+ * The one definition of the update package format: manifest and signature checks, the ustar
+ * reader and the streaming checker throw `PROTO_ERR_UPDATE_*` codes that the server and the
+ * terminal rethrow under their own codes (their tests in server/test/updates check those edges).
+ */
+import t from 'tap';
+import { gzipSync, gunzipSync } from 'node:zlib';
+import { generateKeyPairSync, sign } from 'node:crypto';
+import {
+  FILES_PREFIX, MANIFEST_ENTRY, PACKAGE_FORMAT, PackageChecker, TAR_END, TarReader, encodeManifest, feedInflated, maxInflatedBytes,
+  parseSignature, sha256Hex, signedStatement, tarHeader, tarPadding, updateErrorDetail, validateManifest, verifyWithPublicKey,
+  DEFAULT_PACKAGE_LIMITS, type PackageManifest,
+} from '@onecard/protocol/update';
+import { ProtocolError } from '@onecard/protocol/errors';
+
+const data = new TextEncoder().encode('console.log(1)\n');
+const manifest: PackageManifest = validateManifest({
+  format: PACKAGE_FORMAT, name: 'onecard-terminal', version: '1.2.0', minPreviousVersion: '1.0.0', created: '2026-01-01T00:00:00.000Z',
+  files: [{ path: 'a.js', size: data.length, sha256: sha256Hex(data), mode: 0o644 }],
+});
+
+function archive(fileBytes: Uint8Array): Uint8Array {
+  const m = encodeManifest(manifest);
+  const parts = [tarHeader(MANIFEST_ENTRY, m.length, 0o644, 0), m, tarPadding(m.length), tarHeader(FILES_PREFIX + 'a.js', fileBytes.length, 0o644, 0), fileBytes, tarPadding(fileBytes.length), TAR_END];
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let o = 0;
+  for (const p of parts) { out.set(p, o); o += p.length; }
+  return out;
+}
+
+async function* chunks(bytes: Uint8Array, size: number): AsyncGenerator<Uint8Array> {
+  for (let o = 0; o < bytes.length; o += size) yield bytes.subarray(o, o + size);
+}
+
+t.test('a well-formed archive streams through the checker in any chunking', async (t) => {
+  for (const size of [1, 7, 512, 100_000]) {
+    const checker = new PackageChecker();
+    const seen: string[] = [];
+    const c2 = new PackageChecker({ manifestSha256: sha256Hex(encodeManifest(manifest)), hooks: { onFileEnd: (f) => { seen.push(f.path); } } });
+    await feedInflated(chunks(archive(data), size), checker, DEFAULT_PACKAGE_LIMITS);
+    await feedInflated(chunks(archive(data), size), c2, DEFAULT_PACKAGE_LIMITS);
+    t.same(checker.finish(), manifest, `chunks of ${size}`);
+    t.same(c2.finish().files.map((f) => f.path), seen);
+  }
+});
+
+t.test('refusals carry PROTO_ERR_UPDATE_* codes and the detail the edges rethrow', async (t) => {
+  t.throws(() => validateManifest({ ...manifest, version: 'v1' }), { code: 'PROTO_ERR_UPDATE_PACKAGE', details: { field: 'version' } });
+  t.throws(() => parseSignature('{'), { code: 'PROTO_ERR_UPDATE_SIGNATURE' });
+  const bad = new PackageChecker();
+  await t.rejects(feedInflated(chunks(archive(new TextEncoder().encode('console.log(2)\n')), 64), bad, DEFAULT_PACKAGE_LIMITS), { code: 'PROTO_ERR_UPDATE_HASH', details: { path: 'a.js' } }, 'file content differs from the manifest');
+  const other = new PackageChecker({ manifestSha256: '0'.repeat(64) });
+  await t.rejects(feedInflated(chunks(archive(data), 512), other, DEFAULT_PACKAGE_LIMITS), { code: 'PROTO_ERR_UPDATE_HASH', details: { field: 'manifest' } }, 'manifest differs from the signed one');
+  const r = new TarReader(1024);
+  r.push(archive(data).subarray(0, 1000));
+  t.throws(() => r.finish(), { code: 'PROTO_ERR_UPDATE_PACKAGE', details: { field: 'trailer' } }, 'truncated archive');
+
+  let err: unknown;
+  try { validateManifest({ ...manifest, name: 'Bad Name' }); } catch (e) { err = e; }
+  t.ok(err instanceof ProtocolError);
+  t.same(updateErrorDetail(err), { code: 'PROTO_ERR_UPDATE_PACKAGE', detail: 'manifest name', details: { field: 'name' } });
+  t.equal(updateErrorDetail(new Error('x')), undefined, 'other errors are not mapped');
+  t.equal(updateErrorDetail(new ProtocolError('PROTO_ERR_FLEET_TOPIC')), undefined, 'other protocol codes are not mapped');
+});
+
+t.test('a compression bomb is refused once it inflates beyond the limits', async (t) => {
+  const limits = { maxFiles: 1, maxFileBytes: 1024, maxTotalBytes: 1024, maxManifestBytes: 1024 };
+  const max = maxInflatedBytes(limits);
+  t.equal(max, 1024 + 1024 + 2 * 1024 + 4096);
+  const bomb = gunzipSync(gzipSync(new Uint8Array(max + 1)));
+  await t.rejects(feedInflated(chunks(bomb, 4096), new PackageChecker({ limits }), limits), { code: 'PROTO_ERR_UPDATE_PACKAGE', details: { field: 'gzip' } });
+});
+
+t.test('signatures verify with ed25519 public key strings only for the signed statement', async (t) => {
+  const { privateKey, publicKey } = generateKeyPairSync('ed25519');
+  const der = publicKey.export({ type: 'spki', format: 'der' });
+  const pub = `ed25519:${der.subarray(der.length - 32).toString('base64')}`;
+  const statement = signedStatement({ name: 'onecard-terminal', version: '1.2.0', manifestSha256: 'a'.repeat(64), archiveSha256: 'b'.repeat(64) });
+  const sig = new Uint8Array(sign(null, statement, privateKey));
+  t.ok(verifyWithPublicKey(pub, 'ed25519', statement, sig));
+  t.notOk(verifyWithPublicKey(pub, 'ed25519', statement.subarray(1), sig), 'other message');
+  t.notOk(verifyWithPublicKey(pub, 'sm2', statement, sig), 'alg does not match the key');
+  t.notOk(verifyWithPublicKey('ed25519:AAAA', 'ed25519', statement, sig), 'malformed key');
+});
