@@ -28,6 +28,7 @@ import { CONFIG_DEFAULTS } from '../../server/src/config.ts';
 import { parseMasterKey, wrapKeySetForImport, type PurseKeyMaterial } from '../../server/src/keys/key-crypto.ts';
 import { CardPool, hostReader, ReaderHand, type HostedReader } from './readers.ts';
 import { enrolledAs, enrolTerminal, errorCode, freePort, newApiToken, runCli, TerminalProcess, writeLocalFile, type ApiAnswer } from './processes.ts';
+import { museumDay } from './venue.ts';
 import { libraryConfig, libraryLoan, stopDemoLibrary } from './library.ts';
 import { ensureDemoPortal, portalLogin } from './login.ts';
 
@@ -118,6 +119,7 @@ export const DEMO_TERMINALS: readonly Kind[] = [
   { name: 'transit-gate-1', label: 'transit gate 1', kind: 'gate', groupId: 'transit-gates' },
   { name: 'transit-gate-2', label: 'transit gate 2', kind: 'gate', groupId: 'transit-gates', noPsam: true },
   { name: 'library-gate', label: 'library gate', kind: 'gate', groupId: 'libraries' },
+  { name: 'museum-gate', label: 'museum gate', kind: 'gate', groupId: 'museums' },
 ];
 
 const cardPath = (name: string): string => join(CARDS, name);
@@ -452,6 +454,14 @@ export async function startDemo(o: DemoOptions): Promise<Demo> {
       at(library, `library loan failed: ${e instanceof Error ? e.message : String(e)}`);
     }
 
+    // 14:00 museum visit and 19:00 an event entry (docs/venues.md)
+    const museum = byName('museum-gate');
+    notes.push(...await museumDay({
+      say, api, until,
+      gate: { terminalId: museum.terminalId, groupId: museum.groupId, api: (m, p, b) => museum.proc.api(m, p, b), at: (l) => at(museum, l), withCard: (c, fn) => withCard(museum, c, fn) },
+      kiosk: { api: (m, p, b) => kiosk.proc.api(m, p, b), at: (l) => at(kiosk, l), withCard: (c, fn) => withCard(kiosk, c, fn) },
+      visitor: LI, registrant: { card: ABDU, pin: abduPin },
+    }));
 
     // 17:40 transit fares
     say('17:40  Rush hour at the transit gates.');

@@ -12,8 +12,8 @@ import { killAllSync } from './processes.ts';
 
 const USAGE = `Usage: npm start -- [options]   (or: node --import tsx scripts/demo/main.ts [options])
 
-Starts the OneCard fleet server (embedded MQTT broker, SQLite store) and seven terminals (hall
-kiosk, hospital POS, two pharmacy POS, two transit gates, library gate), each an
+Starts the OneCard fleet server (embedded MQTT broker, SQLite store) and eight terminals (hall
+kiosk, hospital POS, two pharmacy POS, two transit gates, library gate, museum gate), each an
 "onecard-terminal run --data-dir DIR" process on a simulated serial reader, narrates a scripted
 day through their local APIs, then keeps the terminals working until Ctrl-C.
 

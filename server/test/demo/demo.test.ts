@@ -22,7 +22,7 @@ import { openFileOutbox } from '../../../terminal/src/agent/outbox.ts';
 
 const MAIN = fileURLToPath(new URL('../../../scripts/demo/main.ts', import.meta.url));
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
-const NAMES = ['hall-kiosk', 'hospital-pos', 'pharmacy-pos-1', 'pharmacy-pos-2', 'transit-gate-1', 'transit-gate-2', 'library-gate'];
+const NAMES = ['hall-kiosk', 'hospital-pos', 'pharmacy-pos-1', 'pharmacy-pos-2', 'transit-gate-1', 'transit-gate-2', 'library-gate', 'museum-gate'];
 
 interface Ev { terminalId: string; eventId: string; seq: number; type: string; body: Record<string, unknown> }
 interface Proc { pid: number; ppid: number; cmd: string[] }
@@ -81,14 +81,14 @@ t.test('npm start: one onecard-terminal run process per terminal, the scripted d
     }
     return true;
   };
-  const dayRan = await until(/the terminals stay up, idle/, 110_000);
+  const dayRan = await until(/the terminals stay up, idle/, 150_000);
   t.comment(stdout);
   if (stderr.length > 0) t.comment(stderr);
   if (!t.ok(dayRan, 'the scripted day ran')) return;
 
   // One process per terminal, children of npm start, on their own data dirs.
   const procs = terminalProcessesUnder(dir);
-  t.equal(procs.length, 7, 'ps shows exactly one onecard-terminal run process per terminal');
+  t.equal(procs.length, NAMES.length, 'ps shows exactly one onecard-terminal run process per terminal');
   t.ok(procs.every((p) => p.ppid === main.pid), 'each a child of npm start');
   for (const name of NAMES) {
     const p = procs.find((x) => x.cmd.at(-1) === termDir(name));
@@ -113,6 +113,9 @@ t.test('npm start: one onecard-terminal run process per terminal, the scripted d
   t.match(stdout, /hospital POS\s+│ PIN mistyped: TERM_ERR_PIN_WRONG, 2 tries left/);
   t.match(stdout, /pharmacy POS 1\s+│ card X00000019 REFUSED: TERM_ERR_CARD_HOTLISTED/);
   t.match(stdout, /library gate\s+│ card X00000019 REFUSED: TERM_ERR_CARD_HOTLISTED/);
+  t.match(stdout, /museum gate\s+│ X\*+7 ADMITTED \(admitted, standard ¥30\.00\)/, 'the museum visit (docs/venues.md)');
+  t.match(stdout, /museum gate\s+│ Abdurahman: D\*+X ADMITTED \(admitted-registered/, 'the event entry of the holder registered at the kiosk');
+  t.match(stdout, /museum gate\s+│ Li Si: X\*+7 REFUSED: not-registered/);
   t.match(stdout, /transit gate 1\s+│ a commuter pulls the card away during DEBIT FOR PURCHASE: TERM_ERR_PURCHASE_INTERRUPTED/, 'the cut tap is reported interrupted');
   const settled = /transit gate 1\s+│ the same card taps again: GET TRANSACTION PROVE settled the pending fare \(completed\), no second debit; balance ¥(\d+\.\d\d) → ¥(\d+\.\d\d)/.exec(stdout);
   t.ok(settled !== null, 'the interrupted fare is recovered on the next tap');
