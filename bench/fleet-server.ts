@@ -181,8 +181,9 @@ export default async function fleetServerBench(): Promise<BenchRow[]> {
         log(`size ${n}: ${String(conn['failed'])} connects failed; ${metrics.split('\n').filter((l) => /^onecard_mqtt_refused_total/.test(l)).join('; ') || 'no refusal counted by the server'}`);
       }
       // The new group gets the current version (setup, not timed), so all n hold the document.
+      const online = n - Number(conn['failed']);
       await api('PUT', `/api/v1/groups/bench-${k}/config`, { configId: 'bench' }, 200);
-      await appliedAll(version, n, 120_000);
+      await appliedAll(version, online, 120_000);
       connected = n;
       const bytesPerTerminal = (settledRss() - rss0) / n;
 
@@ -199,7 +200,7 @@ export default async function fleetServerBench(): Promise<BenchRow[]> {
       const t0 = performance.now();
       const put = await api('PUT', '/api/v1/configs/bench', { document: doc(k + 1), expectedVersion: version }, 200);
       version = Number(put.json['version']);
-      const complete = await appliedAll(version, n, 120_000);
+      const complete = await appliedAll(version, online, 120_000);
       const pushMs = performance.now() - t0;
       const pushCpu = { server: cpuMs() - cpu0.server, terminals: Number((await worker.call({ cmd: 'cpu' }))['cpuMs']) - cpu0.terminals };
       if (profiled) {
@@ -212,7 +213,7 @@ export default async function fleetServerBench(): Promise<BenchRow[]> {
       await new Promise((r) => setTimeout(r, 250));
       const card = cardFor(k);
       log(`size ${n}: reporting ${card} lost`);
-      await worker.call({ cmd: 'watch-card', card, terminals: n, timeoutMs: 120_000 });
+      await worker.call({ cmd: 'watch-card', card, terminals: n, onlineOnly: true, timeoutMs: 120_000 });
       const lcpu0 = { server: cpuMs(), terminals: Number((await worker.call({ cmd: 'cpu' }))['cpuMs']) };
       const l0 = performance.now();
       await api('POST', '/api/v1/hotlist/report', { cardNumbers: [card], reason: 'bench: reported lost' }, 200);

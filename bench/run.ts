@@ -62,28 +62,8 @@ const startedAt = new Date();
 const mach = machine();
 const envKnobs = Object.entries(process.env).filter(([k]) => k.startsWith('BENCH_')).map(([k, v]) => `${k}=${v ?? ''}`).sort();
 const results: ModuleResult[] = [];
+const skipped = new Set<string>();
 let failed = false;
-for (const f of files) {
-  const mod = (await import(pathToFileURL(here + f).href)) as { default?: () => Promise<readonly BenchRow[]> };
-  if (typeof mod.default !== 'function') {
-    console.log(`\n## ${f}: no default export, skipped`);
-    continue;
-  }
-  console.log(`\n## ${f}`);
-  const t0 = performance.now();
-  try {
-    const rows = await mod.default();
-    console.log(table(rows));
-    for (const r of rows) if (r.block !== undefined) console.log(`\n${r.block}`);
-    results.push({ file: f, rows, seconds: (performance.now() - t0) / 1000 });
-  } catch (err) {
-    failed = true;
-    const msg = err instanceof Error ? err.stack ?? err.message : String(err);
-    console.log(`failed: ${msg}`);
-    results.push({ file: f, rows: [], error: (err instanceof Error ? err.message : String(err)).split('\n')[0]!, seconds: (performance.now() - t0) / 1000 });
-  }
-}
-
 /**
  * Rows written before the `budget` field existed state their verdict in the note ("budget … met /
  * MISSED"); this table maps them to their budget so the summary still lists them. A module that
@@ -107,6 +87,7 @@ function withLegacyBudget(file: string, r: BenchRow): BenchRow {
   return { ...r, ...(figure === undefined ? {} : { figure }), budget: { key: l.key, pass, ...(l.part === undefined ? {} : { part: l.part }) } };
 }
 
+function report(final: boolean): void {
 // Summary: rows that judge a budget, in the order of architecture.md's table.
 const judged = results.flatMap((m) => m.rows.map((r) => withLegacyBudget(m.file, r)).filter((r) => r.budget !== undefined).map((r) => ({ m, r })));
 const order = Object.keys(BUDGETS) as BudgetKey[];
@@ -117,9 +98,12 @@ const summary = judged.map(({ m, r }) => {
 });
 const uncovered = order.filter((k) => !judged.some((j) => j.r.budget!.key === k));
 const summaryHead = ['budget (architecture.md)', 'measured case', 'figure', 'budget', 'peer in the same run', 'ratio', 'result', 'module'];
-console.log('\n## summary against the budgets');
-for (const s of summary) console.log(`${s[6]!.replace(/\*/g, '').padEnd(10)} ${s[0]}: ${s[2]} (budget ${s[3]})${s[4] === '' ? '' : ` vs ${s[4]} ${s[5]}`}`);
-for (const k of uncovered) console.log(`${'no row'.padEnd(10)} ${BUDGETS[k].what} (budget ${BUDGETS[k].budget})`);
+if (final) {
+  console.log('\n## summary against the budgets');
+  for (const s of summary) console.log(`${s[6]!.replace(/\*/g, '').padEnd(10)} ${s[0]}: ${s[2]} (budget ${s[3]})${s[4] === '' ? '' : ` vs ${s[4]} ${s[5]}`}`);
+  for (const k of uncovered) console.log(`${'no row'.padEnd(10)} ${BUDGETS[k].what} (budget ${BUDGETS[k].budget})`);
+}
+const pendingFiles = files.filter((f) => !skipped.has(f) && !results.some((r) => r.file === f));
 
 if (filter === undefined || write) {
   const out = [
@@ -142,6 +126,7 @@ if (filter === undefined || write) {
     '“not judged”: the run could not decide (e.g. run below the budget\'s scale; see the figure).',
     '',
     ...(uncovered.length === 0 ? [] : ['Budgets no module judged in this run:', '', ...uncovered.map((k) => `- ${BUDGETS[k].what} — ${BUDGETS[k].budget}`), '']),
+    ...(pendingFiles.length === 0 ? [] : [`Not run yet when this file was written (the run writes it after every module): ${pendingFiles.join(', ')}.`, '']),
     '## All figures',
     '',
     ...results.flatMap((m) => [
@@ -154,6 +139,33 @@ if (filter === undefined || write) {
   ].join('\n');
   const path = fileURLToPath(new URL('../docs/benchmarks.md', import.meta.url));
   writeFileSync(path, out);
-  console.log(`\nwrote ${path}`);
+  if (final) console.log(`\nwrote ${path}`);
 }
+}
+
+
+for (const f of files) {
+  const mod = (await import(pathToFileURL(here + f).href)) as { default?: () => Promise<readonly BenchRow[]> };
+  if (typeof mod.default !== 'function') {
+    console.log(`\n## ${f}: no default export, skipped`);
+    skipped.add(f);
+    continue;
+  }
+  console.log(`\n## ${f}`);
+  const t0 = performance.now();
+  try {
+    const rows = await mod.default();
+    console.log(table(rows));
+    for (const r of rows) if (r.block !== undefined) console.log(`\n${r.block}`);
+    results.push({ file: f, rows, seconds: (performance.now() - t0) / 1000 });
+  } catch (err) {
+    failed = true;
+    const msg = err instanceof Error ? err.stack ?? err.message : String(err);
+    console.log(`failed: ${msg}`);
+    results.push({ file: f, rows: [], error: (err instanceof Error ? err.message : String(err)).split('\n')[0]!, seconds: (performance.now() - t0) / 1000 });
+  }
+  report(false);
+}
+report(true);
 if (failed) process.exitCode = 1;
+
