@@ -18,6 +18,7 @@ const PAGES = [
   { path: '/keys', label: 'Key sets', load: () => import('./pages/keys.js') },
   { path: '/sharing', label: 'Data sharing', load: () => import('./pages/sharing.js') },
   { path: '/portals', label: 'Portals', load: () => import('./pages/portals.js') },
+  { path: '/staff', label: 'Staff credentials', load: () => import('./pages/staff.js') },
   { path: '/audit', label: 'Audit log', load: () => import('./pages/audit.js') },
   { path: '/tokens', label: 'Admin tokens', load: () => import('./pages/tokens.js'), role: 'admin' },
 ];
