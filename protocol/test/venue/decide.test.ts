@@ -155,3 +155,35 @@ t.test('venues in the configuration document: valid example, coded refusals with
   ];
   for (const [venues, path] of bad) t.throws(() => validateTerminalConfig({ ...EXAMPLE_TERMINAL_CONFIG, venues }), { code: 'PROTO_ERR_FLEET_SCHEMA', details: { path } }, String(path));
 });
+
+t.test('bounded random inputs: snapshots give coded refusals only; decisions never throw and count only admissions', async (t) => {
+  let seed = 16;
+  const rnd = (n: number): number => { seed = (seed * 1103515245 + 12345) & 0x7fffffff; return seed % n; };
+  const valid = JSON.stringify(snap({}, { entries: 2, exits: 1, holders: { [K('A')]: 1 } }));
+  let accepted = 0;
+  for (let i = 0; i < 5000; i++) {
+    const pos = rnd(valid.length);
+    const text = valid.slice(0, pos) + String.fromCharCode(32 + rnd(90)) + valid.slice(pos + 1);
+    let value: unknown;
+    try { value = JSON.parse(text); } catch { continue; }
+    try { parseVenueSnapshot(value); accepted++; } catch (e) { if ((e as { code?: string }).code !== 'PROTO_ERR_FLEET_SCHEMA') throw e; }
+  }
+  t.ok(accepted < 5000, `${accepted} mutated snapshots still valid, the rest refused with a code`);
+  const reasons = new Set<string>();
+  for (let i = 0; i < 3000; i++) {
+    const r: VenueRulesDocument = {
+      ...rules, capacity: rnd(4), maxDailyEntries: rnd(3), closedDates: rnd(10) === 0 ? ['2026-12-08'] : [],
+      hours: rnd(3) === 0 ? [] : [{ days: [1 + rnd(7)], open: '08:00', close: '18:00' }],
+      registeredOnlyDates: rnd(8) === 0 ? ['2026-12-08'] : [],
+    };
+    const ledger = { date: rnd(5) === 0 ? '2026-12-07' : '2026-12-08', entries: rnd(4), exits: rnd(3), holders: { [K('A')]: rnd(3) } };
+    const now = at('2026-12-08T06:00') + rnd(16 * 60) * 60_000;
+    const c = ctx({ rules: r, now, ledger, snapshot: rnd(6) === 0 ? undefined : { value: snap({}, { entries: rnd(3), exits: rnd(2), holders: { [K('A')]: rnd(2) } }), receivedAt: now - rnd(400) * 1000 } });
+    const d = decideEntry(c, card('A', { status: (['ok', 'ok', 'ok', 'hotlisted', 'expired'] as const)[rnd(5)]!, generation: (['1.0', '2.0', '3.0'] as const)[rnd(3)]! }));
+    reasons.add(d.reason);
+    const before = c.ledger!.date === d.local.date ? c.ledger!.entries : 0;
+    t.equal(d.ledger.entries, before + (d.admit ? 1 : 0), 'an admission counts one entry, a refusal none');
+    if (d.admit) t.ok(r.capacity === 0 || d.occupancy <= r.capacity, 'never admitted past capacity');
+  }
+  t.ok(reasons.size >= 6, `${reasons.size} different reasons reached`);
+});
