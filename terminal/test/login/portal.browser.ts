@@ -29,6 +29,7 @@ const CARD = JSON.parse(readFileSync(join(CARDS, 'ssc-2.00.json'), 'utf8')) as R
 const PIN = CARD['pin']!;
 const WRONG = '905172';
 const PORTAL = '社保网上服务大厅';
+const OTHER = JSON.parse(readFileSync(join(CARDS, 'ssc-3.00-long-name.json'), 'utf8')) as Record<string, string>;
 
 const box = await startScreensBox({ oidc: true });
 t.teardown(() => box.close());
@@ -111,7 +112,7 @@ async function typeOn(page: Page, kind: 'code' | 'pin', digits: string): Promise
   await page.click(`#${kind}-ok`);
 }
 
-const kiosk = await newPage('kiosk');
+let kiosk = await newPage('kiosk');
 await kiosk.goto(await box.launchUrl('kiosk'));
 await kiosk.waitForURL('**/kiosk/');
 
@@ -228,12 +229,56 @@ t.test('hotlisted card (reported lost on the server): refused at the kiosk, the 
   await box.remove();
 });
 
+t.test('with a PIN pad on the box: the login PIN is typed on the pad, the page shows counts only', async (t) => {
+  const padPath = await box.startPinPad();
+  await box.restartTerminal({ pinpad: { link: 'serial', path: padPath } });
+  await waitScreen(kiosk, 'outOfServiceScreen');
+  await kiosk.context().close();
+  kiosk = await newPage('kiosk-pad');
+  await kiosk.goto(await box.launchUrl('kiosk'));
+  await kiosk.waitForURL('**/kiosk/');
+  await waitScreen(kiosk, 'welcome');
+  const holder = await newPage('holder-4');
+  await holder.goto(`${portalUrl}/login`);
+  await holder.waitForURL('**/oidc/interaction/**');
+  const code = ((await holder.locator('p.code').textContent()) ?? '').replace(/\s/g, '');
+  const before = received.length;
+  const prompts = (await box.padStatus()).prompts;
+  await kiosk.getByRole('button', { name: '登录服务' }).click();
+  await waitScreen(kiosk, 'loginCode');
+  await typeOn(kiosk, 'code', code);
+  await waitScreen(kiosk, 'loginPortal');
+  await kiosk.click('#login-go');
+  await box.insert('ssc-3.00-long-name.json');
+  await waitScreen(kiosk, 'loginPad');
+  t.equal(await kiosk.locator('[data-pin-digit]').count(), 0, 'no on-screen keypad');
+  t.match(await kiosk.locator('h1').textContent(), /密码键盘/, 'asks for the PIN on the pad');
+  for (let i = 0; i < 100 && !(await box.padStatus()).prompting; i++) await new Promise((r) => setTimeout(r, 100));
+  t.equal((await box.padStatus()).prompts, prompts + 1, 'the pad prompts once');
+  await box.press('1234');
+  await kiosk.waitForSelector('#login-pin-count:has-text("已输入 4 位")');
+  t.notMatch(await kiosk.locator('#login-pin-dots').innerText(), /\d/, 'no digit on the page');
+  await screen(t, kiosk, 'login-09-pinpad');
+  await box.press(`BBBB${OTHER['pin']!}E`);
+  await waitScreen(kiosk, 'loginDone');
+  t.notMatch(await kiosk.content(), OTHER['pin']!, 'the PIN never reached the page');
+  await holder.waitForSelector('button[value="allow"]', { timeout: 20_000 });
+  await holder.click('button[value="allow"]');
+  await holder.waitForURL(`${portalUrl}/callback**`);
+  t.equal(received.length, before + 1, 'the portal got an ID token');
+  t.equal(received.at(-1)?.claims['id_number'], OTHER['ssn'], 'for the holder of the card in the reader');
+  await kiosk.getByRole('button', { name: '完成' }).click();
+  await box.remove();
+});
+
 t.test('no PIN and no full ID number in the terminal’s or the simulator’s output', async (t) => {
   const logs = box.logs();
   t.ok(logs.length > 1000, 'there is output to scan');
   t.notMatch(logs, PIN, 'no PIN');
   t.notMatch(logs, WRONG, 'no wrong PIN');
   t.notMatch(logs, CARD['ssn']!, 'no full ID number');
+  t.notMatch(logs, OTHER['ssn']!, 'no full ID number of the second holder');
+  t.notMatch(logs, `PIN ${OTHER['pin']!}`, 'the pad’s PIN line is not logged');
   t.same(pageErrors, [], 'no page errors');
-  t.ok(audits.length >= 7, `axe ran on ${audits.length} kiosk login screens`);
+  t.ok(audits.length >= 9, `axe ran on ${audits.length} kiosk login screens`);
 });

@@ -124,7 +124,7 @@ function h(tag, attrs = {}, ...children) {
 }
 const button = (label, onclick, attrs = {}) => h('button', { type: 'button', class: 'btn', onclick, ...attrs }, label);
 // "Log in to a service" (login.js): its screens render through show(); card insertion on its screen goes to it.
-const login = createLogin({ h, button, show, call, errorMessage, lang: () => lang, cardIn: () => cardIn, finish, say, failure, screen: () => current.fn });
+const login = createLogin({ h, button, show, call, errorMessage, lang: () => lang, cardIn: () => cardIn, finish, say, failure, armIdle, screen: () => current.fn });
 
 function show(fn, ...args) {
   clearTimeout(screenTimer);
@@ -574,6 +574,7 @@ function onEvent(m) {
     screenTimer = setTimeout(() => show(welcome), NOTICE_MS);
     return;
   }
+  if (m.type === 'pinpad' && login.onEvent(m)) return;
   if (m.type === 'pinpad') return padProgress(m);
   if (m.type === 'reader-status') {
     const wasOk = readerOk;

@@ -18,6 +18,7 @@ const T = {
     doneTitle: '登录成功', doneHint: (n) => `请回到“${n}”的页面继续办理。请取回您的社保卡。`,
     clear: '更正', ok: '确认', cancel: '取消', digit: (d) => `数字 ${d}`, keypad: '数字键盘', pinKeypad: '密码键盘',
     triesLeft: (n) => `还可以尝试 ${n} 次`, entered: (n) => `已输入 ${n} 位`, pinPrivacy: '密码不会显示，也不会被保存或上传，只发送给您的社保卡。', done: '完成',
+    padTitle: '请在密码键盘上输入社保卡密码以确认登录', padHint: '请用屏幕下方的密码键盘输入，输入完成后按键盘上的“确认”键。密码不会显示在屏幕上。',
   },
   en: {
     entry: 'Log in to a service', codeTitle: 'Enter the login code', codeHint: 'Enter the 8-digit login code shown on the website’s login page.', codeShown: (c) => `Login code: ${c}`,
@@ -28,12 +29,13 @@ const T = {
     doneTitle: 'Logged in', doneHint: (n) => `Go back to the “${n}” page to continue. Please take your card.`,
     clear: 'Correct', ok: 'OK', cancel: 'Cancel', digit: (d) => `digit ${d}`, keypad: 'Number keypad', pinKeypad: 'PIN keypad',
     triesLeft: (n) => `${n} tries left`, entered: (n) => `${n} digit${n === 1 ? '' : 's'} entered`, pinPrivacy: 'Your PIN is never shown or stored, and goes only to your card.', done: 'Done',
+    padTitle: 'Enter your card PIN on the PIN pad to confirm the login', padHint: 'Use the PIN pad below the screen and press its Enter key when done. The PIN is never shown on the screen.',
   },
 };
 
 /**
  * Wires the login screens into the kiosk. `k` gives the kiosk's own helpers:
- * `{h, button, show, call, errorMessage, lang(), cardIn(), finish, say, failure, screen()}`.
+ * `{h, button, show, call, errorMessage, lang(), cardIn(), finish, say, failure, armIdle, screen()}`.
  * Returns `{entry(), onEvent(m) → handled?, wipe()}`.
  */
 export function createLogin(k) {
@@ -44,10 +46,15 @@ export function createLogin(k) {
   let login = null;
   /** PIN digits being entered. */
   let pin = [];
+  /** `{present, connected}` of the box's PIN pad (GET /v1/pinpad), asked once. */
+  let pad;
+  /** Digits on the PIN pad (a count the terminal reports, never the digits). */
+  let padCount = 0;
 
   const wipe = () => {
     code = [];
     login = null;
+    padCount = 0;
     pin.fill('');
     pin = [];
   };
@@ -137,6 +144,21 @@ export function createLogin(k) {
     ];
   }
 
+  /** PIN entry on the box's PIN pad: the page shows only the count the pad reports. */
+  function loginPad(triesLeft, problem) {
+    return [
+      k.h('h1', {}, t().padTitle),
+      k.h('p', { class: 'hint' }, login.name),
+      problem === undefined ? null : k.h('p', { class: 'problem', role: 'alert' }, problem),
+      triesLeft === undefined ? null : k.h('p', { class: 'tries', id: 'login-tries' }, t().triesLeft(triesLeft)),
+      k.h('div', { class: 'dots', id: 'login-pin-dots', 'aria-hidden': 'true' }, Array.from({ length: Math.max(6, padCount) }, (_, i) => k.h('span', { class: i < padCount ? 'dot on' : 'dot' }))),
+      k.h('p', { class: 'count', id: 'login-pin-count', 'aria-live': 'polite' }, t().entered(padCount)),
+      k.h('div', { class: 'pinpad-device', 'aria-hidden': 'true' }),
+      k.h('p', { class: 'hint' }, t().padHint),
+      k.h('div', { class: 'actions' }, k.button(t().cancel, () => { void k.call('/v1/pinpad/cancel', {}).catch(() => undefined); }, { id: 'login-pad-cancel' })),
+    ];
+  }
+
   function loginDone() {
     return [
       k.h('h1', {}, t().doneTitle),
@@ -189,7 +211,27 @@ export function createLogin(k) {
       return k.show(k.failure, e.code, e.details);
     }
     if (login === null) return;
+    pad ??= await k.call('/v1/pinpad').catch(() => ({ present: false }));
+    if (login === null) return;
+    if (pad.present) return padApprove(tries, problem);
     k.show(loginPin, tries, problem);
+  }
+
+  /** The login approved with the PIN typed on the PIN pad (POST /v1/login/pinpad/approve). */
+  async function padApprove(tries, problem) {
+    padCount = 0;
+    k.show(loginPad, tries, problem);
+    try {
+      await k.call('/v1/login/pinpad/approve', { code: login.code });
+      if (login === null) return;
+      k.say(t().doneTitle);
+      k.show(loginDone);
+    } catch (e) {
+      if (login === null || !k.cardIn()) return; // the card left: the page is already wiped
+      if (e.code === 'TERM_ERR_PIN_WRONG') return enterPin(k.errorMessage(e.code, k.lang(), e.details));
+      if (e.code === 'TERM_ERR_PINPAD_CANCELLED') return cancel();
+      k.show(k.failure, e.code, e.details);
+    }
   }
 
   async function approve() {
@@ -232,6 +274,14 @@ export function createLogin(k) {
     entry: () => k.button(t().entry, start, { class: 'btn primary', id: 'login-start' }),
     /** Card events while a login screen is shown; true when handled here. */
     onEvent(m) {
+      if (m.type === 'pinpad' && k.screen() === loginPad) {
+        padCount = m.state === 'key' ? m.count : 0;
+        k.armIdle(); // a key on the pad is activity too
+        document.getElementById('login-pin-dots')?.replaceChildren(...Array.from({ length: Math.max(6, padCount) }, (_, i) => k.h('span', { class: i < padCount ? 'dot on' : 'dot' })));
+        const c = document.getElementById('login-pin-count');
+        if (c !== null) c.textContent = t().entered(padCount);
+        return true;
+      }
       if (m.type === 'card-inserted' && k.screen() === loginInsert && login !== null) {
         void enterPin();
         return true;
