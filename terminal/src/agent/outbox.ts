@@ -9,9 +9,10 @@
  *
  * Directory layout: `seg-<first seq, 16 digits>.log`, `ack.json`, `LOCK` (pid of the owner).
  */
-import { promises as fsp, constants as fsc } from 'node:fs';
+import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 import { TerminalError } from '../errors.ts';
+import { fsyncDir, removeAtomicTemps, writeFileAtomic } from '../fs/atomic.ts';
 import { createEventIdGenerator } from './event-id.ts';
 import { encodeFrame, readFrame, scanFrames, FRAME_HEADER_BYTES } from './outbox-frame.ts';
 import { admit, checkAppendInput, resolveLimits } from './outbox-capacity.ts';
@@ -73,10 +74,6 @@ function ioError(op: string, cause: unknown): TerminalError {
   return new TerminalError('TERM_ERR_OUTBOX_IO', op, code === undefined ? { op } : { op, errno: code }, { cause });
 }
 
-async function fsyncDir(dir: string): Promise<void> {
-  const fh = await fsp.open(dir, fsc.O_RDONLY);
-  try { await fh.sync(); } finally { await fh.close(); }
-}
 
 function isAlive(pid: number): boolean {
   try { process.kill(pid, 0); return true; } catch (e) { return (e as { code?: string }).code === 'EPERM'; }
@@ -134,7 +131,8 @@ async function readAck(dir: string): Promise<{ upToSeq: number; valid: boolean }
 async function recover(dir: string, limits: OutboxLimits, segmentBytes: number, options: FileOutboxOptions): Promise<FileOutbox> {
   const ack = await readAck(dir);
   const names = (await fsp.readdir(dir)).filter((n) => SEGMENT_RE.test(n)).sort();
-  await fsp.rm(join(dir, `${ACK_FILE}.tmp`), { force: true });
+  await fsp.rm(join(dir, `${ACK_FILE}.tmp`), { force: true }); // the temporary name of older versions
+  await removeAtomicTemps(join(dir, ACK_FILE));
   const segments: Segment[] = [];
   const damaged: { segment: string; offset: number; length: number }[] = [];
   let tornTailBytes = 0;
@@ -378,11 +376,7 @@ export class FileOutbox implements Outbox {
       const to = Math.min(upToSeq, this.#durableSeq);
       if (to <= this.#acked) return;
       try {
-        const tmp = join(this.#dir, `${ACK_FILE}.tmp`);
-        const fh = await fsp.open(tmp, 'w', 0o600);
-        try { await fh.writeFile(JSON.stringify({ v: 1, upToSeq: to })); await fh.sync(); } finally { await fh.close(); }
-        await fsp.rename(tmp, join(this.#dir, ACK_FILE));
-        await fsyncDir(this.#dir);
+        await writeFileAtomic(join(this.#dir, ACK_FILE), JSON.stringify({ v: 1, upToSeq: to }), 0o600);
       } catch (e) { throw ioError('write ack', e); }
       const from = this.#acked;
       this.#acked = to;

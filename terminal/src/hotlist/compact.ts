@@ -17,9 +17,10 @@
  * fetches the delta again).
  */
 import { createHash } from 'node:crypto';
-import { open, readFile, rename, unlink, mkdir } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
+import { readFile, rename, unlink, mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
 import { TerminalError } from '../errors.ts';
+import { writeFileAtomic } from '../fs/atomic.ts';
 import type { MutableHotlist } from './index.ts';
 
 /** Bits of a packed card number used as the bucket index. */
@@ -545,20 +546,9 @@ export async function openCompactHotlist(dir: string, options: OpenCompactHotlis
 
 /** Write to a temporary file, fsync, rename over `path`, fsync the directory. @throws TerminalError `TERM_ERR_HOTLIST_FILE` */
 async function writeAtomically(path: string, bytes: Uint8Array): Promise<void> {
-  const tmp = join(dirname(path), `.${basename(path)}.tmp-${process.pid}-${Date.now()}`);
   try {
-    const fh = await open(tmp, 'w', 0o600);
-    try {
-      await fh.writeFile(bytes);
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
-    await rename(tmp, path);
-    const d = await open(dirname(path), 'r');
-    try { await d.sync(); } finally { await d.close(); }
+    await writeFileAtomic(path, bytes, 0o600);
   } catch (err) {
-    await unlink(tmp).catch(() => undefined);
     throw new TerminalError('TERM_ERR_HOTLIST_FILE', `cannot write ${path}`, { field: 'file' }, { cause: err });
   }
 }

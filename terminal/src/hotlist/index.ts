@@ -5,9 +5,9 @@
  * atomically (write to a temporary file, fsync, rename, fsync the directory) with a strictly newer
  * version. The fleet agent later feeds the same interface from the server.
  */
-import { open, readFile, rename, unlink } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
+import { readFile } from 'node:fs/promises';
 import { TerminalError } from '../errors.ts';
+import { writeFileAtomic } from '../fs/atomic.ts';
 
 /** A versioned hotlist. */
 export interface Hotlist {
@@ -127,26 +127,11 @@ export async function openFileHotlist(path: string): Promise<FileHotlist> {
   };
 }
 
-/** Write to `path.tmp-…`, fsync, rename over `path`, fsync the directory. */
+/** Durable replace of `path` (fs/atomic.ts: temp file, fsync, rename, directory fsync), mode 0600. */
 async function writeAtomically(path: string, text: string): Promise<void> {
-  const tmp = join(dirname(path), `.${basename(path)}.tmp-${process.pid}-${Date.now()}`);
   try {
-    const fh = await open(tmp, 'w', 0o600);
-    try {
-      await fh.writeFile(text, 'utf8');
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
-    await rename(tmp, path);
-    const dir = await open(dirname(path), 'r');
-    try {
-      await dir.sync();
-    } finally {
-      await dir.close();
-    }
+    await writeFileAtomic(path, text, 0o600);
   } catch (err) {
-    await unlink(tmp).catch(() => undefined);
     throw new TerminalError('TERM_ERR_HOTLIST_FILE', 'cannot write', { field: 'file' }, { cause: err });
   }
 }

@@ -9,7 +9,7 @@
  * e-card verifier, the card services, the local API) are small wrappers here, composed by the
  * runtime.
  */
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { Logger } from 'pino';
 import type { FastifyInstance } from 'fastify';
@@ -18,6 +18,7 @@ import {
   type ConfigField, type ConfigFieldEffectMessage, type TerminalConfigDocument,
 } from '@onecard/protocol/fleet';
 import { TerminalError } from '../errors.ts';
+import { writeFileAtomic } from '../fs/atomic.ts';
 import type { LocalApiServices } from '../api/index.ts';
 import type { EcardVerifier } from '../ecard/index.ts';
 import type { ConfigPointerValue } from '../agent/fleet-http.ts';
@@ -199,11 +200,9 @@ export class HotlistFreshness {
   /** Records a confirmation at `at` (written in the background; the newest write wins). */
   mark(at: number): Promise<void> {
     this.#checkedAt = at;
-    const tmp = `${this.#file}.tmp`;
     this.#writing = this.#writing.then(async () => {
       await mkdir(dirname(this.#file), { recursive: true, mode: 0o700 });
-      await writeFile(tmp, `${JSON.stringify({ checkedAt: this.#checkedAt })}\n`, { mode: 0o600 });
-      await rename(tmp, this.#file);
+      await writeFileAtomic(this.#file, `${JSON.stringify({ checkedAt: this.#checkedAt })}\n`, 0o600);
     }).catch(() => undefined);
     return this.#writing;
   }

@@ -4,10 +4,11 @@
  * hotlist staleness, outbox limit, log level), the last good document kept on disk (`config/last-good.json`, written atomically). Loaded by the
  * runtime only when the configuration has a `fleet` section (it pulls in the schema compiler).
  */
-import { mkdir, open, readFile, rename, unlink } from 'node:fs/promises';
-import { dirname, join, basename } from 'node:path';
+import { mkdir, readFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { validateTerminalConfig, type ConfigFieldEffectMessage, type TerminalConfigDocument } from '@onecard/protocol/fleet';
 import { TerminalError } from '../errors.ts';
+import { writeFileAtomic } from '../fs/atomic.ts';
 import type { ReaderConfig } from '../card/index.ts';
 import type { ServiceFlags } from './journaled-services.ts';
 import type { ConfigPointerValue } from '../agent/fleet-http.ts';
@@ -102,18 +103,9 @@ export async function loadLastGoodConfig(dataDir: string, onInvalid?: (why: stri
 export async function saveLastGoodConfig(dataDir: string, value: LastGoodConfig): Promise<void> {
   const path = join(dataDir, LAST_GOOD_FILE);
   await mkdir(dirname(path), { recursive: true, mode: 0o700 });
-  const tmp = join(dirname(path), `.${basename(path)}.tmp-${process.pid}`);
   try {
-    const fh = await open(tmp, 'w', 0o600);
-    try {
-      await fh.writeFile(`${JSON.stringify(value)}\n`, 'utf8');
-      await fh.sync();
-    } finally { await fh.close(); }
-    await rename(tmp, path);
-    const d = await open(dirname(path), 'r');
-    try { await d.sync(); } finally { await d.close(); }
+    await writeFileAtomic(path, `${JSON.stringify(value)}\n`, 0o600);
   } catch (cause) {
-    await unlink(tmp).catch(() => undefined);
     throw new TerminalError('TERM_ERR_CONFIG_APPLY', 'cannot keep the configuration on disk', { field: 'file' }, { cause });
   }
 }

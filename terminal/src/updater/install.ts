@@ -16,6 +16,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, readlink, readdir, rename, rm, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { TerminalError } from '../errors.ts';
+import { writeFileAtomic } from '../fs/atomic.ts';
 
 export interface PendingUpdate {
   readonly jobId: string | null;
@@ -79,11 +80,8 @@ async function readJson<T>(path: string): Promise<T | undefined> {
 export const readPending = (root: string) => readJson<PendingUpdate>(join(root, 'pending.json'));
 export const readResult = (root: string) => readJson<UpdateResult>(join(root, 'result.json'));
 
-async function writeAtomic(path: string, text: string): Promise<void> {
-  const tmp = `${path}.${randomBytes(4).toString('hex')}.tmp`;
-  await writeFile(tmp, text, { mode: 0o644 });
-  await rename(tmp, path);
-}
+/** Durable replace (temp file, fsync, rename, directory fsync), readable by the rollback unit. */
+const writeAtomic = (path: string, text: string): Promise<void> => writeFileAtomic(path, text, 0o644);
 
 /** Clears the reported outcome (after the agent delivered it). */
 export async function clearResult(root: string): Promise<void> {
