@@ -178,20 +178,36 @@ async function oidcPlugin(app: FastifyInstance, opts: OidcPluginOptions): Promis
   });
 
   // ── terminals ─────────────────────────────────────────────────────────────────────────────
+  const terminalAuth = app.requireTerminal();
+  /** Audits a refused lookup (terminal or e-card app) and rethrows it. */
+  const lookupRefused = async (e: unknown, actor: string, code: string, ip: string, method: 'terminal' | 'ecard', terminalId?: string): Promise<never> => {
+    if (e instanceof ServerError) {
+      await store.appendAudit({ ts: clock.now(), actor, action: 'login.refused', target: code.slice(0, 16), ip, details: { code: e.code, method, step: 'lookup', ...(terminalId !== undefined ? { terminalId } : {}) } });
+    }
+    throw e;
+  };
   app.get<{ Params: { code: string } }>('/api/v1/terminal/logins/:code', {
-    preHandler: app.requireTerminal(),
+    preHandler: async function lookupTerminal(req, reply) {
+      try {
+        await terminalAuth.call(this, req, reply);
+      } catch (e) {
+        // A disabled terminal is refused and audited; wrong credentials are counted by the auth plugin.
+        if (e instanceof ServerError && e.code === 'SRV_ERR_TERMINAL_DISABLED') await lookupRefused(e, 'terminal', (req.params as { code: string }).code, req.ip, 'terminal');
+        throw e;
+      }
+    },
     schema: { tags: ['login'], summary: 'A pending login by its code: nonce, portal name, expiry (docs/login.md §3.1)', security: [{ terminalBasic: [] }], params: { type: 'object', required: ['code'], properties: { code: Code } } },
   }, async (req) => {
     const t = req.terminal!;
-    if (!(await logins.groupAllowed(t.groupId))) {
-      await store.appendAudit({ ts: clock.now(), actor: `terminal:${t.id}`, action: 'login.refused', target: req.params.code, ip: req.ip, details: { code: 'SRV_ERR_LOGIN_TERMINAL_GROUP', method: 'terminal', terminalId: t.id } });
-      throw new ServerError('SRV_ERR_LOGIN_TERMINAL_GROUP', t.groupId);
+    try {
+      if (!(await logins.groupAllowed(t.groupId))) throw new ServerError('SRV_ERR_LOGIN_TERMINAL_GROUP', t.groupId);
+      const { login, rp } = await logins.lookup(req.params.code, 'terminal');
+      return { login: login.code, nonce: login.nonce, clientName: rp.name, expires: Math.floor(login.expiresAt / 1000) };
+    } catch (e) {
+      return lookupRefused(e, `terminal:${t.id}`, req.params.code, req.ip, 'terminal', t.id);
     }
-    const { login, rp } = await logins.lookup(req.params.code, 'terminal');
-    return { login: login.code, nonce: login.nonce, clientName: rp.name, expires: Math.floor(login.expiresAt / 1000) };
   });
 
-  const terminalAuth = app.requireTerminal();
   app.post<{ Body: { assertion: string } }>('/api/v1/terminal/login-assertions', {
     // The JWS is the credential; terminal credentials, when sent, must be valid and name the signer.
     preHandler: async function optionalTerminal(req, reply) {
@@ -218,8 +234,12 @@ async function oidcPlugin(app: FastifyInstance, opts: OidcPluginOptions): Promis
     config: { rateLimit: { max: 60, timeWindow: 60_000 } },
     schema: { tags: ['login'], summary: 'A pending login for the e-card app (docs/login.md §4)', security: [], params: { type: 'object', required: ['code'], properties: { code: Code } } },
   }, async (req) => {
-    const { login, rp } = await logins.lookup(req.params.code, 'ecard');
-    return { login: login.code, nonce: login.nonce, clientName: rp.name, claims: [...rp.allowedClaims], expires: Math.floor(login.expiresAt / 1000) };
+    try {
+      const { login, rp } = await logins.lookup(req.params.code, 'ecard');
+      return { login: login.code, nonce: login.nonce, clientName: rp.name, claims: [...rp.allowedClaims], expires: Math.floor(login.expiresAt / 1000) };
+    } catch (e) {
+      return lookupRefused(e, 'ecard', req.params.code, req.ip, 'ecard');
+    }
   });
 
   app.post<{ Body: { login: string; nonce: string; holderRef: string; iat: number; signature: string } }>('/api/v1/ecard/login-confirmations', {

@@ -53,6 +53,8 @@ t.test('replayed assertion: accepted once, then SRV_ERR_LOGIN_REPLAYED', async (
   t.equal(r.body.error.code, 'SRV_ERR_LOGIN_REPLAYED');
   t.ok(await refusedAudit('SRV_ERR_LOGIN_REPLAYED'));
   t.equal((await terminalLookup(f, term, s.code)).body.error.code, 'SRV_ERR_LOGIN_REPLAYED', 'the code cannot be looked up again either');
+  t.equal((await terminalLookup(f, term, '00000000')).body.error.code, 'SRV_ERR_LOGIN_UNKNOWN');
+  t.ok((await f.store.listAudit({ limit: 500, action: 'login.refused' })).some((a) => a.target === '00000000' && (a.details as { step?: string }).step === 'lookup'), 'unknown codes looked up are audited');
 });
 
 t.test('expired assertion: SRV_ERR_LOGIN_EXPIRED, the login ends with a page saying so', async (t) => {
@@ -108,6 +110,9 @@ t.test('disabled terminal: SRV_ERR_TERMINAL_DISABLED, audited, the browser told'
   const t2 = await enrolTerminal(f, 'hall');
   const { s, nonce } = await pending();
   t.equal((await f.admin('POST', `/api/v1/terminals/${t2.id}/disable`)).statusCode, 200);
+  const look = await terminalLookup(f, t2, s.code);
+  t.equal(look.body.error.code, 'SRV_ERR_TERMINAL_DISABLED', 'refused at lookup too');
+  t.ok((await f.store.listAudit({ limit: 500, action: 'login.refused' })).some((a) => (a.details as { step?: string; code: string }).step === 'lookup' && (a.details as { code: string }).code === 'SRV_ERR_TERMINAL_DISABLED'), 'the refused lookup is audited');
   const r = await postAssertion(f, signAssertion(t2.key, t2.id, assertionPayload(f, s.code, nonce)), t2.basic);
   t.equal(r.status, 403);
   t.equal(r.body.error.code, 'SRV_ERR_TERMINAL_DISABLED');
