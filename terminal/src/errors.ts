@@ -16,6 +16,7 @@ import { RUNTIME_ERRORS } from './runtime/error-codes.ts';
 import { PINPAD_ERRORS } from './pinpad/error-codes.ts';
 import { LOGIN_ERRORS } from './login/error-codes.ts';
 import { LIBRARY_ERRORS } from './services/library-error-codes.ts';
+import { VENUE_ERRORS } from './services/venue-error-codes.ts';
 import { formatErrorMessage } from '@onecard/protocol/errors';
 
 export const TERM_ERRORS = {
@@ -33,6 +34,7 @@ export const TERM_ERRORS = {
   ...PINPAD_ERRORS,
   ...LOGIN_ERRORS,
   ...LIBRARY_ERRORS,
+  ...VENUE_ERRORS,
 } as const;
 
 export type TerminalErrorCode = keyof typeof TERM_ERRORS;

@@ -31,6 +31,8 @@ import { registerCardServices } from './card-services.ts';
 import { registerStaff, staffOf, type CheckStaff } from './staff.ts';
 import type { PinEntry, PinEntryProgress } from '../pinpad/index.ts';
 import { registerLogin, type LocalApiLogin } from './login.ts';
+import { registerVenue } from './venue.ts';
+import type { VenueGate } from '../services/venue.ts';
 import { registerLibrary, type LocalApiLibrary } from './library.ts';
 
 /** The card services the API calls (the real ones by default; tests may wrap them). */
@@ -107,6 +109,8 @@ export interface LocalApiOptions {
   readonly login?: LocalApiLogin;
   /** Library gate and loan desk over SIP2 (`library.ts`); without it `/v1/library/*` answers 501. */
   readonly library?: LocalApiLibrary;
+  /** The venue gate (`venue.ts`); without it `/v1/venue/*` answers 501. */
+  readonly venue?: VenueGate;
 }
 
 const LOCAL_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]']);
@@ -422,6 +426,7 @@ export async function buildLocalApi(opts: LocalApiOptions): Promise<FastifyInsta
 
   registerCardServices(app, opts);
   registerLogin(app, opts, svc);
+  registerVenue(app, opts);
   registerLibrary(app, opts, svc);
   registerStaff(app, { authOf: (req) => auth.get(req), idleMs: sessions.idleMs, ...(opts.checkStaff === undefined ? {} : { checkStaff: opts.checkStaff }), ...(opts.clock === undefined ? {} : { clock: opts.clock }) });
 

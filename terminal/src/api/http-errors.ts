@@ -49,6 +49,9 @@ const STATUS_BY_CODE: Partial<Record<TerminalErrorCode, number>> = {
   TERM_ERR_LIBRARY_LOGIN: 503,
   TERM_ERR_LIBRARY_PROTOCOL: 502,
   TERM_ERR_LIBRARY_NO_SCAN: 408,
+  TERM_ERR_VENUE_NOT_CONFIGURED: 501,
+  TERM_ERR_VENUE_REGISTRATION_REFUSED: 403,
+  TERM_ERR_VENUE_OFFLINE: 503,
 };
 
 /** Detail keys that may reach a client (never PINs or keys; services put none in details anyway). */

@@ -37,6 +37,7 @@ import type { Keystore } from '../agent/keystore.ts';
 import type { JobRunner } from '../agent/job-runner.ts';
 import type { SoftSam } from '../agent/soft-sam.ts';
 import { openScanners, serialportScannerOpener, type SerialScannerOpener } from './scanners.ts';
+import { VenueGate, httpVenueServerLink } from '../services/venue.ts';
 import { openSerialPinPad, PinEntry, type PinPad } from '../pinpad/index.ts';
 import { enrolledLogin } from '../login/service.ts';
 import { LibraryService } from '../services/library.ts';
@@ -244,6 +245,25 @@ export async function startRuntime(cfg: TerminalConfig, deps: RuntimeDeps): Prom
       closers.push(async () => { await device.close(); });
       barcodes?.attach(device, sc.link === 'hid' ? createWedgeDecoder(sc.reportId === undefined ? {} : { reportId: sc.reportId }) : createSerialLineDecoder(), `${sc.link}:${sc.path}`);
     }
+    // Venue gate (fleet members: the venues section of the fleet configuration, live); its ledger and snapshot in DIR/venue.
+    let venueRules: () => TerminalConfigDocument['venues'] = () => undefined;
+    const venue = fleet === undefined ? undefined : await VenueGate.open({
+      rules: () => venueRules(), dir: join(fleet.dataDir, 'venue'), outbox, journaled: () => agent?.notifyPending(), clock: () => clock.now(), logger,
+      hotlistStale: () => {
+        const max = liveSettings?.hotlist.maxStaleSeconds;
+        const at = freshness?.checkedAt;
+        return max !== undefined && (at === undefined || clock.now() - at > max * 1000);
+      },
+      ...(identity === undefined ? {} : { server: httpVenueServerLink({ serverUrl: identity.serverUrl, terminalId: identity.terminalId, password: identity.mqtt.password }) }),
+    });
+    if (venue !== undefined) {
+      closers.push(() => venue.close());
+      // A gate's e-card scanner admits by itself: every verified code is a venue decision.
+      scans.on('scan', (r: { ok: boolean; identity?: { holderRef: string; maskedId: string } }) => {
+        if (!r.ok || r.identity === undefined || venueRules() === undefined) return;
+        venue.enterEcard(r.identity).then((d) => scans.emit('venue', d), (e: unknown) => logger.warn({ code: (e as { code?: unknown }).code }, 'venue decision failed'));
+      });
+    }
     const token = deps.token ?? cfg.api.token;
     const api = await buildLocalApi({
       readers: cards,
@@ -261,6 +281,7 @@ export async function startRuntime(cfg: TerminalConfig, deps: RuntimeDeps): Prom
       ...(ecard === undefined ? {} : { ecard }),
       ...(cfg.deviceNumber === undefined ? {} : { deviceNumber: cfg.deviceNumber }),
       screens: { pages: SCREEN_PAGES.filter((p) => cfg.screens?.[p] === true) },
+      ...(venue === undefined ? {} : { venue }),
       ...(pinpad === undefined ? {} : { pinpad }),
       ...(library === undefined ? {} : { library: { service: library, ...(barcodes === undefined ? {} : { barcodes }) } }),
       ...(identity === undefined ? {} : { checkStaff: fleetStaffChecker({ serverUrl: identity.serverUrl, terminalId: identity.terminalId, password: identity.mqtt.password }) }),
@@ -307,6 +328,7 @@ export async function startRuntime(cfg: TerminalConfig, deps: RuntimeDeps): Prom
       requestRestart: deps.requestRestart,
     });
     libraryDocument = () => applier?.document?.library;
+    venueRules = () => applier?.document?.venues;
     const applyFleetConfig = (doc: TerminalConfigDocument, pointer: ConfigPointerValue): Promise<readonly ConfigFieldEffectMessage[]> => {
       const run = applyChain.then(async () => {
         if (applier === undefined) throw new TerminalError('TERM_ERR_CONFIG_APPLY', 'not a fleet member (no fleet section)', { field: 'fleet' });
@@ -370,6 +392,20 @@ export async function startRuntime(cfg: TerminalConfig, deps: RuntimeDeps): Prom
       agent = a;
       closers.push(() => a.stop());
       a.start();
+      if (venue !== undefined) {
+        venue.start();
+        // Reconcile on every (re)connect: fetch the venue snapshot as soon as the fleet link is up.
+        let stopped = false;
+        closers.push(() => { stopped = true; });
+        void (async () => {
+          while (!stopped) {
+            await a.waitFor(() => stopped || a.state.kind === 'online');
+            if (stopped) return;
+            await venue.sync();
+            await a.waitFor(() => stopped || a.state.kind !== 'online');
+          }
+        })();
+      }
       if (updater !== undefined) {
         const online = (): Promise<void> => a.waitFor(() => a.state.kind === 'online');
         updateSettled = fm.settleUpdateAtStart(updater, (id, m) => a.reportJob(id, m), online).catch((err: unknown) => {
