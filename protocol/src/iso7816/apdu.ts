@@ -289,15 +289,25 @@ export function withSecureMessaging(cla: number, sm: SecureMessaging): number {
 // Trace redaction [reader-link.md §6.7; style.md habit 8]
 
 /**
- * True when the command's data field carries secrets and must be masked in traces: VERIFY `20`,
+ * The one list of instructions whose data field carries secrets, in any class: VERIFY `20`,
  * CHANGE REFERENCE DATA `24` (incl. SSC `84 24`), RESET RETRY COUNTER `2C`, SSC CHANGE PIN `5E`,
  * EXTERNAL/MUTUAL AUTHENTICATE `82`, key loading `D4`.
  */
-export function isSecretBearingCommand(apdu: Pick<CommandApdu, 'ins'> & Partial<Pick<CommandApdu, 'cla'>>): boolean {
+export const SECRET_BEARING_INS: ReadonlySet<number> = new Set([0x20, 0x24, 0x2c, 0x5e, 0x82, 0xd4]);
+
+/** Instructions whose data carries secrets in the proprietary class `8x`: PSAM CIPHER DATA `FA` (the clear PIN block of a PIN reload [P9 §9.7]). */
+export const PROPRIETARY_SECRET_BEARING_INS: ReadonlySet<number> = new Set([0xfa]);
+
+/**
+ * True when the command's data field carries secrets and must be masked in traces
+ * ({@link SECRET_BEARING_INS}, and {@link PROPRIETARY_SECRET_BEARING_INS} in class `8x` or when
+ * the class is not given). With `anyClass`, the proprietary ones count in every class too (the
+ * terminal's logger, which would rather over-mask).
+ */
+export function isSecretBearingCommand(apdu: Pick<CommandApdu, 'ins'> & Partial<Pick<CommandApdu, 'cla'>>, opts: { readonly anyClass?: boolean } = {}): boolean {
   const ins = apdu.ins;
-  if (ins === 0x20 || ins === 0x24 || ins === 0x2c || ins === 0x5e || ins === 0x82 || ins === 0xd4) return true;
-  // PSAM CIPHER DATA (80 FA) carries the clear PIN block of a PIN reload [P9 §9.7].
-  return ins === 0xfa && (apdu.cla === undefined || (apdu.cla & 0xf0) === 0x80);
+  if (SECRET_BEARING_INS.has(ins)) return true;
+  return PROPRIETARY_SECRET_BEARING_INS.has(ins) && (opts.anyClass === true || apdu.cla === undefined || (apdu.cla & 0xf0) === 0x80);
 }
 
 const HEX = '0123456789ABCDEF';
@@ -310,15 +320,15 @@ const hexAll = (d: Uint8Array): string => {
 
 /**
  * One-line trace of a command APDU, e.g. `00 20 00 00 Lc=03 <redacted 3 bytes>`. The data of
- * secret-bearing commands ({@link isSecretBearingCommand}) is replaced by its length unless
- * `unsafe` is set deliberately.
+ * secret-bearing commands ({@link isSecretBearingCommand}, `anyClass` passed on) is replaced by
+ * its length unless `unsafe` is set deliberately.
  */
-export function formatCommandApdu(apdu: CommandApdu, opts: { readonly unsafe?: boolean } = {}): string {
+export function formatCommandApdu(apdu: CommandApdu, opts: { readonly unsafe?: boolean; readonly anyClass?: boolean } = {}): string {
   let s = `${hex2(apdu.cla)} ${hex2(apdu.ins)} ${hex2(apdu.p1)} ${hex2(apdu.p2)}`;
   const data = apdu.data;
   if (data !== undefined && data.length > 0) {
     s += ` Lc=${data.length}`;
-    s += isSecretBearingCommand(apdu) && opts.unsafe !== true ? ` <redacted ${data.length} bytes>` : ` ${hexAll(data)}`;
+    s += isSecretBearingCommand(apdu, { anyClass: opts.anyClass === true }) && opts.unsafe !== true ? ` <redacted ${data.length} bytes>` : ` ${hexAll(data)}`;
   }
   if (apdu.le !== undefined) s += ` Le=${apdu.le}`;
   return s;

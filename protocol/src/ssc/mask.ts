@@ -32,7 +32,12 @@ export function maskCardId(cardId: string): string {
   return keep(cardId, 6, 0);
 }
 
-const MASKERS: Readonly<Record<string, (v: string) => string>> = {
+/**
+ * The one table of personal-data fields of a card-holder record and how each is masked; used by
+ * {@link maskPersonalData} and by the terminal logger's redaction. Masking is idempotent: a masked
+ * value masks to itself.
+ */
+export const PERSONAL_FIELD_MASKERS: Readonly<Record<string, (v: string) => string>> = {
   ssn: maskSsn,
   name: maskName,
   cardNumber: maskCardNumber,
@@ -41,6 +46,18 @@ const MASKERS: Readonly<Record<string, (v: string) => string>> = {
   birthplace: (v) => '*'.repeat(v.length),
   resetInfo: (v) => keep(v, 18, 0), // the historical bytes end with the card serial
 };
+
+/**
+ * Every personal-data field a log record can carry: the record fields of
+ * {@link PERSONAL_FIELD_MASKERS} plus the whole `iReadCardBas` string (`readCardBas`, masked by
+ * {@link maskReadCardBas}, which is applied once: a masked string no longer parses).
+ */
+export const PERSONAL_DATA_MASKERS: Readonly<Record<string, (v: string) => string>> = {
+  ...PERSONAL_FIELD_MASKERS,
+  readCardBas: (v) => maskReadCardBas(v),
+};
+
+const MASKERS = PERSONAL_FIELD_MASKERS;
 
 /**
  * Copy of `record` with the personal fields masked (`ssn`, `name`, `cardNumber`, `cardId`,

@@ -4,12 +4,12 @@
  * masks the data of secret-bearing commands (VERIFY 20, 24, 2C, CHANGE PIN 5E, external
  * authentication 82, key loading D4); CIPHER DATA (`80 FA`, PIN blocks on their way to the PSAM)
  * is masked too. Response APDUs are logged as SW and length only (EF06 answers hold personal
- * data). Personal data fields are masked (SSN, name, card number, card ID, birth data, the
- * `iReadCardBas` string) and PIN / key fields are censored wherever they appear.
+ * data). Personal data fields are masked (SSN, name, card number, card ID, birth data, reset
+ * information, the `iReadCardBas` string) and PIN / key fields are censored wherever they appear.
  */
 import { pino, type DestinationStream, type Logger, type LoggerOptions } from 'pino';
 import { formatCommandApdu, type CommandApdu, type ResponseApdu } from '@onecard/protocol/iso7816';
-import { maskCardId, maskCardNumber, maskName, maskPersonalData, maskReadCardBas, maskSsn } from '@onecard/protocol/ssc';
+import { maskPersonalData, PERSONAL_DATA_MASKERS } from '@onecard/protocol/ssc';
 
 export type { Logger } from 'pino';
 
@@ -26,11 +26,6 @@ export interface LoggerFactoryOptions {
   readonly base?: Readonly<Record<string, unknown>>;
 }
 
-const HEX = (n: number): string => n.toString(16).toUpperCase().padStart(2, '0');
-
-/** INS whose command data must never be logged, beyond `isSecretBearingCommand`: CIPHER DATA `FA`. */
-const EXTRA_SECRET_INS = new Set([0xfa]);
-
 /**
  * One-line trace of a command APDU with secret data masked [reader-link §6.7; ssc-card §11].
  * Anything that is not a command APDU is logged as `<not an APDU>`.
@@ -39,11 +34,8 @@ export function serializeCommandApdu(value: unknown): string {
   if (typeof value !== 'object' || value === null) return '<not an APDU>';
   const a = value as Partial<CommandApdu>;
   if (typeof a.cla !== 'number' || typeof a.ins !== 'number' || typeof a.p1 !== 'number' || typeof a.p2 !== 'number') return '<not an APDU>';
-  const apdu = a as CommandApdu;
-  if (EXTRA_SECRET_INS.has(apdu.ins) && apdu.data !== undefined && apdu.data.length > 0) {
-    return `${HEX(apdu.cla)} ${HEX(apdu.ins)} ${HEX(apdu.p1)} ${HEX(apdu.p2)} Lc=${apdu.data.length} <redacted ${apdu.data.length} bytes>${apdu.le !== undefined ? ` Le=${apdu.le}` : ''}`;
-  }
-  return formatCommandApdu(apdu);
+  // `anyClass`: CIPHER DATA `FA` is masked in every class, not only in `8x`.
+  return formatCommandApdu(a as CommandApdu, { anyClass: true });
 }
 
 /** A response APDU as `{ sw, len }`: the data is never logged (it may hold personal data). */
@@ -64,15 +56,8 @@ export function serializePersonal(value: unknown): unknown {
 }
 
 const SECRET_KEYS = ['pin', 'oldPin', 'newPin', 'key', 'keys', 'root', 'mpk', 'mtk', 'irk', 'rkssse', 'puk', 'stk', 'sessionKey', 'password', 'token'];
-const PERSONAL_KEYS: Readonly<Record<string, (v: string) => string>> = {
-  ssn: maskSsn,
-  name: maskName,
-  cardNumber: maskCardNumber,
-  cardId: maskCardId,
-  birthDate: (v) => '*'.repeat(v.length),
-  birthplace: (v) => '*'.repeat(v.length),
-  readCardBas: maskReadCardBas,
-};
+/** The one personal-data table (`@onecard/protocol/ssc`): record fields and the `iReadCardBas` string. */
+const PERSONAL_KEYS = PERSONAL_DATA_MASKERS;
 
 /** Redaction paths: each secret or personal key at the top level and one level down. */
 const REDACT_PATHS = [...SECRET_KEYS, ...Object.keys(PERSONAL_KEYS)].flatMap((k) => [k, `*.${k}`]);
