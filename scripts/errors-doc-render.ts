@@ -1,8 +1,8 @@
 /** Renders `docs/errors.md` from the registries; shared by the writer script and the sync tests. */
-import { PROTO_ERRORS } from '../protocol/src/errors.ts';
-import { TERM_ERRORS } from '../terminal/src/errors.ts';
-import { SIM_ERRORS } from '../simulators/src/errors.ts';
-import { SRV_ERRORS } from '../server/src/errors.ts';
+import { PROTO_ERRORS } from '@onecard/protocol/src/errors.ts';
+import { TERM_ERRORS } from '@onecard/terminal/src/errors.ts';
+import { SIM_ERRORS } from '@onecard/simulators/src/errors.ts';
+import { SRV_ERRORS } from '@onecard/server/src/errors.ts';
 
 const sections: ReadonlyArray<readonly [string, string, Readonly<Record<string, string>>]> = [
   ['@onecard/protocol', 'ProtocolError', PROTO_ERRORS],

@@ -16,7 +16,7 @@ import { closeSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync
 import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { requestPageLaunchUrl } from '../../terminal/src/api/launch.ts';
+import { requestPageLaunchUrl } from '@onecard/terminal/src/api/launch.ts';
 
 /** The shipped CLI. */
 export const TERMINAL_BIN = fileURLToPath(new URL('../../terminal/bin/onecard-terminal.js', import.meta.url));

@@ -18,8 +18,8 @@ import { parseArgs } from 'node:util';
 import { randomBytes } from 'node:crypto';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { startServer } from '../../server/src/server.ts';
-import { CONFIG_DEFAULTS } from '../../server/src/config.ts';
+import { startServer } from '@onecard/server/src/server.ts';
+import { CONFIG_DEFAULTS } from '@onecard/server/src/config.ts';
 import type { SoakCommand, SoakReply, TerminalReport } from './terminals.ts';
 
 const USAGE = `Usage: npm run soak -- [--minutes M] [--terminals N] [--seed S] [--keep]

@@ -21,9 +21,9 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import pino, { type Logger } from 'pino';
 import { createCard, createTransitCard, loadCardFile, openSerialReader, parseTransitCardProfile, type SerialReader, type SimulatedCard } from '@onecard/simulators';
-import { startTerminal, type Terminal } from '../../terminal/src/runtime/index.ts';
-import { enrol } from '../../terminal/src/agent/enrol.ts';
-import { openFileJournal } from '../../terminal/src/services/index.ts';
+import { startTerminal, type Terminal } from '@onecard/terminal/src/runtime/index.ts';
+import { enrol } from '@onecard/terminal/src/agent/enrol.ts';
+import { openFileJournal } from '@onecard/terminal/src/services/index.ts';
 
 export type SoakCommand =
   | { readonly cmd: 'start'; readonly terminals: number; readonly dataDir: string; readonly serverUrl: string; readonly adminToken: string; readonly actionMs: number; readonly removalEvery: number }
@@ -72,7 +72,7 @@ const settledRss = (): number => { gc(); gc(); return process.memoryUsage().rss;
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 const balance = (c: SimulatedCard): number => (c as { transit?: { balance: number } }).transit!.balance;
-let slots: Slot[] = [];
+const slots: Slot[] = [];
 let logger: Logger;
 let acting = false;
 let loops: Promise<void>[] = [];

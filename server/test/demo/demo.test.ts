@@ -18,7 +18,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { openFileOutbox } from '../../../terminal/src/agent/outbox.ts';
+import { openFileOutbox } from '@onecard/terminal/src/agent/outbox.ts';
 
 const MAIN = fileURLToPath(new URL('../../../scripts/demo/main.ts', import.meta.url));
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));

@@ -19,16 +19,16 @@ import { createCardFromFile, type UserCard } from '@onecard/simulators';
 import { buildApp, bootstrapAdminToken } from '../../src/app.ts';
 import { openSqliteStore } from '../../src/store/sqlite.ts';
 import { wrapKeySetForImport } from '../../src/keys/key-crypto.ts';
-import { enrol } from '../../../terminal/src/agent/enrol.ts';
-import { loadIdentity } from '../../../terminal/src/agent/identity.ts';
-import { MemoryOutbox } from '../../../terminal/src/agent/memory-outbox.ts';
-import { FleetAgent } from '../../../terminal/src/agent/fleet-agent.ts';
-import { JobRunner } from '../../../terminal/src/agent/job-runner.ts';
-import { openKeystore } from '../../../terminal/src/agent/keystore.ts';
-import { SoftSam } from '../../../terminal/src/agent/soft-sam.ts';
-import { createMemoryChannel } from '../../../terminal/src/card/memory-channel.ts';
-import { createMemoryJournal } from '../../../terminal/src/services/journal.ts';
-import { purchase } from '../../../terminal/src/services/purchase.ts';
+import { enrol } from '@onecard/terminal/src/agent/enrol.ts';
+import { loadIdentity } from '@onecard/terminal/src/agent/identity.ts';
+import { MemoryOutbox } from '@onecard/terminal/src/agent/memory-outbox.ts';
+import { FleetAgent } from '@onecard/terminal/src/agent/fleet-agent.ts';
+import { JobRunner } from '@onecard/terminal/src/agent/job-runner.ts';
+import { openKeystore } from '@onecard/terminal/src/agent/keystore.ts';
+import { SoftSam } from '@onecard/terminal/src/agent/soft-sam.ts';
+import { createMemoryChannel } from '@onecard/terminal/src/card/memory-channel.ts';
+import { createMemoryJournal } from '@onecard/terminal/src/services/journal.ts';
+import { purchase } from '@onecard/terminal/src/services/purchase.ts';
 import { newTerminalKey } from '../helpers.ts';
 
 // The simulated transit card's FIXED TEST keys (simulators/cards/transit-only.json).

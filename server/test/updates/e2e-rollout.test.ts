@@ -18,7 +18,7 @@ import { openSqliteStore } from '../../src/store/sqlite.ts';
 import updatesPlugin from '../../src/updates/plugin.ts';
 import { buildPackage, generateSigningKey, loadSigningKey, signPackage } from '../../src/updates/package-io.ts';
 import { newTerminalKey } from '../helpers.ts';
-import { applyUpdate, currentVersion, downloadWithResume, pointAt, readResult, initLayout, verifyPackageFile, type UpdateJob } from '../../../terminal/src/updater/index.ts';
+import { applyUpdate, currentVersion, downloadWithResume, pointAt, readResult, initLayout, verifyPackageFile, type UpdateJob } from '@onecard/terminal/src/updater/index.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'onecard-upd-e2e-'));
 t.teardown(() => rmSync(dir, { recursive: true, force: true }));

@@ -12,7 +12,7 @@ import { buildPackage, generateSigningKey, inspectPackage, loadSigningKey, signP
 import { PACKAGE_FORMAT, TAR_END, TarReader, canonicalJson, encodeManifest, parseSignature, tarHeader, tarPadding, unsafePathReason, validateManifest, sha256Hex, type PackageManifest } from '../../src/updates/package-format.ts';
 import { compareSemver, isSemver } from '../../src/updates/semver.ts';
 import { runPackageCli } from '../../src/updates/package-cli.ts';
-import { verifyPackageFile } from '../../../terminal/src/updater/verify.ts';
+import { verifyPackageFile } from '@onecard/terminal/src/updater/verify.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'onecard-pkg-'));
 t.teardown(() => rmSync(dir, { recursive: true, force: true }));

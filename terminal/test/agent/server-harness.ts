@@ -5,8 +5,8 @@
  */
 import { generateKeyPairSync } from 'node:crypto';
 import { createServer, type Server } from 'node:net';
-import { buildApp, bootstrapAdminToken } from '../../../server/src/app.ts';
-import { openSqliteStore } from '../../../server/src/store/sqlite.ts';
+import { buildApp, bootstrapAdminToken } from '@onecard/server/src/app.ts';
+import { openSqliteStore } from '@onecard/server/src/store/sqlite.ts';
 import type { FastifyInstance } from 'fastify';
 
 export interface Harness {

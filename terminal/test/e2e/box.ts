@@ -15,8 +15,8 @@ import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import type { FastifyInstance } from 'fastify';
-import { buildApp, bootstrapAdminToken } from '../../../server/src/app.ts';
-import { openSqliteStore } from '../../../server/src/store/sqlite.ts';
+import { buildApp, bootstrapAdminToken } from '@onecard/server/src/app.ts';
+import { openSqliteStore } from '@onecard/server/src/store/sqlite.ts';
 
 export const REPO = fileURLToPath(new URL('../../../', import.meta.url));
 export const TERMINAL_BIN = join(REPO, 'terminal/bin/onecard-terminal.js');

@@ -15,8 +15,8 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { EXAMPLE_TERMINAL_CONFIG } from '@onecard/protocol/fleet';
-import { wrapKeySetForImport, type PurseKeyMaterial } from '../../../server/src/keys/key-crypto.ts';
-import { buildPackage, generateSigningKey, loadSigningKey, signPackage } from '../../../server/src/updates/package-io.ts';
+import { wrapKeySetForImport, type PurseKeyMaterial } from '@onecard/server/src/keys/key-crypto.ts';
+import { buildPackage, generateSigningKey, loadSigningKey, signPackage } from '@onecard/server/src/updates/package-io.ts';
 import { CARDS, Supervisor, installRelease, simulatedReader, startFleetServer, terminalCli, unitFor, until, writeReleaseFiles } from './box.ts';
 
 const GROUP = 'metro-gates';

@@ -20,7 +20,7 @@ import { createMemoryChannel } from '../../src/card/memory-channel.ts';
 import { createMemoryHotlist, type Hotlist } from '../../src/services/index.ts';
 import { TerminalError } from '../../src/errors.ts';
 import { enrolledLogin } from '../../src/login/index.ts';
-import { enrolTerminal, finishInBrowser, registerPortal, startFixture, startLogin, type EnrolledTerminal, type OidcFixture } from '../../../server/test/oidc/fixture.ts';
+import { enrolTerminal, finishInBrowser, registerPortal, startFixture, startLogin, type EnrolledTerminal, type OidcFixture } from '@onecard/server/testing/oidc-fixture';
 
 const cardFile = (name: string): string => fileURLToPath(new URL(`../../../simulators/cards/${name}`, import.meta.url));
 const CARD = JSON.parse(readFileSync(cardFile('ssc-2.00.json'), 'utf8')) as Record<string, unknown> & { keys: Record<string, string> };

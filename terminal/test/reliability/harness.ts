@@ -26,8 +26,8 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createCard, createTransitCard, loadCardFile, openSerialReader, parseTransitCardProfile, type SerialReader, type SimulatedCard } from '@onecard/simulators';
-import { startServer, type RunningServer } from '../../../server/src/server.ts';
-import { CONFIG_DEFAULTS } from '../../../server/src/config.ts';
+import { startServer, type RunningServer } from '@onecard/server/src/server.ts';
+import { CONFIG_DEFAULTS } from '@onecard/server/src/config.ts';
 import { openFileOutbox } from '../../src/agent/outbox.ts';
 import { openFileJournal } from '../../src/services/index.ts';
 
