@@ -10,7 +10,6 @@
 import { ServerError } from './errors.ts';
 
 /** Characters refused anywhere in kept text. */
-// eslint-disable-next-line no-control-regex
 export const UNSAFE_TEXT_RE = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F\u061C\u200E\u200F\u202A-\u202E\u2066-\u2069]/u;
 
 /** A high surrogate not followed by a low one, or a low one not preceded by a high one. */

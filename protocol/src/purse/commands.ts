@@ -4,7 +4,6 @@
  * PURCHASE, GET TRANSACTION PROVE and READ RECORD of the cyclic log. Response layouts are in
  * `records.ts`; the SELECT FCI is decoded by {@link parseTUnionFci}.
  */
-import { ProtocolError } from '../errors.ts';
 import { concat, fromHex } from '../bytes.ts';
 import type { CommandApdu, SelectOptions } from '../ssc/commands.ts';
 import { parseFci, readBinary, readRecord, selectByName } from '../ssc/commands.ts';

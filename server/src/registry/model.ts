@@ -175,7 +175,6 @@ function dateProblem(s: unknown): string | undefined {
 /** Names: 1–64 characters, no control or bidi-override characters, no digits-only value. */
 function nameProblem(s: unknown): string | undefined {
   if (typeof s !== 'string' || s.trim() === '') return 'missing';
-  // eslint-disable-next-line no-control-regex
   if (/[\u0000-\u001f\u007f\u202a-\u202e\u2066-\u2069]/.test(s)) return 'characters';
   if ([...s.trim()].length > 64) return 'length';
   return undefined;

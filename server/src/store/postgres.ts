@@ -20,7 +20,7 @@ import {
 } from './rows.ts';
 import type {
   AdminTokenRecord, AuditRecord, EnrolmentTokenRecord, GroupRecord, NewEnrolmentToken, NewAuditRecord, PresenceUpdate, Role, Store,
-  TerminalFilter, TerminalPatch, TerminalRecord, TerminalStatus,
+  TerminalFilter, TerminalPatch, TerminalRecord,
   ConfigAssignment, ConfigDocRecord, ConfigScope, ConfigStatusRecord, ConfigVersionRecord, EffectiveConfig, EventFilter, EventRecord,
   HotlistAdd, HotlistChange, HotlistChangeResult, HotlistDelta, HotlistEntry, IngestResult, NewEvent, TelemetryRecord, TerminalConfigState,
 } from './types.ts';

@@ -17,7 +17,7 @@ import {
 import type { AdminRecovery, AuditOf, StaffCredentialRecord, IngestBatch } from './types.ts';
 import type {
   AdminTokenRecord, AuditRecord, EnrolmentTokenRecord, GroupRecord, NewEnrolmentToken, NewAuditRecord, PresenceUpdate, Role, Store,
-  TerminalFilter, TerminalPatch, TerminalRecord, TerminalStatus,
+  TerminalFilter, TerminalPatch, TerminalRecord,
   ConfigAssignment, ConfigDocRecord, ConfigScope, ConfigStatusRecord, ConfigVersionRecord, EffectiveConfig, EventFilter, EventRecord,
   HotlistAdd, HotlistChange, HotlistChangeResult, HotlistDelta, HotlistEntry, IngestResult, NewEvent, TelemetryRecord, TerminalConfigState,
 } from './types.ts';

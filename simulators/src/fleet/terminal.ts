@@ -244,7 +244,10 @@ export class SimTerminal {
     this.#counters.eventsAcked += n;
     this.#emit({ type: 'acked', terminalId: this.id, upToSeq: ack.upToSeq, records: n });
     const still: AckWaiter[] = [];
-    for (const w of this.#ackWaiters) (w.seq <= ack.upToSeq ? w.resolve() : still.push(w));
+    for (const w of this.#ackWaiters) {
+      if (w.seq <= ack.upToSeq) w.resolve();
+      else still.push(w);
+    }
     this.#ackWaiters = still;
   }
 

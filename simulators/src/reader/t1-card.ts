@@ -38,7 +38,6 @@ export class T1Card {
   #rx: number[] = [];
   #txChunks: Uint8Array[] = [];
   #last: Uint8Array | undefined;
-  #heldAnswer: { apdu: Uint8Array; response: Uint8Array } | undefined;
   #wtxPending = false;
 
   reset(): void {
@@ -48,7 +47,6 @@ export class T1Card {
     this.#rx = [];
     this.#txChunks = [];
     this.#last = undefined;
-    this.#heldAnswer = undefined;
     this.#wtxPending = false;
   }
 
@@ -81,7 +79,6 @@ export class T1Card {
       for (let i = 0; i < response.length; i += this.#ifsd) this.#txChunks.push(response.slice(i, i + this.#ifsd));
       if (this.#txChunks.length === 0) this.#txChunks.push(new Uint8Array(0));
       if (wantWtx) {
-        this.#heldAnswer = { apdu, response };
         this.#wtxPending = true;
         return { ...send(t1Block(nad, 0xc3, Uint8Array.of(0x01))), apdu, response }; // S(WTX request, 1)
       }
@@ -112,7 +109,6 @@ export class T1Card {
       case 0xe3:
         if (this.#wtxPending) {
           this.#wtxPending = false;
-          this.#heldAnswer = undefined;
           return this.#sendChunk(nad);
         }
         return rBlock(2);

@@ -37,7 +37,6 @@ const KIND_RE = /^[a-z][a-z0-9-]{0,31}$/;
  */
 export function isValidTerminalName(name: string): boolean {
   const t = name.trim();
-  // eslint-disable-next-line no-control-regex
   return t.length >= 1 && t.length <= 64 && t === name && !/[\u0000-\u001f\u007f-\u009f\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069\ufeff]/u.test(t);
 }
 

@@ -20,7 +20,6 @@ import { CARDS, Supervisor, TERMINAL_BIN, simulatedReader, startFleetServer, ter
 const citizenId = (first17: string): string => first17 + citizenIdCheckChar(first17);
 const cardNo = (first8: string): string => first8 + cardNumberCheckChar(first8);
 /** JSON answers of the local and admin APIs, read field by field in the assertions. */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Json = any;
 
 t.test('two venue gates: every rule, online and offline, counts match the journals', async (t) => {
