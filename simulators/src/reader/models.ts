@@ -2,10 +2,12 @@
  * Profiles of the serial readers of the GemPC family that the simulator can impersonate, with
  * what the serial driver expects from each at open time (reader-link.md §8.4, §8.5).
  */
+import { TERMINAL_READER_MODELS, TERMINAL_READER_MODEL_KEYS, type TerminalReaderModel } from '@onecard/protocol/ccid';
 import { SimulatorError } from '../errors.ts';
 
-export const READER_MODELS = ['gempc-twin', 'gemcore-sim-pro2', 'sec1210'] as const;
-export type ReaderModelName = (typeof READER_MODELS)[number];
+/** The models a terminal drives: the one table in `@onecard/protocol/ccid`. */
+export const READER_MODELS = TERMINAL_READER_MODEL_KEYS;
+export type ReaderModelName = TerminalReaderModel;
 
 export interface ReaderModelProfile {
   readonly name: ReaderModelName;
@@ -21,9 +23,9 @@ export interface ReaderModelProfile {
 }
 
 const PROFILES: Record<ReaderModelName, ReaderModelProfile> = {
-  'gempc-twin': { name: 'gempc-twin', slots: 1, echo: true, firmwareEscape: 0x02, firmware: 'GemTwin V1.00 OneCard-sim', driverName: 'GemPCTwin' },
-  'gemcore-sim-pro2': { name: 'gemcore-sim-pro2', slots: 2, echo: false, firmwareEscape: 0x02, firmware: 'GemCoreSIMPro2 V1.00 OneCard-sim', driverName: 'GemCoreSIMPro2' },
-  sec1210: { name: 'sec1210', slots: 2, echo: false, firmwareEscape: 0x06, firmware: 'SEC1210 V1.00 OneCard-sim', driverName: 'SEC1210' },
+  'gempc-twin': { name: 'gempc-twin', slots: 1, echo: true, firmwareEscape: 0x02, firmware: 'GemTwin V1.00 OneCard-sim', driverName: TERMINAL_READER_MODELS['gempc-twin'] },
+  'gemcore-sim-pro2': { name: 'gemcore-sim-pro2', slots: 2, echo: false, firmwareEscape: 0x02, firmware: 'GemCoreSIMPro2 V1.00 OneCard-sim', driverName: TERMINAL_READER_MODELS['gemcore-sim-pro2'] },
+  sec1210: { name: 'sec1210', slots: 2, echo: false, firmwareEscape: 0x06, firmware: 'SEC1210 V1.00 OneCard-sim', driverName: TERMINAL_READER_MODELS.sec1210 },
 };
 
 /**

@@ -5,20 +5,16 @@
  * GET_FIRMWARE_FEATURES on Gemalto models); afterwards it offers the slot-level CCID commands the
  * card sessions need: GetSlotStatus, IccPowerOn/Off, SetParameters and XfrBlock (TPDU level).
  */
-import { GEMPC_DESCRIPTORS, GEMPC_ESCAPE, CCID_TIMEOUTS_MS, FIRMWARE_FEATURES_LENGTH, openProbeCommands, type GemPcModel, type CcidResponse, type IccStatus, type ProtocolParameters, type SerialReaderDescriptor } from '@onecard/protocol/ccid';
+import { GEMPC_DESCRIPTORS, GEMPC_ESCAPE, CCID_TIMEOUTS_MS, FIRMWARE_FEATURES_LENGTH, TERMINAL_READER_MODELS, openProbeCommands, type TerminalReaderModel, type CcidResponse, type IccStatus, type ProtocolParameters, type SerialReaderDescriptor } from '@onecard/protocol/ccid';
 import type { Logger } from 'pino';
 import { TerminalError } from '../errors.ts';
 import type { ReaderTransport } from '../link/transport.ts';
 import { createCcidLink, type CcidLink, type UnsequencedCommand } from './ccid-link.ts';
 import type { Clock } from './clock.ts';
 
-/** Reader models the terminal drives, as named in the configuration. */
-export const READER_MODELS = {
-  'gempc-twin': 'GemPCTwin',
-  'gemcore-sim-pro2': 'GemCoreSIMPro2',
-  sec1210: 'SEC1210',
-} as const satisfies Record<string, GemPcModel>;
-export type ReaderModel = keyof typeof READER_MODELS;
+/** Reader models the terminal drives, as named in the configuration: the one table in `@onecard/protocol/ccid`. */
+export const READER_MODELS = TERMINAL_READER_MODELS;
+export type ReaderModel = TerminalReaderModel;
 
 /** Host-side timeouts in ms; defaults from reader-link.md §5. Tests shorten them. */
 export interface ReaderTimeouts {

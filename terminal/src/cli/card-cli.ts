@@ -5,6 +5,7 @@
  * the TERM_ERR code, the message, a hint, the national code, and an exit code per family.
  */
 import type { Logger } from 'pino';
+import { TERMINAL_READER_MODEL_KEYS, type TerminalReaderModel } from '@onecard/protocol/ccid';
 import { TerminalError, type TerminalErrorCode } from '../errors.ts';
 import { openReaderManager, type CardChannel, type ReaderManager } from '../card/index.ts';
 import { nationalErrorCode } from '../services/index.ts';
@@ -74,7 +75,7 @@ export function reportFailure(io: CliIo, command: string, err: unknown): number 
 export interface CardOptions {
   link: 'serial' | 'hid' | 'pcsc';
   path: string;
-  model?: 'gempc-twin' | 'gemcore-sim-pro2' | 'sec1210';
+  model?: TerminalReaderModel;
   psamSlot?: number;
   timeoutMs: number;
   verbose: boolean;
@@ -119,7 +120,7 @@ export function parseCardArgs(
   if (reader === undefined) return 'missing --reader serial:PATH, hid:PATH or pcsc:NAME';
   const m = /^(serial|hid|pcsc):(.+)$/.exec(reader);
   if (m === null) return `--reader must be serial:PATH or hid:PATH, or pcsc:NAME through pcscd, got '${reader}'`;
-  if (model !== undefined && !['gempc-twin', 'gemcore-sim-pro2', 'sec1210'].includes(model)) return `--model must be gempc-twin, gemcore-sim-pro2 or sec1210`;
+  if (model !== undefined && !(TERMINAL_READER_MODEL_KEYS as readonly string[]).includes(model)) return `--model must be ${TERMINAL_READER_MODEL_KEYS.slice(0, -1).join(', ')} or ${TERMINAL_READER_MODEL_KEYS.at(-1)!}`;
   if (psam !== undefined && !/^[0-7]$/.test(psam)) return '--psam-slot must be 0..7';
   if (!/^\d{1,6}$/.test(timeout)) return '--timeout must be milliseconds';
   const card: CardOptions = {
