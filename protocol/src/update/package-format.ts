@@ -391,7 +391,6 @@ export class PackageChecker {
   #manifest: PackageManifest | undefined;
   #index = -1; // -1: manifest entry; then index in files
   #hash: ReturnType<typeof createHash> | undefined;
-  #seen = 0;
   #inManifest = false;
   #manifestSha256 = '';
   readonly #hooks: PackageCheckHooks;
@@ -431,7 +430,6 @@ export class PackageChecker {
       if (ev.size !== f!.size) fail(`size of ${f!.path}`, { field: 'size', path: f!.path });
       if (ev.mode !== f!.mode) fail(`mode of ${f!.path}`, { field: 'mode', path: f!.path });
       this.#hash = createHash('sha256');
-      this.#seen = 0;
       await this.#hooks.onFileStart?.(f!);
       return;
     }
@@ -442,7 +440,6 @@ export class PackageChecker {
         return;
       }
       this.#hash!.update(ev.bytes);
-      this.#seen += ev.bytes.length;
       await this.#hooks.onFileData?.(ev.bytes);
       return;
     }
