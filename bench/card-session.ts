@@ -19,12 +19,12 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { toHex } from '../protocol/src/bytes.ts';
-import { encodeCommandApdu, type CommandApdu } from '../protocol/src/iso7816/index.ts';
-import { openReaderManager, type ReaderManager } from '../terminal/src/card/index.ts';
-import type { CardChannel } from '../terminal/src/card/channel.ts';
-import { createSerialTransport, type ReaderTransport } from '../terminal/src/link/index.ts';
-import { readBasicInfo } from '../terminal/src/services/index.ts';
+import { toHex } from '@onecard/protocol/src/bytes.ts';
+import { encodeCommandApdu, type CommandApdu } from '@onecard/protocol/src/iso7816/index.ts';
+import { openReaderManager, type ReaderManager } from '@onecard/terminal/src/card/index.ts';
+import type { CardChannel } from '@onecard/terminal/src/card/channel.ts';
+import { createSerialTransport, type ReaderTransport } from '@onecard/terminal/src/link/index.ts';
+import { readBasicInfo } from '@onecard/terminal/src/services/index.ts';
 import type { BenchRow } from './lib/measure.ts';
 
 const root = fileURLToPath(new URL('..', import.meta.url));

@@ -7,11 +7,11 @@
 import { createRequire } from 'node:module';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { fromHex } from '../protocol/src/bytes.ts';
-import { decodeCommandApdu, decodeResponseApdu, encodeCommandApdu } from '../protocol/src/iso7816/apdu.ts';
-import type { TlvNode } from '../protocol/src/iso7816/ber-tlv.ts';
-import { decodeBerTlv, encodeBerTlv, findTlv } from '../protocol/src/iso7816/ber-tlv.ts';
-import { decodeSimpleTlvList } from '../protocol/src/iso7816/simple-tlv.ts';
+import { fromHex } from '@onecard/protocol/src/bytes.ts';
+import { decodeCommandApdu, decodeResponseApdu, encodeCommandApdu } from '@onecard/protocol/src/iso7816/apdu.ts';
+import type { TlvNode } from '@onecard/protocol/src/iso7816/ber-tlv.ts';
+import { decodeBerTlv, encodeBerTlv, findTlv } from '@onecard/protocol/src/iso7816/ber-tlv.ts';
+import { decodeSimpleTlvList } from '@onecard/protocol/src/iso7816/simple-tlv.ts';
 import type { BenchRow } from './lib/measure.ts';
 import { measure } from './lib/measure.ts';
 
@@ -77,7 +77,7 @@ function countNodeTlv(n: NodeTlv): number {
 async function ccidRows(): Promise<BenchRow[]> {
   const path = fileURLToPath(new URL('../protocol/src/ccid/index.ts', import.meta.url));
   if (!existsSync(path)) return [{ name: 'CCID message encode/decode', note: 'skipped: protocol/src/ccid/index.ts missing' }];
-  const ccid = (await import('../protocol/src/ccid/index.ts')) as unknown as {
+  const ccid = (await import('@onecard/protocol/src/ccid/index.ts')) as unknown as {
     encodeCcidMessage?: (m: unknown) => Uint8Array;
     decodeCcidMessage?: (b: Uint8Array) => unknown;
     encodeSerialFrame?: (b: Uint8Array) => Uint8Array;

@@ -7,7 +7,7 @@
  */
 import { connect, type MqttClient } from 'mqtt';
 import { startProfile, stopProfile } from './lib/profile.ts';
-import { SimFleet, enrolFleet, mapLimit, type TerminalCredentials } from '../simulators/src/fleet/index.ts';
+import { SimFleet, enrolFleet, mapLimit, type TerminalCredentials } from '@onecard/simulators/src/fleet/index.ts';
 export type { TerminalCredentials };
 
 export type WorkerCommand =

@@ -14,8 +14,8 @@ import { join } from 'node:path';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { fileURLToPath } from 'node:url';
-import { CompactHotlist, openCompactHotlist, HOTLIST_BASE_FILE } from '../terminal/src/hotlist/index.ts';
-import { measure, sink, type BenchRow } from './lib/measure.ts';
+import { CompactHotlist, openCompactHotlist, HOTLIST_BASE_FILE } from '@onecard/terminal/src/hotlist/index.ts';
+import { measure, type BenchRow } from './lib/measure.ts';
 
 setFlagsFromString('--expose-gc');
 const gc = runInNewContext('gc') as () => void;
@@ -114,7 +114,6 @@ export default async function run(): Promise<readonly BenchRow[]> {
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
-  sink;
 
   // --- baseline: Set of strings
   const sBefore = memory();

@@ -13,9 +13,9 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startServer, type RunningServer } from '../server/src/server.ts';
-import { CONFIG_DEFAULTS } from '../server/src/config.ts';
-import { SimFleet, enrolFleet, type SimTerminal, type SimTerminalEvent } from '../simulators/src/fleet/index.ts';
+import { startServer, type RunningServer } from '@onecard/server/src/server.ts';
+import { CONFIG_DEFAULTS } from '@onecard/server/src/config.ts';
+import { SimFleet, enrolFleet, type SimTerminal, type SimTerminalEvent } from '@onecard/simulators/src/fleet/index.ts';
 import type { BenchRow } from './lib/measure.ts';
 
 const ADMIN = `bench-loss-admin-${process.pid}-0123456789`;

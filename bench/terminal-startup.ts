@@ -20,8 +20,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { BenchRow } from './lib/measure.ts';
-import { startServer, type RunningServer } from '../server/src/server.ts';
-import { CONFIG_DEFAULTS } from '../server/src/config.ts';
+import { startServer, type RunningServer } from '@onecard/server/src/server.ts';
+import { CONFIG_DEFAULTS } from '@onecard/server/src/config.ts';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const TOKEN = 'bench-startup-token-0123456789';
