@@ -2,7 +2,7 @@ import t from 'tap';
 import { SRV_ERRORS, ServerError, type ServerErrorCode } from '../src/errors.ts';
 
 // Registry messages are templates filled by formatErrorMessage (@onecard/protocol/errors).
-const TYPICAL: Readonly<Record<string, unknown>> = { sw: 0x6a82, triesLeft: 2, field: 'name', step: 'PUT', device: 'card' };
+const TYPICAL: Readonly<Record<string, unknown>> = { sw: 0x6a82, triesLeft: 2, field: 'name', step: 'PUT', device: 'card', opensAt: '2026-12-01T00:00:00.000Z', closesAt: '2026-12-10T00:00:00.000Z' };
 
 t.test('no SRV_ERR message keeps an unfilled placeholder after formatting with typical or no details', async (t) => {
   for (const [code, template] of Object.entries(SRV_ERRORS)) {

@@ -5,7 +5,7 @@ import { statusError } from '../src/services/common.ts';
 import type { CliIo } from '../src/cli/io.ts';
 
 // Held-out conformance run: messages carried "(details.sw)" and "(details.triesLeft)" verbatim.
-const TYPICAL: Readonly<Record<string, unknown>> = { sw: 0x6a82, triesLeft: 2, field: 'cardNumber', step: 'READ RECORD 07', device: 'card', finding: 'PROTO_ERR_ATR_TS' };
+const TYPICAL: Readonly<Record<string, unknown>> = { sw: 0x6a82, triesLeft: 2, field: 'cardNumber', step: 'READ RECORD 07', device: 'card', finding: 'PROTO_ERR_ATR_TS', serverCode: 'SRV_ERR_VENUE_EVENT_FULL' };
 const UNFILLED = /\{[A-Za-z]\w*\}|details\.\w|\(\s*\)|undefined|NaN/;
 
 t.test('no TERM_ERR message keeps an unfilled placeholder after formatting with typical or no details', async (t) => {

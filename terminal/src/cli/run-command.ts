@@ -145,11 +145,25 @@ async function run(argv: readonly string[], io: CliIo): Promise<number> {
     } finally {
       process.off('SIGINT', onSignal);
       process.off('SIGTERM', onSignal);
+      // Closed, but the process still has to drain and exit (and, under a coverage run, write its
+      // profile). A late second signal (Ctrl-C to the group, then the supervisor's SIGTERM) must not
+      // turn that clean exit into death by signal: from here on signals are ignored.
+      ignoreLateSignals();
     }
     return code;
   } catch (e) {
     return fail(io, e, dataDir);
   }
+}
+
+let lateSignalsIgnored = false;
+/** Installs, once per process, handlers that ignore SIGINT and SIGTERM after the terminal has closed. */
+function ignoreLateSignals(): void {
+  if (lateSignalsIgnored) return;
+  lateSignalsIgnored = true;
+  const ignore = (): void => { /* the terminal has closed; the process is exiting */ };
+  process.on('SIGINT', ignore);
+  process.on('SIGTERM', ignore);
 }
 
 export const runCommand: CliCommand = { summary: 'run the terminal (--data-dir DIR after enroll, or --config FILE)', run };
