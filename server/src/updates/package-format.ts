@@ -4,7 +4,7 @@
  * edge, rethrowing the `PROTO_ERR_UPDATE_*` codes as `SRV_ERR_UPDATE_*` with the same message and
  * details. The terminal updater reads packages with the same definition.
  */
-import * as fmt from '@onecard/protocol/update';
+import { updatePackageEdge, type TarReader as FormatTarReader, type PackageChecker as FormatPackageChecker } from '@onecard/protocol/update';
 import { ServerError } from '../errors.ts';
 
 export {
@@ -16,78 +16,25 @@ export type {
   PackageLimits, ManifestFile, PackageManifest, SignatureAlg, PackageSignature, TarEvent, PackageCheckHooks,
 } from '@onecard/protocol/update';
 
-const CODES = {
+const edge = updatePackageEdge({
   PROTO_ERR_UPDATE_PACKAGE: 'SRV_ERR_UPDATE_PACKAGE',
   PROTO_ERR_UPDATE_HASH: 'SRV_ERR_UPDATE_HASH',
   PROTO_ERR_UPDATE_SIGNATURE: 'SRV_ERR_UPDATE_SIGNATURE',
-} as const;
+}, (code, detail, details, cause) => new ServerError(code, detail, details, { cause }));
 
 /** The server's error for a package-format error; any other value unchanged. */
-export function toServerError(err: unknown): unknown {
-  const e = fmt.updateErrorDetail(err);
-  return e === undefined ? err : new ServerError(CODES[e.code], e.detail, e.details, { cause: err });
-}
-
-function mapped<A extends unknown[], R>(f: (...args: A) => R): (...args: A) => R {
-  return (...args) => {
-    try {
-      return f(...args);
-    } catch (err) {
-      throw toServerError(err);
-    }
-  };
-}
-
+export const toServerError = edge.mapError;
 /** @throws ServerError `SRV_ERR_UPDATE_PACKAGE` (details.field names what failed) */
-export const validateManifest: typeof fmt.validateManifest = mapped(fmt.validateManifest);
+export const validateManifest = edge.validateManifest;
 /** @throws ServerError `SRV_ERR_UPDATE_SIGNATURE` */
-export const parseSignature: typeof fmt.parseSignature = mapped(fmt.parseSignature);
+export const parseSignature = edge.parseSignature;
 /** @throws ServerError `SRV_ERR_UPDATE_PACKAGE` when the path or a number does not fit */
-export const tarHeader: typeof fmt.tarHeader = mapped(fmt.tarHeader);
-
-/** {@link fmt.TarReader} throwing `SRV_ERR_UPDATE_PACKAGE`. */
-export class TarReader extends fmt.TarReader {
-  override push(chunk: Uint8Array): fmt.TarEvent[] {
-    try {
-      return super.push(chunk);
-    } catch (err) {
-      throw toServerError(err);
-    }
-  }
-
-  override finish(): void {
-    try {
-      super.finish();
-    } catch (err) {
-      throw toServerError(err);
-    }
-  }
-}
-
-/** {@link fmt.PackageChecker} throwing `SRV_ERR_UPDATE_PACKAGE` and `SRV_ERR_UPDATE_HASH`. */
-export class PackageChecker extends fmt.PackageChecker {
-  override async push(chunk: Uint8Array): Promise<void> {
-    try {
-      await super.push(chunk);
-    } catch (err) {
-      throw toServerError(err);
-    }
-  }
-
-  override finish(): fmt.PackageManifest {
-    try {
-      return super.finish();
-    } catch (err) {
-      throw toServerError(err);
-    }
-  }
-}
-
-/** {@link fmt.feedInflated} throwing the server's codes. */
-export async function feedInflated(stream: AsyncIterable<Uint8Array>, checker: fmt.PackageChecker, limits: fmt.PackageLimits): Promise<void> {
-  try {
-    await fmt.feedInflated(stream, checker, limits);
-  } catch (err) {
-    throw toServerError(err);
-  }
-}
+export const tarHeader = edge.tarHeader;
+/** The format's TarReader throwing `SRV_ERR_UPDATE_PACKAGE`. */
+export const TarReader = edge.TarReader;
+export type TarReader = FormatTarReader;
+/** The format's PackageChecker throwing `SRV_ERR_UPDATE_PACKAGE` and `SRV_ERR_UPDATE_HASH`. */
+export const PackageChecker = edge.PackageChecker;
+export type PackageChecker = FormatPackageChecker;
+/** The format's feedInflated throwing the server's codes. */
+export const feedInflated = edge.feedInflated;
