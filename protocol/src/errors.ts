@@ -14,6 +14,7 @@ import { CARD_APP_ERRORS } from './ssc/error-codes.ts';
 import { FLEET_ERRORS } from './fleet/error-codes.ts';
 import { SIP2_ERRORS } from './sip2/error-codes.ts';
 import { UPDATE_ERRORS } from './update/error-codes.ts';
+import { ISSUANCE_ERRORS } from './issuance/error-codes.ts';
 import { formatErrorMessage } from './error-message.ts';
 
 export { formatErrorMessage } from './error-message.ts';
@@ -29,6 +30,7 @@ export const PROTO_ERRORS = {
   ...FLEET_ERRORS,
   ...SIP2_ERRORS,
   ...UPDATE_ERRORS,
+  ...ISSUANCE_ERRORS,
 } as const;
 
 export type ProtocolErrorCode = keyof typeof PROTO_ERRORS;
