@@ -7,3 +7,4 @@
 export * from './commands.ts';
 export * from './update-key.ts';
 export * from './ca-applet.ts';
+export * from './device.ts';
