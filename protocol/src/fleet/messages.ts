@@ -40,6 +40,14 @@ export const DataVersions = Type.Object({
   hotlist: Version,
 }, { additionalProperties: false });
 
+/**
+ * What a terminal can take in a downlink beyond `v: 1` as first published (a receiver that
+ * predates a field refuses it, so the server adds one only for terminals that said so):
+ * `config-body` — the configuration document inline in the `down/config` pointer.
+ */
+export const DOWNLINK_FEATURES = ['config-body'] as const;
+export type DownlinkFeature = (typeof DOWNLINK_FEATURES)[number];
+
 export const Birth = Type.Object({
   v: V,
   epoch: Epoch,
@@ -47,6 +55,8 @@ export const Birth = Type.Object({
   versions: DataVersions,
   readers: Type.Array(ReaderInfo, { maxItems: 16 }),
   kind: Type.Optional(Type.String({ maxLength: 32 })),
+  /** Downlink features this terminal takes (optional, added within `v: 1`). */
+  accepts: Type.Optional(Type.Array(Type.Union([Type.Literal('config-body')]), { maxItems: 8, uniqueItems: true })),
 }, { additionalProperties: false });
 
 export const Death = Type.Object({ v: V, epoch: Epoch }, { additionalProperties: false });
@@ -76,7 +86,27 @@ export const EventsBatch = Type.Object({
 
 export const Ack = Type.Object({ v: V, upToSeq: Type.Integer({ minimum: 0 }) }, { additionalProperties: false });
 
-export const ConfigPointer = Type.Object({ v: V, version: Version, sha256: Sha256 }, { additionalProperties: false });
+/**
+ * Largest configuration document (canonical JSON, UTF-8 bytes) the server puts inline in a
+ * `down/config` pointer; a larger one is fetched over HTTP.
+ */
+export const CONFIG_INLINE_MAX = 64 * 1024;
+
+/**
+ * `t/{id}/down/config`: the terminal's desired configuration `{v, version, sha256}`. `body`
+ * (optional, added within `v: 1`, sent only to terminals whose birth `accepts` `config-body`) is
+ * the document itself as its canonical JSON text: the terminal checks that the SHA-256 of its
+ * UTF-8 bytes equals `sha256` and applies it without an HTTP fetch. The pointer is published by
+ * the server on the terminal's own downlink tree, which no other client may read or write, so
+ * whatever arrives there is meant for this terminal. Further per-terminal fields can be added the
+ * same way (optional, announced by a birth feature).
+ */
+export const ConfigPointer = Type.Object({
+  v: V,
+  version: Version,
+  sha256: Sha256,
+  body: Type.Optional(Type.String({ minLength: 2, maxLength: CONFIG_INLINE_MAX })),
+}, { additionalProperties: false });
 
 /**
  * One changed field of an applied configuration and what took effect: `live`, `session-end`,
@@ -119,6 +149,25 @@ export const JobProgress = Type.Object({
 
 export const HotlistPointer = Type.Object({ v: V, version: Version }, { additionalProperties: false });
 
+/** Most card numbers (`add` + `remove`) the server broadcasts in one `hotlist/delta`. */
+export const HOTLIST_DELTA_MAX_CARDS = 2000;
+const CardNumber = Type.String({ pattern: '^[0-9A-Z]{9}$' });
+
+/**
+ * `fleet/broadcast/hotlist/delta` (retained): the newest hotlist change as set operations, the
+ * same body as `GET /api/v1/terminal/hotlist?since={fromVersion}` answers. A terminal at
+ * `fromVersion` applies it (remove, then add) and is at `version` without an HTTP fetch; any other
+ * terminal fetches as for the pointer. Published just before the `fleet/broadcast/hotlist`
+ * pointer of the same version, which older terminals follow.
+ */
+export const HotlistDeltaMessage = Type.Object({
+  v: V,
+  fromVersion: Version,
+  version: Version,
+  add: Type.Array(CardNumber, { maxItems: HOTLIST_DELTA_MAX_CARDS }),
+  remove: Type.Array(CardNumber, { maxItems: HOTLIST_DELTA_MAX_CARDS }),
+}, { additionalProperties: false });
+
 export const RpcRequest = Type.Object({
   v: V,
   method: Type.Union([Type.Literal('diagnostics'), Type.Literal('reader-info'), Type.Literal('reboot'), Type.Literal('reconcile')]),
@@ -144,6 +193,7 @@ export const FLEET_SCHEMAS = {
   'jobs/notify': JobNotify,
   'jobs/progress': JobProgress,
   hotlist: HotlistPointer,
+  'hotlist/delta': HotlistDeltaMessage,
   'rpc/request': RpcRequest,
   'rpc/response': RpcResponse,
 } as const;

@@ -18,6 +18,10 @@ export type UpKind = (typeof UP_KINDS)[number];
 export type DownKind = (typeof DOWN_KINDS)[number];
 
 export const BROADCAST_PREFIX = 'fleet/broadcast/';
+/** The retained hotlist pointer `{v, version}` for the whole fleet. */
+export const HOTLIST_POINTER_TOPIC = `${BROADCAST_PREFIX}hotlist`;
+/** The retained newest hotlist change `{v, fromVersion, version, add, remove}` for the whole fleet. */
+export const HOTLIST_DELTA_TOPIC = `${BROADCAST_PREFIX}hotlist/delta`;
 
 /**
  * True when `id` is a valid terminal id.

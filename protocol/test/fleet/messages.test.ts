@@ -1,5 +1,5 @@
 import t from 'tap';
-import { decodeFleetMessage, encodeFleetMessage, validateFleetMessage, FLEET_SCHEMAS, MAX_FLEET_PAYLOAD, type FleetMessageKind } from '../../src/fleet/messages.ts';
+import { decodeFleetMessage, encodeFleetMessage, validateFleetMessage, FLEET_SCHEMAS, MAX_FLEET_PAYLOAD, CONFIG_INLINE_MAX, HOTLIST_DELTA_MAX_CARDS, type FleetMessageKind } from '../../src/fleet/messages.ts';
 import { isProtocolError } from '../../src/errors.ts';
 
 const enc = new TextEncoder();
@@ -14,6 +14,7 @@ const samples: { [K in FleetMessageKind]: unknown } = {
   'jobs/notify': { v: 1, next: { jobId: 'job-1', kind: 'keys', version: 2 } },
   'jobs/progress': { v: 1, status: 'succeeded', kcv: 'A1B2C3' },
   hotlist: { v: 1, version: 10 },
+  'hotlist/delta': { v: 1, fromVersion: 9, version: 10, add: ['X00000019'], remove: [] },
   'rpc/request': { v: 1, method: 'diagnostics' },
   'rpc/response': { v: 1, ok: true, result: { uptime: 5 } },
 };
@@ -37,6 +38,19 @@ t.test('bad payloads fail with their codes', async (t) => {
   t.throws(() => decodeFleetMessage('ack', new Uint8Array(MAX_FLEET_PAYLOAD + 1)), { code: 'PROTO_ERR_FLEET_PAYLOAD_TOO_LARGE' });
   t.throws(() => encodeFleetMessage('death', { v: 1, epoch: -1 }), { code: 'PROTO_ERR_FLEET_SCHEMA' });
   t.throws(() => validateFleetMessage('birth', null), { code: 'PROTO_ERR_FLEET_SCHEMA' });
+});
+
+t.test('config pointer with its document inline; birth features; hotlist delta', async (t) => {
+  const body = '{"a":1}';
+  t.same(decodeFleetMessage('config', encodeFleetMessage('config', { v: 1, version: 4, sha256: 'b'.repeat(64), body })), { v: 1, version: 4, sha256: 'b'.repeat(64), body });
+  t.throws(() => encodeFleetMessage('config', { v: 1, version: 4, sha256: 'b'.repeat(64), body: 'x'.repeat(CONFIG_INLINE_MAX + 1) }), { code: 'PROTO_ERR_FLEET_SCHEMA', details: { path: '/body' } }, 'over the inline limit');
+  const birth = { v: 1, epoch: 1, ts: 1, versions: { software: '1', config: 0, keys: 0, hotlist: 0 }, readers: [], accepts: ['config-body'] };
+  t.same(decodeFleetMessage('birth', enc.encode(JSON.stringify(birth))), birth);
+  t.throws(() => decodeFleetMessage('birth', enc.encode(JSON.stringify({ ...birth, accepts: ['everything'] }))), { code: 'PROTO_ERR_FLEET_SCHEMA' }, 'unknown feature');
+  t.throws(() => decodeFleetMessage('birth', enc.encode(JSON.stringify({ ...birth, accepts: ['config-body', 'config-body'] }))), { code: 'PROTO_ERR_FLEET_SCHEMA' }, 'repeated feature');
+  t.throws(() => decodeFleetMessage('hotlist/delta', enc.encode('{"v":1,"fromVersion":1,"version":2,"add":["x0000001"],"remove":[]}')), { code: 'PROTO_ERR_FLEET_SCHEMA', details: { path: '/add/0' } }, 'not a card number');
+  const many = Array.from({ length: HOTLIST_DELTA_MAX_CARDS + 1 }, (_, i) => `A${String(i).padStart(8, '0')}`);
+  t.throws(() => encodeFleetMessage('hotlist/delta', { v: 1, fromVersion: 1, version: 2, add: many, remove: [] }), { code: 'PROTO_ERR_FLEET_SCHEMA' }, 'too many cards');
 });
 
 t.test('random bytes and random JSON only ever give coded errors', async (t) => {

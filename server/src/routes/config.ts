@@ -3,8 +3,11 @@
  * `@onecard/protocol/fleet`); every edit creates a new fleet-wide version whose `sha256` is taken
  * over the canonical JSON. Documents are assigned to groups or single terminals (terminal beats
  * group). When a terminal's effective configuration changes, the server publishes a retained
- * pointer `{v, version, sha256}` on `t/{id}/down/config`; the terminal fetches the document from
- * `GET /api/v1/terminal/config/{version}` with its own credentials, applies it and reports
+ * pointer `{v, version, sha256}` on `t/{id}/down/config`. A terminal whose birth `accepts`
+ * `config-body` gets the document inline in that pointer (`body`, its canonical JSON, up to
+ * `CONFIG_INLINE_MAX`); any other, or for a larger document, fetches it from
+ * `GET /api/v1/terminal/config/{version}` with its own credentials. The pointer bytes of a version
+ * are encoded once and shared by every terminal it goes to. The terminal applies it and reports
  * `applied`/`rejected` on `up/config/status` with, per changed field, what took effect (`live`,
  * `session-end`, `restart`, `pinned`, and when), stored as the terminal's reported status and shown
  * by `GET /api/v1/terminals/{id}/config`. On birth the pointer is re-published when the terminal
@@ -13,7 +16,7 @@
 import { createHash } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
-import { canonicalJson, downTopic, encodeFleetMessage, validateTerminalConfig } from '@onecard/protocol/fleet';
+import { CONFIG_INLINE_MAX, canonicalJson, downTopic, encodeFleetMessage, validateTerminalConfig } from '@onecard/protocol/fleet';
 import { isProtocolError } from '@onecard/protocol/errors';
 import { ServerError } from '../errors.ts';
 import type { ConfigDocRecord, ConfigScope, ConfigStatusRecord, ConfigVersionRecord, EffectiveConfig } from '../store/types.ts';
@@ -122,22 +125,43 @@ async function configRoutes(app: FastifyInstance): Promise<void> {
     return v;
   };
 
-  /** The encoded pointer of a version, built once per version rather than once per terminal. */
-  const pointers = new Map<number, Uint8Array>();
-  const pointerBytes = (e: EffectiveConfig): Uint8Array => {
-    let b = pointers.get(e.version);
-    if (b === undefined) {
-      b = encodeFleetMessage('config', { v: 1, version: e.version, sha256: e.sha256 });
+  /**
+   * Terminals connected to this server whose last birth `accepts` `config-body`: their pointer
+   * carries the document. Another server of a shared layout does not know them and sends the
+   * plain pointer, which they follow over HTTP as before.
+   */
+  const takesBody = new Set<string>();
+  app.uplink.on('disconnect', (terminalId) => { takesBody.delete(terminalId); });
+
+  /**
+   * The encoded pointers of a version, plain and with the document inline, built once per version
+   * rather than once per terminal (every publish of a version shares the same bytes).
+   */
+  const pointers = new Map<number, { plain: Uint8Array; withBody: Uint8Array | undefined }>();
+  const pointersOf = async (version: number, sha256: string): Promise<{ plain: Uint8Array; withBody: Uint8Array | undefined }> => {
+    let p = pointers.get(version);
+    if (p === undefined) {
+      const v = await configVersion(version);
+      const inline = v !== undefined && v.sha256 === sha256 && Buffer.byteLength(v.body, 'utf8') <= CONFIG_INLINE_MAX;
+      p = {
+        plain: encodeFleetMessage('config', { v: 1, version, sha256 }),
+        withBody: inline ? encodeFleetMessage('config', { v: 1, version, sha256, body: v.body }) : undefined,
+      };
       if (pointers.size >= 64) pointers.clear();
-      pointers.set(e.version, b);
+      pointers.set(version, p);
     }
-    return b;
+    return p;
   };
   /** Publishes the retained pointers of these effective configurations, in slices. */
   const pushPointers = async (effs: readonly EffectiveConfig[]): Promise<void> => {
+    const byVersion = new Map<number, { plain: Uint8Array; withBody: Uint8Array | undefined }>();
+    for (const e of effs) if (!byVersion.has(e.version)) byVersion.set(e.version, await pointersOf(e.version, e.sha256));
     for (let i = 0; i < effs.length; i += PUSH_SLICE) {
       const slice = effs.slice(i, i + PUSH_SLICE);
-      await Promise.all(slice.map((e) => app.publishDown(downTopic(e.terminalId, 'config'), pointerBytes(e), true)));
+      await Promise.all(slice.map((e) => {
+        const p = byVersion.get(e.version)!;
+        return app.publishDown(downTopic(e.terminalId, 'config'), (takesBody.has(e.terminalId) ? p.withBody : undefined) ?? p.plain, true);
+      }));
       m.inc('onecard_config_pointers_published_total', {}, slice.length);
       if (i + PUSH_SLICE < effs.length) await new Promise((r) => setImmediate(r));
     }
@@ -319,6 +343,8 @@ async function configRoutes(app: FastifyInstance): Promise<void> {
   let births = new Map<string, number>();
   let birthsQueued = false;
   app.uplink.handle('birth', async (terminalId, msg) => {
+    if (msg.accepts?.includes('config-body') === true) takesBody.add(terminalId);
+    else takesBody.delete(terminalId);
     births.set(terminalId, msg.versions.config);
     if (birthsQueued) return;
     birthsQueued = true;

@@ -235,3 +235,39 @@ t.test('config status: per-field effects are stored and shown, and replaced by t
   await app.uplink.dispatch('config/status', e.terminalId, { v: 1, version: v.version, status: 'applied' }, '');
   t.notOk('changes' in (await app.inject({ url: `/api/v1/terminals/${e.terminalId}/config`, headers: auth() })).json().reported, 'a report without changes shows none');
 });
+
+t.test('[fleet-protocol §5] the pointer carries the document to terminals whose birth accepts config-body, and only to them', async (t) => {
+  const ta = await makeTestApp();
+  const { app, auth } = ta;
+  t.teardown(() => app.close());
+  await app.ready();
+  const pointers = captureRetained(ta, 't/+/down/config');
+  await app.inject({ method: 'POST', url: '/api/v1/groups', headers: auth(), payload: { id: 'wuhan', name: 'wuhan' } });
+  const fresh = await enrol(ta, 'wuhan');
+  const legacy = await enrol(ta, 'wuhan');
+  const birth = (accepts: boolean) => ({ v: 1 as const, epoch: 1, ts: 1, versions: { software: '1.0.0', config: 0, keys: 0, hotlist: 0 }, readers: [], ...(accepts ? { accepts: ['config-body' as const] } : {}) });
+  await app.uplink.dispatch('birth', fresh.terminalId, birth(true), '');
+  await app.uplink.dispatch('birth', legacy.terminalId, birth(false), '');
+  await app.configFanout.idle();
+  const c = (await app.inject({ method: 'POST', url: '/api/v1/configs', headers: auth(), payload: { id: 'k', name: 'k', document: doc() } })).json() as { version: number };
+  await app.inject({ method: 'PUT', url: '/api/v1/groups/wuhan/config', headers: auth(), payload: { configId: 'k' } });
+  const v2 = (await app.inject({ method: 'PUT', url: '/api/v1/configs/k', headers: auth(), payload: { document: doc({ logLevel: 'warn' }), expectedVersion: c.version } })).json() as { version: number; sha256: string };
+  await app.configFanout.idle();
+  const withBody = JSON.parse(pointers.get(`t/${fresh.terminalId}/down/config`)!) as { v: number; version: number; sha256: string; body?: string };
+  t.match(withBody, { v: 1, version: v2.version, sha256: v2.sha256 });
+  t.equal(typeof withBody.body, 'string', 'document inline');
+  t.equal(createHash('sha256').update(Buffer.from(withBody.body!, 'utf8')).digest('hex'), v2.sha256, 'its bytes hash to the pointer');
+  t.equal(withBody.body, canonicalJson(doc({ logLevel: 'warn' })), 'the canonical JSON the HTTP fetch serves');
+  t.same(JSON.parse(pointers.get(`t/${legacy.terminalId}/down/config`)!), { v: 1, version: v2.version, sha256: v2.sha256 }, 'a terminal that did not say it takes the body gets the plain pointer');
+
+  // Gone: the next pointer is plain (its next birth says again what it takes).
+  app.uplink.emit('disconnect', fresh.terminalId, 1);
+  const v3 = (await app.inject({ method: 'PUT', url: '/api/v1/configs/k', headers: auth(), payload: { document: doc({ logLevel: 'error' }), expectedVersion: v2.version } })).json() as { version: number; sha256: string };
+  await app.configFanout.idle();
+  t.same(JSON.parse(pointers.get(`t/${fresh.terminalId}/down/config`)!), { v: 1, version: v3.version, sha256: v3.sha256 });
+  // A birth that no longer accepts it (software downgraded) stops the inline document too.
+  await app.uplink.dispatch('birth', fresh.terminalId, birth(true), '');
+  await app.uplink.dispatch('birth', fresh.terminalId, birth(false), '');
+  await app.configFanout.idle();
+  t.notOk('body' in JSON.parse(pointers.get(`t/${fresh.terminalId}/down/config`)!), 'reconcile pointer of a birth without the feature is plain');
+});
