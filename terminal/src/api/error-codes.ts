@@ -13,6 +13,9 @@ export const API_ERRORS = {
   TERM_ERR_STAFF_REQUIRED: 'A member of staff must be signed in at the desk for this action',
   TERM_ERR_STAFF_REFUSED: 'The fleet server refused the staff credential (unknown, revoked or not valid at this terminal)',
   TERM_ERR_STAFF_UNCHECKED: 'The staff credential cannot be checked: the fleet server is unreachable',
+  TERM_ERR_HOLDER_UNVERIFIED: 'The holder services need the PIN verified on the card in the reader, by this caller, since the card was inserted',
+  TERM_ERR_HOLDER_OFFLINE: 'The fleet server cannot be reached: this holder service needs it',
+  TERM_ERR_HOLDER_REFUSED: 'The fleet server refused the holder’s request ({serverCode})',
   TERM_ERR_CONFIG: 'Terminal configuration file invalid',
   TERM_ERR_API_INTERNAL: 'Unexpected internal error (see the terminal log)',
 } as const satisfies Record<`TERM_ERR_${string}`, string>;

@@ -52,10 +52,13 @@ const STATUS_BY_CODE: Partial<Record<TerminalErrorCode, number>> = {
   TERM_ERR_VENUE_NOT_CONFIGURED: 501,
   TERM_ERR_VENUE_REGISTRATION_REFUSED: 403,
   TERM_ERR_VENUE_OFFLINE: 503,
+  TERM_ERR_HOLDER_UNVERIFIED: 403,
+  TERM_ERR_HOLDER_OFFLINE: 503,
+  TERM_ERR_HOLDER_REFUSED: 403,
 };
 
 /** Detail keys that may reach a client (never PINs or keys; services put none in details anyway). */
-const SAFE_DETAILS = new Set(['sw', 'triesLeft', 'field', 'offset', 'status', 'recordId', 'expiryDate', 'hotlistVersion', 'keyId']);
+const SAFE_DETAILS = new Set(['sw', 'triesLeft', 'field', 'offset', 'status', 'recordId', 'expiryDate', 'hotlistVersion', 'keyId', 'serverCode']);
 
 export interface ApiErrorBody {
   readonly error: { readonly code: string; readonly message: string; readonly national: number; readonly details?: Record<string, unknown> };

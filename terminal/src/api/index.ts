@@ -7,3 +7,4 @@ export * from './launch.ts';
 export * from './token-policy.ts';
 export * from './screens.ts';
 export { fleetStaffChecker, STAFF_ROUTES, type CheckStaff, type StaffMember } from './staff.ts';
+export { HolderBindings, HOLDER_BINDING_MS } from './holder.ts';

@@ -11,7 +11,7 @@ import type { Logger } from 'pino';
 import { maskCardNumber } from '@onecard/protocol/ssc';
 import {
   checkinRequest, checkoutRequest, formatSip2Date, patronInformationRequest, patronStatusRequest, readItemResult, readPatron,
-  renewRequest, sip2CalendarDate, type Sip2PatronView, type Sip2RequestContext,
+  renewRequest, sip2CalendarDate, PATRON_STATUS_FLAGS, type PatronStatusFlag, type Sip2PatronView, type Sip2RequestContext,
 } from '@onecard/protocol/sip2';
 import type { TerminalConfigDocument } from '@onecard/protocol/fleet';
 import { TerminalError } from '../errors.ts';
@@ -52,6 +52,33 @@ export interface LibraryLoanOutcome {
   /** A fine charged at checkin, as sent. */
   readonly fee?: string;
   readonly cardNumber?: string;
+}
+
+/**
+ * The holder's own library account as the kiosk shows it after card + PIN: whether they may
+ * borrow (and the refusal that applies), every patron status flag the library set, the counts of
+ * loans, overdue items, holds and fined items, fees and the registration's expiry. Name masked.
+ */
+export interface LibraryPatronSummary {
+  readonly mayBorrow: boolean;
+  readonly reason?: LibraryRefusal;
+  /** Whether the library knows the card number as a patron (BL). */
+  readonly known: boolean;
+  /** The SIP2 patron status positions set (`Y`) by the library [SIP2 2.00 §Patron Status Response]. */
+  readonly flags: readonly PatronStatusFlag[];
+  readonly cardNumber: string;
+  readonly name?: string;
+  readonly loans?: number;
+  readonly overdue?: number;
+  readonly holds?: number;
+  readonly fineItems?: number;
+  /** Outstanding fees/fines as sent (BV) and their currency (BH). */
+  readonly fees?: string;
+  readonly currency?: string;
+  /** Registration valid until `YYYY-MM-DD` (PA). */
+  readonly expires?: string;
+  /** The library's screen messages (AF). */
+  readonly messages: readonly string[];
 }
 
 export interface LibraryServiceOptions {
@@ -111,13 +138,50 @@ export class LibraryService {
     }
   }
 
-  /** Patron status (23) then patron information (63); the refusal that applies, if any. */
-  async #patron(s: LibrarySettings, cardNumber: string): Promise<{ view: Sip2PatronView; refusal: LibraryRefusal | undefined }> {
+  /** Patron status (23) then patron information (63); the refusal that applies, if any, and the holds count (64). */
+  async #patron(s: LibrarySettings, cardNumber: string): Promise<{ view: Sip2PatronView; refusal: LibraryRefusal | undefined; holds: number | undefined }> {
     const link = this.#linkFor(s);
     const status = readPatron(await link.request(patronStatusRequest(this.#ctx(s), cardNumber)));
-    const info = readPatron(await link.request(patronInformationRequest(this.#ctx(s), cardNumber)));
+    const infoMessage = await link.request(patronInformationRequest(this.#ctx(s), cardNumber));
+    const info = readPatron(infoMessage);
     const view: Sip2PatronView = { ...info, status: Object.fromEntries(Object.entries(status.status).map(([k, v]) => [k, v || info.status[k as keyof typeof info.status]])) as Sip2PatronView['status'], screenMessages: [...status.screenMessages, ...info.screenMessages] };
-    return { view, refusal: this.#refusal(view) };
+    const holds = infoMessage.fixed['holdItemsCount'];
+    return { view, refusal: this.#refusal(view), holds: holds === undefined || !/^[0-9]+$/.test(holds) ? undefined : Number(holds) };
+  }
+
+  /** Whether a library system is configured for this terminal (the fleet configuration's `library` section). */
+  configured(): boolean {
+    return this.#o.settings() !== undefined;
+  }
+
+  /**
+   * The holder's library account for the kiosk (patron status 23 and information 63); needs only
+   * a configured library, not the gate or loan desk switches. Nothing is journaled: it changes nothing.
+   * @throws TerminalError `TERM_ERR_API_NOT_CONFIGURED`, and the link's `TERM_ERR_LIBRARY_*`
+   */
+  async patronSummary(cardNumber: string): Promise<LibraryPatronSummary> {
+    const s = this.#o.settings();
+    if (s === undefined) throw new TerminalError('TERM_ERR_API_NOT_CONFIGURED', 'no library in the fleet configuration', { field: 'library' });
+    const { view, refusal, holds } = await this.#patron(s, cardNumber);
+    const name = maskName(view.name);
+    const expires = view.expires === undefined ? undefined : sip2CalendarDate(view.expires);
+    const summary: LibraryPatronSummary = {
+      mayBorrow: refusal === undefined, known: view.valid !== false,
+      ...(refusal === undefined ? {} : { reason: refusal }),
+      flags: PATRON_STATUS_FLAGS.filter((f) => view.status[f]),
+      cardNumber: maskCardNumber(cardNumber),
+      ...(name === undefined ? {} : { name }),
+      ...(view.chargedItems === undefined ? {} : { loans: view.chargedItems }),
+      ...(view.overdueItems === undefined ? {} : { overdue: view.overdueItems }),
+      ...(holds === undefined ? {} : { holds }),
+      ...(view.fineItems === undefined ? {} : { fineItems: view.fineItems }),
+      ...(view.feeAmount === undefined ? {} : { fees: view.feeAmount }),
+      ...(view.currency === undefined ? {} : { currency: view.currency }),
+      ...(expires === undefined ? {} : { expires }),
+      messages: view.screenMessages,
+    };
+    this.#o.logger?.info({ card: { cardNumber: summary.cardNumber }, mayBorrow: summary.mayBorrow, reason: refusal }, 'library patron status shown');
+    return summary;
   }
 
   #refusal(v: Sip2PatronView): LibraryRefusal | undefined {

@@ -13,7 +13,7 @@ import { dirname, join } from 'node:path';
 import type { Logger } from 'pino';
 import { maskCardNumber } from '@onecard/protocol/ssc';
 import {
-  VENUE_REASONS, decideEntry, ledgerFor, parseVenueSnapshot, recordExit, venueDataFresh, venueHolderKey, venueLocalTime, venueOccupancy, venueOpenAt,
+  VENUE_REASONS, decideEntry, ledgerFor, parseVenueSnapshot, recordExit, venueCategory, venueDataFresh, venueHolderKey, venueLocalTime, venueOccupancy, venueOpenAt,
   type VenueDecision, type VenueHolder, type VenueLedger, type VenueReason, type VenueRulesDocument, type VenueSnapshotValue,
 } from '@onecard/protocol/venue';
 import { TerminalError } from '../errors.ts';
@@ -324,6 +324,34 @@ export class VenueGate {
         events: snap.value.events.map((e) => ({ eventId: e.eventId, name: e.name, date: e.date, capacity: e.capacity, registered: e.holders.length })),
       },
       lastSync: this.#lastSync ?? null,
+    };
+  }
+
+  /**
+   * What the venue knows of the holder of a card today, for the kiosk (after card + PIN): entries
+   * of the day across the venue's gates against the daily limit, the fare category and price the
+   * rules give the holder, the events the holder is registered for (snapshot), and what a gate
+   * would decide now — computed with the same pure rules, nothing journaled or counted.
+   * @throws TerminalError `TERM_ERR_VENUE_NOT_CONFIGURED`
+   */
+  holderView(info: BasicInfo): Record<string, unknown> {
+    const rules = this.#rules();
+    const now = this.#o.clock();
+    const local = venueLocalTime(now, rules.timeZone);
+    const ledger = ledgerFor(this.#ledgerOf(rules), local.date);
+    const snap = this.#snapshot?.value.venueId === rules.venueId ? this.#snapshot : undefined;
+    const holder: VenueHolder = { kind: 'card', key: venueHolderKey(rules.venueId, 'card', info.cardNumber), generation: info.generation, cardType: info.cardType, idNumber: info.ssn, status: 'ok' };
+    const others = snap?.value.date === local.date ? snap.value.others.holders[holder.key] ?? 0 : 0;
+    const fare = venueCategory(rules, holder, local.date);
+    const preview = decideEntry({ rules, now, ledger, snapshot: snap, hotlistStale: this.#o.hotlistStale() }, holder);
+    return {
+      venueId: rules.venueId, ...(rules.name === undefined ? {} : { name: rules.name }), date: local.date, time: local.time,
+      open: !rules.closedDates.includes(local.date) && venueOpenAt(rules, local),
+      entriesToday: others + (ledger.holders[holder.key] ?? 0), maxDailyEntries: rules.maxDailyEntries,
+      category: fare.category, priceFen: fare.priceFen, standardPriceFen: rules.priceFen,
+      registrations: (snap?.value.events ?? []).filter((e) => e.holders.includes(holder.key)).map((e) => ({ eventId: e.eventId, name: e.name, date: e.date })),
+      entryNow: { admit: preview.admit, reason: preview.reason },
+      fresh: venueDataFresh({ rules, snapshot: snap, now }),
     };
   }
 
