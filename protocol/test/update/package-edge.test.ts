@@ -4,11 +4,9 @@
  * same detail and details and the original as cause; other errors pass through unchanged.
  */
 import t from 'tap';
-import {
-  FILES_PREFIX, MANIFEST_ENTRY, PACKAGE_FORMAT, TAR_END, DEFAULT_PACKAGE_LIMITS, encodeManifest, sha256Hex, tarHeader as rawTarHeader, tarPadding,
-  updatePackageEdge, validateManifest as rawValidateManifest, type PackageManifest,
-} from '@onecard/protocol/update';
+import { DEFAULT_PACKAGE_LIMITS, updatePackageEdge } from '@onecard/protocol/update';
 import { ProtocolError } from '@onecard/protocol/errors';
+import { archive, chunks, data, manifest } from './fixture.ts';
 
 class EdgeError extends Error {
   readonly code: string;
@@ -27,25 +25,6 @@ const edge = updatePackageEdge({
   PROTO_ERR_UPDATE_HASH: 'EDGE_HASH',
   PROTO_ERR_UPDATE_SIGNATURE: 'EDGE_SIGNATURE',
 }, (code, detail, details, cause) => new EdgeError(code, detail, details, cause));
-
-const data = new TextEncoder().encode('console.log(1)\n');
-const manifest: PackageManifest = rawValidateManifest({
-  format: PACKAGE_FORMAT, name: 'onecard-terminal', version: '1.2.0', minPreviousVersion: '1.0.0', created: '2026-01-01T00:00:00.000Z',
-  files: [{ path: 'a.js', size: data.length, sha256: sha256Hex(data), mode: 0o644 }],
-});
-
-function archive(fileBytes: Uint8Array): Uint8Array {
-  const m = encodeManifest(manifest);
-  const parts = [rawTarHeader(MANIFEST_ENTRY, m.length, 0o644, 0), m, tarPadding(m.length), rawTarHeader(FILES_PREFIX + 'a.js', fileBytes.length, 0o644, 0), fileBytes, tarPadding(fileBytes.length), TAR_END];
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let o = 0;
-  for (const p of parts) { out.set(p, o); o += p.length; }
-  return out;
-}
-
-async function* chunks(bytes: Uint8Array, size: number): AsyncGenerator<Uint8Array> {
-  for (let o = 0; o < bytes.length; o += size) yield bytes.subarray(o, o + size);
-}
 
 t.test('each throwing part rethrows under the caller code with the same detail, details and cause', async (t) => {
   let err: unknown;

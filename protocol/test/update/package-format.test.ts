@@ -7,30 +7,12 @@ import t from 'tap';
 import { gzipSync, gunzipSync } from 'node:zlib';
 import { generateKeyPairSync, sign } from 'node:crypto';
 import {
-  FILES_PREFIX, MANIFEST_ENTRY, PACKAGE_FORMAT, PackageChecker, TAR_END, TarReader, encodeManifest, feedInflated, maxInflatedBytes,
-  parseSignature, sha256Hex, signedStatement, tarHeader, tarPadding, updateErrorDetail, validateManifest, verifyWithPublicKey,
-  DEFAULT_PACKAGE_LIMITS, type PackageManifest,
+  PackageChecker, TarReader, encodeManifest, feedInflated, maxInflatedBytes,
+  parseSignature, sha256Hex, signedStatement, updateErrorDetail, validateManifest, verifyWithPublicKey,
+  DEFAULT_PACKAGE_LIMITS,
 } from '@onecard/protocol/update';
 import { ProtocolError } from '@onecard/protocol/errors';
-
-const data = new TextEncoder().encode('console.log(1)\n');
-const manifest: PackageManifest = validateManifest({
-  format: PACKAGE_FORMAT, name: 'onecard-terminal', version: '1.2.0', minPreviousVersion: '1.0.0', created: '2026-01-01T00:00:00.000Z',
-  files: [{ path: 'a.js', size: data.length, sha256: sha256Hex(data), mode: 0o644 }],
-});
-
-function archive(fileBytes: Uint8Array): Uint8Array {
-  const m = encodeManifest(manifest);
-  const parts = [tarHeader(MANIFEST_ENTRY, m.length, 0o644, 0), m, tarPadding(m.length), tarHeader(FILES_PREFIX + 'a.js', fileBytes.length, 0o644, 0), fileBytes, tarPadding(fileBytes.length), TAR_END];
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let o = 0;
-  for (const p of parts) { out.set(p, o); o += p.length; }
-  return out;
-}
-
-async function* chunks(bytes: Uint8Array, size: number): AsyncGenerator<Uint8Array> {
-  for (let o = 0; o < bytes.length; o += size) yield bytes.subarray(o, o + size);
-}
+import { archive, chunks, data, manifest } from './fixture.ts';
 
 t.test('a well-formed archive streams through the checker in any chunking', async (t) => {
   for (const size of [1, 7, 512, 100_000]) {

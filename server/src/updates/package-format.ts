@@ -16,25 +16,14 @@ export type {
   PackageLimits, ManifestFile, PackageManifest, SignatureAlg, PackageSignature, TarEvent, PackageCheckHooks,
 } from '@onecard/protocol/update';
 
-const edge = updatePackageEdge({
-  PROTO_ERR_UPDATE_PACKAGE: 'SRV_ERR_UPDATE_PACKAGE',
-  PROTO_ERR_UPDATE_HASH: 'SRV_ERR_UPDATE_HASH',
-  PROTO_ERR_UPDATE_SIGNATURE: 'SRV_ERR_UPDATE_SIGNATURE',
+/**
+ * The format's throwing parts under the server's codes: `validateManifest` and `tarHeader` throw
+ * `SRV_ERR_UPDATE_PACKAGE`, `parseSignature` `SRV_ERR_UPDATE_SIGNATURE`, `TarReader`,
+ * `PackageChecker` and `feedInflated` `SRV_ERR_UPDATE_PACKAGE` and `SRV_ERR_UPDATE_HASH`;
+ * `toServerError` maps one error (any other value unchanged).
+ */
+export const { mapError: toServerError, validateManifest, parseSignature, tarHeader, TarReader, PackageChecker, feedInflated } = updatePackageEdge({
+  PROTO_ERR_UPDATE_PACKAGE: 'SRV_ERR_UPDATE_PACKAGE', PROTO_ERR_UPDATE_HASH: 'SRV_ERR_UPDATE_HASH', PROTO_ERR_UPDATE_SIGNATURE: 'SRV_ERR_UPDATE_SIGNATURE',
 }, (code, detail, details, cause) => new ServerError(code, detail, details, { cause }));
-
-/** The server's error for a package-format error; any other value unchanged. */
-export const toServerError = edge.mapError;
-/** @throws ServerError `SRV_ERR_UPDATE_PACKAGE` (details.field names what failed) */
-export const validateManifest = edge.validateManifest;
-/** @throws ServerError `SRV_ERR_UPDATE_SIGNATURE` */
-export const parseSignature = edge.parseSignature;
-/** @throws ServerError `SRV_ERR_UPDATE_PACKAGE` when the path or a number does not fit */
-export const tarHeader = edge.tarHeader;
-/** The format's TarReader throwing `SRV_ERR_UPDATE_PACKAGE`. */
-export const TarReader = edge.TarReader;
 export type TarReader = FormatTarReader;
-/** The format's PackageChecker throwing `SRV_ERR_UPDATE_PACKAGE` and `SRV_ERR_UPDATE_HASH`. */
-export const PackageChecker = edge.PackageChecker;
 export type PackageChecker = FormatPackageChecker;
-/** The format's feedInflated throwing the server's codes. */
-export const feedInflated = edge.feedInflated;

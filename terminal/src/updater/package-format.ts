@@ -16,25 +16,14 @@ export type {
   PackageLimits, ManifestFile, PackageManifest, SignatureAlg, PackageSignature, TarEvent, PackageCheckHooks,
 } from '@onecard/protocol/update';
 
-const edge = updatePackageEdge({
-  PROTO_ERR_UPDATE_PACKAGE: 'TERM_ERR_UPDATE_PACKAGE',
-  PROTO_ERR_UPDATE_HASH: 'TERM_ERR_UPDATE_HASH',
-  PROTO_ERR_UPDATE_SIGNATURE: 'TERM_ERR_UPDATE_SIGNATURE',
+/**
+ * The format's throwing parts under the terminal's codes: `validateManifest` and `tarHeader` throw
+ * `TERM_ERR_UPDATE_PACKAGE`, `parseSignature` `TERM_ERR_UPDATE_SIGNATURE`, `TarReader`,
+ * `PackageChecker` and `feedInflated` `TERM_ERR_UPDATE_PACKAGE` and `TERM_ERR_UPDATE_HASH`;
+ * `toTerminalError` maps one error (any other value unchanged).
+ */
+export const { mapError: toTerminalError, validateManifest, parseSignature, tarHeader, TarReader, PackageChecker, feedInflated } = updatePackageEdge({
+  PROTO_ERR_UPDATE_PACKAGE: 'TERM_ERR_UPDATE_PACKAGE', PROTO_ERR_UPDATE_HASH: 'TERM_ERR_UPDATE_HASH', PROTO_ERR_UPDATE_SIGNATURE: 'TERM_ERR_UPDATE_SIGNATURE',
 }, (code, detail, details, cause) => new TerminalError(code, detail, details, { cause }));
-
-/** The terminal's error for a package-format error; any other value unchanged. */
-export const toTerminalError = edge.mapError;
-/** @throws TerminalError `TERM_ERR_UPDATE_PACKAGE` (details.field names what failed) */
-export const validateManifest = edge.validateManifest;
-/** @throws TerminalError `TERM_ERR_UPDATE_SIGNATURE` */
-export const parseSignature = edge.parseSignature;
-/** @throws TerminalError `TERM_ERR_UPDATE_PACKAGE` when the path or a number does not fit */
-export const tarHeader = edge.tarHeader;
-/** The format's TarReader throwing `TERM_ERR_UPDATE_PACKAGE`. */
-export const TarReader = edge.TarReader;
 export type TarReader = FormatTarReader;
-/** The format's PackageChecker throwing `TERM_ERR_UPDATE_PACKAGE` and `TERM_ERR_UPDATE_HASH`. */
-export const PackageChecker = edge.PackageChecker;
 export type PackageChecker = FormatPackageChecker;
-/** The format's feedInflated throwing the terminal's codes. */
-export const feedInflated = edge.feedInflated;
