@@ -57,6 +57,12 @@ export class MemoryOutbox implements Outbox {
     return this.#records.slice(0, Math.max(0, Math.floor(limit))).map((r) => structuredClone(r.record));
   }
 
+  /** A memory outbox does not outlive its process: what it retains is what is unacknowledged. */
+  async retained(): Promise<readonly OutboxRecord[]> {
+    if (this.#closed) throw new TerminalError('TERM_ERR_OUTBOX_CLOSED');
+    return this.#records.filter((r) => r.record.seq > this.#acked).map((r) => structuredClone(r.record));
+  }
+
   async ack(upToSeq: number): Promise<void> {
     if (this.#closed) throw new TerminalError('TERM_ERR_OUTBOX_CLOSED');
     if (!Number.isSafeInteger(upToSeq)) throw new TerminalError('TERM_ERR_INVALID_ARGUMENT', 'upToSeq', { field: 'upToSeq' });

@@ -80,6 +80,14 @@ export interface Outbox {
   /** Up to `limit` unacknowledged records, in sequence order, starting with the oldest. */
   pending(limit: number): Promise<readonly OutboxRecord[]>;
   /**
+   * Every record still held, acknowledged or not, in sequence order. The file outbox keeps its
+   * last segment after all its records are acknowledged, so what was appended just before a crash
+   * is found here on the next start even if the server had already acknowledged it (the runtime
+   * settles interrupted purchases from it, see `settleFromOutbox`).
+   * @throws TerminalError `TERM_ERR_OUTBOX_CLOSED`, `TERM_ERR_OUTBOX_IO`
+   */
+  retained(): Promise<readonly OutboxRecord[]>;
+  /**
    * Marks every record with `seq <= upToSeq` acknowledged and compacts. Acks at or below the
    * watermark are no-ops; acks above `lastSeq` are clamped to it.
    * @throws TerminalError `TERM_ERR_OUTBOX_CLOSED`, `TERM_ERR_OUTBOX_IO`

@@ -173,7 +173,8 @@ async function recover(dir: string, limits: OutboxLimits, segmentBytes: number, 
     const s = segments[i]!;
     const last = s.seqs[s.seqs.length - 1];
     const isLast = i === segments.length - 1;
-    if ((last !== undefined && last <= acked) || (last === undefined && !isLast)) await fsp.rm(s.path, { force: true });
+    // The last segment stays even when all of it is acknowledged (see `retained`).
+    if (!isLast && (last === undefined || last <= acked)) await fsp.rm(s.path, { force: true });
     else kept.push(s);
   }
   const report: RecoveryReport = { segments: names.length, records: segments.reduce((n, s) => n + s.seqs.length, 0), tornTailBytes, damaged, outOfOrder, ackFileValid: ack.valid };
@@ -367,6 +368,24 @@ export class FileOutbox implements Outbox {
     });
   }
 
+  retained(): Promise<readonly OutboxRecord[]> {
+    try { this.#check(); } catch (e) { return Promise.reject(e); }
+    return this.#exclusive(async () => {
+      const out: OutboxRecord[] = [];
+      for (const seg of this.#segments) {
+        if (seg.seqs.length === 0) continue;
+        let buf: Uint8Array;
+        try { buf = new Uint8Array(await fsp.readFile(seg.path)); } catch (e) { throw ioError('read', e); }
+        for (let i = 0; i < seg.seqs.length; i++) {
+          const r = readFrame(buf, seg.offsets[i]!, this.#limits.maxRecordBytes + 1024);
+          if (r.kind !== 'record' || r.record.seq !== seg.seqs[i]) throw ioError('read', new Error(`frame at ${seg.name}:${seg.offsets[i]} changed on disk`));
+          out.push(r.record);
+        }
+      }
+      return out;
+    });
+  }
+
   ack(upToSeq: number): Promise<void> {
     try {
       this.#check();
@@ -387,12 +406,12 @@ export class FileOutbox implements Outbox {
           if (q > from && q <= to) { this.#pendingCount--; this.#pendingBytes -= s.sizes[i]!; }
         }
       }
-      // Compaction: delete every segment whose records are all acknowledged.
+      // Compaction: delete every segment whose records are all acknowledged, except the active one
+      // (appended to until it rotates; `retained` reads it on the next start).
       while (this.#segments.length > 0) {
         const s = this.#segments[0]!;
         const last = s.seqs[s.seqs.length - 1];
-        if (last === undefined || last > to) break;
-        if (this.#active?.seg === s) { await this.#active.fh.close(); this.#active = undefined; }
+        if (last === undefined || last > to || this.#active?.seg === s) break;
         try { await fsp.rm(s.path, { force: true }); } catch (e) { throw ioError('delete segment', e); }
         this.#segments.shift();
       }

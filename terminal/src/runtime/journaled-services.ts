@@ -100,17 +100,86 @@ export function journaledServices(h: ServiceHooks, base: LocalApiServices = real
     purchase: async (opts) => {
       need('transit');
       if (h.outbox?.stats().full === true) throw new TerminalError('TERM_ERR_OUTBOX_FULL', 'purchase refused until the outbox drains');
-      let r: realServices.PurchaseResult;
-      try { r = await base.purchase(opts); } catch (e) { return CARD_REFUSALS.has(codeOf(e)) ? refused('purchase', e) : Promise.reject(e); }
-      const rec = r.kind === 'completed' ? r.record : r.recovery.record;
-      await append('txn.purchase', {
-        recordId: rec.id, kind: r.kind, state: rec.state, issuerId: rec.issuerId, cardSerial: rec.cardSerial, amount: rec.amount,
-        transactionType: rec.transactionType, atc: rec.atc, balanceBefore: rec.balanceBefore,
-        ...(r.kind === 'completed' ? { balanceAfter: r.balanceAfter } : {}),
-        terminalNumber: rec.terminalNumber, terminalSerial: rec.terminalSerial, dateTime: rec.dateTime, keyVersion: rec.keyVersion,
-        ...(rec.tac === undefined ? {} : { tac: rec.tac }), ...(rec.mac2Verified === undefined ? {} : { mac2Verified: rec.mac2Verified }),
-      }, 'transaction');
-      return r;
+      const journal = h.outbox === undefined ? opts.journal : reportingJournal(opts.journal, (rec) => append('txn.purchase', purchaseEvent(rec), 'transaction'));
+      try { return await base.purchase({ ...opts, journal }); } catch (e) { return CARD_REFUSALS.has(codeOf(e)) ? refused('purchase', e) : Promise.reject(e); }
     },
+  };
+}
+
+/**
+ * The `txn.purchase` event of a settled journal record: what clearing needs (card serial, ATC,
+ * amount, TAC). `kind` is `completed` for a purchase answered at the tap, `recovered` for one a
+ * later tap settled (GET TRANSACTION PROVE), whatever its final state.
+ */
+function purchaseEvent(rec: realServices.PurchaseRecord): Record<string, unknown> {
+  const kind = rec.recovered === true ? 'recovered' : 'completed';
+  return {
+    recordId: rec.id, kind, state: rec.state, issuerId: rec.issuerId, cardSerial: rec.cardSerial, amount: rec.amount,
+    transactionType: rec.transactionType, atc: rec.atc, balanceBefore: rec.balanceBefore,
+    ...(kind === 'completed' && rec.state === 'completed' ? { balanceAfter: rec.balanceBefore - rec.amount } : {}),
+    terminalNumber: rec.terminalNumber, terminalSerial: rec.terminalSerial, dateTime: rec.dateTime, keyVersion: rec.keyVersion,
+    ...(rec.tac === undefined ? {} : { tac: rec.tac }), ...(rec.mac2 === undefined ? {} : { mac2: rec.mac2 }),
+    ...(rec.mac2Verified === undefined ? {} : { mac2Verified: rec.mac2Verified }),
+    ...(rec.reason === undefined ? {} : { reason: rec.reason }), ...(rec.sw === undefined ? {} : { sw: rec.sw }),
+  };
+}
+
+const SETTLED_STATES = new Set(['completed', 'not-debited', 'unknown']);
+
+/** The journal outcome a `txn.purchase` event reported, or undefined when the body is not one. */
+function outcomeOf(body: Record<string, unknown>): realServices.PurchaseOutcome | undefined {
+  const state = body['state'];
+  if (typeof state !== 'string' || !SETTLED_STATES.has(state)) return undefined;
+  const str = (k: string): Record<string, string> => (typeof body[k] === 'string' ? { [k]: body[k] } : {});
+  return {
+    state: state as realServices.PurchaseOutcome['state'],
+    ...str('tac'), ...str('mac2'), ...str('reason'),
+    ...(typeof body['mac2Verified'] === 'boolean' ? { mac2Verified: body['mac2Verified'] } : {}),
+    ...(typeof body['sw'] === 'number' ? { sw: body['sw'] } : {}),
+    ...(body['kind'] === 'recovered' ? { recovered: true } : {}),
+  };
+}
+
+/**
+ * On start: a purchase whose settlement reached the outbox but not the journal (the process died
+ * between the two) is settled in the journal from its outbox record, so it is neither reported
+ * twice nor recovered again from the card. Returns how many were settled.
+ * @throws TerminalError the outbox's and the journal's I/O codes
+ */
+export async function settleFromOutbox(journal: realServices.PurchaseJournal, outbox: Outbox, logger?: Logger): Promise<number> {
+  const pending = new Set(journal.pending().map((r) => r.id));
+  if (pending.size === 0) return 0;
+  const reported = new Map<string, realServices.PurchaseOutcome>();
+  for (const r of await outbox.retained()) {
+    const id = r.body['recordId'];
+    if (r.type !== 'txn.purchase' || typeof id !== 'string' || !pending.has(id)) continue;
+    const outcome = outcomeOf(r.body);
+    if (outcome !== undefined) reported.set(id, outcome);
+  }
+  for (const [id, outcome] of reported) {
+    await journal.settle(id, outcome);
+    logger?.info({ purchase: { recordId: id, state: outcome.state } }, 'purchase settled from its outbox record after a restart');
+  }
+  return reported.size;
+}
+
+/**
+ * The journal as the runtime's purchases see it: every settlement that moved money or settled an
+ * interrupted purchase is journaled in the outbox (fsync'd) before the purchase journal makes it
+ * final. A crash between the two leaves the record pending; the next tap of that card recovers it
+ * and reports it again as `recovered` (clearing keys fares by `recordId`). A refused DEBIT (the
+ * card answered with an error, nothing was debited) is not reported.
+ */
+function reportingJournal(journal: realServices.PurchaseJournal, report: (rec: realServices.PurchaseRecord) => Promise<void>): realServices.PurchaseJournal {
+  return {
+    begin: (draft) => journal.begin(draft),
+    settle: (id, outcome, commit) => journal.settle(id, outcome, async (next) => {
+      if (next.reason !== 'debit-refused') await report(next);
+      await commit?.(next);
+    }),
+    get: (id) => journal.get(id),
+    pending: () => journal.pending(),
+    list: () => journal.list(),
+    close: () => journal.close(),
   };
 }

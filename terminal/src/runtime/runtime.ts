@@ -28,9 +28,9 @@ import type { FleetAgent, FleetAgentOptions, ReaderStatus as FleetReaderStatus }
 import type { Outbox } from '../agent/outbox-types.ts';
 import type { ConfigPointerValue } from '../agent/fleet-http.ts';
 import { CardGate, type CardSetup } from './card-gate.ts';
-import { ALL_SERVICES, journaledServices, type ServiceFlags } from './journaled-services.ts';
+import { ALL_SERVICES, journaledServices, settleFromOutbox, type ServiceFlags } from './journaled-services.ts';
 import { createEcardVerifier, createHttpOnlineVerifier, type EcardVerifier } from '../ecard/index.ts';
-import { buildLocalApi, fleetStaffChecker, readApiTls, SCREEN_PAGES } from '../api/index.ts';
+import { buildLocalApi, fleetStaffChecker, readApiTls, SCREEN_PAGES, type DeskActionRecord } from '../api/index.ts';
 import type { FastifyInstance } from 'fastify';
 import type { TerminalConfig } from './config.ts';
 import type { Keystore } from '../agent/keystore.ts';
@@ -38,6 +38,7 @@ import type { JobRunner } from '../agent/job-runner.ts';
 import type { SoftSam } from '../agent/soft-sam.ts';
 import { openScanners, serialportScannerOpener, type SerialScannerOpener } from './scanners.ts';
 import { VenueGate, httpVenueServerLink } from '../services/venue.ts';
+import { httpHolderServerLink } from '../services/holder-link.ts';
 import { openSerialPinPad, PinEntry, type PinPad } from '../pinpad/index.ts';
 import { enrolledLogin } from '../login/service.ts';
 import { LibraryService } from '../services/library.ts';
@@ -181,6 +182,7 @@ export async function startRuntime(cfg: TerminalConfig, deps: RuntimeDeps): Prom
     }
     const journal: PurchaseJournal | undefined = cfg.journal === undefined ? undefined : await openFileJournal(cfg.journal.file);
     if (journal !== undefined) closers.push(() => journal.close());
+    if (journal !== undefined && outbox !== undefined) await settleFromOutbox(journal, outbox, logger);
     // Transit keys: kept as key blocks under the KBPK (derived here as the server derives it for delivery; never sent).
     let keystore: Keystore | undefined;
     let softSam: SoftSam | undefined;
@@ -286,6 +288,7 @@ export async function startRuntime(cfg: TerminalConfig, deps: RuntimeDeps): Prom
       ...(library === undefined ? {} : { library: { service: library, ...(barcodes === undefined ? {} : { barcodes }) } }),
       ...(identity === undefined ? {} : { checkStaff: fleetStaffChecker({ serverUrl: identity.serverUrl, terminalId: identity.terminalId, password: identity.mqtt.password }) }),
       ...(identity === undefined ? {} : { login: enrolledLogin(identity) }),
+      ...(identity === undefined ? {} : { holderLink: httpHolderServerLink({ serverUrl: identity.serverUrl, terminalId: identity.terminalId, password: identity.mqtt.password }) }),
       ...(outbox === undefined ? {} : {
         reportLoss: async ({ cardNumber, staffId }: { cardNumber: string; staffId?: string }) => {
           // The kiosk's loss report: a transaction the fleet applies to the hotlist (server ingest).
@@ -300,6 +303,15 @@ export async function startRuntime(cfg: TerminalConfig, deps: RuntimeDeps): Prom
           await outbox.append({ type: 'card.loss-cancel', body: { cardNumber, idChecked: true, ...(staffId === undefined ? {} : { staffId }) }, class: 'transaction' });
           agent?.notifyPending();
           return { online: agent?.state.kind === 'online' };
+        },
+        deskAction: async ({ type, ...body }: DeskActionRecord) => {
+          // The desk's PIN unblock/reload: an event naming the member of staff (the server audits it).
+          try {
+            await outbox.append({ type, body: { ...body }, class: 'event' });
+            agent?.notifyPending();
+          } catch (e) {
+            logger.error({ code: (e as { code?: unknown }).code, type }, 'desk action not journaled');
+          }
         },
       }),
     });

@@ -72,10 +72,15 @@ export interface PurchaseJournal {
   /** Appends a pending record; resolves once it is durable. Rejects `TERM_ERR_JOURNAL_IO`. */
   begin(draft: PurchaseDraft): Promise<PurchaseRecord>;
   /**
-   * Settles a pending record; resolves once durable. Rejects `TERM_ERR_JOURNAL_STATE` when the id
-   * is unknown or already settled, `TERM_ERR_JOURNAL_IO`.
+   * Settles a pending record; resolves once durable. `commit`, when given, is called with the
+   * record exactly as it will be persisted, before it is persisted: a rejection leaves the record
+   * pending (nothing is written) and rejects the settle with the same error. That is how a
+   * settlement reaches the outbox before the journal calls it final, so a crash between the two
+   * leaves a pending record that the next tap recovers and reports, never a settled one that was
+   * never reported. Rejects `TERM_ERR_JOURNAL_STATE` when the id is unknown or already settled,
+   * `TERM_ERR_JOURNAL_IO`.
    */
-  settle(id: string, outcome: PurchaseOutcome): Promise<PurchaseRecord>;
+  settle(id: string, outcome: PurchaseOutcome, commit?: (next: PurchaseRecord) => Promise<void>): Promise<PurchaseRecord>;
   get(id: string): PurchaseRecord | undefined;
   /** Pending records, oldest first. */
   pending(): PurchaseRecord[];
@@ -130,13 +135,14 @@ class JournalCore implements PurchaseJournal {
     });
   }
 
-  settle(id: string, outcome: PurchaseOutcome): Promise<PurchaseRecord> {
+  settle(id: string, outcome: PurchaseOutcome, commit?: (next: PurchaseRecord) => Promise<void>): Promise<PurchaseRecord> {
     return this.#serial(async () => {
       const cur = this.#records.get(id);
       if (cur === undefined) throw new TerminalError('TERM_ERR_JOURNAL_STATE', 'unknown record', { id });
       if (cur.state !== 'pending') throw new TerminalError('TERM_ERR_JOURNAL_STATE', `record is ${cur.state}`, { id, state: cur.state });
       if (!FINAL.has(outcome.state)) throw new TerminalError('TERM_ERR_JOURNAL_STATE', `cannot settle as ${String(outcome.state)}`, { id });
       const next: PurchaseRecord = { ...cur, ...outcome, updatedAt: this.#clock.now() };
+      if (commit !== undefined) await commit(next);
       await this.#persist(next);
       this.#records.set(id, next);
       return next;

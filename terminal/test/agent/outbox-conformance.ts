@@ -50,6 +50,9 @@ export function outboxConformance(t: Test, factory: OutboxFactory): Promise<void
     for (let i = 0; i < 10; i++) await ob.append({ type: 'e', body: { i } });
     await ob.ack(4);
     t.same((await ob.pending(100)).map((r) => r.seq), [5, 6, 7, 8, 9, 10]);
+    const kept = (await ob.retained()).map((r) => r.seq);
+    t.same(kept.slice(-6), [5, 6, 7, 8, 9, 10], 'retained holds every unacknowledged record, in order');
+    t.ok(kept.every((q, i) => i === 0 || q === kept[i - 1]! + 1), 'retained is contiguous');
     t.equal(ob.stats().ackedSeq, 4);
     await ob.ack(2);
     t.equal(ob.stats().ackedSeq, 4);
@@ -111,6 +114,7 @@ export function outboxConformance(t: Test, factory: OutboxFactory): Promise<void
     await ob.close();
     await t.rejects(ob.append({ type: 'ok', body: {} }), { code: 'TERM_ERR_OUTBOX_CLOSED' });
     await t.rejects(ob.pending(1), { code: 'TERM_ERR_OUTBOX_CLOSED' });
+    await t.rejects(ob.retained(), { code: 'TERM_ERR_OUTBOX_CLOSED' });
     await t.rejects(ob.ack(1), { code: 'TERM_ERR_OUTBOX_CLOSED' });
   });
 

@@ -59,10 +59,16 @@ t.test('compaction: segments rotate, fully acked ones are deleted, sequence cont
   t.ok(firstLeft <= 21, 'the segment holding seq 21 is kept');
   t.same((await ob.pending(1)).map((r) => r.seq), [21]);
   await ob.ack(40);
-  t.same(segs(dir), [], 'everything acknowledged: no segment left');
+  const lastSeg = segs(dir);
+  t.equal(lastSeg.length, 1, 'everything acknowledged: only the active segment is left');
+  t.same((await ob.pending(10)).map((r) => r.seq), [], 'nothing pending');
+  const kept = (await ob.retained()).map((r) => r.seq);
+  t.ok(kept.length > 0 && kept[kept.length - 1] === 40, 'the active segment still holds the last records, acknowledged');
+  t.ok(kept.every((q, i) => i === 0 || q === kept[i - 1]! + 1), 'in order');
   t.same(JSON.parse(readFileSync(join(dir, 'ack.json'), 'utf8')), { v: 1, upToSeq: 40 });
   await ob.close();
   const again = await openFileOutbox({ dir });
+  t.same((await again.retained()).map((x) => x.seq), kept, 'the acknowledged last segment survives reopening');
   const r = await again.append({ type: 'e', body: {} });
   t.equal(r.status === 'written' ? r.record.seq : 0, 41);
   t.same((await again.pending(10)).map((x) => x.seq), [41]);

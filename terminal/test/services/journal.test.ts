@@ -34,6 +34,19 @@ function conformance(t: Test, make: () => Promise<PurchaseJournal>): void {
     await t.rejects(j.settle(b.id, { state: 'pending' as 'unknown' }), { code: 'TERM_ERR_JOURNAL_STATE' });
     await j.close();
   });
+  t.test('settle with a commit hook: the hook sees the record as persisted; a rejection leaves it pending', async (t) => {
+    const j = await make();
+    const a = await j.begin(draft(7));
+    let seen: unknown;
+    await t.rejects(j.settle(a.id, { state: 'completed', tac: '0A0B0C0D' }, async (next) => { seen = next; throw new Error('outbox refused'); }), { message: 'outbox refused' });
+    t.match(seen, { id: a.id, state: 'completed', tac: '0A0B0C0D', amount: 120 }, 'hook got the settled record');
+    t.equal(j.get(a.id)?.state, 'pending', 'nothing persisted when the hook rejects');
+    t.same(j.pending().map((r) => r.id), [a.id]);
+    const order: string[] = [];
+    const done = await j.settle(a.id, { state: 'completed', tac: '0A0B0C0D' }, async (next) => { order.push(`hook:${next.state}:${j.get(a.id)?.state}`); });
+    order.push(`settled:${done.state}`);
+    t.same(order, ['hook:completed:pending', 'settled:completed'], 'the hook runs before the settlement becomes visible');
+  });
   t.test('concurrent appends are serialised', async (t) => {
     const j = await make();
     const recs = await Promise.all([1, 2, 3, 4, 5].map((i) => j.begin(draft(i))));
