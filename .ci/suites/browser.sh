@@ -6,17 +6,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
-export DEBIAN_FRONTEND=noninteractive
-SUDO=''
-[ "$(id -u)" -eq 0 ] || SUDO='sudo'
-if ! command -v chromium >/dev/null; then
-  $SUDO apt-get update -qq >/dev/null
-  $SUDO apt-get install -y -qq chromium >/dev/null
-fi
-export CHROMIUM_PATH="${CHROMIUM_PATH:-$(command -v chromium)}"
-export ONECARD_ARTEFACTS="${ONECARD_ARTEFACTS:-$PWD/artefacts/dashboard}"
-mkdir -p "$ONECARD_ARTEFACTS"
-echo "chromium: $("$CHROMIUM_PATH" --version 2>/dev/null || echo unknown), artefacts: $ONECARD_ARTEFACTS"
+source .ci/lib/chromium.sh
+chromium_setup
+chromium_artefacts dashboard
 
 cd server
 timeout 600 npx tap --disable-coverage --timeout 300 test/dashboard/browser.e2e.ts

@@ -6,13 +6,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
-export DEBIAN_FRONTEND=noninteractive
-SUDO=''
-[ "$(id -u)" -eq 0 ] || SUDO='sudo'
-if ! command -v chromium >/dev/null; then
-  $SUDO apt-get update -qq >/dev/null
-  $SUDO apt-get install -y -qq chromium >/dev/null
-fi
-export CHROMIUM="${CHROMIUM_PATH:-$(command -v chromium)}"
+source .ci/lib/chromium.sh
+chromium_setup
+export CHROMIUM="$CHROMIUM_PATH"
+
 cd server
 timeout 300 npx tsx test/oidc/pages.browser.e2e.ts

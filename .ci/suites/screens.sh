@@ -8,21 +8,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
-export DEBIAN_FRONTEND=noninteractive
-SUDO=''
-[ "$(id -u)" -eq 0 ] || SUDO='sudo'
-if ! command -v chromium >/dev/null; then
-  $SUDO apt-get update -qq >/dev/null
-  $SUDO apt-get install -y -qq chromium >/dev/null
-fi
-# CJK glyphs for the zh-CN screens (otherwise screenshots show empty boxes)
-if ! fc-list 2>/dev/null | grep -qi 'Noto Sans CJK'; then
-  $SUDO apt-get install -y -qq fonts-noto-cjk >/dev/null || { $SUDO apt-get update -qq >/dev/null && $SUDO apt-get install -y -qq fonts-noto-cjk >/dev/null; }
-fi
-export CHROMIUM_PATH="${CHROMIUM_PATH:-$(command -v chromium)}"
-export ONECARD_ARTEFACTS="${ONECARD_ARTEFACTS:-$PWD/artefacts/screens}"
-mkdir -p "$ONECARD_ARTEFACTS"
-echo "chromium: $("$CHROMIUM_PATH" --version 2>/dev/null || echo unknown), artefacts: $ONECARD_ARTEFACTS"
+source .ci/lib/chromium.sh
+chromium_setup --cjk
+chromium_artefacts screens
 
 cd terminal
 timeout 1200 npx tap --disable-coverage --timeout 900 test/screens/*.browser.ts
