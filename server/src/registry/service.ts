@@ -266,7 +266,7 @@ export class RegistryService {
    * (the card changed meanwhile) is undone on the hotlist so the registry stays the truth.
    * Returns the hotlist version of such a correction, if any.
    */
-  async followIngest(ops: readonly { cardNumber: string; op: 'add' | 'remove' }[], actor: string, eventOf: ReadonlyMap<string, string>): Promise<number | null> {
+  async followIngest(ops: readonly { cardNumber: string; op: 'add' | 'remove' }[], actor: string, eventOf: ReadonlyMap<string, string>, staffOf: ReadonlyMap<string, string> = new Map()): Promise<number | null> {
     if (ops.length === 0) return null;
     const at = this.#clock.now();
     const known = new Map((await this.store.getCards(ops.map((o) => o.cardNumber))).map((c) => [c.cardNumber, c]));
@@ -275,7 +275,8 @@ export class RegistryService {
       const c = known.get(o.cardNumber);
       if (c === undefined) continue;
       const s = step({ status: c.status, replacedBy: c.replacedBy }, { type: o.op === 'add' ? 'report-loss' : 'cancel-loss' });
-      const details = eventOf.has(o.cardNumber) ? { eventId: eventOf.get(o.cardNumber) } : {};
+      // The member of staff of a desk action, as the ingest accepted it (`routes/desk-staff.ts`).
+      const details = { ...(eventOf.has(o.cardNumber) ? { eventId: eventOf.get(o.cardNumber) } : {}), ...(staffOf.has(o.cardNumber) ? { staffId: staffOf.get(o.cardNumber) } : {}) };
       if (s.ok && s.changed) {
         await this.store.followHotlist([{ cardNumber: c.cardNumber, from: c.status, to: s.state.status, replacedBy: s.state.replacedBy, action: o.op === 'add' ? 'report-loss' : 'cancel-loss', actor, at, details }]);
         known.set(c.cardNumber, { ...c, status: s.state.status, replacedBy: s.state.replacedBy });

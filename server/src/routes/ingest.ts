@@ -6,7 +6,11 @@
  * upToSeq}` (and the broker's PUBACK, which waits for this handler). Loss reports made at a kiosk
  * travel as `card.loss-report` records and reach the hotlist in the same transaction, with their
  * audit entries; so do their cancellations at a counter (`card.loss-cancel`, the holder's ID
- * checked there: only that it matched is recorded, never the number), which take the card off it. A record that passed the fleet schema but cannot be stored or shown (see
+ * checked there: only that it matched is recorded, never the number), which take the card off it.
+ * Desk actions name the member of staff who did them; the claim is checked against the issued
+ * staff credentials and audited (`desk-staff.ts`): a cancellation without an accepted member of
+ * staff is refused, PIN unblock and reload are audited as `desk.pin-*`. A record that passed the
+ * fleet schema but cannot be stored or shown (see
  * `event-records.ts`) is quarantined: kept as a `quarantine.record` event, audited
  * (`event.quarantine`), counted (`onecard_events_quarantined_total`) and shown on the dashboard,
  * while the batch is acknowledged, so one poison record never stalls a terminal's uplink. A batch
@@ -25,6 +29,7 @@ import { auditEntry } from './admin.ts';
 import { EVENT_LIMITS, maskEventBody, quarantineRecord, unstorableReason } from './event-records.ts';
 import { isMalformed, malformedQuarantine, salvageEventsBatch, SCHEMA_REASON, type SalvagedItem } from './event-salvage.ts';
 import { isCardNumber } from './hotlist.ts';
+import { claimsStaff, deskAuditEntries, staffVerdicts, type StaffVerdict } from './desk-staff.ts';
 
 /** Record type a terminal uses for a PIN-verified loss report made at a kiosk. */
 export const LOSS_REPORT_TYPE = 'card.loss-report';
@@ -205,18 +210,26 @@ export default async function ingestRoutes(app: FastifyInstance): Promise<void> 
       quarantined.push({ eventId: q.eventId, seq: q.seq, type: r.type, reason });
     }
     let adds: Map<string, HotlistChange> | undefined;
-    // A loss report taken at a counter desk names the member of staff who signed in there.
+    // A desk action names the member of staff signed in there; believed only for a credential
+    // this server issued for the terminal's group and not revoked by then (`desk-staff.ts`).
+    const verdicts = claimsStaff(records)
+      ? staffVerdicts(records, await store.listStaffCredentials(), (await store.getTerminal(terminalId))?.groupId)
+      : new Map<string, StaffVerdict>();
     const staffOf = new Map<string, string>();
     for (const r of records) {
       if (r.type !== LOSS_REPORT_TYPE && r.type !== LOSS_CANCEL_TYPE) continue;
-      const add = r.type === LOSS_REPORT_TYPE ? lossReportOf(terminalId, r.body) : lossCancelOf(terminalId, r.body);
+      const verdict = verdicts.get(r.eventId);
+      let add = r.type === LOSS_REPORT_TYPE ? lossReportOf(terminalId, r.body) : lossCancelOf(terminalId, r.body);
+      // 解挂 is a staff service: without an accepted member of staff the card stays listed.
+      if (r.type === LOSS_CANCEL_TYPE && typeof add !== 'string' && verdict?.ok !== true) add = 'staffId';
       if (typeof add === 'string') {
         m.inc('onecard_loss_reports_total', { result: r.type === LOSS_REPORT_TYPE ? 'refused' : 'cancel-refused' });
         app.log.warn({ terminalId, eventId: r.eventId, field: add }, r.type === LOSS_REPORT_TYPE ? 'loss report refused' : 'loss cancellation refused');
         continue;
       }
       (adds ??= new Map()).set(r.eventId, add);
-      if (typeof r.body.staffId === 'string' && /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(r.body.staffId)) staffOf.set(add.cardNumber, r.body.staffId);
+      if (verdict?.ok === true) staffOf.set(add.cardNumber, verdict.staffId);
+      else staffOf.delete(add.cardNumber);
     }
     // The registry refuses a cancellation that would make a replaced or cancelled card usable again.
     if (adds !== undefined && app.cardRegistry !== undefined) {
@@ -237,6 +250,7 @@ export default async function ingestRoutes(app: FastifyInstance): Promise<void> 
           details: { version: r.hotlist!.version, source: 'terminal', ...(op === 'remove' ? { idChecked: true } : {}), ...(staffOf.has(c) ? { staffId: staffOf.get(c) } : {}) },
         })),
         ...(r.inserted > 0 ? quarantined.map((q) => ({ ts: now, actor, action: 'event.quarantine', target: q.eventId, ip: '', details: { reason: q.reason, type: q.type, seq: q.seq } })) : []),
+        ...(r.inserted > 0 ? deskAuditEntries(records, verdicts, actor, now) : []),
       ],
     });
     m.inc('onecard_events_ingested_total', {}, res.inserted);
@@ -263,7 +277,7 @@ export default async function ingestRoutes(app: FastifyInstance): Promise<void> 
     if (res.hotlist !== null && app.cardRegistry !== undefined) {
       const ops = res.hotlistOps ?? res.hotlist.changed.map((cardNumber) => ({ cardNumber, op: 'add' as const }));
       const eventOf = new Map([...(adds ?? new Map<string, HotlistChange>())].map(([eventId, ch]) => [ch.cardNumber, eventId]));
-      const corrected = await app.cardRegistry.followIngest(ops, actor, eventOf).catch((err: unknown) => { app.log.error({ err, terminalId }, 'registry did not follow the hotlist'); return null; });
+      const corrected = await app.cardRegistry.followIngest(ops, actor, eventOf, staffOf).catch((err: unknown) => { app.log.error({ err, terminalId }, 'registry did not follow the hotlist'); return null; });
       if (corrected !== null) app.fleet.emit('hotlist-changed', corrected);
     }
   };

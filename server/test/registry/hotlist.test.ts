@@ -24,6 +24,7 @@ t.test('the hotlist is derived from the registry on every path', async (t) => {
   t.teardown(() => app.close());
   await app.ready();
   const tid = await enrol(ta);
+  await app.inject({ method: 'POST', url: '/api/v1/staff-credentials', headers: auth(), payload: { staffId: 'E1', name: 'desk', groups: ['g'] } });
   const hot: number[] = [];
   app.broker.subscribe('fleet/broadcast/hotlist', (p, cb) => { hot.push((JSON.parse(Buffer.from(p.payload as Buffer).toString('utf8')) as { version: number }).version); cb(); }, () => {});
   const [a, b, c, d, e] = [0, 1, 2, 3, 4].map(syntheticCard) as [ReturnType<typeof syntheticCard>, ReturnType<typeof syntheticCard>, ReturnType<typeof syntheticCard>, ReturnType<typeof syntheticCard>, ReturnType<typeof syntheticCard>];
@@ -67,9 +68,11 @@ t.test('the hotlist is derived from the registry on every path', async (t) => {
   t.ok(await listed(c.cardNumber));
   t.equal(await status(c.cardNumber), 'reported-lost', 'the registry follows a kiosk loss report');
   t.same((await history(c.cardNumber)).slice(-1), ['report-loss terminal reported-lost']);
-  await app.uplink.dispatch('events', tid, { v: 1, records: [rec(2, 'card.loss-cancel', { cardNumber: c.cardNumber, idChecked: true }), rec(3, 'card.loss-cancel', { cardNumber: e.cardNumber, idChecked: true })] }, '');
+  await app.uplink.dispatch('events', tid, { v: 1, records: [rec(2, 'card.loss-cancel', { cardNumber: c.cardNumber, idChecked: true, staffId: 'E1' }), rec(3, 'card.loss-cancel', { cardNumber: e.cardNumber, idChecked: true, staffId: 'E1' })] }, '');
   t.notOk(await listed(c.cardNumber));
   t.equal(await status(c.cardNumber), 'loss-cancelled', 'and a desk cancellation');
+  const follow = ((await app.inject({ url: `/api/v1/registry/cards/${c.cardNumber}/history`, headers: auth() })).json() as { history: { action: string; details?: Record<string, unknown> }[] }).history.at(-1);
+  t.equal(follow?.details?.['staffId'], 'E1', 'the registry history names the member of staff of the 解挂');
   t.ok(await listed(e.cardNumber), 'a desk cannot un-cancel a cancelled card');
   t.equal(app.metrics.get('onecard_loss_reports_total', { result: 'cancel-refused' }), 1);
   t.equal(await status(e.cardNumber), 'cancelled');

@@ -2,6 +2,7 @@
 // card off the hotlist in the same commit as the event and its audit entry (`hotlist.cancel`,
 // idChecked recorded, no ID number), announced once; without the ID check it is refused; a
 // retransmitted batch changes nothing; a report and its cancellation in one batch apply in order.
+// Each cancellation names the member of staff signed in at the desk (desk-staff-audit.test.ts).
 import t from 'tap';
 import { makeTestApp, newTerminalKey, type TestApp } from '../helpers.ts';
 import { lossCancelOf } from '../../src/routes/ingest.ts';
@@ -18,6 +19,7 @@ t.test('card.loss-cancel: hotlist removal audited with the ID check, refused wit
   t.teardown(() => app.close());
   await app.ready();
   const id = await enrol(ta);
+  await app.inject({ method: 'POST', url: '/api/v1/staff-credentials', headers: auth(), payload: { staffId: 'E1', name: 'desk', groups: ['g'] } });
   const hot: number[] = [];
   app.broker.subscribe('fleet/broadcast/hotlist', (p, cb) => { hot.push((JSON.parse(Buffer.from(p.payload as Buffer).toString('utf8')) as { version: number }).version); cb(); }, () => {});
   const rec = (i: number, type: string, body: Record<string, unknown>) => ({ eventId: `evt-${String(i).padStart(8, '0')}`, seq: i, ts: 1_764_000_000_000 + i * 1000, type, body });
@@ -27,16 +29,16 @@ t.test('card.loss-cancel: hotlist removal audited with the ID check, refused wit
   t.ok(await listed('X00000019'), 'reported lost at the kiosk');
   hot.length = 0;
 
-  await app.uplink.dispatch('events', id, { v: 1, records: [rec(2, 'card.loss-cancel', { cardNumber: 'X00000019' })] }, '');
+  await app.uplink.dispatch('events', id, { v: 1, records: [rec(2, 'card.loss-cancel', { cardNumber: 'X00000019', staffId: 'E1' })] }, '');
   t.ok(await listed('X00000019'), 'no recorded ID check: not cancelled');
   t.equal(app.metrics.get('onecard_loss_reports_total', { result: 'cancel-refused' }), 1);
 
-  const batch = { v: 1, records: [rec(3, 'card.loss-cancel', { cardNumber: 'X00000019', idChecked: true })] };
+  const batch = { v: 1, records: [rec(3, 'card.loss-cancel', { cardNumber: 'X00000019', idChecked: true, staffId: 'E1' })] };
   await app.uplink.dispatch('events', id, batch, '');
   t.notOk(await listed('X00000019'), 'cancelled: off the hotlist');
   t.same(hot, [2], 'one announcement of the new version');
   const aud = (await app.inject({ url: '/api/v1/audit?action=hotlist.cancel', headers: auth() })).json() as { entries: { actor: string; target: string; details: Record<string, unknown> }[] };
-  t.same(aud.entries.map((x) => [x.actor, x.target, x.details['idChecked'], x.details['source']]), [[`terminal:${id}`, 'X00000019', true, 'terminal']]);
+  t.same(aud.entries.map((x) => [x.actor, x.target, x.details['idChecked'], x.details['source'], x.details['staffId']]), [[`terminal:${id}`, 'X00000019', true, 'terminal', 'E1']]);
   t.equal(app.metrics.get('onecard_loss_reports_total', { result: 'cancelled' }), 1);
 
   // Retransmission: stored once, nothing applied again, even after a new report of the card.
@@ -49,7 +51,7 @@ t.test('card.loss-cancel: hotlist removal audited with the ID check, refused wit
   hot.length = 0;
   await app.uplink.dispatch('events', id, { v: 1, records: [
     rec(5, 'card.loss-report', { cardNumber: 'A00000001', pinVerified: true }),
-    rec(6, 'card.loss-cancel', { cardNumber: 'A00000001', idChecked: true }),
+    rec(6, 'card.loss-cancel', { cardNumber: 'A00000001', idChecked: true, staffId: 'E1' }),
     rec(7, 'card.loss-report', { cardNumber: 'B00000002', pinVerified: true }),
   ] }, '');
   t.notOk(await listed('A00000001'), 'reported then cancelled');

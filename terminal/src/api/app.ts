@@ -44,6 +44,15 @@ export interface LocalApiServices {
   readonly purchase: typeof realServices.purchase;
 }
 
+/** A desk PIN service as the fleet journals it (`card-services.ts`). */
+export interface DeskActionRecord {
+  readonly type: 'pin.unblock' | 'pin.reload';
+  readonly result: 'ok' | 'failed';
+  readonly cardNumber?: string;
+  readonly code?: string;
+  readonly staffId?: string;
+}
+
 /** One scanner result, as emitted on `scans` (`'scan'` event) by the runtime. */
 export type EcardScanResult =
   | { readonly ok: true; readonly identity: EcardIdentity }
@@ -103,6 +112,12 @@ export interface LocalApiOptions {
   readonly checkStaff?: CheckStaff;
   /** Queues a `card.loss-cancel` (holder's ID checked by staff) like {@link reportLoss}; without it the route answers 501. */
   readonly cancelLoss?: (r: { readonly cardNumber: string; readonly staffId?: string }) => Promise<{ readonly online: boolean }>;
+  /**
+   * Journals a desk PIN service (unblock or reload through the PSAM) for the fleet's audit, naming
+   * the member of staff signed in at the desk: `ok` with the card number, or `failed` with the
+   * terminal error code. Never the PIN. Must not throw (a journal failure is logged by the runtime).
+   */
+  readonly deskAction?: (r: DeskActionRecord) => Promise<void>;
   /** The PIN pad, when the box has one (`card-services.ts` routes `/v1/card/pinpad/*`; progress on the WebSocket). */
   readonly pinpad?: PinEntry;
   /** Card login to portals (`login.ts`): the fleet server link and the identity-key signer; without it `/v1/login/*` answers 501. */

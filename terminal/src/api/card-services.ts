@@ -3,7 +3,9 @@
  * transit purse enquiry (balance and recent fares, no PIN), the issuer's PIN unblock and reload
  * through the PSAM [ssc-card §7.9], and the cancellation of a loss report (解挂) after the staff
  * member checked the holder's ID document against the card. Registered by `app.ts`; every route
- * needs the card present in the reader. No PIN and no ID number reaches a log, an answer or the
+ * needs the card present in the reader. The desk's PIN unblock and reload are reported to the fleet
+ * with the member of staff who did them (`deskAction`), like the cancellation. No PIN and no ID
+ * number reaches a log, an answer or the
  * fleet: the cancellation carries only that the ID matched.
  *
  * With a PIN pad ({@link LocalApiOptions.pinpad}) the holder's PIN services also run from the pad:
@@ -46,6 +48,22 @@ function isUserSlot(status: readonly unknown[], e: { readerId?: unknown; slot?: 
   return s?.role !== 'psam';
 }
 
+/**
+ * Runs a desk PIN service and reports it through {@link LocalApiOptions.deskAction} with the member
+ * of staff it was done for: `ok` with the card number, or `failed` with the terminal error code
+ * (then rethrown). Nothing about the PIN itself is reported.
+ */
+async function deskPin(opts: LocalApiOptions, type: 'pin.unblock' | 'pin.reload', staff: { staffId?: string }, run: () => Promise<{ readonly cardNumber: string }>): Promise<void> {
+  let cardNumber: string;
+  try {
+    ({ cardNumber } = await run());
+  } catch (e) {
+    if (e instanceof TerminalError) await opts.deskAction?.({ type, result: 'failed', code: e.code, ...staff });
+    throw e;
+  }
+  await opts.deskAction?.({ type, result: 'ok', cardNumber, ...staff });
+}
+
 /** Registers the routes on `app` (called by `buildLocalApi` before it returns). */
 export function registerCardServices(app: FastifyInstance, opts: LocalApiOptions): void {
   const base = { hotlist: opts.hotlist, logger: opts.logger };
@@ -85,8 +103,8 @@ export function registerCardServices(app: FastifyInstance, opts: LocalApiOptions
       body: { type: 'object', properties: {}, additionalProperties: false },
       response: okSchema,
     },
-  }, async () => {
-    await opts.readers.withCard(({ card, psam }) => unblockPin({ card, psam, ...base }));
+  }, async (req) => {
+    await deskPin(opts, 'pin.unblock', staffOf(req), () => opts.readers.withCard(({ card, psam }) => unblockPin({ card, psam, ...base })));
     return { ok: true };
   });
 
@@ -99,7 +117,7 @@ export function registerCardServices(app: FastifyInstance, opts: LocalApiOptions
       response: okSchema,
     },
   }, async (req) => {
-    await opts.readers.withCard(({ card, psam }) => reloadPin({ card, psam, newPin: req.body.newPin, ...base }));
+    await deskPin(opts, 'pin.reload', staffOf(req), () => opts.readers.withCard(({ card, psam }) => reloadPin({ card, psam, newPin: req.body.newPin, ...base })));
     return { ok: true };
   });
 

@@ -105,20 +105,21 @@ export interface IssuerPinContext extends PinContext {
  * Rejects `TERM_ERR_NO_PSAM`, `TERM_ERR_EXTERNAL_AUTH_FAILED`, `TERM_ERR_CARD_STATUS` (e.g. `6988`),
  * `TERM_ERR_PSAM_*`, `TERM_ERR_CARD_HOTLISTED`.
  */
-export async function unblockPin(ctx: IssuerPinContext): Promise<void> {
-  await issuerPinCommand(ctx, undefined);
+export async function unblockPin(ctx: IssuerPinContext): Promise<{ readonly cardNumber: string }> {
+  return issuerPinCommand(ctx, undefined);
 }
 
 /**
  * Issuer PIN reload: sets `newPin` and resets the counter [P5 §6.8; ssc-card §7.9]. Rejects as
  * {@link unblockPin}, plus `TERM_ERR_PIN_FORMAT`.
  */
-export async function reloadPin(ctx: IssuerPinContext & { readonly newPin: string }): Promise<void> {
+export async function reloadPin(ctx: IssuerPinContext & { readonly newPin: string }): Promise<{ readonly cardNumber: string }> {
   checkFormat(ctx.newPin);
-  await issuerPinCommand(ctx, ctx.newPin);
+  return issuerPinCommand(ctx, ctx.newPin);
 }
 
-async function issuerPinCommand(ctx: IssuerPinContext, newPin: string | undefined): Promise<void> {
+/** Runs the issuer command; answers the card number (the desk's audit names the card, never the PIN). */
+async function issuerPinCommand(ctx: IssuerPinContext, newPin: string | undefined): Promise<{ readonly cardNumber: string }> {
   const { card, psam, logger } = ctx;
   if (psam === undefined) throw new TerminalError('TERM_ERR_NO_PSAM', 'PIN unblock/reload needs a PSAM');
   const s = await openSsse(card, ctx.profile ?? {}, logger);
@@ -143,4 +144,5 @@ async function issuerPinCommand(ctx: IssuerPinContext, newPin: string | undefine
   const cmd = newPin === undefined ? pinUnblock(mac) : pinReload(cryptogram, mac);
   const r = await send(card, cmd, 'card', logger);
   expectOk(r, 'card', newPin === undefined ? 'PIN UNBLOCK' : 'PIN RELOAD');
+  return { cardNumber: s.cardNumber };
 }

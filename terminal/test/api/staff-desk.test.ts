@@ -2,7 +2,8 @@
 // loopback): sign-in with the member of staff's own credential; revoked and other-group
 // credentials refused; desk mutations refused without sign-in and after revocation; the kiosk's
 // page session cannot use staff routes; a desk loss report carries the staff id into the outbox
-// event and the server's audit entry names the member of staff; server unreachable: sign-in
+// event and the server's audit entry names the member of staff, and so does a PIN unblock at the
+// desk (journaled as `pin.unblock`, audited as `desk.pin-unblock`); server unreachable: sign-in
 // refused and said; the credential never reaches a log.
 import t from 'tap';
 import { EventEmitter } from 'node:events';
@@ -59,12 +60,14 @@ t.test('desk staff sign-in against the fleet server', async (t) => {
     events.push({ type, body: { cardNumber: r.cardNumber, pinVerified: true, reason: 'lost', ...(r.staffId === undefined ? {} : { staffId: r.staffId }) } });
     return { online: true };
   };
+  const deskEvents: Record<string, unknown>[] = [];
   let serverUrl = fleet.httpUrl;
   const checker = fleetStaffChecker({ get serverUrl() { return serverUrl; }, terminalId: term.terminalId, password: term.password, timeoutMs: 3000 } as never);
   const app = await buildLocalApi({
     readers: simAccess(createCardFromFile(cardFile('ssc-2.00-transit.json')), createCardFromFile(cardFile('psam.json'))),
     token: TOKEN, logger, screens: { pages: ['kiosk', 'desk'] },
     reportLoss: queue('card.loss-report'), checkStaff: checker,
+    deskAction: async (d) => { deskEvents.push({ ...d }); },
   });
   t.teardown(() => app.close());
   const session = async (page: 'kiosk' | 'desk'): Promise<string> => {
@@ -85,6 +88,7 @@ t.test('desk staff sign-in against the fleet server', async (t) => {
   r = await app.inject({ method: 'POST', url: '/v1/card/pin/unblock', headers: as(desk), payload: {} });
   t.equal(code(r), 'TERM_ERR_STAFF_REQUIRED', 'PIN unblock without sign-in refused');
   t.same(events, [], 'nothing queued');
+  t.same(deskEvents, [], 'no desk action journaled');
 
   // The kiosk's session cannot sign in nor call staff-only services.
   t.equal(code(await signIn(kiosk, li.credential)), 'TERM_ERR_API_SESSION', 'kiosk session cannot sign staff in');
@@ -118,6 +122,15 @@ t.test('desk staff sign-in against the fleet server', async (t) => {
   await fleet.app.uplink.dispatch('events', term.terminalId, { v: 1, records: [{ eventId: 'evt-00000001', seq: 1, ts: Date.now(), type: events[0]!.type, body: events[0]!.body }] }, '');
   const audit = (await fleet.call('GET', '/api/v1/audit?action=hotlist.report')).body as { entries: { target: string; details: { staffId?: string } }[] };
   t.same(audit.entries.map((e) => [e.target, e.details.staffId]), [[events[0]!.body.cardNumber, 'E1001']], 'audit entry names the staff member');
+
+  // A PIN unblock at the desk: journaled with the card and the member of staff, audited so.
+  r = await app.inject({ method: 'POST', url: '/v1/card/pin/unblock', headers: as(desk), payload: {} });
+  t.equal(r.statusCode, 200, r.body);
+  t.same(deskEvents, [{ type: 'pin.unblock', result: 'ok', cardNumber: events[0]!.body.cardNumber, staffId: 'E1001' }], 'the desk action carries the staff id');
+  const { type: pinType, ...pinBody } = deskEvents[0]!;
+  await fleet.app.uplink.dispatch('events', term.terminalId, { v: 1, records: [{ eventId: 'evt-00000002', seq: 2, ts: Date.now(), type: String(pinType), body: pinBody }] }, '');
+  const pinAudit = (await fleet.call('GET', '/api/v1/audit?action=desk.pin-unblock')).body as { entries: { target: string; details: { staffId?: string; result?: string } }[] };
+  t.same(pinAudit.entries.map((e) => [e.target, e.details.staffId, e.details.result]), [[events[0]!.body.cardNumber, 'E1001', 'ok']], 'the server audit names the member of staff');
 
   // Revocation takes effect at the next desk action.
   t.equal((await fleet.call('DELETE', `/api/v1/staff-credentials/${li.id}`, undefined, operator)).status, 204);
