@@ -11,6 +11,7 @@ import { READER_HID_SIM_ERRORS } from './reader-hid/error-codes.ts';
 import { FLEET_SIM_ERRORS } from './fleet/error-codes.ts';
 import { PINPAD_SIM_ERRORS } from './pinpad/error-codes.ts';
 import { LIBRARY_SIM_ERRORS } from './library/error-codes.ts';
+import { ISSUANCE_SIM_ERRORS } from './issuance/error-codes.ts';
 import { formatErrorMessage } from '@onecard/protocol/errors';
 
 export const SIM_ERRORS = {
@@ -22,6 +23,7 @@ export const SIM_ERRORS = {
   ...FLEET_SIM_ERRORS,
   ...LIBRARY_SIM_ERRORS,
   ...PINPAD_SIM_ERRORS,
+  ...ISSUANCE_SIM_ERRORS,
 } as const;
 
 export type SimulatorErrorCode = keyof typeof SIM_ERRORS;
