@@ -8,19 +8,22 @@
  * report whose transaction failed left nothing behind to announce. The current version is announced with ONE
  * retained pointer `{v, version}` on `fleet/broadcast/hotlist` that every terminal subscribes to
  * (one publish for the whole fleet, re-published at start-up because the embedded broker keeps
- * retained messages in memory). Terminals fetch `GET /api/v1/terminal/hotlist?since=N`: a delta of
+ * retained messages in memory), preceded by the change itself since the previous announcement —
+ * ONE retained `fleet/broadcast/hotlist/delta` `{v, fromVersion, version, add, remove}` when it
+ * holds at most `HOTLIST_DELTA_MAX_CARDS` cards — so a terminal at `fromVersion` applies it without
+ * any request. Other terminals fetch `GET /api/v1/terminal/hotlist?since=N`: a delta of
  * set operations, or the full sorted snapshot when N is unknown or too old, as JSON or as compact
  * text, gzip-compressed when they accept it.
  */
 import { gzipSync } from 'node:zlib';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { encodeFleetMessage } from '@onecard/protocol/fleet';
+import { HOTLIST_DELTA_MAX_CARDS, HOTLIST_DELTA_TOPIC, HOTLIST_POINTER_TOPIC, encodeFleetMessage } from '@onecard/protocol/fleet';
 import { ServerError } from '../errors.ts';
 import type { HotlistDelta } from '../store/types.ts';
 import { auditEntry } from './admin.ts';
 
 /** The single retained hotlist pointer every terminal subscribes to (under `fleet/broadcast/#`). */
-export const HOTLIST_BROADCAST_TOPIC = 'fleet/broadcast/hotlist';
+export const HOTLIST_BROADCAST_TOPIC = HOTLIST_POINTER_TOPIC;
 /** Social security card number (卡号): 9 characters, digits and capital letters [SPEC SC-IF §10.4]. */
 export const CARD_NUMBER_PATTERN = '^[0-9A-Z]{9}$';
 const CARD_NUMBER_RE = new RegExp(CARD_NUMBER_PATTERN);
@@ -50,15 +53,35 @@ const Cards = { type: 'array', minItems: 1, maxItems: 1000, uniqueItems: true, i
 export default async function hotlistRoutes(app: FastifyInstance): Promise<void> {
   const { store, clock } = app.ctx;
 
+  /** The version the last announcement carried (undefined before the start-up one). */
+  let announced: number | undefined;
+  /** Announcements run one at a time, in the order of their commits. */
+  let chain: Promise<void> = Promise.resolve();
   const announce = async (version: number): Promise<void> => {
-    await app.publishDown(HOTLIST_BROADCAST_TOPIC, encodeFleetMessage('hotlist', { v: 1, version }), true);
+    let pointer = version;
+    if (announced !== undefined && version > announced) {
+      // The change since the previous announcement, read once for the whole fleet.
+      const d = await store.hotlistSince(announced);
+      if (d.kind === 'delta' && d.version > d.fromVersion && d.add.length + d.remove.length <= HOTLIST_DELTA_MAX_CARDS) {
+        await app.publishDown(HOTLIST_DELTA_TOPIC, encodeFleetMessage('hotlist/delta', { v: 1, fromVersion: d.fromVersion, version: d.version, add: [...d.add], remove: [...d.remove] }), true);
+      }
+      pointer = Math.max(version, d.version);
+    }
+    // A late announcement never takes the retained pointer back to an older version.
+    pointer = Math.max(pointer, announced ?? 0);
+    await app.publishDown(HOTLIST_BROADCAST_TOPIC, encodeFleetMessage('hotlist', { v: 1, version: pointer }), true);
+    announced = pointer;
   };
-  app.fleet.on('hotlist-changed', (version) => {
-    announce(version).catch((err: unknown) => app.log.error({ err }, 'hotlist pointer publish failed'));
-  });
+  const queue = (version: number): Promise<void> => {
+    const run = chain.then(() => announce(version));
+    chain = run.catch((err: unknown) => app.log.error({ err }, 'hotlist announcement failed'));
+    return run;
+  };
+  app.fleet.on('hotlist-changed', (version) => { void queue(version).catch(() => undefined); });
   app.addHook('onReady', async () => {
-    await announce(await store.hotlistVersion());
+    await queue(await store.hotlistVersion());
   });
+  app.addHook('onClose', async () => { await chain; });
 
   const viewers = app.requireRole('viewer', 'operator', 'key-custodian');
   const operators = app.requireRole('operator');

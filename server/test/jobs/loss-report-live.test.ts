@@ -64,3 +64,55 @@ t.test('kiosk loss report: the hotlist pointer reaches a connected terminal live
   t.same(acks, [1], 'the batch was acknowledged');
   t.equal((await ta.app.inject({ method: 'GET', url: '/api/v1/hotlist/X00000019', headers: ta.auth() })).statusCode, 200);
 });
+
+t.test('[fleet-protocol §6] the change itself is broadcast before the pointer; a terminal cannot forge it', async (t) => {
+  const ta = await makeTestApp();
+  const net: Server = createServer((s) => ta.app.broker.handle(s));
+  await new Promise<void>((r) => net.listen(0, '127.0.0.1', () => r()));
+  const port = (net.address() as { port: number }).port;
+  await ta.app.ready();
+  const honest = await enrol(ta);
+  const attacker = await enrol(ta);
+  const connect = (e: { terminalId: string; password: string }) => mqtt.connectAsync(`mqtt://127.0.0.1:${port}`, { clientId: e.terminalId, username: e.terminalId, password: e.password, clean: true, reconnectPeriod: 0, protocolVersion: 4 });
+  const h = await connect(honest);
+  const x = await connect(attacker);
+  t.teardown(async () => {
+    await h.endAsync(true); await x.endAsync(true).catch(() => undefined);
+    await new Promise<void>((r) => net.close(() => r()));
+    await ta.app.close();
+  });
+  const seen: { topic: string; body: Record<string, unknown> }[] = [];
+  let wake: (() => void) | undefined;
+  h.on('message', (topic, payload) => {
+    if (!topic.startsWith('fleet/broadcast/hotlist')) return;
+    seen.push({ topic, body: JSON.parse(payload.toString('utf8')) as Record<string, unknown> });
+    wake?.();
+  });
+  await h.subscribeAsync(['fleet/broadcast/#'], { qos: 1 });
+  await new Promise<void>((resolve) => { wake = () => { if (seen.length > 0) resolve(); }; wake(); });
+  seen.length = 0;
+
+  // The attacker tries to unlist nothing and list an honest card for the whole fleet.
+  const forged = Buffer.from(encodeFleetMessage('hotlist/delta', { v: 1, fromVersion: 0, version: 1, add: ['A00000001'], remove: [] }));
+  const closed = new Promise<void>((r) => x.once('close', () => r()));
+  x.publish('fleet/broadcast/hotlist/delta', forged, { qos: 1, retain: true });
+  await closed;
+  t.equal(ta.app.metrics.get('onecard_mqtt_refused_total', { what: 'publish', reason: 'topic-not-allowed' }), 1, 'refused and counted');
+
+  const got = new Promise<void>((resolve) => { wake = () => { if (seen.some((m) => m.topic === 'fleet/broadcast/hotlist' && m.body['version'] === 1)) resolve(); }; });
+  await ta.app.inject({ method: 'POST', url: '/api/v1/hotlist/report', headers: ta.auth(), payload: { cardNumbers: ['X00000019'], reason: 'lost' } });
+  await got;
+  t.same(seen.map((m) => m.topic), ['fleet/broadcast/hotlist/delta', 'fleet/broadcast/hotlist'], 'the change, then the pointer; nothing forged');
+  t.same(seen[0]!.body, { v: 1, fromVersion: 0, version: 1, add: ['X00000019'], remove: [] });
+  // A terminal connecting later gets the retained change and pointer on subscribe, and the same
+  // change over HTTP.
+  const late = await connect(await enrol(ta));
+  t.teardown(() => late.endAsync(true));
+  const retained: string[] = [];
+  const both = new Promise<void>((resolve) => late.on('message', (topic) => { retained.push(topic); if (retained.length === 2) resolve(); }));
+  await late.subscribeAsync(['fleet/broadcast/#'], { qos: 1 });
+  await both;
+  t.same(retained.sort(), ['fleet/broadcast/hotlist', 'fleet/broadcast/hotlist/delta']);
+  const http = (await ta.app.inject({ url: '/api/v1/terminal/hotlist?since=0', headers: { authorization: `Basic ${Buffer.from(`${honest.terminalId}:${honest.password}`).toString('base64')}` } })).json() as Record<string, unknown>;
+  t.same({ v: 1, fromVersion: http['fromVersion'], version: http['version'], add: http['add'], remove: http['remove'] }, seen[0]!.body, 'broadcast change = HTTP delta');
+});

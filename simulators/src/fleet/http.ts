@@ -169,11 +169,20 @@ export async function fetchConfigDocument(http: FleetHttp, cred: TerminalCredent
     throw new SimulatorError('SIM_ERR_FLEET_CONFIG', `version ${version}: ${(err as Error).message}`, { reason: 'http' }, { cause: err });
   }
   if (res.status !== 200) throw new SimulatorError('SIM_ERR_FLEET_CONFIG', `version ${version}: HTTP ${res.status}`, { reason: 'http', status: res.status });
-  const digest = createHash('sha256').update(res.body).digest('hex');
+  return configFromBytes(res.body, version, sha256);
+}
+
+/**
+ * A configuration document from its canonical bytes (fetched, or inline in the pointer): the
+ * SHA-256 of exactly these bytes must be the pointer's.
+ * @throws SimulatorError `SIM_ERR_FLEET_CONFIG` (details.reason `digest` or `json`)
+ */
+export function configFromBytes(bytes: Uint8Array, version: number, sha256: string): FetchedConfig {
+  const digest = createHash('sha256').update(bytes).digest('hex');
   if (digest !== sha256) throw new SimulatorError('SIM_ERR_FLEET_CONFIG', `version ${version}: sha256 mismatch`, { reason: 'digest' });
   let document: unknown;
   try {
-    document = JSON.parse(res.body.toString('utf8'));
+    document = JSON.parse(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8'));
   } catch (cause) {
     throw new SimulatorError('SIM_ERR_FLEET_CONFIG', `version ${version}: not JSON`, { reason: 'json' }, { cause });
   }

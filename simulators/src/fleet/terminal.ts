@@ -4,27 +4,30 @@
  * subscribes to its downlink and the broadcast tree, publishes a birth carrying its connection
  * epoch, sends outbox records in QoS 1 batches and forgets them only when `down/ack {upToSeq}`
  * covers them (everything unacknowledged is sent again after a reconnect), publishes telemetry,
- * and applies configuration: a retained `down/config` pointer makes it fetch the document over
- * HTTP, verify its SHA-256 and schema, and report `applied` or `rejected` on `up/config/status`.
- * Holds a hotlist: the retained `fleet/broadcast/hotlist` pointer `{v, version}` makes it fetch
- * `GET /api/v1/terminal/hotlist?since=N` and apply the delta (or full list) to its card set, which
- * {@link SimTerminal.refuses} consults.
+ * and applies configuration: a retained `down/config` pointer carries the document inline (its
+ * birth `accepts` `config-body`) or makes it fetch the document over HTTP; either way it verifies
+ * the SHA-256 and schema and reports `applied` or `rejected` on `up/config/status`.
+ * Holds a hotlist: the retained `fleet/broadcast/hotlist/delta` applies directly when the terminal
+ * is at its `fromVersion`; otherwise the retained `fleet/broadcast/hotlist` pointer `{v, version}`
+ * makes it fetch `GET /api/v1/terminal/hotlist?since=N` and apply the delta (or full list) to its
+ * card set, which {@link SimTerminal.refuses} consults. `legacy: true` simulates a terminal that
+ * predates both (pointer and HTTP only).
  */
 import { connect, type MqttClient } from 'mqtt';
 import {
-  decodeFleetMessage, encodeFleetMessage, upTopic, downTopic, validateTerminalConfig,
+  decodeFleetMessage, encodeFleetMessage, upTopic, downTopic, validateTerminalConfig, HOTLIST_DELTA_TOPIC, HOTLIST_POINTER_TOPIC,
   type FleetMessage, type OutboxRecordMessage,
 } from '@onecard/protocol/fleet';
 import { isProtocolError } from '@onecard/protocol/errors';
 import { SimulatorError } from '../errors.ts';
-import { fetchConfigDocument, fetchHotlist, type FleetHttp, type TerminalCredentials } from './http.ts';
+import { configFromBytes, fetchConfigDocument, fetchHotlist, type FetchedHotlist, type FleetHttp, type TerminalCredentials } from './http.ts';
 
 export type SimTerminalEvent =
   | { readonly type: 'connected'; readonly terminalId: string; readonly epoch: number; readonly reconnect: boolean }
   | { readonly type: 'disconnected'; readonly terminalId: string }
   | { readonly type: 'birth'; readonly terminalId: string; readonly epoch: number }
-  | { readonly type: 'config'; readonly terminalId: string; readonly version: number; readonly status: 'applied' | 'rejected'; readonly code?: string }
-  | { readonly type: 'hotlist'; readonly terminalId: string; readonly version: number; readonly kind: 'delta' | 'full'; readonly size: number }
+  | { readonly type: 'config'; readonly terminalId: string; readonly version: number; readonly status: 'applied' | 'rejected'; readonly code?: string; readonly via?: 'inline' | 'http' }
+  | { readonly type: 'hotlist'; readonly terminalId: string; readonly version: number; readonly kind: 'delta' | 'full'; readonly size: number; readonly via?: 'broadcast' | 'http' }
   | { readonly type: 'acked'; readonly terminalId: string; readonly upToSeq: number; readonly records: number }
   | { readonly type: 'published'; readonly terminalId: string; readonly records: number; readonly retransmit: boolean }
   | { readonly type: 'telemetry'; readonly terminalId: string }
@@ -53,6 +56,8 @@ export interface SimTerminalOptions {
   readonly batchSize?: number;
   readonly now?: () => number;
   readonly onEvent?: (e: SimTerminalEvent) => void;
+  /** Behave like a terminal that predates inline documents and hotlist deltas (HTTP only). */
+  readonly legacy?: boolean;
 }
 
 interface AckWaiter {
@@ -184,6 +189,7 @@ export class SimTerminal {
       versions: { software: this.#opts.software ?? 'onecard-sim/0.1.0', config: this.#configVersion, keys: 0, hotlist: this.#hotlistVersion },
       readers: [{ id: 'front', link: 'serial', status: 'ok', card: false, psam: true }],
       kind: this.#opts.kind ?? 'kiosk',
+      ...(this.#opts.legacy === true ? {} : { accepts: ['config-body'] }),
     }), { qos: 1 });
     this.#emit({ type: 'birth', terminalId: this.id, epoch });
     this.#sentOnConnection = 0;
@@ -222,11 +228,22 @@ export class SimTerminal {
         this.#configChain = this.#configChain.then(() => this.#applyConfig(ptr));
         return;
       }
-      if (topic === 'fleet/broadcast/hotlist') {
+      if (topic === HOTLIST_POINTER_TOPIC) {
         if (payload.length === 0) return; // retained pointer cleared
         const ptr = decodeFleetMessage('hotlist', payload);
         this.#hotlistWanted = ptr.version; // one retained topic, QoS 1: pointers arrive in order
         this.#hotlistChain = this.#hotlistChain.then(() => this.#syncHotlist());
+        return;
+      }
+      if (topic === HOTLIST_DELTA_TOPIC && this.#opts.legacy !== true) {
+        if (payload.length === 0) return;
+        const d = decodeFleetMessage('hotlist/delta', payload);
+        if (d.version > this.#hotlistWanted) this.#hotlistWanted = d.version;
+        this.#hotlistChain = this.#hotlistChain.then(() => {
+          // [fleet-protocol §6] only a terminal at `fromVersion` applies the broadcast change.
+          if (this.#hotlistVersion === d.fromVersion) this.#applyHotlist({ kind: 'delta', fromVersion: d.fromVersion, version: d.version, add: d.add, remove: d.remove }, 'broadcast');
+          return this.#syncHotlist();
+        });
         return;
       }
       this.#emit({ type: 'down', terminalId: this.id, kind });
@@ -255,9 +272,12 @@ export class SimTerminal {
     if (ptr.version === this.#configVersion && ptr.sha256 === this.#configSha) return;
     let status: FleetMessage<'config/status'>;
     let lastErr: unknown;
+    const inline = ptr.body !== undefined && this.#opts.legacy !== true;
     for (let attempt = 0; attempt < 3; attempt++) {
       try {
-        const doc = await fetchConfigDocument(this.#opts.http, this.#opts.credentials, ptr.version, ptr.sha256);
+        const doc = inline
+          ? configFromBytes(Buffer.from(ptr.body!, 'utf8'), ptr.version, ptr.sha256)
+          : await fetchConfigDocument(this.#opts.http, this.#opts.credentials, ptr.version, ptr.sha256);
         validateTerminalConfig(doc.document);
         lastErr = undefined;
         break;
@@ -281,11 +301,26 @@ export class SimTerminal {
     try {
       await client.publishAsync(upTopic(this.id, 'config/status'), enc('config/status', status), { qos: 1 });
       this.#emit(status.status === 'applied'
-        ? { type: 'config', terminalId: this.id, version: ptr.version, status: 'applied' }
-        : { type: 'config', terminalId: this.id, version: ptr.version, status: 'rejected', code: status.error!.code });
+        ? { type: 'config', terminalId: this.id, version: ptr.version, status: 'applied', via: inline ? 'inline' : 'http' }
+        : { type: 'config', terminalId: this.id, version: ptr.version, status: 'rejected', code: status.error!.code, via: inline ? 'inline' : 'http' });
     } catch (err) {
       this.#emit({ type: 'error', terminalId: this.id, code: 'SIM_ERR_FLEET_CONNECT', message: (err as Error).message });
     }
+  }
+
+  #applyHotlist(d: FetchedHotlist, via: 'broadcast' | 'http'): void {
+    if (d.kind === 'delta') {
+      // [fleet-protocol §6] remove first, then add; idempotent.
+      for (const c of d.remove) this.#hotlist.delete(c);
+      for (const c of d.add) this.#hotlist.add(c);
+    } else {
+      this.#hotlist.clear();
+      for (const c of d.cards) this.#hotlist.add(c);
+    }
+    this.#hotlistVersion = d.version;
+    // A version above the pointer (a change raced the pointer) is fine: the next pointer catches up.
+    if (d.version > this.#hotlistWanted) this.#hotlistWanted = d.version;
+    this.#emit({ type: 'hotlist', terminalId: this.id, version: d.version, kind: d.kind, size: this.#hotlist.size, via });
   }
 
   /** Fetches and applies hotlist changes until this terminal holds the newest announced version. */
@@ -294,18 +329,7 @@ export class SimTerminal {
       try {
         const before = this.#hotlistVersion;
         const d = await fetchHotlist(this.#opts.http, this.#opts.credentials, before);
-        if (d.kind === 'delta') {
-          // [fleet-protocol §6] remove first, then add; idempotent.
-          for (const c of d.remove) this.#hotlist.delete(c);
-          for (const c of d.add) this.#hotlist.add(c);
-        } else {
-          this.#hotlist.clear();
-          for (const c of d.cards) this.#hotlist.add(c);
-        }
-        this.#hotlistVersion = d.version;
-        // A version above the pointer (a change raced the pointer) is fine: the next pointer catches up.
-        if (d.version > this.#hotlistWanted) this.#hotlistWanted = d.version;
-        this.#emit({ type: 'hotlist', terminalId: this.id, version: d.version, kind: d.kind, size: this.#hotlist.size });
+        this.#applyHotlist(d, 'http');
         if (d.version === before) return; // no progress (the server is behind the pointer): wait for the next one
       } catch (err) {
         attempt++;

@@ -2,21 +2,24 @@
  * The fleet agent: the terminal's MQTT client (docs/fleet-protocol.md). The uplink state lives
  * in the pure machine of `uplink.ts`; this file only performs its effects: connect with a Last
  * Will on `up/death`, on every connect subscribe `t/{id}/down/#` + `fleet/broadcast/#`, publish
- * the birth with a new epoch and reconcile configuration and hotlist by version over HTTP (never
- * relying on the broker having kept messages), send the outbox in batches on `up/events` (QoS 1)
+ * the birth with a new epoch (saying it `accepts` `config-body`) and reconcile configuration and
+ * hotlist by version over HTTP (never relying on the broker having kept messages), apply a
+ * configuration that arrives inline in its `down/config` pointer and the broadcast hotlist change
+ * (`fleet/broadcast/hotlist/delta`) when it is at that change's base version, fetching over HTTP
+ * otherwise, send the outbox in batches on `up/events` (QoS 1)
  * and compact it on `down/ack {upToSeq}`, publish telemetry every N seconds, and reconnect with
  * jittered exponential backoff. Credentials never reach the logger.
  */
 import mqtt, { type MqttClient, type IClientOptions } from 'mqtt';
 import type { Logger } from 'pino';
 import {
-  assertTerminalId, decodeFleetMessage, encodeFleetMessage, downTopic, upTopic, BROADCAST_PREFIX, FLEET_SCHEMA_VERSION, MAX_FLEET_PAYLOAD,
+  assertTerminalId, decodeFleetMessage, encodeFleetMessage, downTopic, upTopic, BROADCAST_PREFIX, FLEET_SCHEMA_VERSION, MAX_FLEET_PAYLOAD, HOTLIST_DELTA_TOPIC, HOTLIST_POINTER_TOPIC,
   type TerminalConfigDocument, type OutboxRecordMessage, type ConfigFieldEffectMessage,
 } from '@onecard/protocol/fleet';
 import type { Static } from '@sinclair/typebox';
 import type { ReaderInfo } from '@onecard/protocol/fleet';
 import type { Outbox } from './outbox-types.ts';
-import { FleetHttp, rejectionOf, type ConfigPointerValue, type HotlistUpdate } from './fleet-http.ts';
+import { FleetHttp, configFromBytes, rejectionOf, type ConfigPointerValue, type HotlistUpdate } from './fleet-http.ts';
 import { DEFAULT_UPLINK_POLICY, INITIAL_UPLINK_STATE, step, type UplinkEffect, type UplinkEvent, type UplinkPolicy, type UplinkState } from './uplink.ts';
 
 export type ReaderStatus = Static<typeof ReaderInfo>;
@@ -243,6 +246,7 @@ export class FleetAgent {
         versions: { software: this.#o.softwareVersion, config: this.#config?.version ?? 0, keys: this.#o.keysVersion?.() ?? 0, hotlist: this.#o.hotlist?.version ?? 0 },
         readers: [...(this.#o.readers?.() ?? [])],
         ...(this.#o.kind !== undefined ? { kind: this.#o.kind } : {}),
+        ...(this.#o.applyConfig !== undefined ? { accepts: ['config-body' as const] } : {}),
       });
       await client.publishAsync(upTopic(id, 'birth'), Buffer.from(birth), { qos: 1 });
     } catch (err) {
@@ -319,11 +323,15 @@ export class FleetAgent {
       } else if (topic === downTopic(id, 'config')) {
         if (payload.length === 0) return; // pointer cleared: keep what we have [fleet-protocol §5]
         const m = decodeFleetMessage('config', payload);
-        void this.#handleConfigPointer({ version: m.version, sha256: m.sha256 });
-      } else if (topic === `${BROADCAST_PREFIX}hotlist`) {
+        void this.#handleConfigPointer({ version: m.version, sha256: m.sha256 }, m.body);
+      } else if (topic === HOTLIST_POINTER_TOPIC) {
         if (payload.length === 0) return;
         const m = decodeFleetMessage('hotlist', payload);
         void this.#syncHotlist(m.version);
+      } else if (topic === HOTLIST_DELTA_TOPIC) {
+        if (payload.length === 0) return;
+        const m = decodeFleetMessage('hotlist/delta', payload);
+        void this.#syncHotlist(m.version, { kind: 'delta', fromVersion: m.fromVersion, version: m.version, add: m.add, remove: m.remove });
       } else if (topic === downTopic(id, 'jobs/notify')) {
         if (payload.length === 0) return;
         const m = decodeFleetMessage('jobs/notify', payload);
@@ -344,15 +352,18 @@ export class FleetAgent {
     }
   }
 
-  /** [fleet-protocol §5] act on a pointer whose (version, sha256) differs from what runs. */
-  #handleConfigPointer(p: ConfigPointerValue): Promise<void> {
+  /**
+   * [fleet-protocol §5] act on a pointer whose (version, sha256) differs from what runs; `body` is
+   * the document when the pointer carried it (its digest is checked like a fetched one's).
+   */
+  #handleConfigPointer(p: ConfigPointerValue, body?: string): Promise<void> {
     const run = this.#configChain.then(async () => {
       const apply = this.#o.applyConfig;
       if (apply === undefined) return;
       if (this.#config !== undefined && this.#config.version === p.version && this.#config.sha256 === p.sha256) return;
       let status: { status: 'applied'; changes?: ConfigFieldEffectMessage[] } | { status: 'rejected'; error: { code: string; message: string } };
       try {
-        const doc = await this.#http.configDocument(p);
+        const doc = body !== undefined ? configFromBytes(new TextEncoder().encode(body), p) : await this.#http.configDocument(p);
         const changes = await apply(doc, p);
         this.#config = p;
         this.#stats.configApplied++;
@@ -372,13 +383,17 @@ export class FleetAgent {
     return this.#configChain;
   }
 
-  /** [fleet-protocol §6] delta by base version, full snapshot when the server sends one. */
-  #syncHotlist(target: number | undefined): Promise<void> {
+  /**
+   * [fleet-protocol §6] delta by base version, full snapshot when the server sends one. `broadcast`
+   * is the fleet-wide change that came with the pointer: applied as is when this terminal is at its
+   * base version, otherwise the terminal fetches.
+   */
+  #syncHotlist(target: number | undefined, broadcast?: HotlistUpdate & { kind: 'delta' }): Promise<void> {
     const sink = this.#o.hotlist;
     if (sink === undefined) return Promise.resolve();
     const run = this.#hotlistChain.then(async () => {
       if (target !== undefined && target === sink.version) { this.#o.onHotlistChecked?.(this.#clock()); return; }
-      const update = await this.#http.hotlist(sink.version);
+      const update = broadcast !== undefined && broadcast.fromVersion === sink.version ? broadcast : await this.#http.hotlist(sink.version);
       if (update.version === sink.version && update.kind === 'delta') { this.#o.onHotlistChecked?.(this.#clock()); return; }
       await sink.apply(update);
       this.#o.onHotlistChecked?.(this.#clock());

@@ -75,11 +75,7 @@ export class FleetHttp {
   async configDocument(pointer: ConfigPointerValue): Promise<TerminalConfigDocument> {
     const r = await this.#get(`/api/v1/terminal/config/${pointer.version}`, 'configDocument');
     if (r.status !== 200) throw new TerminalError('TERM_ERR_AGENT_FETCH', `config ${pointer.version}: HTTP ${r.status}`, { status: r.status });
-    const sha = createHash('sha256').update(r.bytes).digest('hex');
-    if (sha !== pointer.sha256) throw new TerminalError('TERM_ERR_CONFIG_HASH', `version ${pointer.version}`, { version: pointer.version });
-    let value: unknown;
-    try { value = JSON.parse(Buffer.from(r.bytes).toString('utf8')); } catch (cause) { throw new TerminalError('TERM_ERR_AGENT_FETCH', 'config is not JSON', {}, { cause }); }
-    return validateTerminalConfig(value);
+    return configFromBytes(r.bytes, pointer);
   }
 
   /** Delta since `since` or a full snapshot. @throws TerminalError `TERM_ERR_AGENT_FETCH` */
@@ -94,6 +90,20 @@ export class FleetHttp {
     if (v['kind'] === 'full' && Number.isSafeInteger(v['version']) && strs(v['cards'])) return { kind: 'full', version: v['version'] as number, cards: v['cards'] };
     throw new TerminalError('TERM_ERR_AGENT_FETCH', 'hotlist body', {});
   }
+}
+
+/**
+ * A configuration document from its canonical bytes, fetched or inline in the pointer: the SHA-256
+ * of exactly these bytes must be the pointer's, then the document is schema-validated.
+ * @throws TerminalError `TERM_ERR_CONFIG_HASH`, `TERM_ERR_AGENT_FETCH` (not JSON); ProtocolError
+ *   `PROTO_ERR_FLEET_SCHEMA` (invalid document)
+ */
+export function configFromBytes(bytes: Uint8Array, pointer: ConfigPointerValue): TerminalConfigDocument {
+  const sha = createHash('sha256').update(bytes).digest('hex');
+  if (sha !== pointer.sha256) throw new TerminalError('TERM_ERR_CONFIG_HASH', `version ${pointer.version}`, { version: pointer.version });
+  let value: unknown;
+  try { value = JSON.parse(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8')); } catch (cause) { throw new TerminalError('TERM_ERR_AGENT_FETCH', 'config is not JSON', {}, { cause }); }
+  return validateTerminalConfig(value);
 }
 
 /** `{code, message}` for a config rejection report. */

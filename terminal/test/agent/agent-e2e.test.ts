@@ -95,3 +95,50 @@ t.test('agent against the real server', async (t) => {
   await until('kiosk report listed after reconnect', () => hotlist.has('A00000001')).catch((e) => { t.comment(JSON.stringify({ v: hotlist.version, st: agent.stats, warn })); throw e; });
   t.ok(hotlist.has('X00000019'));
 });
+
+t.test('[fleet-protocol §5 §6] configuration inline in the pointer and the broadcast hotlist change: applied without HTTP; a body that does not hash to the pointer is rejected', async (t) => {
+  const root = mkdtempSync(join(tmpdir(), 'onecard-agent-'));
+  const h = await startHarness();
+  t.teardown(async () => { await h.close(); rmSync(root, { recursive: true, force: true }); });
+  await enrol({ serverUrl: h.httpUrl, token: await h.enrolmentToken('kiosks'), dataDir: root, kind: 'kiosk' });
+  const id = await loadIdentity(root);
+  const outbox = await openFileOutbox({ dir: join(root, 'outbox') });
+  const applied: TerminalConfigDocument[] = [];
+  const hotlist = new SetHotlist();
+  const fetched: string[] = [];
+  const countingFetch: typeof fetch = (input, init) => { fetched.push(new URL(String(input)).pathname); return fetch(input, init); };
+  const agent = new FleetAgent({
+    terminalId: id.terminalId, serverUrl: id.serverUrl, mqtt: id.mqtt, outbox, softwareVersion: '0.1.0', kind: 'kiosk', hotlist, fetch: countingFetch,
+    policy: { backoffBaseMs: 50, backoffMaxMs: 200, ackTimeoutMs: 2000 },
+    applyConfig: async (doc) => { applied.push(doc); },
+  });
+  t.teardown(() => agent.stop().then(() => outbox.close()));
+  agent.start();
+  await until('online', () => agent.state.kind === 'online');
+  await until('first hotlist check', () => fetched.includes('/api/v1/terminal/hotlist'));
+  const before = fetched.length;
+
+  t.equal((await h.admin('POST', '/api/v1/configs', { id: 'kiosk', name: 'kiosk', document: { ...EXAMPLE_TERMINAL_CONFIG, name: 'kiosk v1' } })).status, 201);
+  t.equal((await h.admin('PUT', '/api/v1/groups/kiosks/config', { configId: 'kiosk' })).status, 200);
+  await until('config applied', () => applied.length === 1);
+  t.equal(applied[0]!.name, 'kiosk v1');
+  t.equal((await h.admin('POST', '/api/v1/hotlist/report', { cardNumbers: ['X00000019'], reason: 'lost' })).status, 200);
+  await until('hotlist applied', () => hotlist.has('X00000019'));
+  await until('server sees applied', async () => ((await h.admin('GET', `/api/v1/terminals/${id.terminalId}/config`)).body as { inSync?: boolean }).inSync === true);
+  t.same(fetched.slice(before), [], 'neither the document nor the hotlist change was fetched over HTTP');
+
+  // A pointer on its own downlink whose body does not hash to its sha256 (corrupted, or not the
+  // server's canonical bytes) is rejected and the last good configuration stays.
+  const good = agent.config!;
+  const body = JSON.stringify({ ...EXAMPLE_TERMINAL_CONFIG, name: 'tampered' });
+  await h.app.publishDown(`t/${id.terminalId}/down/config`, new TextEncoder().encode(JSON.stringify({ v: 1, version: good.version + 1, sha256: good.sha256, body })), true);
+  await until('rejected', () => agent.stats.configRejected === 1);
+  t.equal(applied.length, 1, 'not applied');
+  t.same(agent.config, good, 'last good kept');
+  // A broadcast change from a base this terminal is not at is not applied as is: it fetches.
+  const v = hotlist.version;
+  await h.app.publishDown('fleet/broadcast/hotlist/delta', new TextEncoder().encode(JSON.stringify({ v: 1, fromVersion: v + 5, version: v + 6, add: ['B00000002'], remove: [] })), false);
+  await until('fetched instead', () => fetched.slice(before).includes('/api/v1/terminal/hotlist'));
+  await agent.waitFor(() => true);
+  t.notOk(hotlist.has('B00000002'), 'a change from another base is not applied');
+});
