@@ -34,6 +34,8 @@ import { registerLogin, type LocalApiLogin } from './login.ts';
 import { registerVenue } from './venue.ts';
 import type { VenueGate } from '../services/venue.ts';
 import { registerLibrary, type LocalApiLibrary } from './library.ts';
+import { registerHolder } from './holder.ts';
+import type { HolderServerLink } from '../services/holder-link.ts';
 
 /** The card services the API calls (the real ones by default; tests may wrap them). */
 export interface LocalApiServices {
@@ -126,6 +128,8 @@ export interface LocalApiOptions {
   readonly library?: LocalApiLibrary;
   /** The venue gate (`venue.ts`); without it `/v1/venue/*` answers 501. */
   readonly venue?: VenueGate;
+  /** Fleet server link of the kiosk's holder services (`holder.ts`: open events, the data tracker); enrolled terminals. */
+  readonly holderLink?: HolderServerLink;
 }
 
 const LOCAL_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]']);
@@ -443,6 +447,7 @@ export async function buildLocalApi(opts: LocalApiOptions): Promise<FastifyInsta
   registerLogin(app, opts, svc);
   registerVenue(app, opts);
   registerLibrary(app, opts, svc);
+  registerHolder(app, opts, svc, { authOf: (req) => auth.get(req), holderLink: opts.holderLink });
   registerStaff(app, { authOf: (req) => auth.get(req), idleMs: sessions.idleMs, ...(opts.checkStaff === undefined ? {} : { checkStaff: opts.checkStaff }), ...(opts.clock === undefined ? {} : { clock: opts.clock }) });
 
   if (opts.screens !== undefined && opts.screens.pages.length > 0) {
