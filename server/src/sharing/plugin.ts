@@ -18,6 +18,7 @@ import { HOTLISTED_STATUSES, USABLE_STATUSES, normaliseIdNumber } from '../regis
 import type { RegistryService } from '../registry/service.ts';
 import { trackerOf } from '../registry/tracker.ts';
 import type { BatchJobRecord, ConsentRecord, DepartmentRecord, NewAccess } from '../store/registry-types.ts';
+import { CallLog } from './call-log.ts';
 import { StoreTokenService, newClientSecret, type AccessTokenIssuer, type AccessTokenVerifier } from './tokens.ts';
 
 declare module 'fastify' {
@@ -54,7 +55,9 @@ export default async function sharingPlugin(app: FastifyInstance, opts: SharingP
   m?.define('onecard_sharing_calls_total', 'counter', 'Department calls by call and outcome');
   m?.define('onecard_sharing_tokens_total', 'counter', 'Token requests by result');
   const running = new Set<Promise<void>>();
-  app.addHook('onClose', async () => { await Promise.allSettled([...running]); });
+  // Every call about a person: its access record and quota use in one durable commit (grouped).
+  const calls = new CallLog(store.registry);
+  app.addHook('onClose', async () => { await Promise.allSettled([...running]); await calls.idle(); });
 
   // ── administration ────────────────────────────────────────────────────────────────────────
   const admins = app.requireRole('admin');
@@ -158,7 +161,7 @@ export default async function sharingPlugin(app: FastifyInstance, opts: SharingP
     need();
     const token = bearerToken(req.headers.authorization);
     const grant = token === undefined ? undefined : await verifier.verify(token, clock.now());
-    const dept = grant === undefined ? undefined : await store.registry.getDepartment(grant.departmentId);
+    const dept = grant === undefined ? undefined : grant.department ?? await store.registry.getDepartment(grant.departmentId);
     if (dept === undefined || dept.disabledAt !== null) {
       reply.header('www-authenticate', 'Bearer error="invalid_token"');
       m?.inc('onecard_sharing_calls_total', { call: 'auth', outcome: 'SRV_ERR_SHARING_INVALID_TOKEN' });
@@ -176,21 +179,34 @@ export default async function sharingPlugin(app: FastifyInstance, opts: SharingP
   const quota = async (dept: DepartmentRecord, n: number): Promise<void> => {
     if (!(await store.registry.consumeQuota(dept.id, dayOf(clock.now()), n, dept.dailyQuota))) throw new ServerError('SRV_ERR_SHARING_QUOTA', `${dept.dailyQuota} per day`, { dailyQuota: dept.dailyQuota });
   };
-  /** Runs a call about one person: the outcome (released fields or the refusal code) lands in the tracker. */
-  const tracked = async <R>(dept: DepartmentRecord, purpose: string, call: string, subject: { subjectHash: string | null; cardNumber: string | null }, fn: () => Promise<{ result: R; released: string[] }>): Promise<R> => {
-    const base: Omit<NewAccess, 'released' | 'outcome'> = { at: clock.now(), departmentId: dept.id, purpose, call, subjectHash: subject.subjectHash, cardNumber: subject.cardNumber, jobId: null };
+  /**
+   * Runs a call about one person: the outcome (released fields or the refusal code) lands in the
+   * tracker. A call that releases something uses `quotaUnits` of the daily quota: its access record
+   * and its quota use are committed together (one durable write, grouped with concurrent calls)
+   * before the answer is returned; over the quota nothing is released or recorded.
+   */
+  const tracked = async <R>(dept: DepartmentRecord, purpose: string, call: string, subject: { subjectHash: string | null; cardNumber: string | null }, quotaUnits: number, fn: () => Promise<{ result: R; released: string[] }>): Promise<R> => {
+    const at = clock.now();
+    const base: Omit<NewAccess, 'released' | 'outcome'> = { at, departmentId: dept.id, purpose, call, subjectHash: subject.subjectHash, cardNumber: subject.cardNumber, jobId: null };
+    let out: { result: R; released: string[] };
     try {
       checkPurpose(dept, purpose);
-      const { result, released } = await fn();
-      await store.registry.recordAccesses([{ ...base, released, outcome: 'released' }]);
-      m?.inc('onecard_sharing_calls_total', { call, outcome: 'released' });
-      return result;
+      out = await fn();
     } catch (e) {
       const code = e instanceof ServerError ? e.code : 'SRV_ERR_INTERNAL';
-      if (code !== 'SRV_ERR_SHARING_QUOTA' && (subject.subjectHash !== null || subject.cardNumber !== null)) await store.registry.recordAccesses([{ ...base, released: [], outcome: code }]);
+      // A refusal about a person is recorded (it uses no quota).
+      if (subject.subjectHash !== null || subject.cardNumber !== null) await calls.commit({ access: { ...base, released: [], outcome: code } });
       m?.inc('onecard_sharing_calls_total', { call, outcome: code });
       throw e;
     }
+    // A failing commit fails the call: nothing is answered that is not on record.
+    if (!(await calls.commit({ access: { ...base, released: out.released, outcome: 'released' }, quota: { day: dayOf(at), n: quotaUnits, limit: dept.dailyQuota } }))) {
+      // Over the quota: nothing released, nothing recorded about the person.
+      m?.inc('onecard_sharing_calls_total', { call, outcome: 'SRV_ERR_SHARING_QUOTA' });
+      throw new ServerError('SRV_ERR_SHARING_QUOTA', `${dept.dailyQuota} per day`, { dailyQuota: dept.dailyQuota });
+    }
+    m?.inc('onecard_sharing_calls_total', { call, outcome: 'released' });
+    return out.result;
   };
 
   app.get<{ Params: { card: string }; Querystring: { purpose: string } }>('/sharing/v1/cards/:card/status', {
@@ -204,8 +220,7 @@ export default async function sharingPlugin(app: FastifyInstance, opts: SharingP
     const dept = req.department!;
     const svc = need();
     const card = await svc.store.getCard(req.params.card);
-    return tracked(dept, req.query.purpose, 'card-status', { subjectHash: card?.idHash ?? null, cardNumber: req.params.card }, async () => {
-      await quota(dept, 1);
+    return tracked(dept, req.query.purpose, 'card-status', { subjectHash: card?.idHash ?? null, cardNumber: req.params.card }, 1, async () => {
       if (card === undefined) {
         // Not in the registry: only the hotlist can speak for it.
         const listed = (await store.getHotlistEntry(req.params.card)) !== undefined;
@@ -223,8 +238,7 @@ export default async function sharingPlugin(app: FastifyInstance, opts: SharingP
     const dept = req.department!;
     const svc = need();
     const id = normaliseIdNumber(req.body.idNumber);
-    return tracked(dept, req.body.purpose, 'verify', { subjectHash: svc.cipher.idHash(id), cardNumber: null }, async () => {
-      await quota(dept, 1);
+    return tracked(dept, req.body.purpose, 'verify', { subjectHash: svc.cipher.idHash(id), cardNumber: null }, 1, async () => {
       const match = await svc.store.holderHasCardIn(svc.cipher.holderHash(id, req.body.name), USABLE);
       return { result: { match }, released: ['match'] };
     });
@@ -242,7 +256,7 @@ export default async function sharingPlugin(app: FastifyInstance, opts: SharingP
     const dept = req.department!;
     const svc = need();
     const card = await svc.store.getCard(req.body.cardNumber);
-    return tracked(dept, req.body.purpose, 'basic-info', { subjectHash: card?.idHash ?? null, cardNumber: req.body.cardNumber }, async () => {
+    return tracked(dept, req.body.purpose, 'basic-info', { subjectHash: card?.idHash ?? null, cardNumber: req.body.cardNumber }, 1, async () => {
       if (card === undefined) throw new ServerError('SRV_ERR_NOT_FOUND', 'card not in the registry');
       const now = clock.now();
       const consents = (await svc.store.listConsents({ idHash: card.idHash, departmentId: dept.id })).filter((c) => c.purpose === req.body.purpose);
@@ -253,7 +267,6 @@ export default async function sharingPlugin(app: FastifyInstance, opts: SharingP
         if (newest.revokedAt !== null) throw new ServerError('SRV_ERR_SHARING_CONSENT_REVOKED', undefined, { revokedAt: newest.revokedAt });
         throw new ServerError('SRV_ERR_SHARING_CONSENT_EXPIRED', undefined, { expiredAt: newest.expiresAt });
       }
-      await quota(dept, 1);
       const result = {
         cardNumber: card.cardNumber, name: svc.cipher.open(card.cardNumber, 'name', card.nameSealed), idNumber: svc.cipher.open(card.cardNumber, 'idNumber', card.idSealed),
         region: card.region, generation: card.generation, issuedOn: card.issuedOn, expiresOn: card.expiresOn, status: card.status, consent: { id: live.id, expiresAt: live.expiresAt },

@@ -13,6 +13,12 @@ import type { DepartmentRecord, RegistryStore } from '../store/registry-types.ts
 export interface TokenGrant {
   readonly departmentId: string;
   readonly expiresAt: number;
+  /**
+   * The department as read together with the token (one store read per call); a verifier that
+   * cannot give it leaves it out and the routes read the department themselves. Never cached: a
+   * disabled department or a changed purpose list applies to the very next call.
+   */
+  readonly department?: DepartmentRecord;
 }
 
 /** Resolves a bearer token presented to `/sharing/v1` to the department it was issued to. */
@@ -64,8 +70,8 @@ export class StoreTokenService implements AccessTokenVerifier, AccessTokenIssuer
 
   async verify(token: string, now: number): Promise<TokenGrant | undefined> {
     if (!/^ocdtok_[A-Za-z0-9_-]{43}$/.test(token)) return undefined;
-    const rec = await this.#store.getAccessToken(hashToken(token));
-    if (rec === undefined || rec.expiresAt <= now) return undefined;
-    return { departmentId: rec.departmentId, expiresAt: rec.expiresAt };
+    const rec = await this.#store.getAccessTokenWithDepartment(hashToken(token));
+    if (rec === undefined || rec.token.expiresAt <= now) return undefined;
+    return { departmentId: rec.token.departmentId, expiresAt: rec.token.expiresAt, department: rec.department };
   }
 }

@@ -8,8 +8,9 @@ import type pg from 'pg';
 import { ServerError } from '../errors.ts';
 import type { CardStatus } from '../registry/model.ts';
 import type { AuditOf } from './types.ts';
+import { auditEntriesOf, insertAudit, withTransaction } from './pg-tx.ts';
 import type {
-  AccessRecord, AccessTokenRecord, BatchJobRecord, CardHistoryRecord, CardRecord, CardTransition, ConsentRecord, DepartmentRecord, FeedEntry, NewAccess,
+  AccessRecord, AccessTokenRecord, BatchJobRecord, CallCommit, CardHistoryRecord, CardRecord, CardTransition, ConsentRecord, DepartmentRecord, FeedEntry, NewAccess,
   RegistryStore, UpsertOutcome,
 } from './registry-types.ts';
 import {
@@ -58,24 +59,11 @@ export class PostgresRegistryStore implements RegistryStore {
   readonly #pool: pg.Pool;
   constructor(pool: pg.Pool) { this.#pool = pool; }
 
-  async #tx<R>(fn: (c: pg.PoolClient) => Promise<R>): Promise<R> {
-    const c = await this.#pool.connect();
-    try {
-      await c.query('BEGIN');
-      const r = await fn(c);
-      await c.query('COMMIT');
-      return r;
-    } catch (e) {
-      await c.query('ROLLBACK').catch(() => {});
-      throw e;
-    } finally {
-      c.release();
-    }
+  #tx<R>(fn: (c: pg.PoolClient) => Promise<R>): Promise<R> {
+    return withTransaction(this.#pool, fn);
   }
   async #audit<R>(c: pg.PoolClient, audit: AuditOf<R> | undefined, result: R): Promise<void> {
-    for (const a of audit?.(result) ?? []) {
-      await c.query('INSERT INTO audit (ts, actor, action, target, ip, details) VALUES ($1, $2, $3, $4, $5, $6)', [a.ts, a.actor, a.action, a.target, a.ip, JSON.stringify(a.details)]);
-    }
+    await insertAudit(c, auditEntriesOf(audit, result));
   }
 
   async getCards(cardNumbers: readonly string[]): Promise<CardRecord[]> {
@@ -255,6 +243,15 @@ export class PostgresRegistryStore implements RegistryStore {
     const r = (await this.#pool.query<{ department_id: string; expires_at: number; created_at: number }>({ name: 'reg_get_token', text: 'SELECT department_id, expires_at, created_at FROM sharing_tokens WHERE token_hash = $1', values: [tokenHash] })).rows[0];
     return r === undefined ? undefined : { departmentId: r.department_id, expiresAt: Number(r.expires_at), createdAt: Number(r.created_at) };
   }
+  async getAccessTokenWithDepartment(tokenHash: string): Promise<{ token: AccessTokenRecord; department: DepartmentRecord } | undefined> {
+    const r = (await this.#pool.query<DepartmentRow & { t_department_id: string; t_expires_at: number; t_created_at: number }>({
+      name: 'reg_get_token_dept',
+      text: `SELECT t.department_id AS t_department_id, t.expires_at AS t_expires_at, t.created_at AS t_created_at, ${DEPT_COLS.split(', ').map((c) => `d.${c}`).join(', ')}
+        FROM sharing_tokens t JOIN sharing_departments d ON d.id = t.department_id WHERE t.token_hash = $1`,
+      values: [tokenHash],
+    })).rows[0];
+    return r === undefined ? undefined : { token: { departmentId: r.t_department_id, expiresAt: Number(r.t_expires_at), createdAt: Number(r.t_created_at) }, department: toDepartment(r) };
+  }
   async purgeAccessTokens(now: number): Promise<number> {
     return (await this.#pool.query('DELETE FROM sharing_tokens WHERE expires_at <= $1', [now])).rowCount ?? 0;
   }
@@ -279,6 +276,51 @@ export class PostgresRegistryStore implements RegistryStore {
       if (ok) await this.#audit(c, audit, true);
       return ok;
     });
+  }
+
+  /**
+   * One statement for the whole group (atomic, one commit): the quota of each department and day is
+   * consumed for the sum of its calls when the sum fits, and the accesses of the fitting groups and
+   * of the calls without quota are inserted. A group that does not fit as a whole (the quota runs
+   * out within it) is then committed call by call, each call again one statement, so exactly the
+   * calls that still fit are recorded.
+   */
+  async commitCalls(calls: readonly CallCommit[]): Promise<boolean[]> {
+    if (calls.length === 0) return [];
+    const fitted = await this.#commitGroup(calls);
+    const out = calls.map((c) => c.quota === undefined || c.quota.n <= 0 || fitted.has(`${c.access.departmentId}\u0000${c.quota.day}`));
+    for (let i = 0; i < calls.length; i++) {
+      if (out[i]) continue;
+      out[i] = (await this.#commitGroup([calls[i]!])).size === 1;
+    }
+    return out;
+  }
+  /** The (department, day) groups whose quota fitted; their accesses and the quota-free ones are inserted. */
+  async #commitGroup(calls: readonly CallCommit[]): Promise<Set<string>> {
+    const col = <K extends keyof NewAccess>(k: K): unknown[] => calls.map((c) => c.access[k]);
+    const r = await this.#pool.query<{ department_id: string; day: string }>({
+      name: 'reg_commit_calls',
+      text: `WITH a AS (
+          SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::bigint[], $12::bigint[])
+            AS a(at, department_id, purpose, call, subject_hash, card_number, released, outcome, job_id, day, n, quota)
+        ), need AS (
+          SELECT department_id, day, sum(n)::bigint AS n, min(quota) AS quota FROM a WHERE n > 0 GROUP BY department_id, day
+        ), q AS (
+          INSERT INTO sharing_quota (department_id, day, used) SELECT department_id, day, n FROM need WHERE n <= quota
+          ON CONFLICT (department_id, day) DO UPDATE SET used = sharing_quota.used + excluded.used
+            WHERE sharing_quota.used + excluded.used <= (SELECT need.quota FROM need WHERE need.department_id = excluded.department_id AND need.day = excluded.day)
+          RETURNING department_id, day
+        ), ins AS (
+          INSERT INTO sharing_access (at, department_id, purpose, call, subject_hash, card_number, released, outcome, job_id)
+          SELECT at, department_id, purpose, call, subject_hash, card_number, released, outcome, job_id FROM a
+          WHERE n = 0 OR EXISTS (SELECT 1 FROM q WHERE q.department_id = a.department_id AND q.day = a.day)
+          RETURNING 1
+        )
+        SELECT department_id, day FROM q`,
+      values: [col('at'), col('departmentId'), col('purpose'), col('call'), col('subjectHash'), col('cardNumber'), calls.map((c) => JSON.stringify(c.access.released)), col('outcome'), col('jobId'),
+        calls.map((c) => c.quota?.day ?? ''), calls.map((c) => (c.quota !== undefined && c.quota.n > 0 ? c.quota.n : 0)), calls.map((c) => c.quota?.limit ?? 0)],
+    });
+    return new Set(r.rows.map((x) => `${x.department_id}\u0000${x.day}`));
   }
 
   async recordAccesses(recs: readonly NewAccess[]): Promise<void> {

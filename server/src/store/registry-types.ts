@@ -129,6 +129,13 @@ export interface AccessRecord {
 
 export type NewAccess = Omit<AccessRecord, 'id'>;
 
+/** A department call to commit: its access-log entry and, when it releases data, the quota it uses. */
+export interface CallCommit {
+  readonly access: NewAccess;
+  /** Units of the department's daily quota the call uses on `day` within `limit` (absent: none, e.g. a refusal). */
+  readonly quota?: { readonly day: string; readonly n: number; readonly limit: number };
+}
+
 export type BatchStatus = 'queued' | 'running' | 'done' | 'failed';
 
 export interface BatchJobRecord {
@@ -189,6 +196,8 @@ export interface RegistryStore {
 
   putAccessToken(tokenHash: string, rec: AccessTokenRecord): Promise<void>;
   getAccessToken(tokenHash: string): Promise<AccessTokenRecord | undefined>;
+  /** A token with its department in one read (undefined when the token is unknown; expiry is the caller's check). */
+  getAccessTokenWithDepartment(tokenHash: string): Promise<{ token: AccessTokenRecord; department: DepartmentRecord } | undefined>;
   /** Removes tokens expired at `now`; returns how many. */
   purgeAccessTokens(now: number): Promise<number>;
 
@@ -198,6 +207,13 @@ export interface RegistryStore {
   /** Marks a live consent revoked; false when unknown or already revoked. */
   revokeConsent(id: string, at: number, via: string, audit?: AuditOf<boolean>): Promise<boolean>;
 
+  /**
+   * Commits department calls in ONE transaction (one durable write for all of them): for each, its
+   * quota (when it has one) is consumed if the day's use stays within the limit, and its access is
+   * recorded; a call over its quota writes nothing. Returns, per call in order, whether it was
+   * recorded (false: over quota). Each call's quota and access commit together or not at all.
+   */
+  commitCalls(calls: readonly CallCommit[]): Promise<boolean[]>;
   /** Records accesses (one transaction). */
   recordAccesses(recs: readonly NewAccess[]): Promise<void>;
   /** A person's accesses (by ID hash), newest first. */

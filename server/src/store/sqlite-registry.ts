@@ -9,7 +9,7 @@ import { ServerError } from '../errors.ts';
 import type { CardStatus } from '../registry/model.ts';
 import type { AuditOf } from './types.ts';
 import type {
-  AccessRecord, AccessTokenRecord, BatchJobRecord, CardHistoryRecord, CardRecord, CardTransition, ConsentRecord, DepartmentRecord, FeedEntry, NewAccess,
+  AccessRecord, AccessTokenRecord, BatchJobRecord, CallCommit, CardHistoryRecord, CardRecord, CardTransition, ConsentRecord, DepartmentRecord, FeedEntry, NewAccess,
   RegistryStore, UpsertOutcome,
 } from './registry-types.ts';
 import {
@@ -230,6 +230,11 @@ export class SqliteRegistryStore implements RegistryStore {
     const r = this.#prep('SELECT department_id, expires_at, created_at FROM sharing_tokens WHERE token_hash = ?').get(tokenHash) as { department_id: string; expires_at: number; created_at: number } | undefined;
     return r === undefined ? undefined : { departmentId: r.department_id, expiresAt: r.expires_at, createdAt: r.created_at };
   }
+  async getAccessTokenWithDepartment(tokenHash: string): Promise<{ token: AccessTokenRecord; department: DepartmentRecord } | undefined> {
+    const r = this.#prep(`SELECT t.department_id AS t_department_id, t.expires_at AS t_expires_at, t.created_at AS t_created_at, ${DEPT_COLS.split(', ').map((c) => `d.${c}`).join(', ')}
+      FROM sharing_tokens t JOIN sharing_departments d ON d.id = t.department_id WHERE t.token_hash = ?`).get(tokenHash) as (DepartmentRow & { t_department_id: string; t_expires_at: number; t_created_at: number }) | undefined;
+    return r === undefined ? undefined : { token: { departmentId: r.t_department_id, expiresAt: r.t_expires_at, createdAt: r.t_created_at }, department: toDepartment(r) };
+  }
   async purgeAccessTokens(now: number): Promise<number> {
     return this.#prep('DELETE FROM sharing_tokens WHERE expires_at <= ?').run(now).changes;
   }
@@ -246,7 +251,7 @@ export class SqliteRegistryStore implements RegistryStore {
     const args: unknown[] = [];
     if (filter.idHash !== undefined) { where.push('id_hash = ?'); args.push(filter.idHash); }
     if (filter.departmentId !== undefined) { where.push('department_id = ?'); args.push(filter.departmentId); }
-    return (this.#db.prepare(`SELECT * FROM sharing_consents ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY granted_at DESC, id DESC`).all(...args) as ConsentRow[]).map(toConsent);
+    return (this.#prep(`SELECT * FROM sharing_consents ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY granted_at DESC, id DESC`).all(...args) as ConsentRow[]).map(toConsent);
   }
   async revokeConsent(id: string, at: number, via: string, audit?: AuditOf<boolean>): Promise<boolean> {
     return this.#db.transaction(() => {
@@ -256,6 +261,23 @@ export class SqliteRegistryStore implements RegistryStore {
     })();
   }
 
+  async commitCalls(calls: readonly CallCommit[]): Promise<boolean[]> {
+    if (calls.length === 0) return [];
+    return this.#db.transaction(() => {
+      const used = this.#prep('SELECT used FROM sharing_quota WHERE department_id = ? AND day = ?');
+      const add = this.#prep('INSERT INTO sharing_quota (department_id, day, used) VALUES (?, ?, ?) ON CONFLICT(department_id, day) DO UPDATE SET used = used + excluded.used');
+      const ins = this.#prep('INSERT INTO sharing_access (at, department_id, purpose, call, subject_hash, card_number, released, outcome, job_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)');
+      return calls.map(({ access: r, quota: q }) => {
+        if (q !== undefined && q.n > 0) {
+          const u = (used.get(r.departmentId, q.day) as { used: number } | undefined)?.used ?? 0;
+          if (u + q.n > q.limit) return false;
+          add.run(r.departmentId, q.day, q.n);
+        }
+        ins.run(r.at, r.departmentId, r.purpose, r.call, r.subjectHash, r.cardNumber, JSON.stringify(r.released), r.outcome, r.jobId);
+        return true;
+      });
+    }).immediate();
+  }
   async recordAccesses(recs: readonly NewAccess[]): Promise<void> {
     if (recs.length === 0) return;
     this.#db.transaction(() => {
@@ -269,7 +291,7 @@ export class SqliteRegistryStore implements RegistryStore {
     if (filter.subjectHash !== undefined) { where.push('subject_hash = ?'); args.push(filter.subjectHash); }
     if (filter.departmentId !== undefined) { where.push('department_id = ?'); args.push(filter.departmentId); }
     if (filter.beforeId !== undefined) { where.push('id < ?'); args.push(filter.beforeId); }
-    return (this.#db.prepare(`SELECT * FROM sharing_access ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT ?`).all(...args, filter.limit ?? 100) as AccessRow[]).map(toAccess);
+    return (this.#prep(`SELECT * FROM sharing_access ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT ?`).all(...args, filter.limit ?? 100) as AccessRow[]).map(toAccess);
   }
 
   async consumeQuota(departmentId: string, day: string, n: number, quota: number): Promise<boolean> {

@@ -42,3 +42,33 @@ t.test('rate limits and quotas are per department', async (t) => {
   const again = await app.inject({ method: 'POST', url: '/sharing/v1/token', headers: { 'content-type': 'application/x-www-form-urlencoded' }, payload: 'grant_type=client_credentials' });
   t.equal(again.statusCode, 401, 'no client, no token');
 });
+
+t.test('an answer leaves only after its access record and quota use are durable; concurrent calls never exceed the quota', async (t) => {
+  const ta = await makeTestApp({ masterKey: new Uint8Array(randomBytes(32)) });
+  const { app, auth } = ta;
+  const store = app.ctx.store;
+  t.teardown(() => app.close());
+  const card = syntheticCard(11);
+  await app.inject({ method: 'PUT', url: `/api/v1/registry/cards/${card.cardNumber}`, headers: auth(), payload: { idNumber: card.idNumber, name: card.name, region: card.region, generation: '3.0', issuedOn: card.issuedOn, expiresOn: card.expiresOn, status: 'active' } });
+  const d = (await app.inject({ method: 'POST', url: '/api/v1/sharing/departments', headers: auth(), payload: { id: 'civil', name: 'civil', purposes: ['subsidy'], ratePerMinute: 1000, dailyQuota: 7 } })).json() as { clientId: string; clientSecret: string };
+  const tok = (await app.inject({ method: 'POST', url: '/sharing/v1/token', headers: { 'content-type': 'application/x-www-form-urlencoded' }, payload: `grant_type=client_credentials&client_id=${d.clientId}&client_secret=${d.clientSecret}` })).json() as { access_token: string };
+  const headers = { authorization: `Bearer ${tok.access_token}` };
+  const verify = () => app.inject({ method: 'POST', url: '/sharing/v1/holders/verify', headers, payload: { purpose: 'subsidy', idNumber: card.idNumber, name: card.name } });
+
+  // The store cannot commit: the call fails and says nothing about the holder.
+  const real = store.registry.commitCalls.bind(store.registry);
+  store.registry.commitCalls = async () => { throw new Error('disk full'); };
+  const failed = await verify();
+  t.equal(failed.statusCode, 500);
+  t.notMatch(failed.body, /match/, 'no answer without its record');
+  store.registry.commitCalls = real;
+  t.same(await store.registry.listAccesses({ departmentId: 'civil' }), [], 'nothing recorded, nothing released');
+
+  // Twelve calls at once against a quota of 7: seven answered and recorded, five refused, in one or more grouped commits.
+  const rs = await Promise.all(Array.from({ length: 12 }, () => verify()));
+  t.equal(rs.filter((r) => r.statusCode === 200 && r.json().match === true).length, 7);
+  t.equal(rs.filter((r) => r.statusCode === 429 && r.json().error.code === 'SRV_ERR_SHARING_QUOTA').length, 5);
+  const logged = await store.registry.listAccesses({ departmentId: 'civil', limit: 100 });
+  t.equal(logged.length, 7, 'exactly the answered calls are on record');
+  t.ok(logged.every((a) => a.outcome === 'released' && a.call === 'verify'));
+});

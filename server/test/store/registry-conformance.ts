@@ -16,6 +16,7 @@ const card = (n: string, over: Partial<NewCard> = {}): NewCard => ({
 
 export function registryConformance(t: Test, open: () => Promise<Store>): void {
   registryReconcileConformance(t, open);
+  registryCallCommitConformance(t, open);
   t.test('registry: upserts are idempotent, keep status, and leave history', async (t) => {
     const s = await open();
     t.teardown(() => s.close());
@@ -116,6 +117,38 @@ export function registryConformance(t: Test, open: () => Promise<Store>): void {
     await r.putBatchJob({ ...job, status: 'done', matched: 1, finishedAt: 9 }, '{"i":0}\n');
     t.match(await r.getBatchJob('job_1'), { status: 'done', matched: 1, finishedAt: 9 });
     t.equal(await r.getBatchResult('job_1'), '{"i":0}\n');
+  });
+}
+
+export function registryCallCommitConformance(t: Test, open: () => Promise<Store>): void {
+  t.test('sharing: department calls commit their access and quota together, grouped', async (t) => {
+    const s = await open();
+    t.teardown(() => s.close());
+    const r = s.registry;
+    const dept = { id: 'civil', name: 'Civil affairs', clientId: 'cli_1', purposes: ['subsidy'], ratePerMinute: 60, dailyQuota: 3, createdAt: 1, createdBy: 'adm_1', disabledAt: null };
+    await r.createDepartment({ ...dept, secretHash: 'sh' });
+    await r.createDepartment({ ...dept, id: 'tax', clientId: 'cli_2', secretHash: 'sh2' });
+    await r.putAccessToken('th', { departmentId: 'civil', expiresAt: 100, createdAt: 1 });
+    t.same(await r.getAccessTokenWithDepartment('th'), { token: { departmentId: 'civil', expiresAt: 100, createdAt: 1 }, department: dept }, 'token and department in one read');
+    t.equal(await r.getAccessTokenWithDepartment('nope'), undefined);
+    await r.updateDepartment('civil', { disabledAt: 50 });
+    t.equal((await r.getAccessTokenWithDepartment('th'))?.department.disabledAt, 50, 'a change to the department shows at once');
+
+    const acc = (dept: string, subject: string, outcome = 'released') => ({ at: 5, departmentId: dept, purpose: 'subsidy', call: 'verify', subjectHash: subject, cardNumber: null, released: outcome === 'released' ? ['match'] : [], outcome, jobId: null });
+    const q = (n: number) => ({ day: '2026-01-01', n, limit: 3 });
+    t.same(await r.commitCalls([]), []);
+    // A group that fits: all recorded; a refusal (no quota) always recorded; the other department's quota is its own.
+    t.same(await r.commitCalls([{ access: acc('civil', 'a'), quota: q(1) }, { access: acc('civil', 'b', 'SRV_ERR_SHARING_NO_CONSENT') }, { access: acc('civil', 'c'), quota: q(1) }, { access: acc('tax', 'd'), quota: q(3) }]), [true, true, true, true]);
+    // The quota runs out inside a group: exactly the calls that still fit are recorded, in order.
+    t.same(await r.commitCalls([{ access: acc('civil', 'e'), quota: q(1) }, { access: acc('civil', 'f'), quota: q(1) }, { access: acc('civil', 'g', 'SRV_ERR_SHARING_PURPOSE_NOT_GRANTED') }, { access: acc('tax', 'h'), quota: q(1) }]), [true, false, true, false]);
+    const logged = (await r.listAccesses({ limit: 100 })).map((a) => `${a.departmentId}:${a.subjectHash}:${a.outcome === 'released' ? 'r' : 'x'}`).sort();
+    t.same(logged, ['civil:a:r', 'civil:b:x', 'civil:c:r', 'civil:e:r', 'civil:g:x', 'tax:d:r'], 'over-quota calls left no record');
+    t.equal(await r.consumeQuota('civil', '2026-01-01', 1, 3), false, 'civil used its 3');
+    t.equal(await r.consumeQuota('tax', '2026-01-01', 1, 4), true, 'tax used 3');
+    // Concurrent groups never exceed the quota together.
+    const par = await Promise.all(Array.from({ length: 6 }, (_, i) => r.commitCalls([{ access: acc('civil', `p${i}`), quota: { day: '2026-01-02', n: 1, limit: 4 } }, { access: acc('civil', `p${i}b`), quota: { day: '2026-01-02', n: 1, limit: 4 } }])));
+    t.equal(par.flat().filter(Boolean).length, 4);
+    t.equal((await r.listAccesses({ limit: 100 })).filter((a) => a.subjectHash?.startsWith('p') === true).length, 4);
   });
 }
 
