@@ -8,3 +8,4 @@ export * from './commands.ts';
 export * from './update-key.ts';
 export * from './ca-applet.ts';
 export * from './device.ts';
+export * from './services.ts';
