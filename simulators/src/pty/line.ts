@@ -1,8 +1,8 @@
 /**
- * A raw serial line on a fresh pseudo-terminal, for simulated devices that speak a simple byte
- * protocol (the PIN pad, the serial QR scanner): the slave side in raw mode linked at PATH (what
- * the terminal opens as a serial port), a slave descriptor kept open so the master never sees a
- * hang-up between two opens, and the master side's bytes delivered to `onData`.
+ * A raw serial line on a fresh pseudo-terminal, the one pty set-up of the simulated serial devices
+ * (the card reader, the PIN pad, the serial QR scanner): the slave side in raw mode linked at PATH
+ * (what the terminal opens as a serial port), a slave descriptor kept open so the master never
+ * sees a hang-up between two opens, and the master side's bytes delivered to `onData`.
  */
 import * as fs from 'node:fs';
 import type { ReadStream } from 'node:tty';
@@ -22,19 +22,43 @@ export interface PtyLine {
   readonly ptsName: string;
   /** The symlink (or the slave device when no path was asked). */
   readonly path: string;
-  /** Writes to the device's user (the terminal); dropped once closed. */
+  /** Writes to the device's user (the terminal); dropped once closed or when the write fails. */
   write(bytes: Uint8Array): void;
+  /** Like {@link write}, but waits out a full pty buffer (EAGAIN) instead of dropping the rest. */
+  writeAll(bytes: Uint8Array): Promise<void>;
+  /** True once {@link close} has begun. */
+  readonly isClosed: boolean;
   /** Unplugs the device: closes the pty and removes the link. */
   close(): Promise<void>;
   readonly closed: Promise<void>;
 }
 
+export interface PtyLineOptions {
+  /** Where to put the symlink to the slave side. */
+  readonly path?: string;
+  /** The bytes the device's user wrote (a copy per chunk). */
+  readonly onData?: (bytes: Uint8Array) => void;
+  /** Called once by {@link PtyLine.close}, before `closed` resolves. */
+  readonly onClose?: () => void;
+  /**
+   * The error to throw when node-pty cannot open a pty (`open`) or the link cannot be made
+   * (`link`); by default the underlying error itself, which the caller wraps in its own coded error.
+   */
+  readonly mapError?: (stage: 'open' | 'link', cause: unknown) => unknown;
+}
+
 /**
- * Opens the line. Throws a plain Error (the caller wraps it in its own coded error) when node-pty
- * or the link cannot be made.
+ * Opens the line.
+ * @throws what `mapError` makes (by default the plain underlying Error) when node-pty or the link cannot be made
  */
-export function openPtyLine(opts: { readonly path?: string; readonly onData?: (bytes: Uint8Array) => void; readonly onClose?: () => void }): PtyLine {
-  const pty = (require('node-pty') as { open(o: { encoding: null }): PtyHandle }).open({ encoding: null });
+export function openPtyLine(opts: PtyLineOptions): PtyLine {
+  const mapError = opts.mapError ?? ((_stage: 'open' | 'link', cause: unknown): unknown => cause);
+  let pty: PtyHandle;
+  try {
+    pty = (require('node-pty') as { open(o: { encoding: null }): PtyHandle }).open({ encoding: null });
+  } catch (e) {
+    throw mapError('open', e);
+  }
   const ptsName = pty.ptsName;
   pty._slave.setRawMode(true); // cfmakeraw on the slave: no echo, no CR/LF mapping, 8 bits
   const keepFd = fs.openSync(ptsName, fs.constants.O_RDWR | fs.constants.O_NOCTTY);
@@ -49,7 +73,7 @@ export function openPtyLine(opts: { readonly path?: string; readonly onData?: (b
     } catch (e) {
       fs.closeSync(keepFd);
       master.destroy();
-      throw e;
+      throw mapError('link', e);
     }
   }
   let isClosed = false;
@@ -71,6 +95,20 @@ export function openPtyLine(opts: { readonly path?: string; readonly onData?: (b
           return;
         }
       }
+    },
+    async writeAll(bytes) {
+      let off = 0;
+      while (off < bytes.length && !isClosed) {
+        try {
+          off += fs.writeSync(masterFd, bytes, off, bytes.length - off);
+        } catch (e) {
+          if ((e as NodeJS.ErrnoException).code === 'EAGAIN') await new Promise((r) => setTimeout(r, 2));
+          else return;
+        }
+      }
+    },
+    get isClosed() {
+      return isClosed;
     },
     async close() {
       if (isClosed) return;

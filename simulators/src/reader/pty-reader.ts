@@ -1,25 +1,13 @@
 /**
- * Pseudo-terminal adapter of the simulated serial reader: creates a pty with node-pty, puts the
- * slave side in raw mode, keeps a slave descriptor open (so the master never sees a hang-up
- * between two opens by the driver) while reading nothing from it, links the slave path at the
- * requested PATH, and shuttles bytes between the master side and the sans-I/O core. Optional
- * wire timing delays each written byte as an 11-bit character at the given baud rate.
+ * Pseudo-terminal adapter of the simulated serial reader: opens a raw line on a pseudo-terminal
+ * linked at the requested PATH ({@link openPtyLine}, the pty set-up shared with the other serial
+ * devices) and shuttles bytes between the master side and the sans-I/O core. Optional wire
+ * timing delays each written byte as an 11-bit character at the given baud rate.
  */
-import * as fs from 'node:fs';
-import type { ReadStream } from 'node:tty';
-import { createRequire } from 'node:module';
 import { SimulatorError } from '../errors.ts';
+import { openPtyLine } from '../pty/line.ts';
 import type { ReaderCard } from './card-port.ts';
 import { createReaderCore, type ReaderCore, type ReaderCoreOptions, type ReaderEvent, type ReaderStatus, type ReaderStep } from './core.ts';
-
-const require = createRequire(import.meta.url);
-
-interface PtyHandle {
-  readonly _master: ReadStream;
-  readonly _slave: ReadStream;
-  readonly _fd: number;
-  readonly ptsName: string;
-}
 
 export interface SerialReaderOptions extends ReaderCoreOptions {
   /** Where to put the symlink to the slave side (e.g. /tmp/onecard-reader). */
@@ -51,38 +39,9 @@ export interface SerialReader {
  */
 export function openSerialReader(opts: SerialReaderOptions): SerialReader {
   const core = createReaderCore(opts);
-  let pty: PtyHandle;
-  try {
-    const nodePty = require('node-pty') as { open(o: { encoding: null }): PtyHandle };
-    pty = nodePty.open({ encoding: null });
-  } catch (e) {
-    throw new SimulatorError('SIM_ERR_READER_PTY', 'node-pty open failed', {}, { cause: e });
-  }
-  const ptsName = pty.ptsName;
-  pty._slave.setRawMode(true); // cfmakeraw on the slave: no echo, no CR/LF mapping, 8 bits
-  const keepFd = fs.openSync(ptsName, fs.constants.O_RDWR | fs.constants.O_NOCTTY);
-  pty._slave.destroy(); // node-pty's slave reader must not steal the driver's bytes
-  const masterFd = pty._fd;
-  const master = pty._master;
-  const path = opts.path ?? ptsName;
-  if (opts.path !== undefined) {
-    try {
-      fs.rmSync(opts.path, { force: true });
-      fs.symlinkSync(ptsName, opts.path);
-    } catch (e) {
-      fs.closeSync(keepFd);
-      master.destroy();
-      throw new SimulatorError('SIM_ERR_READER_PTY', `cannot link ${opts.path}`, { path: opts.path }, { cause: e });
-    }
-  }
   const emit = opts.onEvent ?? (() => undefined);
   const perByteMs = opts.wireTimingBaud !== undefined && opts.wireTimingBaud > 0 ? 11_000 / opts.wireTimingBaud : 0;
 
-  let isClosed = false;
-  let resolveClosed: () => void = () => undefined;
-  const closed = new Promise<void>((r) => {
-    resolveClosed = r;
-  });
   // Writes go out strictly in order; each waits its delay after the previous one.
   let chain: Promise<void> = Promise.resolve();
   const waitCell = new Int32Array(new SharedArrayBuffer(4));
@@ -98,7 +57,7 @@ export function openSerialReader(opts: SerialReaderOptions): SerialReader {
   const sleepUntil = (deadline: number): Promise<void> =>
     new Promise((resolve) => {
       const finish = (): void => {
-        for (let left = deadline - performance.now(); left > 0 && !isClosed; left = deadline - performance.now()) {
+        for (let left = deadline - performance.now(); left > 0 && !line.isClosed; left = deadline - performance.now()) {
           if (left > 2) {
             setTimeout(finish, left - 2);
             return;
@@ -112,23 +71,12 @@ export function openSerialReader(opts: SerialReaderOptions): SerialReader {
   /** When the line is next free in each direction (host → reader, reader → host). */
   let inFreeAt = 0;
   let outFreeAt = 0;
-  const writeAll = async (bytes: Uint8Array): Promise<void> => {
-    let off = 0;
-    while (off < bytes.length && !isClosed) {
-      try {
-        off += fs.writeSync(masterFd, bytes, off, bytes.length - off);
-      } catch (e) {
-        if ((e as NodeJS.ErrnoException).code === 'EAGAIN') await sleep(2);
-        else return;
-      }
-    }
-  };
   /** `notBefore`: with wire timing, when the host frame that caused these writes has fully arrived. */
   const apply = (step: ReaderStep, notBefore = 0): void => {
     for (const e of step.events) emit(e);
     for (const w of step.writes) {
       chain = chain.then(async () => {
-        if (isClosed) return;
+        if (line.isClosed) return;
         if (perByteMs > 0 && w.delayMs > 0) await sleepUntil(notBefore); // the delay runs from the command's arrival
         if (w.delayMs > 0) await sleep(w.delayMs);
         if (perByteMs > 0) {
@@ -138,34 +86,13 @@ export function openSerialReader(opts: SerialReaderOptions): SerialReader {
           outFreeAt = start + perByteMs * w.bytes.length;
           await sleepUntil(outFreeAt);
         }
-        await writeAll(w.bytes);
+        await line.writeAll(w.bytes);
       });
     }
-    if (step.unplug) chain = chain.then(() => doClose());
+    if (step.unplug) chain = chain.then(() => line.close());
   };
 
-  const doClose = async (): Promise<void> => {
-    if (isClosed) return;
-    isClosed = true;
-    master.destroy();
-    try {
-      fs.closeSync(keepFd);
-    } catch {
-      /* already closed */
-    }
-    if (opts.path !== undefined) {
-      try {
-        if (fs.readlinkSync(opts.path) === ptsName) fs.rmSync(opts.path, { force: true });
-      } catch {
-        /* link gone */
-      }
-    }
-    emit({ type: 'closed' });
-    resolveClosed();
-  };
-
-  master.on('data', (chunk: Buffer) => {
-    const bytes = new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength).slice();
+  const receive = (bytes: Uint8Array): void => {
     if (perByteMs > 0) {
       // the last byte of a host frame arrives only after the whole frame has crossed the line,
       // which it started to do when the host wrote it (or when its previous bytes had crossed)
@@ -177,22 +104,25 @@ export function openSerialReader(opts: SerialReaderOptions): SerialReader {
     } else {
       apply(core.receive(bytes));
     }
-  });
-  master.on('error', () => {
-    /* EIO when no slave is open: harmless, a slave descriptor is kept open */
+  };
+  const line = openPtyLine({
+    ...(opts.path === undefined ? {} : { path: opts.path }),
+    onData: receive,
+    onClose: () => emit({ type: 'closed' }),
+    mapError: (stage, cause) => stage === 'open'
+      ? new SimulatorError('SIM_ERR_READER_PTY', 'node-pty open failed', {}, { cause })
+      : new SimulatorError('SIM_ERR_READER_PTY', `cannot link ${opts.path}`, { path: opts.path }, { cause }),
   });
 
   return {
-    ptsName,
-    path,
+    ptsName: line.ptsName,
+    path: line.path,
     core,
     insert: (slot, card) => apply(core.insert(slot, card)),
     remove: (slot) => apply(core.remove(slot)),
     swap: (slot, card) => apply(core.swap(slot, card)),
     status: () => core.status(),
-    close: async () => {
-      await doClose();
-    },
-    closed,
+    close: () => line.close(),
+    closed: line.closed,
   };
 }
