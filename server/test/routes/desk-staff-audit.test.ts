@@ -24,7 +24,7 @@ async function scenario(t: Test, store: Store): Promise<void> {
   await app.ready();
   const admin = (await bootstrapAdminToken(store, clock))!;
   const auth = { authorization: `Bearer ${admin}` };
-  const post = async (url: string, payload: unknown) => (await app.inject({ method: 'POST', url, headers: auth, payload })).json() as Record<string, unknown>;
+  const post = async (url: string, payload: Record<string, unknown>) => (await app.inject({ method: 'POST', url, headers: auth, payload })).json() as Record<string, unknown>;
   for (const g of ['hall', 'bank']) await post('/api/v1/groups', { id: g, name: g });
   const tok = await post('/api/v1/enrolment-tokens', { groupId: 'hall' });
   const id = ((await app.inject({ method: 'POST', url: '/api/v1/enrol', payload: { token: tok['token'], publicKey: newTerminalKey() } })).json() as { terminalId: string }).terminalId;
