@@ -19,6 +19,7 @@ import brokerPlugin from './plugins/broker.ts';
 import adminRoutes from './routes/admin.ts';
 import terminalRoutes from './routes/terminals.ts';
 import configRoutes from './routes/config.ts';
+import configSecretsPlugin from './routes/config-secrets.ts';
 import hotlistRoutes from './routes/hotlist.ts';
 import ingestRoutes from './routes/ingest.ts';
 import staffRoutes from './routes/staff.ts';
@@ -178,6 +179,7 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
 
   await app.register(adminRoutes);
   await app.register(terminalRoutes);
+  await app.register(configSecretsPlugin, { masterKey: opts.masterKey }); // SIP2 password sealed at rest, delivered per terminal
   await app.register(configRoutes);
   await app.register(hotlistRoutes);
   await app.register(ingestRoutes);
@@ -186,7 +188,9 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
   await app.register(keysPlugin, { masterKey: opts.masterKey }); // also registers the shared jobs notifier (server/src/jobs)
   await app.register(registryPlugin, { masterKey: opts.masterKey }); // card registry and the departments' data sharing (docs/data-sharing.md)
   if (opts.updates !== undefined) await app.register(updatesPlugin, opts.updates);
-  if (opts.oidc !== undefined && opts.masterKey !== undefined) await app.register(oidcPlugin, { masterKey: opts.masterKey, issuer: opts.oidc.issuer });
+  if (opts.oidc !== undefined && opts.masterKey !== undefined) {
+    await app.register(oidcPlugin, { masterKey: opts.masterKey, issuer: opts.oidc.issuer, proxy: opts.trustedProxies !== undefined && opts.trustedProxies.length > 0 });
+  }
   else app.decorate('oidcLogin', undefined);
   await app.register(relyingPartyRoutes);
   await app.register(dashboardPlugin);

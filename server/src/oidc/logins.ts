@@ -42,6 +42,8 @@ const isObj = (x: unknown): x is Record<string, unknown> => typeof x === 'object
 const CARD_NUMBER = /^[A-Z0-9]{6,20}$/;
 const ID_NUMBER = /^[0-9]{17}[0-9X]$/;
 const LOGIN_CODE = /^[0-9]{8}$/;
+/** Refusals of an e-card confirmation that leave its login pending but are shown on its page. */
+const NOTED_REFUSALS: ReadonlySet<ServerErrorCode> = new Set(['SRV_ERR_LOGIN_ECARD_HOLDER', 'SRV_ERR_LOGIN_ASSERTION_SIGNATURE', 'SRV_ERR_LOGIN_NONCE']);
 
 export function parseCard(x: unknown): CardIdentity | undefined {
   if (!isObj(x)) return undefined;
@@ -211,7 +213,7 @@ export class LoginService {
       return { login: done, clientName: rp.name };
     } catch (e) {
       if (!(e instanceof Refusal)) throw e;
-      throw await this.#refuse(e, 'ecard', null, card, ip);
+      throw await this.#refuse(e, 'ecard', null, card, ip, body.login);
     }
   }
 
@@ -237,18 +239,26 @@ export class LoginService {
     return done;
   }
 
-  /** Audits a refusal (ending its login when bound to one) and returns the error to throw. */
-  async #refuse(r: Refusal, method: LoginMethod, terminalId: string | null, card: CardIdentity | undefined, ip: string): Promise<ServerError> {
+  /**
+   * Audits a refusal (ending its login when bound to one) and returns the error to throw. An
+   * e-card confirmation names its login in the clear (`attempted`): a refusal that does not end it
+   * (unknown or revoked holder, a signature under another key, another login's nonce) is noted on
+   * that login while it is pending, so the waiting page can say so — the login itself goes on.
+   */
+  async #refuse(r: Refusal, method: LoginMethod, terminalId: string | null, card: CardIdentity | undefined, ip: string, attempted?: string): Promise<ServerError> {
     const now = this.#clock.now();
     const entry = (login: string | null): NewAuditRecord => ({
       ts: now, actor: terminalId !== null ? `terminal:${terminalId}` : method === 'ecard' ? 'ecard' : 'anonymous', action: 'login.refused', target: login ?? '-', ip,
       details: { code: r.code, method, ...(terminalId !== null ? { terminalId } : {}), ...(card !== undefined ? { card: maskCard(card.cardNumber) } : {}) },
     });
-    let ended = false;
+    let audited = false;
     if (r.bound !== undefined) {
-      ended = (await this.#store.oidc.finishLogin(r.bound.code, { status: 'refused', method, error: r.code, terminalId }, now, (l) => [entry(l.code)])) !== undefined;
+      audited = (await this.#store.oidc.finishLogin(r.bound.code, { status: 'refused', method, error: r.code, terminalId }, now, (l) => [entry(l.code)])) !== undefined;
     }
-    if (!ended) await this.#store.appendAudit(entry(r.bound?.code ?? null));
+    if (!audited && r.bound === undefined && attempted !== undefined && LOGIN_CODE.test(attempted) && NOTED_REFUSALS.has(r.code)) {
+      audited = await this.#store.oidc.noteLoginAttempt(attempted, r.code, (l) => [entry(l.code)]);
+    }
+    if (!audited) await this.#store.appendAudit(entry(r.bound?.code ?? null));
     return new ServerError(r.code, r.detail);
   }
 }

@@ -14,8 +14,8 @@ import type Provider from 'oidc-provider';
 import { ServerError } from '../errors.ts';
 import { LoginService, methodAllowed } from './logins.ts';
 import { LoginKeys } from './seal.ts';
-import { buildProvider, SCOPE_CLAIMS } from './provider.ts';
-import { LANG_COOKIE, LOGIN_CSS, LOGIN_JS, PAGE_CSP, pickLang, renderConsentPage, renderErrorPage, renderLoginPage, renderRefusalPage, type Lang } from './pages.ts';
+import { buildProvider, keySetVersion, SCOPE_CLAIMS } from './provider.ts';
+import { LANG_COOKIE, LOGIN_CSS, LOGIN_JS, PAGE_CSP, pickLang, refusalMessage, renderConsentPage, renderErrorPage, renderLoginPage, renderRefusalPage, usedLoginMessage, type Lang, type PageMethod } from './pages.ts';
 
 export const MOUNT = '/oidc';
 
@@ -23,13 +23,19 @@ export interface OidcPluginOptions {
   readonly masterKey: Uint8Array;
   /** The issuer URL, e.g. `https://id.example.gov/oidc`; a function is read when the provider is first built (tests listening on port 0). */
   readonly issuer: string | (() => string);
+  /**
+   * Reverse proxies are configured (Fastify `trustProxy`): the provider then builds its URLs and
+   * cookie flags from `X-Forwarded-Proto`/`X-Forwarded-Host`, but only as Fastify believed them
+   * (from a trusted peer); the headers of any other peer are dropped before the provider sees them.
+   */
+  readonly proxy?: boolean;
 }
 
 /** What other plugins (the relying-party routes) use. */
 export interface OidcLogin {
   readonly keys: LoginKeys;
   readonly logins: LoginService;
-  /** Rebuilds the provider (after a key rotation): new requests use the new key set. */
+  /** Rebuilds the provider on its next use (a rotation through any server is also noticed by itself). */
   reload(): void;
   provider(): Promise<Provider>;
 }
@@ -50,13 +56,23 @@ async function oidcPlugin(app: FastifyInstance, opts: OidcPluginOptions): Promis
   const audit = (action: string, target: string, ip: string, details: Record<string, unknown>): void => {
     store.appendAudit({ ts: clock.now(), actor: 'oidc', action, target, ip, details }).catch((err: unknown) => app.log.error({ err }, 'audit write failed'));
   };
-  let current: Promise<Provider> | undefined;
-  const provider = (): Promise<Provider> => {
-    if (current === undefined) {
-      current = buildProvider(issuer(), { store, keys, logins, audit, mountPath: MOUNT });
-      current.catch(() => { current = undefined; });
+  // The provider is rebuilt whenever the stored key set changed (a rotation through this or any
+  // other server sharing the store): every use first reads the key set's version, so a key rotated
+  // on another server signs and is published here from the next request on, without a restart.
+  let current: { version: string; provider: Promise<Provider> } | undefined;
+  const provider = async (): Promise<Provider> => {
+    const version = keySetVersion(await store.oidc.listProviderKeys());
+    if (current === undefined || current.version !== version) {
+      const entry: { version: string; provider: Promise<Provider> } = { version, provider: Promise.resolve(undefined as unknown as Provider) };
+      entry.provider = buildProvider(issuer(), { store, keys, logins, audit, mountPath: MOUNT, proxy: opts.proxy === true }).then((b) => {
+        // The first use creates the first key: remember the version the provider was built from.
+        entry.version = b.version;
+        return b.provider;
+      });
+      entry.provider.catch(() => { if (current === entry) current = undefined; });
+      current = entry;
     }
-    return current;
+    return current.provider;
   };
   const api: OidcLogin = { keys, logins, provider, reload: () => { current = undefined; } };
   app.decorate('oidcLogin', api);
@@ -78,6 +94,7 @@ async function oidcPlugin(app: FastifyInstance, opts: OidcPluginOptions): Promis
       const p = await provider();
       reply.hijack();
       const raw = req.raw as IncomingMessage & { originalUrl?: string };
+      forwardedAsTrusted(req, opts.proxy === true);
       raw.originalUrl = req.url;
       raw.url = (req.url).slice(MOUNT.length) || '/';
       p.callback()(raw, reply.raw);
@@ -106,12 +123,18 @@ async function oidcPlugin(app: FastifyInstance, opts: OidcPluginOptions): Promis
     scope.get(`${MOUNT}/assets/login.js`, { schema: { hide: true } }, async (_req, reply) => reply.header('content-type', 'text/javascript; charset=utf-8').header('cache-control', 'no-cache').send(LOGIN_JS));
     scope.get(`${MOUNT}/assets/login.css`, { schema: { hide: true } }, async (_req, reply) => reply.header('content-type', 'text/css; charset=utf-8').header('cache-control', 'no-cache').send(LOGIN_CSS));
 
-    scope.get<{ Params: { uid: string }; Querystring: { lang?: string; restart?: string } }>(`${MOUNT}/interaction/:uid`, { schema: { hide: true } }, async (req, reply) => {
+    scope.get<{ Params: { uid: string }; Querystring: { lang?: string; restart?: string; method?: string } }>(`${MOUNT}/interaction/:uid`, { schema: { hide: true } }, async (req, reply) => {
       const got = await details(req, reply);
-      if (got === undefined) return expired(req, reply);
+      if (got === undefined) {
+        // A completed login's page opened again (back button, a copied link): say it was used.
+        const used = await store.oidc.getLoginByUid(req.params.uid);
+        if (used?.status === 'done') return html(reply, 409, renderErrorPage(langOf(req), 'SRV_ERR_LOGIN_REPLAYED', usedLoginMessage(langOf(req))));
+        return expired(req, reply);
+      }
       const { d } = got;
       const lang = pickLang(req.query as Record<string, unknown>, d.params.ui_locales, req.headers.cookie);
-      if (req.query.lang === 'en' || req.query.lang === 'zh') reply.header('set-cookie', LANG_COOKIE(req.query.lang));
+      if (req.query.lang === 'en' || req.query.lang === 'zh') reply.header('set-cookie', LANG_COOKIE(req.query.lang, req.protocol === 'https'));
+      const method = req.query.method === 'ecard' || req.query.method === 'terminal' ? req.query.method : undefined;
       const rp = await store.oidc.getRelyingParty(d.params.client_id);
       if (rp === undefined) return expired(req, reply);
       const requested = (d.params.scope ?? '').split(' ').filter((s): s is keyof typeof SCOPE_CLAIMS => s in SCOPE_CLAIMS);
@@ -120,11 +143,11 @@ async function oidcPlugin(app: FastifyInstance, opts: OidcPluginOptions): Promis
       }
       let login = await store.oidc.getLoginByUid(d.uid);
       if (login !== undefined && login.status === 'refused' && req.query.restart === undefined) {
-        return html(reply, 200, renderRefusalPage({ lang, uid: d.uid, code: login.error ?? 'SRV_ERR_LOGIN_REPLAYED' }));
+        return html(reply, 200, renderRefusalPage({ lang, uid: d.uid, code: login.error ?? 'SRV_ERR_LOGIN_REPLAYED', method }));
       }
       if (login === undefined || login.status !== 'pending' || login.expiresAt <= clock.now()) login = await logins.createLogin(d.uid, rp.id);
       const methods = (['terminal', 'ecard'] as const).filter((m) => methodAllowed(rp, m));
-      return html(reply, 200, renderLoginPage({ lang, uid: d.uid, code: login.code, clientName: rp.name, claims: requested, methods, expiresAt: login.expiresAt }));
+      return html(reply, 200, renderLoginPage({ lang, uid: d.uid, code: login.code, clientName: rp.name, claims: requested, methods, expiresAt: login.expiresAt, method: method as PageMethod | undefined }));
     });
 
     scope.get<{ Params: { uid: string } }>(`${MOUNT}/interaction/:uid/status`, { schema: { hide: true } }, async (req, reply) => {
@@ -132,7 +155,12 @@ async function oidcPlugin(app: FastifyInstance, opts: OidcPluginOptions): Promis
       reply.header('cache-control', 'no-store');
       if (login === undefined) return reply.code(404).send({ status: 'unknown' });
       if (login.status === 'pending' && login.expiresAt <= clock.now()) return { status: 'expired' };
-      return { status: login.status, ...(login.error !== null ? { error: login.error } : {}) };
+      // A pending login with a refused attempt that did not end it: the code and the user's sentence.
+      const notice = login.status === 'pending' ? login.notice : undefined;
+      return {
+        status: login.status, ...(login.error !== null ? { error: login.error } : {}),
+        ...(notice !== undefined ? { notice, message: refusalMessage(langOf(req), notice) } : {}),
+      };
     });
 
     scope.get<{ Params: { uid: string } }>(`${MOUNT}/interaction/:uid/qr.svg`, { schema: { hide: true } }, async (req, reply) => {
@@ -255,6 +283,25 @@ async function oidcPlugin(app: FastifyInstance, opts: OidcPluginOptions): Promis
     const ok = await logins.acceptEcardConfirmation(req.body, req.ip);
     return { status: 'accepted', login: ok.login.code, clientName: ok.clientName, acr: ok.login.acr };
   });
+}
+
+/**
+ * Makes the raw request's forwarding headers say what Fastify believed: with proxies configured,
+ * `X-Forwarded-Proto`/`-Host`/`-For` become Fastify's `protocol`, `host` and `ip` (which honour
+ * the headers only from a trusted peer, the client's address being the nearest untrusted hop);
+ * without, they are removed. The provider (Koa, `proxy` on only with proxies) thus never reads a
+ * header an untrusted client wrote.
+ */
+function forwardedAsTrusted(req: FastifyRequest, proxy: boolean): void {
+  const h = req.raw.headers;
+  const { protocol, host, ip } = req;
+  delete h['x-forwarded-proto'];
+  delete h['x-forwarded-host'];
+  delete h['x-forwarded-for'];
+  if (!proxy) return;
+  h['x-forwarded-proto'] = protocol;
+  h['x-forwarded-host'] = host;
+  h['x-forwarded-for'] = ip;
 }
 
 export default fp(oidcPlugin, { name: 'onecard-oidc', dependencies: ['onecard-auth'] });

@@ -47,6 +47,11 @@ export interface ProviderDeps {
   /** Audit entries of the provider's own events (claims released, errors). */
   readonly audit: (action: string, target: string, ip: string, details: Record<string, unknown>) => void;
   readonly mountPath: string;
+  /**
+   * Whether a trusted reverse proxy may sit in front (Koa's `proxy`): the plugin then hands the
+   * provider only the `X-Forwarded-Proto/Host/For` values Fastify's `trustProxy` believed.
+   */
+  readonly proxy: boolean;
 }
 
 /** The adapter over the store's provider artefacts; `Client` reads the registered portals. */
@@ -85,20 +90,36 @@ function adapterFor(store: Store, keys: LoginKeys): new (model: string) => Adapt
   };
 }
 
+/** A published key set: the private JWKs (current first, then retiring) and the version it was read at. */
+export interface ProviderKeySet {
+  readonly jwks: Record<string, unknown>[];
+  readonly version: string;
+}
+
+/**
+ * The version of the stored key set: every key id with its status, newest first. Any rotation (on
+ * any server sharing the store) changes it, so a server compares it with the one its provider was
+ * built from before serving (docs/login.md §7).
+ */
+export function keySetVersion(list: readonly ProviderKeyRecord[]): string {
+  return list.map((k) => `${k.kid}:${k.status}`).join(',');
+}
+
 /** Ensures a current signing key exists (creating the first one) and returns the published keys, current first. */
-export async function providerJwks(store: Store, keys: LoginKeys, now: number): Promise<Record<string, unknown>[]> {
+export async function providerJwks(store: Store, keys: LoginKeys, now: number): Promise<ProviderKeySet> {
   let list = await store.oidc.listProviderKeys();
   if (!list.some((k) => k.status === 'current')) {
     await store.oidc.rotateProviderKeys(newProviderKey(keys, now), now, () => [{ ts: now, actor: 'system', action: 'oidc-key.create', target: 'provider', ip: '', details: { first: true } }]);
     list = await store.oidc.listProviderKeys();
   }
   const published = [...list.filter((k) => k.status === 'current'), ...list.filter((k) => k.status === 'retiring')];
-  return published.map((k) => JSON.parse(keys.open('provider-key', k.sealedJwk, k.kid)) as Record<string, unknown>);
+  return { jwks: published.map((k) => JSON.parse(keys.open('provider-key', k.sealedJwk, k.kid)) as Record<string, unknown>), version: keySetVersion(list) };
 }
 
-export async function buildProvider(issuer: string, deps: ProviderDeps): Promise<Provider> {
+/** The provider over `deps.store`, signing with the key set read now; `version` is that key set's. */
+export async function buildProvider(issuer: string, deps: ProviderDeps): Promise<{ provider: Provider; version: string }> {
   const { store, keys, logins } = deps;
-  const jwks = await providerJwks(store, keys, Date.now());
+  const { jwks, version } = await providerJwks(store, keys, Date.now());
   const policy = interactionPolicy.base();
   // A portal that needs `high` never rides on an SSO session of lower assurance (e-card): log in again.
   policy.get('login')!.checks.add(new interactionPolicy.Check('onecard_acr', 'the portal needs a higher assurance level', async (ctx: KoaContextWithOIDC) => {
@@ -152,12 +173,12 @@ export async function buildProvider(issuer: string, deps: ProviderDeps): Promise
       };
     },
   });
-  provider.proxy = false;
+  provider.proxy = deps.proxy;
   const onError = (kind: string) => (ctx: KoaContextWithOIDC, err: Error & { error?: string; error_description?: string }) => {
     deps.audit('oidc.refused', ctx.oidc?.client?.clientId ?? '-', ctx.ip, { kind, error: err.error ?? 'server_error', description: String(err.error_description ?? '').slice(0, 200) });
   };
   provider.on('authorization.error', onError('authorization'));
   provider.on('grant.error', onError('token'));
   provider.on('end_session.error', onError('end_session'));
-  return provider;
+  return { provider, version };
 }

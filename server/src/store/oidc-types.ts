@@ -54,6 +54,11 @@ export interface LoginRecord {
   /** The terminal that asserted (or was refused). */
   readonly terminalId: string | null;
   readonly finishedAt: number | null;
+  /**
+   * While pending: the code of the last refused attempt that did not end the login (e.g. an e-card
+   * confirmation under an unregistered key), so the waiting page can say what happened.
+   */
+  readonly notice?: string;
 }
 
 /** How a pending login ends ({@link OidcStore.finishLogin}). */
@@ -118,6 +123,12 @@ export interface OidcStore {
    * nothing and returns undefined); `audit`'s entries are written in the same transaction.
    */
   finishLogin(code: string, outcome: LoginOutcome, at: number, audit?: AuditOf<LoginRecord>): Promise<LoginRecord | undefined>;
+  /**
+   * Records on a login that is still pending the code of a refused attempt that does not end it
+   * ({@link LoginRecord.notice}); `audit`'s entries in the same transaction. False (and nothing
+   * written, no audit) when the login is unknown or no longer pending.
+   */
+  noteLoginAttempt(code: string, error: string, audit?: AuditOf<LoginRecord>): Promise<boolean>;
   /** Deletes logins that expired before `before`; returns how many. */
   purgeLogins(before: number): Promise<number>;
 

@@ -89,6 +89,16 @@ export class PostgresOidcStore implements OidcStore {
       return next;
     });
   }
+  async noteLoginAttempt(code: string, error: string, audit?: AuditOf<LoginRecord>): Promise<boolean> {
+    return this.#tx(async (c) => {
+      const row = (await c.query<{ body: string }>("SELECT body FROM oidc_logins WHERE code = $1 AND status = 'pending' FOR UPDATE", [code])).rows[0];
+      if (row === undefined) return false;
+      const next: LoginRecord = { ...(JSON.parse(row.body) as LoginRecord), notice: error };
+      await c.query("UPDATE oidc_logins SET body = $1 WHERE code = $2 AND status = 'pending'", [JSON.stringify(next), code]);
+      await this.#audit(c, audit?.(next) ?? []);
+      return true;
+    });
+  }
   async purgeLogins(before: number): Promise<number> {
     return (await this.#pool.query('DELETE FROM oidc_logins WHERE expires_at < $1', [before])).rowCount ?? 0;
   }

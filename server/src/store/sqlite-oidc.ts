@@ -72,6 +72,16 @@ export class SqliteOidcStore implements OidcStore {
       return next;
     })();
   }
+  async noteLoginAttempt(code: string, error: string, audit?: AuditOf<LoginRecord>): Promise<boolean> {
+    return this.#db.transaction((): boolean => {
+      const body = this.#db.prepare("SELECT body FROM oidc_logins WHERE code = ? AND status = 'pending'").pluck().get(code) as string | undefined;
+      if (body === undefined) return false;
+      const next: LoginRecord = { ...(JSON.parse(body) as LoginRecord), notice: error };
+      this.#db.prepare("UPDATE oidc_logins SET body = ? WHERE code = ? AND status = 'pending'").run(JSON.stringify(next), code);
+      this.#audit(audit?.(next) ?? []);
+      return true;
+    })();
+  }
   async purgeLogins(before: number): Promise<number> {
     return this.#db.prepare('DELETE FROM oidc_logins WHERE expires_at < ?').run(before).changes;
   }

@@ -37,6 +37,21 @@ t.test('e-card login end to end, and every refusal', async (t) => {
   const wrongKey = await app.confirm(pending, { privateKey: sm2GenerateKeyPair().privateKey });
   t.equal(wrongKey.status, 401);
   t.equal(wrongKey.body.error?.code, 'SRV_ERR_LOGIN_ASSERTION_SIGNATURE');
+  // The waiting page says so, and keeps waiting [docs/login.md §6.3].
+  const noticed = await (await s.browser.get(`${f.base}/oidc/interaction/${s.uid}/status?lang=en`)).json() as { status: string; notice?: string; message?: string };
+  t.equal(noticed.status, 'pending', 'a confirmation under another key does not end the login');
+  t.equal(noticed.notice, 'SRV_ERR_LOGIN_ASSERTION_SIGNATURE');
+  t.match(noticed.message, /not from a registered e-card key/, 'the page gets the sentence to show');
+  t.ok((await f.store.listAudit({ limit: 50, action: 'login.refused' })).some((a) => a.target === s.code && (a.details as { code: string }).code === 'SRV_ERR_LOGIN_ASSERTION_SIGNATURE'), 'audited against the login it named');
+  // The page narrowed to the e-card method: QR code, no login code; to the terminal: the code, no QR.
+  const ecardPage = await (await s.browser.get(`${f.base}/oidc/interaction/${s.uid}?method=ecard`)).text();
+  t.match(ecardPage, /qr\.svg/);
+  t.notMatch(ecardPage, /<p class="code"/);
+  t.match(ecardPage, /aria-current="page"[^>]*>电子社保卡扫码/);
+  t.match(ecardPage, /data-again-url="[^"]*method=ecard"/, 'a refusal comes back to the chosen method');
+  const terminalPage = await (await s.browser.get(`${f.base}/oidc/interaction/${s.uid}?method=terminal`)).text();
+  t.notMatch(terminalPage, /qr\.svg/);
+  t.match(terminalPage, new RegExp(`<p class="code"[^>]*>${s.code.slice(0, 4)} ${s.code.slice(4)}</p>`), 'the same pending login');
   const otherNonce = await app.confirm(pending, { nonce: 'A'.repeat(43) });
   t.equal(otherNonce.body.error?.code, 'SRV_ERR_LOGIN_NONCE');
   const stranger = createEcardLoginApp({ holderRef: 'ffff' });
@@ -55,6 +70,9 @@ t.test('e-card login end to end, and every refusal', async (t) => {
   t.equal(claims.name, HOLDER.name);
   t.equal(claims.id_number, HOLDER.idNumber);
   t.not(claims.sub, HOLDER.idNumber);
+  const reopened = await s.browser.get(`${f.base}/oidc/interaction/${s.uid}?lang=en`);
+  t.equal(reopened.status, 409, 'the completed login’s page opened again');
+  t.match(await reopened.text(), /already completed/);
 
   // Stale iat: the login ends with the reason.
   const s2 = await startLogin(f, portal);

@@ -20,6 +20,8 @@ export interface OidcFixture {
   base: string;
   issuer: string;
   adminToken: string;
+  /** The server master key (a second server on the same store needs the same one). */
+  masterKey: Uint8Array;
   /** Moves the server clock (login and assertion expiry); the provider itself uses real time. */
   advance(ms: number): void;
   nowS(): number;
@@ -27,23 +29,35 @@ export interface OidcFixture {
   close(): Promise<void>;
 }
 
-export async function startFixture(): Promise<OidcFixture> {
+export interface FixtureOptions {
+  /** Share a store (and then pass its `masterKey` and `adminToken`): a second server of one deployment. */
+  readonly store?: Store;
+  readonly masterKey?: Uint8Array;
+  readonly adminToken?: string;
+  /** The public URL behind a reverse proxy (issuer = it + `/oidc`); default: the listened URL. */
+  readonly publicUrl?: string;
+  /** The server's `trustedProxies`. */
+  readonly trustedProxies?: readonly string[];
+}
+
+export async function startFixture(o: FixtureOptions = {}): Promise<OidcFixture> {
   let offset = 0;
   const clock = { now: () => Date.now() + offset };
-  const store = openSqliteStore(':memory:');
+  const store = o.store ?? openSqliteStore(':memory:');
+  const masterKey = o.masterKey ?? new Uint8Array(randomBytes(32));
   let issuer = '';
-  const app = await buildApp({ store, clock, masterKey: randomBytes(32), oidc: { issuer: () => issuer } });
-  const adminToken = (await bootstrapAdminToken(store, clock))!;
+  const app = await buildApp({ store, clock, masterKey, oidc: { issuer: () => issuer }, ...(o.trustedProxies !== undefined ? { trustedProxies: o.trustedProxies } : {}) });
+  const adminToken = o.adminToken ?? (await bootstrapAdminToken(store, clock))!;
   await app.listen({ host: '127.0.0.1', port: 0 });
   const addr = app.server.address();
   if (addr === null || typeof addr === 'string') throw new Error('no address');
   const base = `http://127.0.0.1:${addr.port}`;
-  issuer = `${base}/oidc`;
+  issuer = `${o.publicUrl ?? base}/oidc`;
   const admin = async (method: string, url: string, payload?: unknown) => {
     const r = await app.inject({ method: method as 'GET', url, headers: { authorization: `Bearer ${adminToken}` }, ...(payload !== undefined ? { payload: payload as object } : {}) });
     return { statusCode: r.statusCode, json: () => r.json() };
   };
-  return { app, store, base, issuer, adminToken, advance: (ms) => { offset += ms; }, nowS: () => Math.floor(clock.now() / 1000), admin, close: async () => { await app.close(); } };
+  return { app, store, base, issuer, adminToken, masterKey, advance: (ms) => { offset += ms; }, nowS: () => Math.floor(clock.now() / 1000), admin, close: async () => { await app.close(); } };
 }
 
 export interface EnrolledTerminal {

@@ -51,6 +51,24 @@ export function oidcConformance(t: Test, open: () => Promise<Store>): void {
     t.ok(await s.oidc.getLogin('22222222'));
   });
 
+  t.test('card login: a refused attempt is noted on a pending login only, with its audit entry', async (t) => {
+    const s = await open();
+    t.teardown(() => s.close());
+    await s.oidc.createLogin(login('33333333', 'u3', 10));
+    await t.rejects(s.oidc.noteLoginAttempt('33333333', 'SRV_ERR_LOGIN_ECARD_HOLDER', fail));
+    t.equal((await s.oidc.getLogin('33333333'))!.notice, undefined, 'not noted without its audit entry');
+    t.equal(await s.oidc.noteLoginAttempt('33333333', 'SRV_ERR_LOGIN_ECARD_HOLDER', (l) => [{ ts: 11, actor: 'ecard', action: 'login.refused', target: l.code, ip: '', details: {} }]), true);
+    const noted = (await s.oidc.getLogin('33333333'))!;
+    t.equal(noted.notice, 'SRV_ERR_LOGIN_ECARD_HOLDER');
+    t.equal(noted.status, 'pending', 'the login goes on');
+    t.equal(await s.oidc.noteLoginAttempt('33333333', 'SRV_ERR_LOGIN_NONCE'), true, 'the latest attempt replaces the notice');
+    t.equal((await s.oidc.getLogin('33333333'))!.notice, 'SRV_ERR_LOGIN_NONCE');
+    await s.oidc.finishLogin('33333333', { status: 'refused', method: 'ecard', error: 'SRV_ERR_LOGIN_EXPIRED', terminalId: null }, 12);
+    t.equal(await s.oidc.noteLoginAttempt('33333333', 'SRV_ERR_LOGIN_ECARD_HOLDER', () => [{ ts: 13, actor: 'ecard', action: 'login.refused', target: 'x', ip: '', details: {} }]), false, 'not on a finished login');
+    t.equal(await s.oidc.noteLoginAttempt('44444444', 'SRV_ERR_LOGIN_ECARD_HOLDER'), false, 'nor on an unknown one');
+    t.same((await s.listAudit({ limit: 10 })).map((a) => a.target), ['33333333'], 'one audit entry: the one written with the note');
+  });
+
   t.test('card login: key rotation current → retiring → retired in one transaction', async (t) => {
     const s = await open();
     t.teardown(() => s.close());
