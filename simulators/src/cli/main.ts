@@ -12,6 +12,7 @@ import { SimulatorError } from '../errors.ts';
 import { createCard, loadCardFile } from '../card/index.ts';
 import { openSerialReader, parseFaults, readerModel, runControlLine, startControlServer, coreCut, type ReaderCard, type ControlTarget, type SerialReader } from '../reader/index.ts';
 import { describeResponse, maskCommand } from './apdu-log.ts';
+import { parseControlPort } from './options.ts';
 
 const HELP = `Usage: onecard-sim reader --link serial --pty PATH --card FILE.json [options]
 
@@ -78,8 +79,8 @@ export async function main(argv: string[]): Promise<number> {
   if (values.psam !== undefined && model.slots < 2) usage(`--psam needs a two-slot model (gemcore-sim-pro2 or sec1210), not ${model.name}`);
   const baud = values['wire-timing'] === undefined ? undefined : Number(values['wire-timing']);
   if (baud !== undefined && !(baud > 0)) usage('--wire-timing needs a positive baud rate');
-  const controlPort = values['control-port'] === undefined ? undefined : Number(values['control-port']);
-  if (controlPort !== undefined && !(Number.isInteger(controlPort) && controlPort >= 0 && controlPort < 65536)) usage('--control-port needs a port number');
+  const controlPort = parseControlPort(values['control-port']);
+  if (controlPort === null) usage('--control-port needs a port number');
   const faults = parseFaults(values.faults);
   const t1 = values.t1;
 

@@ -6,10 +6,10 @@
  */
 import * as http from 'node:http';
 import * as readline from 'node:readline';
-import { parseArgs } from 'node:util';
 import type { AddressInfo } from 'node:net';
 import { pino } from 'pino';
 import { SimulatorError } from '../errors.ts';
+import { parsePtyDeviceArgs } from '../cli/options.ts';
 import { openPtyLine } from '../pty/line.ts';
 import { serialScannerBytes } from './scanner.ts';
 
@@ -24,29 +24,15 @@ const PRINTABLE = /^[\x20-\x7e]{1,1024}$/;
 
 /** Runs the command; resolves with the exit status once the scanner is closed (SIGINT/SIGTERM). */
 export async function scannerCommand(args: readonly string[]): Promise<number> {
-  const { values } = parseArgs({
-    args: [...args],
-    options: { pty: { type: 'string' }, 'control-port': { type: 'string' }, 'log-level': { type: 'string', default: 'info' }, help: { type: 'boolean', short: 'h' } },
-  });
-  if (values.help === true) {
-    process.stdout.write(`${HELP}\n`);
-    return 0;
-  }
-  if (values.pty === undefined) {
-    process.stderr.write(`--pty PATH is required\n${HELP}\n`);
-    return 2;
-  }
-  const controlPort = values['control-port'] === undefined ? undefined : Number(values['control-port']);
-  if (controlPort !== undefined && !(Number.isInteger(controlPort) && controlPort >= 0 && controlPort < 65536)) {
-    process.stderr.write('--control-port needs a port number\n');
-    return 2;
-  }
-  const log = pino({ level: values['log-level'], base: { component: 'onecard-sim-scanner' } }, pino.destination(2));
+  const opts = parsePtyDeviceArgs(args, HELP);
+  if ('exit' in opts) return opts.exit;
+  const { controlPort } = opts;
+  const log = pino({ level: opts.logLevel, base: { component: 'onecard-sim-scanner' } }, pino.destination(2));
   let line;
   try {
-    line = openPtyLine({ path: values.pty });
+    line = openPtyLine({ path: opts.pty });
   } catch (e) {
-    throw new SimulatorError('SIM_ERR_ECARD_DEVICE', `cannot make the pseudo-terminal ${values.pty}`, { path: values.pty }, { cause: e });
+    throw new SimulatorError('SIM_ERR_ECARD_DEVICE', `cannot make the pseudo-terminal ${opts.pty}`, { path: opts.pty }, { cause: e });
   }
   const scanner = line;
   const scan = (text: unknown): { ok: boolean; error?: string } => {

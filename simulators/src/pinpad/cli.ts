@@ -7,10 +7,10 @@
  */
 import * as http from 'node:http';
 import * as readline from 'node:readline';
-import { parseArgs } from 'node:util';
 import type { AddressInfo } from 'node:net';
 import { pino } from 'pino';
 import { SimulatorError } from '../errors.ts';
+import { parsePtyDeviceArgs } from '../cli/options.ts';
 import { openSerialPinPad, type SerialPinPad } from './pty-pinpad.ts';
 
 const HELP = `Usage: onecard-sim pinpad --pty PATH [--control-port N] [--log-level LEVEL]
@@ -58,26 +58,12 @@ function startControl(pad: SerialPinPad, port: number): Promise<{ port: number; 
 
 /** Runs the command; resolves with the exit status once the pad is closed (SIGINT/SIGTERM). */
 export async function pinpadCommand(args: readonly string[]): Promise<number> {
-  const { values } = parseArgs({
-    args: [...args],
-    options: { pty: { type: 'string' }, 'control-port': { type: 'string' }, 'log-level': { type: 'string', default: 'info' }, help: { type: 'boolean', short: 'h' } },
-  });
-  if (values.help === true) {
-    process.stdout.write(`${HELP}\n`);
-    return 0;
-  }
-  if (values.pty === undefined) {
-    process.stderr.write(`--pty PATH is required\n${HELP}\n`);
-    return 2;
-  }
-  const controlPort = values['control-port'] === undefined ? undefined : Number(values['control-port']);
-  if (controlPort !== undefined && !(Number.isInteger(controlPort) && controlPort >= 0 && controlPort < 65536)) {
-    process.stderr.write('--control-port needs a port number\n');
-    return 2;
-  }
-  const log = pino({ level: values['log-level'], base: { component: 'onecard-sim-pinpad' } }, pino.destination(2));
+  const opts = parsePtyDeviceArgs(args, HELP);
+  if ('exit' in opts) return opts.exit;
+  const { controlPort } = opts;
+  const log = pino({ level: opts.logLevel, base: { component: 'onecard-sim-pinpad' } }, pino.destination(2));
   const pad = openSerialPinPad({
-    path: values.pty,
+    path: opts.pty,
     onEvent: (e) => {
       if (e.type === 'line-ignored') log.warn({ event: e.type, length: e.length }, 'line from the terminal not understood');
       else log.info({ event: e.type, ...('count' in e ? { count: e.count } : {}), ...('length' in e ? { length: e.length } : {}) }, `pinpad ${e.type}`);
