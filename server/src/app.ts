@@ -28,6 +28,7 @@ import dashboardPlugin from './dashboard/plugin.ts';
 import updatesPlugin, { type UpdatesPluginOptions } from './updates/plugin.ts';
 import keysPlugin from './keys/plugin.ts';
 import registryPlugin from './registry/plugin.ts';
+import holderConsentPlugin from './sharing/holder-consent.ts';
 import oidcPlugin from './oidc/plugin.ts';
 import relyingPartyRoutes from './routes/relying-parties.ts';
 
@@ -190,6 +191,7 @@ export async function buildApp(opts: BuildAppOptions): Promise<FastifyInstance> 
   if (opts.updates !== undefined) await app.register(updatesPlugin, opts.updates);
   if (opts.oidc !== undefined && opts.masterKey !== undefined) {
     await app.register(oidcPlugin, { masterKey: opts.masterKey, issuer: opts.oidc.issuer, proxy: opts.trustedProxies !== undefined && opts.trustedProxies.length > 0 });
+    await app.register(holderConsentPlugin, { masterKey: opts.masterKey }); // the holder's consent pages behind the card login (docs/data-sharing.md)
   }
   else app.decorate('oidcLogin', undefined);
   await app.register(relyingPartyRoutes);

@@ -13,6 +13,9 @@ export const REGISTRY_ERRORS = {
   SRV_ERR_SHARING_QUOTA: 'The department\'s daily quota is used up',
   SRV_ERR_SHARING_BATCH_LIMIT: 'A batch verification holds 1 to 10,000 items',
   SRV_ERR_SHARING_JOB_PENDING: 'The batch verification is not finished yet',
+  SRV_ERR_SHARING_HOLDER_SESSION: 'No holder session, or it expired: log in with the card again (consent pages)',
+  SRV_ERR_SHARING_HOLDER_CSRF: 'The form does not belong to this holder session',
+  SRV_ERR_SHARING_HOLDER_CARD: 'The card used to log in is not a usable card of this holder in the registry',
 } as const satisfies Record<`SRV_ERR_${string}`, string>;
 
 /** HTTP status of each registry and sharing code. */
@@ -30,4 +33,7 @@ export const REGISTRY_ERROR_STATUS = {
   SRV_ERR_SHARING_QUOTA: 429,
   SRV_ERR_SHARING_BATCH_LIMIT: 400,
   SRV_ERR_SHARING_JOB_PENDING: 409,
+  SRV_ERR_SHARING_HOLDER_SESSION: 401,
+  SRV_ERR_SHARING_HOLDER_CSRF: 403,
+  SRV_ERR_SHARING_HOLDER_CARD: 403,
 } as const;
