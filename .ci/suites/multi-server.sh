@@ -2,7 +2,9 @@
 # Extra CI suite: two OneCard servers sharing PostgreSQL and Redis (Debian packages). Starts a
 # throw-away PostgreSQL cluster and a Redis server (no persistence) on free loopback ports, runs
 # server/test/scale/multi-server-scenario.ts (config pushed through one server reaches a terminal
-# on the other; one server killed, its terminal moves to the other, every event stored once), then
+# on the other; card login behind one balancer URL: a signing key rotated through one server is
+# published and used by the other without a restart, a login started on one completes on the other;
+# one server killed, its terminal moves to the other, every event stored once), then
 # stops everything and removes the temp dir. Bounded and self-cleaning.
 set -euo pipefail
 cd "$(dirname "$0")/../.."

@@ -5,7 +5,9 @@
  * server B's API and a hotlist change made on A reaches a terminal on B; when A is killed its
  * terminal reconnects to B, finds its retained pointers there, resends its unacknowledged events
  * and gets them acknowledged, and every event is stored exactly once (the (terminal, eventId)
- * dedup). Needs `ONECARD_TEST_PG_URL` (a database it may create databases from) and
+ * dedup). Card login (multi-server-login.ts): both servers behind one balancer URL with the same
+ * master key; a signing key rotated through A is published and used by B without a restart, and a
+ * login started through A completes through B. Needs `ONECARD_TEST_PG_URL` (a database it may create databases from) and
  * `ONECARD_TEST_REDIS_URL`. Creates and drops its own database; stops its servers.
  */
 import { copyFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
@@ -14,6 +16,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { EXAMPLE_TERMINAL_CONFIG } from '@onecard/protocol/fleet';
+import { crossServerLogin, startBalancer, type Balancer } from './multi-server-login.ts';
 import { adminApi, birth, Checks, connectTerminal, enrol, eventsBatch, freePort, sleep, startServerProcess, waitFor, type ServerProcess, type Terminal } from './harness.ts';
 
 const PG_URL = process.env.ONECARD_TEST_PG_URL;
@@ -25,10 +28,12 @@ const dbName = `onecard_ms_${randomBytes(5).toString('hex')}`;
 const servers: ServerProcess[] = [];
 const terminals: Terminal[] = [];
 let admin: pg.Pool | undefined;
+let balancer: Balancer | undefined;
 
 async function cleanup(): Promise<void> {
   for (const t of terminals) await t.end().catch(() => {});
   for (const s of servers) await s.stop().catch(() => {});
+  await balancer?.close();
   if (admin !== undefined) {
     await admin.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`).catch((e: Error) => console.error(`drop database: ${e.message}`));
     await admin.end();
@@ -46,8 +51,10 @@ async function main(): Promise<void> {
 
   const dirA = join(work, 'a');
   const dirB = join(work, 'b');
-  const common = ['--store', storeUrl, '--redis-url', REDIS_URL, '--http-port', '0', '--log-level', process.env.SCALE_LOG_LEVEL ?? 'warn', '--auth-rate-limit', '1000'];
-  const env = { ONECARD_ADMIN_TOKEN: ADMIN };
+  // One public URL for the card-login issuer: a balancer in front of both servers.
+  balancer = await startBalancer();
+  const common = ['--store', storeUrl, '--redis-url', REDIS_URL, '--http-port', '0', '--public-http-url', balancer.url, '--log-level', process.env.SCALE_LOG_LEVEL ?? 'warn', '--auth-rate-limit', '1000'];
+  const env = { ONECARD_ADMIN_TOKEN: ADMIN, ONECARD_MASTER_KEY: randomBytes(32).toString('hex') };
   console.log('start server A, then B with the same server key, store and Redis');
   const a = await startServerProcess('server A', [...common, '--data-dir', dirA, '--mqtt-port', String(await freePort())], env);
   servers.push(a);
@@ -81,6 +88,9 @@ async function main(): Promise<void> {
   checks.ok(hot.status < 300, 'card reported through A');
   const hp = await waitFor('hotlist pointer v1 on T2 (connected to B)', () => t2.inbox.find((m) => m.topic === 'fleet/broadcast/hotlist' && JSON.parse(m.payload).version === 1));
   checks.ok(hp !== undefined, 'T2 on server B receives the hotlist pointer announced by server A');
+
+  console.log('card login: key rotation through A, logins through B');
+  await crossServerLogin(checks, a, b, balancer, ADMIN);
 
   console.log('events through A');
   const batch1 = eventsBatch(e1.terminalId, 1, 10);
