@@ -17,6 +17,7 @@ import { PINPAD_ERRORS } from './pinpad/error-codes.ts';
 import { LOGIN_ERRORS } from './login/error-codes.ts';
 import { LIBRARY_ERRORS } from './services/library-error-codes.ts';
 import { VENUE_ERRORS } from './services/venue-error-codes.ts';
+import { ISSUANCE_ERRORS } from './issuance/error-codes.ts';
 import { formatErrorMessage } from '@onecard/protocol/errors';
 
 export const TERM_ERRORS = {
@@ -35,6 +36,7 @@ export const TERM_ERRORS = {
   ...LOGIN_ERRORS,
   ...LIBRARY_ERRORS,
   ...VENUE_ERRORS,
+  ...ISSUANCE_ERRORS,
 } as const;
 
 export type TerminalErrorCode = keyof typeof TERM_ERRORS;
