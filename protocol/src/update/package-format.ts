@@ -162,6 +162,17 @@ export function sha256Hex(bytes: Uint8Array): string {
   return createHash('sha256').update(bytes).digest('hex');
 }
 
+/**
+ * Lower-case hex SHA-256 and byte count of a stream of chunks (an archive as it is read); the
+ * caller owns the I/O, e.g. `sha256OfChunks(createReadStream(path))`.
+ */
+export async function sha256OfChunks(chunks: AsyncIterable<Uint8Array>): Promise<{ sha256: string; size: number }> {
+  const h = createHash('sha256');
+  let size = 0;
+  for await (const c of chunks) { h.update(c); size += c.length; }
+  return { sha256: h.digest('hex'), size };
+}
+
 /** The bytes a package signature covers. */
 export function signedStatement(s: Pick<PackageSignature, 'name' | 'version' | 'manifestSha256' | 'archiveSha256'>): Uint8Array {
   return new TextEncoder().encode(`${SIGNATURE_FORMAT}\n${s.name}\n${s.version}\n${s.manifestSha256}\n${s.archiveSha256}\n`);

@@ -8,7 +8,7 @@ import { gzipSync, gunzipSync } from 'node:zlib';
 import { generateKeyPairSync, sign } from 'node:crypto';
 import {
   PackageChecker, TarReader, encodeManifest, feedInflated, maxInflatedBytes,
-  parseSignature, sha256Hex, signedStatement, updateErrorDetail, validateManifest, verifyWithPublicKey,
+  parseSignature, sha256Hex, sha256OfChunks, signedStatement, updateErrorDetail, validateManifest, verifyWithPublicKey,
   DEFAULT_PACKAGE_LIMITS,
 } from '@onecard/protocol/update';
 import { ProtocolError } from '@onecard/protocol/errors';
@@ -63,4 +63,11 @@ t.test('signatures verify with ed25519 public key strings only for the signed st
   t.notOk(verifyWithPublicKey(pub, 'ed25519', statement.subarray(1), sig), 'other message');
   t.notOk(verifyWithPublicKey(pub, 'sm2', statement, sig), 'alg does not match the key');
   t.notOk(verifyWithPublicKey('ed25519:AAAA', 'ed25519', statement, sig), 'malformed key');
+});
+
+t.test('sha256OfChunks hashes and counts a stream in any chunking', async (t) => {
+  const bytes = archive(data);
+  for (const size of [1, 100, bytes.length]) t.same(await sha256OfChunks(chunks(bytes, size)), { sha256: sha256Hex(bytes), size: bytes.length }, `chunks of ${size}`);
+  t.same(await sha256OfChunks(chunks(new Uint8Array(0), 1)), { sha256: sha256Hex(new Uint8Array(0)), size: 0 }, 'empty stream');
+  await t.rejects(sha256OfChunks((async function* () { yield data; throw new Error('read failed'); })()), { message: 'read failed' }, 'a stream error rejects');
 });

@@ -9,7 +9,7 @@ import { ServerError } from '../errors.ts';
 
 export {
   PACKAGE_FORMAT, SIGNATURE_FORMAT, MANIFEST_ENTRY, FILES_PREFIX, DEFAULT_PACKAGE_LIMITS, TAR_END,
-  unsafePathReason, canonicalJson, encodeManifest, sha256Hex, signedStatement, keyIdOf, tarPadding, maxInflatedBytes,
+  unsafePathReason, canonicalJson, encodeManifest, sha256Hex, sha256OfChunks, signedStatement, keyIdOf, tarPadding, maxInflatedBytes,
   verifyWithPublicKey,
 } from '@onecard/protocol/update';
 export type {

@@ -17,7 +17,7 @@ import { fromHex, toHex } from '@onecard/protocol/bytes';
 import { ServerError } from '../errors.ts';
 import {
   DEFAULT_PACKAGE_LIMITS, FILES_PREFIX, MANIFEST_ENTRY, PACKAGE_FORMAT, PackageChecker, SIGNATURE_FORMAT, TAR_END,
-  encodeManifest, feedInflated, keyIdOf, signedStatement, tarHeader, tarPadding, unsafePathReason, validateManifest, verifyWithPublicKey,
+  encodeManifest, feedInflated, keyIdOf, sha256OfChunks, signedStatement, tarHeader, tarPadding, unsafePathReason, validateManifest, verifyWithPublicKey,
   type ManifestFile, type PackageLimits, type PackageManifest, type PackageSignature, type SignatureAlg,
 } from './package-format.ts';
 
@@ -93,10 +93,7 @@ async function walk(root: string, rel = ''): Promise<string[]> {
 }
 
 async function fileSha256(path: string): Promise<{ sha256: string; size: number }> {
-  const h = createHash('sha256');
-  let size = 0;
-  for await (const c of createReadStream(path)) { h.update(c as Buffer); size += (c as Buffer).length; }
-  return { sha256: h.digest('hex'), size };
+  return sha256OfChunks(createReadStream(path));
 }
 
 export interface BuildOptions {

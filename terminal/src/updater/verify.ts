@@ -5,24 +5,20 @@
  * file while writing the files into a fresh directory. Nothing is extracted before the signature
  * verified; a failure part-way leaves a directory the caller deletes.
  */
-import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { mkdir, open, type FileHandle } from 'node:fs/promises';
 import { dirname, join, resolve, sep } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import { TerminalError } from '../errors.ts';
-import { DEFAULT_PACKAGE_LIMITS, PackageChecker, feedInflated, keyIdOf, parseSignature, signedStatement, verifyWithPublicKey, type PackageLimits, type PackageManifest, type PackageSignature } from './package-format.ts';
+import { DEFAULT_PACKAGE_LIMITS, PackageChecker, feedInflated, keyIdOf, parseSignature, sha256OfChunks, signedStatement, verifyWithPublicKey, type PackageLimits, type PackageManifest, type PackageSignature } from './package-format.ts';
 
 /** Verifies a signature with a pinned public key string (`ed25519:<base64>` / `sm2:<hex>`); false for malformed keys. */
 export const verifyWithPinnedKey = verifyWithPublicKey;
 
 /** SHA-256 and size of a file, streamed. */
 export async function hashFile(path: string): Promise<{ sha256: string; size: number }> {
-  const h = createHash('sha256');
-  let size = 0;
-  for await (const c of createReadStream(path)) { h.update(c as Buffer); size += (c as Buffer).length; }
-  return { sha256: h.digest('hex'), size };
+  return sha256OfChunks(createReadStream(path));
 }
 
 /**
