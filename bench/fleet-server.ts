@@ -8,14 +8,20 @@
  *  - server memory per connected terminal (settled RSS over the RSS before any connection);
  *  - config push → applied: the admin's `PUT /api/v1/configs/{id}` (a new version of the document
  *    every connected terminal has) until the server holds every terminal's `applied` status
- *    (pointer → fetch over HTTP with the terminal's credentials → sha256 + schema → status), and
+ *    (retained pointer carrying the document, as the simulated terminals' birth accepts
+ *    `config-body` → sha256 + schema → status; a plain pointer would mean a fetch over HTTP), and
  *    how long the PUT itself took (the fan-out runs after its commit);
  *  - loss report → refused: `POST /api/v1/hotlist/report` until every connected terminal holds the
- *    card on its hotlist (retained broadcast pointer → delta fetch → card set).
+ *    card on its hotlist (the retained broadcast change `fleet/broadcast/hotlist/delta` → card set;
+ *    a terminal not at its base version fetches the delta over HTTP).
  * Terminals are provisioned straight into the store (id + credential hash, one transaction):
  * enrolment is not what this bench measures and would take minutes at 20,000. One process cannot
  * hold more sockets than its open-file limit (the hard limit of this machine may be below 20,000
  * plus the server's own descriptors): sizes are capped to what fits and the cap is reported.
+ * Before those two phases, at each size, the same two phases run with the terminals switched to
+ * legacy behaviour (they ignore the inline document and the broadcast change and fetch over HTTP,
+ * as terminals did before both existed): the baseline measured in the same run, printed beside
+ * each figure with the ratio (`BENCH_FLEET_BASELINE=0` skips it).
  * `BENCH_PROFILE=DIR` writes CPU profiles of the server and of the terminals for each push phase.
  */
 import { execFileSync } from 'node:child_process';
@@ -69,21 +75,29 @@ function fdLimits(): { soft: number; hard: number } {
 const cardFor = (step: number): string => `F${(process.pid % 1_000_000).toString().padStart(6, '0')}${step.toString(36).toUpperCase().padStart(2, '0')}`.slice(0, 9);
 const fmtMs = (ms: number): string => (ms >= 1000 ? `${(ms / 1000).toFixed(2)} s` : `${ms.toFixed(0)} ms`);
 
-/** One size of the growth curve. */
-interface Step {
-  readonly wanted: number;
-  readonly n: number;
-  readonly connectMs: number;
-  readonly connectFailed: number;
-  readonly bytesPerTerminal: number;
+/** Figures of one push and one loss report. */
+interface PhaseFigures {
   readonly putMs: number;
   readonly pushMs: number | undefined;
   readonly applied: number;
+  /** Store commits that carried the push's `applied` reports (group commit). */
+  readonly statusCommits: number;
   readonly lossMs: number | undefined;
   readonly lossMissing: number;
   /** CPU time (user + system) of the server process / of the terminals' process during the push and the loss report. */
   readonly pushCpu: { readonly server: number; readonly terminals: number };
   readonly lossCpu: { readonly server: number; readonly terminals: number };
+}
+
+/** One size of the growth curve. */
+interface Step extends PhaseFigures {
+  readonly wanted: number;
+  readonly n: number;
+  readonly connectMs: number;
+  readonly connectFailed: number;
+  readonly bytesPerTerminal: number;
+  /** The same phases with legacy terminals (HTTP fetches), measured just before in the same run. */
+  readonly legacy: PhaseFigures | undefined;
 }
 
 const cpuMs = (): number => { const u = process.cpuUsage(); return (u.user + u.system) / 1000; };
@@ -97,6 +111,7 @@ function sizesFromEnv(): number[] {
 
 export default async function fleetServerBench(): Promise<BenchRow[]> {
   const wanted = sizesFromEnv();
+  const baselineOn = process.env['BENCH_FLEET_BASELINE'] !== '0';
   const rows: BenchRow[] = [];
   const steps: Step[] = [];
   const dir = mkdtempSync(join(tmpdir(), 'onecard-bench-fleet-'));
@@ -187,47 +202,64 @@ export default async function fleetServerBench(): Promise<BenchRow[]> {
       connected = n;
       const bytesPerTerminal = (settledRss() - rss0) / n;
 
-      // Push: a new version of the document all n terminals have.
-      log(`size ${n}: pushing configuration`);
-      // The push at the judged size is always profiled (server and terminals): the report shows
-      // what bounds it.
-      const profiled = n === JUDGED_AT || (n === max && !sizes.includes(JUDGED_AT));
-      if (profiled) {
-        await worker.call({ cmd: 'profile-start', always: true });
-        await startProfile(true);
-      }
-      const cpu0 = { server: cpuMs(), terminals: Number((await worker.call({ cmd: 'cpu' }))['cpuMs']) };
-      const t0 = performance.now();
-      const put = await api('PUT', '/api/v1/configs/bench', { document: doc(k + 1), expectedVersion: version }, 200);
-      version = Number(put.json['version']);
-      const complete = await appliedAll(version, online, 120_000);
-      const pushMs = performance.now() - t0;
-      const pushCpu = { server: cpuMs() - cpu0.server, terminals: Number((await worker.call({ cmd: 'cpu' }))['cpuMs']) - cpu0.terminals };
-      if (profiled) {
-        const serverProfile = await stopProfile(`fleet-server-push-${n}`, 12);
-        const terminalsProfile = String((await worker.call({ cmd: 'profile-stop', name: `fleet-worker-push-${n}` }))['summary']);
-        pushProfile = { n, server: serverProfile ?? '', terminals: terminalsProfile };
-      }
-
-      // Loss report: one new card, until every connected terminal refuses it.
-      await new Promise((r) => setTimeout(r, 250));
-      const card = cardFor(k);
-      log(`size ${n}: reporting ${card} lost`);
-      await worker.call({ cmd: 'watch-card', card, terminals: n, onlineOnly: true, timeoutMs: 120_000 });
-      const lcpu0 = { server: cpuMs(), terminals: Number((await worker.call({ cmd: 'cpu' }))['cpuMs']) };
-      const l0 = performance.now();
-      await api('POST', '/api/v1/hotlist/report', { cardNumbers: [card], reason: 'bench: reported lost' }, 200);
-      const loss = await worker.call({ cmd: 'wait-card' });
-      const lossMs = performance.now() - l0;
-      const lossCpu = { server: cpuMs() - lcpu0.server, terminals: Number((await worker.call({ cmd: 'cpu' }))['cpuMs']) - lcpu0.terminals };
-      const step: Step = {
-        wanted: wanted[k] ?? n, n, connectMs, connectFailed: Number(conn['failed']), bytesPerTerminal, putMs: put.ms,
-        pushMs: complete ? pushMs : undefined, applied: appliedBy.get(version) ?? 0,
-        lossMs: loss['complete'] === true ? lossMs : undefined, lossMissing: Number(loss['missing']), pushCpu, lossCpu,
+      /**
+       * One push (a new version of the document all n terminals have) and one loss report (a new
+       * card, until every connected terminal refuses it), timed. `round` names the version and
+       * card; `profiled` records CPU profiles of the push.
+       */
+      const pushAndReport = async (round: number, profiled: boolean): Promise<PhaseFigures> => {
+        if (profiled) {
+          await worker.call({ cmd: 'profile-start', always: true });
+          await startProfile(true);
+        }
+        const cpu0 = { server: cpuMs(), terminals: Number((await worker.call({ cmd: 'cpu' }))['cpuMs']) };
+        const commits0 = app.metrics.get('onecard_config_status_commits_total');
+        const t0 = performance.now();
+        const put = await api('PUT', '/api/v1/configs/bench', { document: doc(round), expectedVersion: version }, 200);
+        version = Number(put.json['version']);
+        const complete = await appliedAll(version, online, 120_000);
+        const pushMs = performance.now() - t0;
+        const pushCpu = { server: cpuMs() - cpu0.server, terminals: Number((await worker.call({ cmd: 'cpu' }))['cpuMs']) - cpu0.terminals };
+        const statusCommits = app.metrics.get('onecard_config_status_commits_total') - commits0;
+        if (profiled) {
+          const serverProfile = await stopProfile(`fleet-server-push-${n}`, 12);
+          const terminalsProfile = String((await worker.call({ cmd: 'profile-stop', name: `fleet-worker-push-${n}` }))['summary']);
+          pushProfile = { n, server: serverProfile ?? '', terminals: terminalsProfile };
+        }
+        await new Promise((r) => setTimeout(r, 250));
+        const card = cardFor(round);
+        log(`size ${n}: reporting ${card} lost`);
+        await worker.call({ cmd: 'watch-card', card, terminals: n, onlineOnly: true, timeoutMs: 120_000 });
+        const lcpu0 = { server: cpuMs(), terminals: Number((await worker.call({ cmd: 'cpu' }))['cpuMs']) };
+        const l0 = performance.now();
+        await api('POST', '/api/v1/hotlist/report', { cardNumbers: [card], reason: 'bench: reported lost' }, 200);
+        const loss = await worker.call({ cmd: 'wait-card' });
+        const lossMs = performance.now() - l0;
+        const lossCpu = { server: cpuMs() - lcpu0.server, terminals: Number((await worker.call({ cmd: 'cpu' }))['cpuMs']) - lcpu0.terminals };
+        await new Promise((r) => setTimeout(r, 250));
+        return {
+          putMs: put.ms, pushMs: complete ? pushMs : undefined, applied: appliedBy.get(version) ?? 0, statusCommits, pushCpu,
+          lossMs: loss['complete'] === true ? lossMs : undefined, lossMissing: Number(loss['missing']), lossCpu,
+        };
       };
+
+      // Baseline in the same run: the same fleet as terminals that predate the inline document
+      // and the broadcast change (pointer → HTTP fetch of the document; hotlist pointer → HTTP
+      // delta fetch). Then the measured round with today's terminals; the push at the judged size
+      // is profiled (server and terminals): the report shows what bounds it.
+      let legacy: PhaseFigures | undefined;
+      if (baselineOn) {
+        log(`size ${n}: baseline push and loss report (legacy terminals: HTTP fetches)`);
+        await worker.call({ cmd: 'legacy', on: true });
+        legacy = await pushAndReport(2 * k + 1, false);
+        await worker.call({ cmd: 'legacy', on: false });
+      }
+      log(`size ${n}: pushing configuration`);
+      const f = await pushAndReport(2 * k + 2, n === JUDGED_AT || (n === max && !sizes.includes(JUDGED_AT)));
+      const step: Step = { wanted: wanted[k] ?? n, n, connectMs, connectFailed: Number(conn['failed']), bytesPerTerminal, ...f, legacy };
       steps.push(step);
-      log(`size ${n}: connect ${fmtMs(connectMs)}, ${(bytesPerTerminal / 1024).toFixed(1)} KB/terminal, PUT ${fmtMs(put.ms)}, push→applied ${complete ? fmtMs(pushMs) : 'INCOMPLETE'}, loss→refused ${step.lossMs === undefined ? 'INCOMPLETE' : fmtMs(lossMs)}`);
-      await new Promise((r) => setTimeout(r, 250));
+      const ms = (x: number | undefined): string => (x === undefined ? 'INCOMPLETE' : fmtMs(x));
+      log(`size ${n}: connect ${fmtMs(connectMs)}, ${(bytesPerTerminal / 1024).toFixed(1)} KB/terminal, PUT ${fmtMs(step.putMs)}, push→applied ${ms(step.pushMs)}, loss→refused ${ms(step.lossMs)}${legacy === undefined ? '' : ` (legacy terminals: push ${ms(legacy.pushMs)}, loss ${ms(legacy.lossMs)})`}`);
     }
 
     // Rows: one per size and figure; the budget rows are judged at 10,000 (the architecture's scale).
@@ -236,8 +268,12 @@ export default async function fleetServerBench(): Promise<BenchRow[]> {
       const pushOk = s.pushMs !== undefined && s.pushMs <= PUSH_BUDGET_MS && s.putMs <= PUT_BUDGET_MS;
       rows.push({ name: `${s.n}: connect (CONNECT+SUBSCRIBE+birth)`, opsPerSec: ((s.n - (steps[steps.indexOf(s) - 1]?.n ?? 0)) * 1000) / s.connectMs, figure: `${s.n - s.connectFailed} of ${s.n} connected`, ...(judged ? { budget: { key: 'fleet-terminals' as const, part: 'connected', pass: s.connectFailed === 0 } } : {}), note: `${fmtMs(s.connectMs)} for the step's ${s.n - (steps[steps.indexOf(s) - 1]?.n ?? 0)} new terminals, ${s.connectFailed} failed` });
       rows.push({ name: `${s.n}: server memory per terminal`, figure: `${(s.bytesPerTerminal / 1024).toFixed(1)} KB`, ...(judged ? { budget: { key: 'fleet-terminals' as const, part: 'memory per terminal', pass: s.bytesPerTerminal <= MEM_BUDGET_BYTES } } : {}), note: `settled RSS over the RSS before any connection; budget ≤ 50 KB` });
-      rows.push({ name: `${s.n}: config push → all applied`, figure: s.pushMs === undefined ? `${s.applied}/${s.n} applied` : fmtMs(s.pushMs), ...(judged ? { budget: { key: 'config-push' as const, pass: pushOk } } : {}), note: `CPU: server ${fmtMs(s.pushCpu.server)}, terminals ${fmtMs(s.pushCpu.terminals)}; admin PUT answered in ${fmtMs(s.putMs)} (fan-out after the commit); budget ≤ 3 s and PUT ≤ 200 ms${judged ? (pushOk ? ': met' : ': MISSED') : ''}; ${rejected} rejected in the run` });
-      rows.push({ name: `${s.n}: loss report → refused by all`, figure: s.lossMs === undefined ? `${s.n - s.lossMissing}/${s.n} refuse` : fmtMs(s.lossMs), ...(judged ? { budget: { key: 'loss-to-refusal' as const, pass: s.lossMs !== undefined && s.lossMs <= LOSS_BUDGET_MS } } : {}), note: `CPU: server ${fmtMs(s.lossCpu.server)}, terminals ${fmtMs(s.lossCpu.terminals)}; POST /hotlist/report → broadcast pointer → delta fetch → card refused; budget ≤ 5 s` });
+      const L = s.legacy;
+      const vs = (ours: number | undefined, theirs: number | undefined): { baseline?: string; ratio?: number } => (theirs === undefined ? {} : {
+        baseline: `legacy terminals (HTTP fetch): ${fmtMs(theirs)}`, ...(ours === undefined ? {} : { ratio: theirs / ours }),
+      });
+      rows.push({ name: `${s.n}: config push → all applied`, figure: s.pushMs === undefined ? `${s.applied}/${s.n} applied` : fmtMs(s.pushMs), ...vs(s.pushMs, L?.pushMs), ...(judged ? { budget: { key: 'config-push' as const, pass: pushOk } } : {}), note: `CPU: server ${fmtMs(s.pushCpu.server)}, terminals ${fmtMs(s.pushCpu.terminals)}${L === undefined ? '' : ` (legacy: ${fmtMs(L.pushCpu.server)}, ${fmtMs(L.pushCpu.terminals)})`}; ${s.statusCommits} status commits; admin PUT answered in ${fmtMs(s.putMs)} (fan-out after the commit); budget ≤ 3 s and PUT ≤ 200 ms${judged ? (pushOk ? ': met' : ': MISSED') : ''}; ${rejected} rejected in the run; ratio = legacy time / time` });
+      rows.push({ name: `${s.n}: loss report → refused by all`, figure: s.lossMs === undefined ? `${s.n - s.lossMissing}/${s.n} refuse` : fmtMs(s.lossMs), ...vs(s.lossMs, L?.lossMs), ...(judged ? { budget: { key: 'loss-to-refusal' as const, pass: s.lossMs !== undefined && s.lossMs <= LOSS_BUDGET_MS } } : {}), note: `CPU: server ${fmtMs(s.lossCpu.server)}, terminals ${fmtMs(s.lossCpu.terminals)}${L === undefined ? '' : ` (legacy: ${fmtMs(L.lossCpu.server)}, ${fmtMs(L.lossCpu.terminals)})`}; POST /hotlist/report → broadcast change (HTTP delta for a terminal not at its base) → card refused; budget ≤ 5 s` });
     }
     const capped = steps.filter((s) => s.n < s.wanted);
     const curveDone = steps.length === wanted.length && steps.every((s) => s.pushMs !== undefined && s.lossMs !== undefined);
@@ -280,10 +316,10 @@ export default async function fleetServerBench(): Promise<BenchRow[]> {
 function growthBlock(steps: readonly Step[], hardLimit: number): string {
   const s = (ms: number | undefined): string => (ms === undefined ? 'incomplete' : (ms / 1000).toFixed(2));
   const table = mdTable(
-    ['terminals', 'connect (s)', 'connect rate (/s)', 'server memory per terminal (KB)', 'admin PUT (ms)', 'push → applied (s)', 'push CPU: server / terminals (s)', 'loss report → refused (s)', 'loss CPU: server / terminals (s)'],
+    ['terminals', 'connect (s)', 'connect rate (/s)', 'server memory per terminal (KB)', 'admin PUT (ms)', 'push → applied (s)', 'push CPU: server / terminals (s)', 'loss report → refused (s)', 'loss CPU: server / terminals (s)', 'legacy terminals, same run: push / loss (s)'],
     steps.map((x, i) => {
       const added = x.n - (steps[i - 1]?.n ?? 0);
-      return [x.n < x.wanted ? `${x.n} (of ${x.wanted})` : String(x.n), (x.connectMs / 1000).toFixed(2), ((added * 1000) / x.connectMs).toFixed(0), (x.bytesPerTerminal / 1024).toFixed(1), x.putMs.toFixed(0), s(x.pushMs), `${s(x.pushCpu.server)} / ${s(x.pushCpu.terminals)}`, s(x.lossMs), `${s(x.lossCpu.server)} / ${s(x.lossCpu.terminals)}`];
+      return [x.n < x.wanted ? `${x.n} (of ${x.wanted})` : String(x.n), (x.connectMs / 1000).toFixed(2), ((added * 1000) / x.connectMs).toFixed(0), (x.bytesPerTerminal / 1024).toFixed(1), x.putMs.toFixed(0), s(x.pushMs), `${s(x.pushCpu.server)} / ${s(x.pushCpu.terminals)}`, s(x.lossMs), `${s(x.lossCpu.server)} / ${s(x.lossCpu.terminals)}`, x.legacy === undefined ? 'not run' : `${s(x.legacy.pushMs)} / ${s(x.legacy.lossMs)}`];
     }),
   );
   const chart = asciiChart(

@@ -19,6 +19,7 @@ export type WorkerCommand =
   | { readonly cmd: 'burst'; readonly recordsPerTerminal: number; readonly terminals: number; readonly timeoutMs: number }
   | { readonly cmd: 'relay'; readonly url: string; readonly publishers: number; readonly messages: number; readonly payload: string }
   | { readonly cmd: 'stats' }
+  | { readonly cmd: 'legacy'; readonly on: boolean }
   | { readonly cmd: 'cpu' }
   | { readonly cmd: 'profile-start'; readonly always?: boolean }
   | { readonly cmd: 'profile-stop'; readonly name: string }
@@ -134,6 +135,9 @@ async function handle(m: WorkerCommand): Promise<WorkerReply> {
       const u = process.cpuUsage();
       return { ok: true, cmd: m.cmd, ms: 0, cpuMs: (u.user + u.system) / 1000 };
     }
+    case 'legacy':
+      fleet?.setLegacy(m.on);
+      return { ok: true, cmd: m.cmd, ms: 0 };
     case 'stats':
       return { ok: true, cmd: m.cmd, ms: 0, stats: fleet?.stats() ?? null };
     case 'close':

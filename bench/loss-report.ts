@@ -2,8 +2,10 @@
  * Loss-report-to-refusal benchmark: the OneCard server (startServer: Fastify + embedded aedes +
  * SQLite) and N simulated online terminals (BENCH_TERMINALS, default 1,000; simulators/src/fleet)
  * run in this process. Every terminal subscribes to `fleet/broadcast/#` and holds a hotlist: the
- * retained `fleet/broadcast/hotlist` pointer makes it fetch `GET /api/v1/terminal/hotlist?since=N`
- * with its own credentials and apply the delta to its card set. An admin then reports one card
+ * retained `fleet/broadcast/hotlist/delta` (the change itself) is applied to its card set when the
+ * terminal is at its base version; otherwise the retained `fleet/broadcast/hotlist` pointer makes
+ * it fetch `GET /api/v1/terminal/hotlist?since=N` with its own credentials. `BENCH_LEGACY=1`
+ * simulates terminals that predate the broadcast change (pointer and HTTP fetch only). An admin then reports one card
  * lost (`POST /api/v1/hotlist/report`), and the bench times, from just before that request, the
  * moment each terminal's set holds the card (it would refuse the card from then on). Repeated for
  * BENCH_ROUNDS measured rounds (default 3) after one warm-up round (not judged), one new card each. Reports p50/p99/max per-terminal latency and
@@ -75,6 +77,7 @@ export default async function lossReportBench(): Promise<BenchRow[]> {
       }
     };
     fleet = new SimFleet(creds, { server: server.httpUrl, concurrency: 200, reconnectDelayMs: 2_000, keepaliveSeconds: 300, httpSockets: 64, onEvent });
+    if (process.env['BENCH_LEGACY'] === '1') fleet.setLegacy(true);
     for (const t of fleet.terminals) byId.set(t.id, t);
     log('connecting');
     const conn = await fleet.connectAll();

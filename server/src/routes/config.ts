@@ -11,7 +11,8 @@
  * `applied`/`rejected` on `up/config/status` with, per changed field, what took effect (`live`,
  * `session-end`, `restart`, `pinned`, and when), stored as the terminal's reported status and shown
  * by `GET /api/v1/terminals/{id}/config`. On birth the pointer is re-published when the terminal
- * reports a different version than the desired one.
+ * reports a different version than the desired one. Secrets in a document (the SIP2 password) are
+ * sealed before it is stored and shown only as `{"set": true|false}` (`config-secrets.ts`).
  */
 import { createHash } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
@@ -23,6 +24,7 @@ import type { ConfigDocRecord, ConfigScope, ConfigStatusRecord, ConfigVersionRec
 import { FanoutQueue } from '../jobs/fanout.ts';
 import { groupCommit } from '../jobs/group-commit.ts';
 import { auditEntry } from './admin.ts';
+import { maskConfigDocument } from './config-secrets.ts';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -205,10 +207,12 @@ async function configRoutes(app: FastifyInstance): Promise<void> {
       body: { type: 'object', additionalProperties: false, required: ['id', 'name', 'document'], properties: { id: DocId, name: { type: 'string', minLength: 1, maxLength: 128 }, document: { type: 'object' } } },
     },
   }, async (req, reply) => {
-    const { body, sha256 } = canonicalConfig(req.body.document);
+    // Secrets (the SIP2 password) are sealed before anything is stored (config-secrets.ts).
+    const { document, replaced } = app.configSecrets.sealIncoming(req.body.id, req.body.document, undefined);
+    const { body, sha256 } = canonicalConfig(document);
     // The document and its audit entry commit together (nothing is announced: no assignment yet).
     const doc = await store.createConfigDoc({ id: req.body.id, name: req.body.name, body, sha256, at: clock.now(), by: req.admin!.id },
-      (d) => [auditEntry(req, clock, 'config.create', d.id, { version: d.version, sha256 })]);
+      (d) => [auditEntry(req, clock, 'config.create', d.id, { version: d.version, sha256, ...(replaced.length > 0 ? { secretsSet: replaced } : {}) })]);
     reply.code(201).header('etag', `"${doc.version}"`);
     return docView(doc);
   });
@@ -218,7 +222,7 @@ async function configRoutes(app: FastifyInstance): Promise<void> {
     if (doc === undefined) throw new ServerError('SRV_ERR_NOT_FOUND', `config ${req.params.id}`);
     const v = await store.getConfigVersion(doc.version);
     reply.header('etag', `"${doc.version}"`);
-    return { ...(await docView(doc)), document: JSON.parse(v!.body) as unknown };
+    return { ...(await docView(doc)), document: maskConfigDocument(JSON.parse(v!.body)) };
   });
 
   app.put<{ Params: { id: string }; Body: { document: unknown; expectedVersion?: number } }>('/api/v1/configs/:id', {
@@ -230,17 +234,21 @@ async function configRoutes(app: FastifyInstance): Promise<void> {
     },
   }, async (req, reply) => {
     const expected = expectedVersion(req, req.body.expectedVersion);
-    const { body, sha256 } = canonicalConfig(req.body.document);
+    // `{"set": true}` keeps the current version's sealed secret; text is sealed (config-secrets.ts).
+    const current = await store.getConfigDoc(req.params.id);
+    const previous = current === undefined ? undefined : await configVersion(current.version);
+    const { document, replaced } = app.configSecrets.sealIncoming(req.params.id, req.body.document, previous === undefined ? undefined : JSON.parse(previous.body) as unknown);
+    const { body, sha256 } = canonicalConfig(document);
     // The version and its audit entry commit together; the pointers are announced only after.
     const doc = await store.updateConfigDoc(req.params.id, { body, sha256, at: clock.now(), by: req.admin!.id, ...(expected !== undefined ? { expectedVersion: expected } : {}) },
-      (d) => [auditEntry(req, clock, 'config.update', d.id, { version: d.version, sha256, ...(expected !== undefined ? { expectedVersion: expected } : {}) })]);
+      (d) => [auditEntry(req, clock, 'config.update', d.id, { version: d.version, sha256, ...(expected !== undefined ? { expectedVersion: expected } : {}), ...(replaced.length > 0 ? { secretsSet: replaced } : {}) })]);
     const gen = ++generation;
-    const load = () => store.listEffectiveConfigs({ docId: doc.id });
-    const effs = await load();
-    // The fan-out runs after this answer (FanoutQueue), not inside the request.
-    announce(`config ${doc.id} v${doc.version}`, gen, effs, load);
+    // The fan-out lists the terminals and publishes after this answer (FanoutQueue), not inside
+    // the request; the answer counts them (the rollout summary's `terminals`).
+    announce(`config ${doc.id} v${doc.version}`, gen, undefined, () => store.listEffectiveConfigs({ docId: doc.id }));
     reply.header('etag', `"${doc.version}"`);
-    return { ...(await docView(doc)), pushed: effs.length };
+    const view = await docView(doc);
+    return { ...view, pushed: view.rollout.terminals };
   });
 
   app.get<{ Params: { id: string } }>('/api/v1/configs/:id/versions', { preHandler: viewers, schema: { tags: ['config'], summary: 'Versions of a document, newest first', params: { type: 'object', properties: { id: DocId } } } }, async (req) => {
@@ -254,7 +262,7 @@ async function configRoutes(app: FastifyInstance): Promise<void> {
   }, async (req) => {
     const v = await store.getConfigVersion(req.params.version);
     if (v === undefined || v.docId !== req.params.id) throw new ServerError('SRV_ERR_NOT_FOUND', `config ${req.params.id} version ${req.params.version}`);
-    return { version: v.version, docId: v.docId, sha256: v.sha256, createdAt: v.createdAt, createdBy: v.createdBy, document: JSON.parse(v.body) as unknown };
+    return { version: v.version, docId: v.docId, sha256: v.sha256, createdAt: v.createdAt, createdBy: v.createdBy, document: maskConfigDocument(JSON.parse(v.body)) };
   });
 
   for (const scope of ['group', 'terminal'] as const) {
@@ -362,4 +370,4 @@ async function configRoutes(app: FastifyInstance): Promise<void> {
 }
 
 /** Not encapsulated, so `app.configFanout` is visible on the root instance (tests, shutdown). */
-export default fp(configRoutes, { name: 'onecard-config', dependencies: ['onecard-broker', 'onecard-auth'] });
+export default fp(configRoutes, { name: 'onecard-config', dependencies: ['onecard-broker', 'onecard-auth', 'onecard-config-secrets'] });

@@ -145,6 +145,11 @@ export class SimFleet {
     }));
   }
 
+  /** Switches every terminal to or from legacy behaviour ({@link SimTerminal.legacy}). */
+  setLegacy(on: boolean): void {
+    for (const t of this.terminals) t.legacy = on;
+  }
+
   #count(e: SimTerminalEvent): void {
     const s = this.#stats;
     switch (e.type) {

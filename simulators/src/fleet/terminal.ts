@@ -56,7 +56,7 @@ export interface SimTerminalOptions {
   readonly batchSize?: number;
   readonly now?: () => number;
   readonly onEvent?: (e: SimTerminalEvent) => void;
-  /** Behave like a terminal that predates inline documents and hotlist deltas (HTTP only). */
+  /** Behave like a terminal that predates inline documents and hotlist deltas (HTTP only); see {@link SimTerminal.legacy}. */
   readonly legacy?: boolean;
 }
 
@@ -95,13 +95,29 @@ export class SimTerminal {
   #ackWaiters: AckWaiter[] = [];
   #reconnectTimer: NodeJS.Timeout | undefined;
   #counters: SimTerminalCounters = { eventsQueued: 0, eventsAcked: 0, retransmitted: 0, telemetry: 0, reconnects: 0 };
+  #legacy: boolean;
 
   constructor(opts: SimTerminalOptions) {
     this.#opts = opts;
+    this.#legacy = opts.legacy === true;
     this.id = opts.credentials.terminalId;
     this.#now = opts.now ?? Date.now;
     // Seqs start from the clock so a restarted simulator never reuses an acknowledged seq.
     this.#seq = this.#now();
+  }
+
+  /**
+   * Legacy behaviour: the birth does not accept `config-body`, an inline document is ignored (the
+   * document is fetched over HTTP) and the broadcast hotlist change is ignored (the pointer makes
+   * it fetch). Switchable while connected, so a bench measures both paths on one fleet; the birth
+   * follows on the next connection.
+   */
+  get legacy(): boolean {
+    return this.#legacy;
+  }
+
+  set legacy(on: boolean) {
+    this.#legacy = on;
   }
 
   get connected(): boolean {
@@ -189,7 +205,7 @@ export class SimTerminal {
       versions: { software: this.#opts.software ?? 'onecard-sim/0.1.0', config: this.#configVersion, keys: 0, hotlist: this.#hotlistVersion },
       readers: [{ id: 'front', link: 'serial', status: 'ok', card: false, psam: true }],
       kind: this.#opts.kind ?? 'kiosk',
-      ...(this.#opts.legacy === true ? {} : { accepts: ['config-body'] }),
+      ...(this.#legacy ? {} : { accepts: ['config-body'] }),
     }), { qos: 1 });
     this.#emit({ type: 'birth', terminalId: this.id, epoch });
     this.#sentOnConnection = 0;
@@ -235,7 +251,7 @@ export class SimTerminal {
         this.#hotlistChain = this.#hotlistChain.then(() => this.#syncHotlist());
         return;
       }
-      if (topic === HOTLIST_DELTA_TOPIC && this.#opts.legacy !== true) {
+      if (topic === HOTLIST_DELTA_TOPIC && !this.#legacy) {
         if (payload.length === 0) return;
         const d = decodeFleetMessage('hotlist/delta', payload);
         if (d.version > this.#hotlistWanted) this.#hotlistWanted = d.version;
@@ -272,7 +288,7 @@ export class SimTerminal {
     if (ptr.version === this.#configVersion && ptr.sha256 === this.#configSha) return;
     let status: FleetMessage<'config/status'>;
     let lastErr: unknown;
-    const inline = ptr.body !== undefined && this.#opts.legacy !== true;
+    const inline = ptr.body !== undefined && !this.#legacy;
     for (let attempt = 0; attempt < 3; attempt++) {
       try {
         const doc = inline
