@@ -448,6 +448,10 @@ export async function startDemo(o: DemoOptions): Promise<Demo> {
       const libVersion = (libCfg.json as { version?: number } | undefined)?.version;
       await api('PUT', `/api/v1/groups/${library.groupId}/config`, { configId: 'library' });
       await until(async () => ((await api('GET', `/api/v1/terminals/${library.terminalId}/config`)).json as { inSync?: boolean; appliedVersion?: number } | undefined)?.appliedVersion === libVersion, 20_000, 100);
+      // The SIP2 password went to the fleet as text and is kept sealed: admins see only that it is
+      // set; the gate fetched its own copy sealed under its KBPK (docs/sip2.md "The SIP2 password").
+      const shown = (await api('GET', '/api/v1/configs/library')).json as { document?: { library?: { password?: unknown } } } | undefined;
+      at(library, `SIP2 password sealed by the fleet (admins see ${JSON.stringify(shown?.document?.library?.password)}); the gate holds its own sealed copy`);
       for (const line of await libraryLoan((path, body) => library.proc.api('POST', path, body), (fn) => withCard(library, LI, fn))) at(library, line);
     } catch (e) {
       notes.push(`library loan: ${e instanceof Error ? e.message : String(e)}`);

@@ -9,6 +9,7 @@ import { TypeCompiler } from '@sinclair/typebox/compiler';
 import { ProtocolError } from '../errors.ts';
 import { TERMINAL_READER_MODEL_KEYS } from '../ccid/reader-models.ts';
 import { VenueRules, venueRulesProblem } from '../venue/rules.ts';
+import { SealedSecretRef } from './config-secret.ts';
 
 /** Schema version of the configuration document (`v`). */
 export const TERMINAL_CONFIG_SCHEMA_VERSION = 1;
@@ -59,14 +60,20 @@ export const TelemetryConfig = Type.Object({
 
 /**
  * The library system this terminal talks SIP2 to (docs/sip2.md): the library gate and the
- * self-service loan desk. The SIP2 login password is a credential: the terminal never logs it.
+ * self-service loan desk. The SIP2 login password is a credential: the document carries it sealed
+ * (`config-secret.ts`), the terminal never logs it.
  */
 export const LibraryConfig = Type.Object({
   host: Type.String({ minLength: 1, maxLength: 253, pattern: '^[A-Za-z0-9.:-]+$', description: 'library system (ACS) host name or address' }),
   port: Type.Integer({ minimum: 1, maximum: 65535 }),
   institutionId: Type.String({ minLength: 1, maxLength: 64, pattern: '^[^|\\r\\n]+$', description: 'SIP2 institution id (AO)' }),
   user: Type.String({ maxLength: 64, pattern: '^[^|\\r\\n]*$', description: 'SIP2 login user (CN)' }),
-  password: Type.String({ maxLength: 64, pattern: '^[^|\\r\\n]*$', description: 'SIP2 login password (CO); never logged' }),
+  // [docs/sip2.md "The SIP2 password"] the fleet server stores and pushes only the sealed form; the
+  // text form is what a terminal may still hold from a document saved before sealing existed.
+  password: Type.Union([
+    SealedSecretRef,
+    Type.String({ maxLength: 64, pattern: '^[^|\\r\\n]*$', description: 'SIP2 login password (CO) in clear: documents saved before sealing only; never logged' }),
+  ], { description: 'SIP2 login password (CO): sealed by the fleet server, each terminal fetches its own copy; never logged' }),
   location: Type.String({ maxLength: 64, pattern: '^[^|\\r\\n]*$', description: 'SIP2 location code (CP at login, AP at checkin)' }),
   charset: Type.Union([Type.Literal('utf-8'), Type.Literal('gbk')], { description: 'character set of the SIP2 link' }),
   errorDetection: Type.Boolean({ description: 'SIP2 error detection: sequence numbers (AY) and checksums (AZ)' }),

@@ -7,4 +7,5 @@ export const FLEET_ERRORS = {
   PROTO_ERR_FLEET_SCHEMA: 'Fleet message does not match its schema',
   PROTO_ERR_FLEET_VERSION: 'Unsupported fleet message schema version',
   PROTO_ERR_FLEET_KBPK: 'Key-block protection key derivation or key-set check value failed',
+  PROTO_ERR_FLEET_SECRET: 'A configuration secret sealed for a terminal does not open (another terminal, another document value, or altered)',
 } as const satisfies Record<`PROTO_ERR_${string}`, string>;

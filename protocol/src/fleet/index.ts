@@ -4,3 +4,4 @@ export * from './messages.ts';
 export * from './config-schema.ts';
 export * from './config-apply.ts';
 export * from './kbpk.ts';
+export * from './config-secret.ts';

@@ -435,6 +435,15 @@ export class PostgresStore implements Store {
     });
   }
 
+  async rewriteConfigVersions(rows: readonly { readonly version: number; readonly body: string; readonly sha256: string }[], audit?: AuditOf<number>): Promise<number> {
+    return this.#tx(async (c) => {
+      let n = 0;
+      for (const r of rows) n += (await c.query('UPDATE config_versions SET body = $1, sha256 = $2 WHERE version = $3', [r.body, r.sha256, r.version])).rowCount ?? 0;
+      await this.#auditTx(c, audit, n);
+      return n;
+    });
+  }
+
   async getConfigDoc(id: string): Promise<ConfigDocRecord | undefined> {
     const r = await this.#one<DocRow>(`${DOC_SELECT} WHERE d.id = $1`, [id]);
     return r === undefined ? undefined : toDoc(r);

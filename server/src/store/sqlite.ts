@@ -511,6 +511,15 @@ export class SqliteStore implements Store {
       .map((r) => ({ version: r.version, docId: r.doc_id, sha256: r.sha256, createdAt: r.created_at, createdBy: r.created_by }));
   }
 
+  async rewriteConfigVersions(rows: readonly { readonly version: number; readonly body: string; readonly sha256: string }[], audit?: AuditOf<number>): Promise<number> {
+    return this.#db.transaction(() => {
+      let n = 0;
+      for (const r of rows) n += this.#prep('UPDATE config_versions SET body = ?, sha256 = ? WHERE version = ?').run(r.body, r.sha256, r.version).changes;
+      this.#audit(audit, n);
+      return n;
+    })();
+  }
+
   async assignConfig(a: ConfigAssignment, audit?: AuditOf<void>): Promise<void> {
     this.#db.transaction(() => {
       if (this.#prep('SELECT 1 FROM config_docs WHERE id = ?').get(a.docId) === undefined) throw new ServerError('SRV_ERR_NOT_FOUND', `config ${a.docId}`);

@@ -392,6 +392,12 @@ export interface Store {
   listConfigDocs(): Promise<ConfigDocRecord[]>;
   getConfigVersion(version: number): Promise<ConfigVersionRecord | undefined>;
   listConfigVersions(docId: string): Promise<Omit<ConfigVersionRecord, 'body'>[]>;
+  /**
+   * Replaces the body and digest of existing versions, in one commit with the audit entries: only
+   * for sealing a secret a version held in clear (`routes/config-secrets.ts`). Versions that do not
+   * exist are skipped; answers how many were rewritten.
+   */
+  rewriteConfigVersions(rows: readonly { readonly version: number; readonly body: string; readonly sha256: string }[], audit?: AuditOf<number>): Promise<number>;
   /** Assigns `docId` to a group or terminal (replacing any previous assignment of that target). @throws ServerError `SRV_ERR_NOT_FOUND` */
   assignConfig(a: ConfigAssignment, audit?: AuditOf<void>): Promise<void>;
   /** Removes an assignment; returns whether one existed (`audit` is written only then, in the same transaction). */

@@ -113,6 +113,7 @@ t.test('npm start: one onecard-terminal run process per terminal, the scripted d
   t.match(stdout, /hospital POS\s+│ PIN mistyped: TERM_ERR_PIN_WRONG, 2 tries left/);
   t.match(stdout, /pharmacy POS 1\s+│ card X00000019 REFUSED: TERM_ERR_CARD_HOTLISTED/);
   t.match(stdout, /library gate\s+│ card X00000019 REFUSED: TERM_ERR_CARD_HOTLISTED/);
+  t.match(stdout, /library gate\s+│ SIP2 password sealed by the fleet \(admins see \{"set":true\}\)/, 'the library password is sealed, shown only as set');
   t.match(stdout, /museum gate\s+│ X\*+7 ADMITTED \(admitted, standard ¥30\.00\)/, 'the museum visit (docs/venues.md)');
   t.match(stdout, /museum gate\s+│ Abdurahman: D\*+X ADMITTED \(admitted-registered/, 'the event entry of the holder registered at the kiosk');
   t.match(stdout, /museum gate\s+│ Li Si: X\*+7 REFUSED: not-registered/);

@@ -22,4 +22,5 @@ export const AGENT_ERRORS = {
   TERM_ERR_AGENT_STATE: 'Fleet agent call out of order',
   TERM_ERR_AGENT_FETCH: 'Fleet document fetch failed',
   TERM_ERR_CONFIG_HASH: 'Config document hash mismatch',
+  TERM_ERR_CONFIG_SECRET: 'A configuration secret (the SIP2 password) could not be fetched or does not open on this terminal',
 } as const satisfies Record<`TERM_ERR_${string}`, string>;

@@ -41,7 +41,8 @@ import { VenueGate, httpVenueServerLink } from '../services/venue.ts';
 import { httpHolderServerLink } from '../services/holder-link.ts';
 import { openSerialPinPad, PinEntry, type PinPad } from '../pinpad/index.ts';
 import { enrolledLogin } from '../login/service.ts';
-import { LibraryService } from '../services/library.ts';
+import { LibraryService, type LibrarySettings } from '../services/library.ts';
+import type { ConfigSecrets } from '../agent/config-secrets.ts';
 import { BarcodeScans } from '../services/library-barcodes.ts';
 import { createSerialLineDecoder, createWedgeDecoder } from '../ecard/index.ts';
 
@@ -160,7 +161,8 @@ export async function startRuntime(cfg: TerminalConfig, deps: RuntimeDeps): Prom
     const fm = fleet === undefined ? undefined : await Promise.all([
       import('../agent/identity.ts'), import('../agent/outbox.ts'), import('../hotlist/compact.ts'), import('./fleet.ts'), import('../agent/fleet-agent.ts'),
       import('../agent/keystore.ts'), import('../agent/job-runner.ts'), import('../agent/soft-sam.ts'), import('../agent/kbpk.ts'), import('./updates.ts'),
-    ]).then(([identity, outbox, hot, cfgMod, agentMod, ks, jr, sam, kbpk, upd]) => ({ ...identity, ...outbox, ...hot, ...cfgMod, ...agentMod, ...ks, ...jr, ...sam, ...kbpk, ...upd }));
+      import('../agent/config-secrets.ts'),
+    ]).then(([identity, outbox, hot, cfgMod, agentMod, ks, jr, sam, kbpk, upd, sec]) => ({ ...identity, ...outbox, ...hot, ...cfgMod, ...agentMod, ...ks, ...jr, ...sam, ...kbpk, ...upd, ...sec }));
     const identity = fleet === undefined || fm === undefined ? undefined : await fm.loadIdentity(fleet.dataDir);
     // How each fleet configuration field takes effect (config-apply.ts); restart-class values are read here at start.
     const ca = fm === undefined ? undefined : await import('./config-apply.ts');
@@ -186,11 +188,18 @@ export async function startRuntime(cfg: TerminalConfig, deps: RuntimeDeps): Prom
     // Transit keys: kept as key blocks under the KBPK (derived here as the server derives it for delivery; never sent).
     let keystore: Keystore | undefined;
     let softSam: SoftSam | undefined;
+    // Configuration secrets (the SIP2 password): kept as copies sealed for this terminal under a key from the same KBPK.
+    let configSecrets: ConfigSecrets | undefined;
     if (fleet !== undefined && fm !== undefined && identity !== undefined) {
       const kbpk = fm.deriveKbpk(identity.privateKey, identity.serverPublicKey, identity.terminalId);
-      try { keystore = await fm.openKeystore(join(fleet.dataDir, 'keys'), kbpk); } finally { kbpk.fill(0); }
+      try {
+        keystore = await fm.openKeystore(join(fleet.dataDir, 'keys'), kbpk);
+        configSecrets = await fm.openConfigSecrets(join(fleet.dataDir, 'secrets'), kbpk, identity.terminalId,
+          fm.httpConfigSecretsFetcher({ serverUrl: identity.serverUrl, terminalId: identity.terminalId, password: identity.mqtt.password }));
+      } finally { kbpk.fill(0); }
       const ks = keystore;
-      closers.push(() => ks.close());
+      const cs = configSecrets;
+      closers.push(() => { ks.close(); cs.close(); });
       const terminalNumber = cfg.softSam?.terminalNumber ?? defaultTerminalNumber(identity.terminalId);
       softSam = new fm.SoftSam({ keystore: ks, terminalNumber, nextSerial: persistedCounter(join(fleet.dataDir, 'soft-sam.serial')) });
     }
@@ -234,7 +243,7 @@ export async function startRuntime(cfg: TerminalConfig, deps: RuntimeDeps): Prom
     const journaled = journaledServices({ outbox, services: () => current.services, journaled: () => agent?.notifyPending(), logger, clock: () => clock.now() });
     const services = ca === undefined ? journaled : ca.staleHotlistGuard(journaled, { maxStaleSeconds: () => liveSettings?.hotlist.maxStaleSeconds, checkedAt: () => freshness?.checkedAt, now: () => clock.now() });
     // Library gate and loan desk over SIP2 (fleet members: the library section of the fleet configuration, live).
-    let libraryDocument: () => TerminalConfigDocument['library'] = () => undefined;
+    let libraryDocument: () => LibrarySettings | undefined = () => undefined;
     const library = fleet === undefined ? undefined : new LibraryService({
       settings: () => libraryDocument(),
       logger, clock: () => clock.now(),
@@ -339,11 +348,13 @@ export async function startRuntime(cfg: TerminalConfig, deps: RuntimeDeps): Prom
       save: (value) => fm.saveLastGoodConfig(fleet.dataDir, value),
       requestRestart: deps.requestRestart,
     });
-    libraryDocument = () => applier?.document?.library;
+    libraryDocument = () => configSecrets?.library(applier?.document?.library);
     venueRules = () => applier?.document?.venues;
     const applyFleetConfig = (doc: TerminalConfigDocument, pointer: ConfigPointerValue): Promise<readonly ConfigFieldEffectMessage[]> => {
       const run = applyChain.then(async () => {
         if (applier === undefined) throw new TerminalError('TERM_ERR_CONFIG_APPLY', 'not a fleet member (no fleet section)', { field: 'fleet' });
+        // The document's secrets are fetched (sealed for this terminal) before it takes effect; a failure rejects it.
+        await configSecrets?.prepare(doc, pointer.version);
         return applier.apply(doc, pointer);
       });
       applyChain = run.then(() => undefined, () => undefined);

@@ -17,8 +17,8 @@ import type { TerminalConfigDocument } from '@onecard/protocol/fleet';
 import { TerminalError } from '../errors.ts';
 import { Sip2Link, type Sip2LinkOptions } from '../link/sip2-connection.ts';
 
-/** The fleet configuration's `library` section. */
-export type LibrarySettings = NonNullable<TerminalConfigDocument['library']>;
+/** The fleet configuration's `library` section, its SIP2 password opened (`agent/config-secrets.ts`). */
+export type LibrarySettings = Omit<NonNullable<TerminalConfigDocument['library']>, 'password'> & { readonly password: string };
 
 /** Why a holder is refused, in the order they are checked. */
 export const LIBRARY_REFUSALS = ['hotlisted', 'expired', 'unknown-patron', 'lost', 'fines', 'blocked'] as const;

@@ -3,8 +3,12 @@
 // TCP port: the fleet pushes the library section; a holder borrows, renews and returns a book at
 // the self-service loan desk; a blocked patron and a patron with fines are refused at the gate and
 // at the desk with the reason; the terminal's library events reach the fleet server with the card
-// number masked; the SIP2 password appears in no output.
+// number masked; the SIP2 password appears in no output, no admin read and no file of the
+// terminal (the fleet seals it, the terminal keeps its own sealed copy); replacing it reaches the
+// terminal (a wrong one makes the library refuse the login, the right one restores service).
 import t from 'tap';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { EXAMPLE_TERMINAL_CONFIG } from '@onecard/protocol/fleet';
 import { SimLibrary, startLibraryServer } from '@onecard/simulators';
 import { startScreensBox } from '../screens/harness.ts';
@@ -46,6 +50,10 @@ t.test('library loan desk and gate against the simulated library system, configu
     return s?.inSync === true && s?.reported?.status === 'applied' ? s : undefined;
   }, 90_000, 250);
   t.ok((state.reported.changes as { field: string }[]).some((c) => c.field === '/library/host'), 'the library fields are reported applied');
+  // Sealed by the fleet: an admin read shows only that a password is set.
+  const shown = await box.server.call('GET', '/api/v1/configs/library');
+  t.same(shown.body.document.library.password, { set: true }, 'the admin API shows only that the password is set');
+  t.notMatch(JSON.stringify(shown.body), PASSWORD, 'and never the password');
 
   const H = { 'x-onecard-token': box.token, 'content-type': 'application/json' };
   const post = async (path: string, body: unknown = {}): Promise<{ status: number; body: Record<string, unknown> & { dueDate: string } }> => {
@@ -94,5 +102,31 @@ t.test('library loan desk and gate against the simulated library system, configu
   t.same(events.filter((e) => e.type === 'library.loan').map((e) => `${e.body['op']}:${e.body['ok']}:${e.body['reason'] ?? '-'}`),
     ['checkout:true:-', 'renew:true:-', 'renew:false:item', 'checkin:true:-', 'checkout:false:blocked', 'checkout:false:fines']);
   t.notMatch(JSON.stringify(events), /X00000019|张三/, 'card number and name not in the events');
+
+  // ── the password replaced through the fleet ──
+  const setPassword = async (password: string): Promise<void> => {
+    const r = await box.server.call('PUT', '/api/v1/configs/library', { document: { ...doc, library: { ...doc.library, password } } });
+    t.equal(r.status, 200, JSON.stringify(r.body));
+    const version = r.body.version as number;
+    await until(`password of version ${version} applied`, async () => {
+      const s = (await box.server.call('GET', `/api/v1/terminals/${box.terminalId}/config`)).body;
+      return s?.appliedVersion === version && s?.reported?.status === 'applied' ? s : undefined;
+    }, 90_000, 250);
+  };
+  await setPassword('not-the-library-password');
+  await box.insert('ssc-2.00.json');
+  const refused = await post('/v1/library/gate');
+  t.equal(refused.status, 503, 'the library refuses the replaced (wrong) password');
+  t.match(refused.body, { error: { code: 'TERM_ERR_LIBRARY_LOGIN' } });
+  await setPassword(PASSWORD);
+  t.match((await post('/v1/library/gate')).body, { admitted: true }, 'the right password again: service restored');
+  await box.remove();
+
+  // The terminal keeps only its own sealed copy: no file of its data directory holds the password.
+  const files = (dir: string): string[] => readdirSync(dir).flatMap((n) => (statSync(join(dir, n)).isDirectory() ? files(join(dir, n)) : [join(dir, n)]));
+  const data = files(join(box.dir, 'data'));
+  t.ok(data.some((f) => f.endsWith(join('secrets', 'config-secrets.json'))), 'the sealed copy is kept');
+  for (const f of data) t.notOk(readFileSync(f).includes(Buffer.from(PASSWORD)), `no clear password in ${f.slice(box.dir.length)}`);
   t.notMatch(box.logs(), PASSWORD, 'the SIP2 password is in no terminal or simulator output');
+  t.notMatch(JSON.stringify((await box.server.call('GET', '/api/v1/audit?limit=1000')).body), PASSWORD, 'nor in the fleet audit log');
 });

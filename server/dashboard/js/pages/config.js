@@ -102,7 +102,9 @@ async function one(main, id) {
       h('p', {}, 'sha256 ', h('code', { text: doc.sha256 })), rolloutBox);
     replace(rolloutBox, rolloutBar(doc.rollout));
     editor.value = JSON.stringify(doc.document, null, 2);
-    hint.textContent = operator ? `Editing version ${loadedVersion}; saving creates a new version only if nobody saved since.` : 'Read only for your role.';
+    // Secrets (the library's SIP2 password) are never sent to the page: only whether one is set.
+    const secret = ' The SIP2 password shows as {"set": true}: leave it to keep the password, write the new one as text to replace it, or {"set": false} to clear it.';
+    hint.textContent = operator ? `Editing version ${loadedVersion}; saving creates a new version only if nobody saved since.${doc.document?.library === undefined ? '' : secret}` : 'Read only for your role.';
   }
 
   async function drawAssignments() {
