@@ -5,8 +5,10 @@
  * two changes touch the same terminal the later task's publishes land last; each task reads the
  * state it announces when it runs (never a snapshot taken at queue time), so the last publish a
  * terminal receives reflects the newest commit. A failing task is logged and counted and does not
- * stop the queue. {@link FanoutQueue.idle} resolves when everything queued so far has run (tests,
- * shutdown).
+ * stop the queue. {@link FanoutQueue.idle} resolves when everything queued so far has run (tests);
+ * {@link FanoutQueue.close} does too, and refuses tasks queued after it (shutdown: a terminal that
+ * connects while the server closes must not start a task that would run against a closed store;
+ * it is announced again when it connects to the next server).
  */
 
 /** One queued unit of work; `what` names it in logs. */
@@ -20,12 +22,15 @@ export interface FanoutQueueOptions {
   readonly onError: (what: string, err: unknown) => void;
   /** Called after each task with its wall time in ms. */
   readonly onDone?: (what: string, ms: number) => void;
+  /** Called for a task queued after {@link FanoutQueue.close}; it is not run. */
+  readonly onRefused?: (what: string) => void;
 }
 
 export class FanoutQueue {
   readonly #opts: FanoutQueueOptions;
   #tail: Promise<void> = Promise.resolve();
   #queued = 0;
+  #closed = false;
 
   constructor(opts: FanoutQueueOptions) {
     this.#opts = opts;
@@ -38,6 +43,10 @@ export class FanoutQueue {
 
   /** Queues `task` behind every task queued before it; it starts on a later turn of the event loop at the earliest. */
   enqueue(task: FanoutTask): void {
+    if (this.#closed) {
+      this.#opts.onRefused?.(task.what);
+      return;
+    }
     this.#queued++;
     this.#tail = this.#tail
       .then(() => new Promise<void>((r) => setImmediate(r)))
@@ -56,6 +65,12 @@ export class FanoutQueue {
 
   /** Resolves when every task queued before this call has finished. */
   idle(): Promise<void> {
+    return this.#tail;
+  }
+
+  /** Refuses every task queued from now on and resolves when those queued before have finished. */
+  close(): Promise<void> {
+    this.#closed = true;
     return this.#tail;
   }
 }

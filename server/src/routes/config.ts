@@ -89,9 +89,10 @@ async function configRoutes(app: FastifyInstance): Promise<void> {
       m.inc('onecard_config_fanout_failures_total');
       app.log.error({ err, what }, 'configuration announcement failed after its commit');
     },
+    onRefused: (what) => app.log.info({ what }, 'configuration announcement not started: the server is closing'),
   });
   app.decorate('configFanout', fanout);
-  app.addHook('onClose', async () => { await fanout.idle(); });
+  app.addHook('onClose', async () => { await fanout.close(); });
   /**
    * Bumped right after every committed configuration change, before the affected terminals are
    * listed: a queued announcement whose generation is no longer current lists them again when it
