@@ -35,6 +35,7 @@ import { registerVenue } from './venue.ts';
 import type { VenueGate } from '../services/venue.ts';
 import { registerLibrary, type LocalApiLibrary } from './library.ts';
 import { registerHolder } from './holder.ts';
+import { registerIssuance, type IssuanceApiOptions } from './issuance.ts';
 import type { HolderServerLink } from '../services/holder-link.ts';
 
 /** The card services the API calls (the real ones by default; tests may wrap them). */
@@ -60,7 +61,7 @@ export type EcardScanResult =
   | { readonly ok: true; readonly identity: EcardIdentity }
   | { readonly ok: false; readonly error: { readonly code: string; readonly message: string } };
 
-export interface LocalApiOptions {
+export interface LocalApiOptions extends IssuanceApiOptions {
   readonly readers: CardAccess;
   readonly services?: Partial<LocalApiServices>;
   readonly hotlist?: Hotlist;
@@ -448,6 +449,7 @@ export async function buildLocalApi(opts: LocalApiOptions): Promise<FastifyInsta
   registerVenue(app, opts);
   registerLibrary(app, opts, svc);
   registerHolder(app, opts, svc, { authOf: (req) => auth.get(req), holderLink: opts.holderLink });
+  registerIssuance(app, opts);
   registerStaff(app, { authOf: (req) => auth.get(req), idleMs: sessions.idleMs, ...(opts.checkStaff === undefined ? {} : { checkStaff: opts.checkStaff }), ...(opts.clock === undefined ? {} : { clock: opts.clock }) });
 
   if (opts.screens !== undefined && opts.screens.pages.length > 0) {

@@ -57,6 +57,8 @@ export const STAFF_ROUTES: Readonly<Record<string, { readonly staffOnly: boolean
   '/v1/card/pin/reload': { staffOnly: true },
   '/v1/login/approve': { staffOnly: false },
   '/v1/login/pinpad/approve': { staffOnly: false },
+  '/v1/issuance/jobs': { staffOnly: true },
+  '/v1/issuance/jobs/:jobId/resume': { staffOnly: true },
 };
 
 export interface StaffOptions {

@@ -92,6 +92,7 @@ const HOLD_STEPS: ReadonlySet<IssuanceStep> = new Set(['returnData', 'enable']);
 export class IssuanceService {
   readonly #o: IssuanceServiceOptions;
   #busy = false;
+  readonly #runs = new Map<string, Promise<void>>();
 
   constructor(o: IssuanceServiceOptions) {
     if (o.authMode === 'psam' && o.psam === undefined) throw new TerminalError('TERM_ERR_INVALID_ARGUMENT', 'psam mode needs a PSAM port');
@@ -108,6 +109,58 @@ export class IssuanceService {
     if ((await this.#o.store.load(app.jobId)) !== undefined) throw new TerminalError('TERM_ERR_ISSUANCE_JOB', 'job id already used', { jobId: app.jobId });
     const r: JobRecord = { version: 1, jobId: app.jobId, region: app.region, kind: app.kind, step: 'mark', phase: 'before', status: 'running', application: app, history: [] };
     return this.#exclusive(() => this.#run(r, false));
+  }
+
+  /**
+   * Starts a job in the background (the desk's request returns at once and polls {@link view}):
+   * the journal record exists when this resolves. The run's end is in the journal; its promise is
+   * {@link settled}.
+   * @throws as {@link start} for the checks made before the run.
+   */
+  async submit(app: IssuanceApplication): Promise<JobView> {
+    if (!isJobId(app.jobId)) throw new TerminalError('TERM_ERR_ISSUANCE_JOB', 'job id', { field: 'jobId' });
+    this.#reserve();
+    let r: JobRecord;
+    try {
+      if ((await this.#o.store.load(app.jobId)) !== undefined) throw new TerminalError('TERM_ERR_ISSUANCE_JOB', 'job id already used', { jobId: app.jobId });
+      r = { version: 1, jobId: app.jobId, region: app.region, kind: app.kind, step: 'mark', phase: 'before', status: 'running', application: app, history: [] };
+      await this.#o.store.save(r);
+    } catch (e) {
+      this.#busy = false;
+      throw e;
+    }
+    this.#background(r.jobId, this.#reserved(() => this.#run(r, false)));
+    return viewOf(r);
+  }
+
+  /**
+   * Resumes a held or interrupted job in the background.
+   * @throws TerminalError `TERM_ERR_ISSUANCE_JOB` when unknown or finished, `TERM_ERR_ISSUANCE_BUSY`.
+   */
+  async submitResume(jobId: string): Promise<JobView> {
+    const r = isJobId(jobId) ? await this.#o.store.load(jobId) : undefined;
+    if (r === undefined || (r.status !== 'running' && r.status !== 'held')) throw new TerminalError('TERM_ERR_ISSUANCE_JOB', 'not resumable', { jobId });
+    this.#reserve();
+    this.#background(jobId, this.#reserved(() => this.#run(r, true)));
+    return viewOf(r);
+  }
+
+  /** The end of the background run of `jobId` (resolves at once when none runs). */
+  async settled(jobId: string): Promise<void> {
+    await this.#runs.get(jobId);
+  }
+
+  #background(jobId: string, run: Promise<JobView>): void {
+    const p = run.then(
+      () => undefined,
+      (err: unknown) => {
+        this.#o.logger.error({ jobId, code: err instanceof TerminalError ? err.code : 'unexpected' }, 'issuance run stopped');
+      },
+    );
+    this.#runs.set(jobId, p);
+    void p.finally(() => {
+      if (this.#runs.get(jobId) === p) this.#runs.delete(jobId);
+    });
   }
 
   /**
@@ -134,14 +187,22 @@ export class IssuanceService {
     return viewOf(r);
   }
 
-  async #exclusive<T>(f: () => Promise<T>): Promise<T> {
+  #reserve(): void {
     if (this.#busy) throw new TerminalError('TERM_ERR_ISSUANCE_BUSY');
     this.#busy = true;
+  }
+
+  async #reserved<T>(f: () => Promise<T>): Promise<T> {
     try {
       return await f();
     } finally {
       this.#busy = false;
     }
+  }
+
+  async #exclusive<T>(f: () => Promise<T>): Promise<T> {
+    this.#reserve();
+    return this.#reserved(f);
   }
 
   async #persist(r: JobRecord, step: IssuanceStep, phase: 'before' | 'after'): Promise<void> {
