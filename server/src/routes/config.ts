@@ -138,11 +138,15 @@ async function configRoutes(app: FastifyInstance): Promise<void> {
 
   /**
    * The encoded pointers of a version, plain and with the document inline, built once per version
-   * rather than once per terminal (every publish of a version shares the same bytes).
+   * rather than once per terminal (every publish of a version shares the same bytes). Keyed by
+   * version and digest, so a version whose stored body was rewritten (secrets sealed in place at
+   * start) never reuses the bytes of its former body.
    */
-  const pointers = new Map<number, { plain: Uint8Array; withBody: Uint8Array | undefined }>();
-  const pointersOf = async (version: number, sha256: string): Promise<{ plain: Uint8Array; withBody: Uint8Array | undefined }> => {
-    let p = pointers.get(version);
+  type Pointers = { readonly plain: Uint8Array; readonly withBody: Uint8Array | undefined };
+  const pointers = new Map<string, Pointers>();
+  const pointersOf = async (version: number, sha256: string): Promise<Pointers> => {
+    const key = `${version}:${sha256}`;
+    let p = pointers.get(key);
     if (p === undefined) {
       const v = await configVersion(version);
       const inline = v !== undefined && v.sha256 === sha256 && Buffer.byteLength(v.body, 'utf8') <= CONFIG_INLINE_MAX;
@@ -151,18 +155,21 @@ async function configRoutes(app: FastifyInstance): Promise<void> {
         withBody: inline ? encodeFleetMessage('config', { v: 1, version, sha256, body: v.body }) : undefined,
       };
       if (pointers.size >= 64) pointers.clear();
-      pointers.set(version, p);
+      pointers.set(key, p);
     }
     return p;
   };
   /** Publishes the retained pointers of these effective configurations, in slices. */
   const pushPointers = async (effs: readonly EffectiveConfig[]): Promise<void> => {
-    const byVersion = new Map<number, { plain: Uint8Array; withBody: Uint8Array | undefined }>();
-    for (const e of effs) if (!byVersion.has(e.version)) byVersion.set(e.version, await pointersOf(e.version, e.sha256));
+    const byVersion = new Map<string, Pointers>();
+    for (const e of effs) {
+      const key = `${e.version}:${e.sha256}`;
+      if (!byVersion.has(key)) byVersion.set(key, await pointersOf(e.version, e.sha256));
+    }
     for (let i = 0; i < effs.length; i += PUSH_SLICE) {
       const slice = effs.slice(i, i + PUSH_SLICE);
       await Promise.all(slice.map((e) => {
-        const p = byVersion.get(e.version)!;
+        const p = byVersion.get(`${e.version}:${e.sha256}`)!;
         return app.publishDown(downTopic(e.terminalId, 'config'), (takesBody.has(e.terminalId) ? p.withBody : undefined) ?? p.plain, true);
       }));
       m.inc('onecard_config_pointers_published_total', {}, slice.length);
