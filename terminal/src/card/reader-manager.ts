@@ -19,6 +19,7 @@ import type { CardChannel } from './channel.ts';
 import { openCcidReader, type CcidReader, type ReaderModel, type ReaderTimeouts } from './ccid-reader.ts';
 import { systemClock, type Clock } from './clock.ts';
 import { createReaderChannel, powerUpSession, type SlotSession } from './reader-channel.ts';
+import { Mutex } from './mutex.ts';
 
 /** One reader of the configuration. A PSAM lives in a slot of a two-slot reader or in a separate reader. */
 export interface ReaderConfig {
@@ -79,24 +80,6 @@ export interface ReaderManager extends EventEmitter {
    */
   withCard<T>(readerId: string, slot: number, fn: (channel: CardChannel) => Promise<T>): Promise<T>;
   close(): Promise<void>;
-}
-
-/** A promise-chain mutex. */
-class Mutex {
-  #tail: Promise<void> = Promise.resolve();
-  async run<T>(fn: () => Promise<T>): Promise<T> {
-    let release: () => void = () => undefined;
-    const prev = this.#tail;
-    this.#tail = new Promise<void>((r) => {
-      release = r;
-    });
-    await prev;
-    try {
-      return await fn();
-    } finally {
-      release();
-    }
-  }
 }
 
 interface SlotState {

@@ -18,6 +18,7 @@ import { TerminalError } from '../errors.ts';
 import type { CardChannel } from '../card/channel.ts';
 import type { Clock } from '../card/clock.ts';
 import { checkPowerUpAtr } from '../card/atr-check.ts';
+import { Mutex } from '../card/mutex.ts';
 import { openPcscConnection, pcscNameMatches, pcscSlotOf, watchPcscReaders, type PcscCard, type PcscConnection, type PcscWatcher } from './pcsc-client.ts';
 
 /** The configuration entry of a PC/SC reader (the reader manager's `ReaderConfig` with `link: "pcsc"`). */
@@ -51,23 +52,6 @@ export interface PcscReaderStatus {
   /** The PC/SC reader names in use. */
   readonly firmware?: string;
   readonly slots: ReadonlyArray<{ readonly slot: number; readonly role: 'user' | 'psam'; readonly present: boolean; readonly powered: boolean; readonly events: number }>;
-}
-
-class Mutex {
-  #tail: Promise<void> = Promise.resolve();
-  async run<T>(fn: () => Promise<T>): Promise<T> {
-    let release: () => void = () => undefined;
-    const prev = this.#tail;
-    this.#tail = new Promise<void>((r) => {
-      release = r;
-    });
-    await prev;
-    try {
-      return await fn();
-    } finally {
-      release();
-    }
-  }
 }
 
 interface Slot {
