@@ -8,7 +8,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseControlPort } from '@onecard/simulators/src/cli/options.ts';
+import { parseControlPort } from '../../src/cli/options.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const bin = path.join(here, '../../bin/onecard-sim.js');
