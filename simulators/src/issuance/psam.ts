@@ -21,7 +21,7 @@ const NAME_SX3 = Uint8Array.of(0x73, 0x78, 0x33, 0x2e, 0x73, 0x68, 0x2e, 0xc9, 0
 /** PSAM key identifiers and usage bytes of issuance and maintenance [issuance §3]. */
 export const ISSUANCE_PSAM_KEYS = {
   IRK: { id: 0x08, usage: 0x67 },
-  STK: { id: 0x09, usage: 0x46 },
+  STK: { id: 0x09, usage: 0x48 },
   RKSSSE: { id: 0x0a, usage: 0x47 },
   BK: { id: 0x11, usage: 0x48 },
   UKSSSE: { id: 0x12, usage: 0x48 },

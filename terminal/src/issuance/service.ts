@@ -13,7 +13,9 @@
 import type { Logger } from 'pino';
 import { toHex } from '@onecard/protocol/bytes';
 import { decodeAtr, type CommandApdu } from '@onecard/protocol/iso7816';
-import { SSSE_DF_NAME, readRecordByTag, selectByName, getChallenge, externalAuthenticate } from '@onecard/protocol/ssc';
+import { SSSE_DF_NAME, readRecordByTag, selectByName, getChallenge, externalAuthenticate, internalAuthenticate, parseInternalAuthenticate } from '@onecard/protocol/ssc';
+import { provinceFactor } from '@onecard/protocol/psam';
+import { timingSafeEqualBytes } from '@onecard/protocol/bytes';
 import {
   type IssuanceApplication,
   type RegionalServices,
@@ -29,6 +31,9 @@ import {
 } from '@onecard/protocol/issuance';
 import { TerminalError } from '../errors.ts';
 import type { ApduPort, IssuingDevice } from './device-client.ts';
+import { channelOf } from './channel.ts';
+import { deliverSessionKey, psamAuthData, selectPsamEnvironment } from '../services/psam.ts';
+import { PSAM_KEYS, psamChallenge } from '../services/ssse.ts';
 import { ISSUANCE_STEPS, type IssuanceStep, type JobRecord, type JobStore, isJobId } from './journal.ts';
 
 /** How the update key is authenticated [issuance §5 PSAM, §6 HSM]. */
@@ -394,6 +399,7 @@ export class IssuanceService {
     const version = await this.#tx(card, readRecordByTag(0x03, { sfi: 0x05 }), 'readVersion');
     const family: UpdateKeyFamily = String.fromCharCode(...version.data.subarray(2)).startsWith('3') ? 'sm4' : 'des';
     const factors = updateKeyFactors(hist, cardId);
+    await this.#genuine(family, factors, toHex(cardId.subarray(0, 3)));
     const writes = recordWrites(this.#cardData(r).items);
     const readBack = async (): Promise<Uint8Array> => {
       if (family === 'sm4') await this.#authenticate(r, family, factors, hist, { cardKeyId: 0x0a, psamKeyId: 0x0a, usage: 0x47 }, 'rkssse');
@@ -416,6 +422,24 @@ export class IssuanceService {
     for (const w of writes) await this.#tx(card, w.apdu, `write${w.tag.toString(16).padStart(2, '0')}`);
     const mism = compareReadBack(writes, await readBack());
     if (mism.length > 0) throw new TerminalError('TERM_ERR_ISSUANCE_READBACK', undefined, { tags: mism.map((m) => m.tag.toString(16)).join(',') });
+  }
+
+  // [issuance §5.1 remark, INFER; ssc-card §10.1] INTERNAL AUTHENTICATE with the IRK before any
+  // holder data is written, so that a counterfeit blank is refused. Needs the PSAM (HSM mode
+  // without a PSAM skips it: the national HSM interface has its own internal-auth step).
+  async #genuine(family: UpdateKeyFamily, f: { cardFactor: Uint8Array; cityFactor: Uint8Array }, region: string): Promise<void> {
+    const psam = this.#o.psam;
+    if (psam === undefined) return;
+    const pch = channelOf(psam, await psam.reset());
+    await selectPsamEnvironment(pch, family);
+    const r1 = await psamChallenge(pch);
+    const r2 = await psamChallenge(pch);
+    await deliverSessionKey(pch, { family, ...PSAM_KEYS.IRK, factors: [f.cardFactor, f.cityFactor, provinceFactor(region)], random: r1, missing: 'TERM_ERR_PSAM_KEY_LEVEL' });
+    const x = await psamAuthData(pch, family, r2);
+    const res = await this.#o.card.transmit(internalAuthenticate(r1, r2));
+    if (res.sw !== 0x9000 || res.data.length !== 8 || !timingSafeEqualBytes(x, parseInternalAuthenticate(res.data))) {
+      throw new TerminalError('TERM_ERR_CARD_NOT_GENUINE', 'internal authentication of the blank card', { sw: res.sw });
+    }
   }
 
   async #authenticate(r: JobRecord, family: UpdateKeyFamily, f: { cardFactor: Uint8Array; cityFactor: Uint8Array }, hist: Uint8Array, key: UpdateKeyParams['key'], name: string): Promise<void> {

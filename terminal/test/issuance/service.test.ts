@@ -145,3 +145,18 @@ t.test('[issuance §11 item 10] power cut in the middle of the record writes: re
     t.equal(s.core.snapshot().stock, 2);
   }
 });
+
+t.test('[issuance §5.1 remark; ssc-card §10.1] a counterfeit blank fails internal authentication before any write', async (t) => {
+  const { BlankCard } = await import('@onecard/simulators/src/issuance/blank-card.ts');
+  const { fromHex } = await import('@onecard/protocol/bytes');
+  const { roots } = await import('./fixtures.ts');
+  const s = site('2.00', { stock: 0 });
+  t.teardown(s.cleanup);
+  const fake = new BlankCard({ version: '2.00', protocol: 0, seed: 1, region: '639900', cardSerial: fromHex('00BF0001'), cardAuthCode: fromHex('01020304'), cardType: '3', initOrg: '639900000001', roots: { ...roots, irk: fromHex('00'.repeat(16)) } });
+  s.core.load([fake]);
+  const v = await s.service().start(app('J1'));
+  t.match(v, { status: 'failed', step: 'write', retained: true, error: { code: 'TERM_ERR_CARD_NOT_GENUINE' } });
+  t.equal(fake.writeCount, 0, 'nothing written');
+  t.equal(s.core.retained[0]!.card, fake);
+  t.match(s.region.job('J1'), { returned: { outcome: 'failed', reason: 'TERM_ERR_CARD_NOT_GENUINE' } });
+});
