@@ -4,7 +4,10 @@
  * the server. Calls that arrive while the store is busy are committed together in ONE store
  * transaction ({@link RegistryStore.commitCalls}): one durable write (one WAL sync on SQLite, one
  * commit on PostgreSQL) serves all of them, and each waits for the commit that holds its record.
- * A failed commit fails every call in it (none of them is answered).
+ * Up to `maxInFlight` groups commit at once (PostgreSQL overlaps commits on several connections;
+ * SQLite commits one at a time anyway); when all are busy, arriving calls queue and the next free
+ * slot takes them as one group, so groups grow with the load. A failed commit fails every call in
+ * it (none of them is answered).
  */
 import type { CallCommit, RegistryStore } from '../store/registry-types.ts';
 
@@ -17,15 +20,25 @@ interface Pending {
   readonly reject: (err: unknown) => void;
 }
 
+export interface CallLogOptions {
+  /** Largest group (default {@link CALL_GROUP_MAX}). */
+  readonly maxGroup?: number;
+  /** Groups committing at the same time (default 1). */
+  readonly maxInFlight?: number;
+}
+
 export class CallLog {
   readonly #store: RegistryStore;
-  readonly #max: number;
+  readonly #maxGroup: number;
+  readonly #maxInFlight: number;
   #queue: Pending[] = [];
-  #running: Promise<void> | undefined;
+  readonly #running = new Set<Promise<void>>();
+  #scheduled: Promise<void> | undefined;
 
-  constructor(store: RegistryStore, maxGroup = CALL_GROUP_MAX) {
+  constructor(store: RegistryStore, opts: CallLogOptions = {}) {
     this.#store = store;
-    this.#max = maxGroup;
+    this.#maxGroup = opts.maxGroup ?? CALL_GROUP_MAX;
+    this.#maxInFlight = opts.maxInFlight ?? 1;
   }
 
   /**
@@ -39,35 +52,36 @@ export class CallLog {
     });
   }
 
-  #kick(): void {
-    if (this.#running !== undefined) return;
-    this.#running = (async () => {
-      // The first call of a group lets the calls of the same turn of the event loop join it.
-      await new Promise<void>((r) => setImmediate(r));
-      try {
-        await this.#drain();
-      } finally {
-        this.#running = undefined;
-        // A call handed in between the last group and this point starts the next drain.
-        if (this.#queue.length > 0) this.#kick();
-      }
-    })();
-  }
-
   /** Resolves when every call handed in so far has been committed (or failed). */
   async idle(): Promise<void> {
-    while (this.#running !== undefined) await this.#running;
+    while (this.#scheduled !== undefined || this.#running.size > 0) {
+      await this.#scheduled;
+      await Promise.all([...this.#running]);
+    }
   }
 
-  async #drain(): Promise<void> {
-    while (this.#queue.length > 0) {
-      const group = this.#queue.splice(0, this.#max);
+  #kick(): void {
+    if (this.#scheduled !== undefined || this.#running.size >= this.#maxInFlight) return;
+    // The first call of a group lets the calls of the same turn of the event loop join it.
+    this.#scheduled = new Promise<void>((r) => setImmediate(r)).then(() => {
+      this.#scheduled = undefined;
+      while (this.#running.size < this.#maxInFlight && this.#queue.length > 0) this.#start(this.#queue.splice(0, this.#maxGroup));
+    });
+  }
+
+  #start(group: Pending[]): void {
+    const run = (async () => {
       try {
         const recorded = await this.#store.commitCalls(group.map((p) => p.call));
         group.forEach((p, i) => p.resolve(recorded[i] === true));
       } catch (err) {
         for (const p of group) p.reject(err);
       }
-    }
+    })().finally(() => {
+      this.#running.delete(run);
+      // Calls that queued while every slot was busy form the next group.
+      if (this.#queue.length > 0) this.#kick();
+    });
+    this.#running.add(run);
   }
 }

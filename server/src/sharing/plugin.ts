@@ -56,7 +56,8 @@ export default async function sharingPlugin(app: FastifyInstance, opts: SharingP
   m?.define('onecard_sharing_tokens_total', 'counter', 'Token requests by result');
   const running = new Set<Promise<void>>();
   // Every call about a person: its access record and quota use in one durable commit (grouped).
-  const calls = new CallLog(store.registry);
+  // PostgreSQL overlaps a few commits on separate connections; SQLite commits one at a time anyway.
+  const calls = new CallLog(store.registry, { maxInFlight: store.kind === 'postgres' ? 4 : 1 });
   app.addHook('onClose', async () => { await Promise.allSettled([...running]); await calls.idle(); });
 
   // ── administration ────────────────────────────────────────────────────────────────────────

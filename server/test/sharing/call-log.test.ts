@@ -1,7 +1,8 @@
 /**
  * The departments' call log: calls handed in together are committed in one store transaction, each
  * caller learns whether its call was recorded only after that commit, a failed commit fails every
- * call in it (and the next group still runs), and calls arriving during a commit form the next group.
+ * call in it (and the next group still runs), calls arriving during a commit form the next group,
+ * and with several commits allowed at once, a free slot takes what queued meanwhile.
  */
 import t from 'tap';
 import { CallLog } from '../../src/sharing/call-log.ts';
@@ -78,7 +79,7 @@ t.test('a failed commit fails every call in it; later calls still commit', async
 
 t.test('groups are capped', async (t) => {
   const f = fakeStore();
-  const log = new CallLog(f.store, 2);
+  const log = new CallLog(f.store, { maxGroup: 2 });
   const ps = ['a', 'b', 'c', 'd', 'e'].map((s) => log.commit(call(s)));
   for (let i = 0; i < 3; i++) {
     await tick();
@@ -87,5 +88,30 @@ t.test('groups are capped', async (t) => {
   }
   t.same(await Promise.all(ps), [true, true, true, true, true]);
   t.same(f.groups, [['a', 'b'], ['c', 'd'], ['e']]);
+  await log.idle();
+});
+
+t.test('with two commits in flight, arrivals use the free slot, then queue for the next', async (t) => {
+  const f = fakeStore();
+  const log = new CallLog(f.store, { maxInFlight: 2 });
+  const first = log.commit(call('a'));
+  await tick();
+  await tick();
+  const second = log.commit(call('b'));
+  await tick();
+  await tick();
+  t.same(f.groups, [['a'], ['b']], 'the second call did not wait for the first commit');
+  const queued = ['c', 'd'].map((s) => log.commit(call(s)));
+  await tick();
+  await tick();
+  t.same(f.groups.length, 2, 'both slots busy: c and d wait');
+  f.release();
+  t.equal(await first, true);
+  await tick();
+  await tick();
+  t.same(f.groups, [['a'], ['b'], ['c', 'd']], 'the freed slot takes what queued as one group');
+  f.release();
+  f.release();
+  t.same(await Promise.all([second, ...queued]), [true, true, true]);
   await log.idle();
 });
