@@ -5,7 +5,7 @@
 // events, a card number smuggled into the request, an expired or ended binding), the library
 // account with the refusal reasons, the venue status, event registration and its refusals, and the
 // data tracker with consent withdrawal; no PIN in any log.
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { EventEmitter } from 'node:events';
 import { Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
@@ -102,7 +102,7 @@ function fleet() {
   return { calls, link, venueLink, consents, setOffline: (v: boolean) => void (offline = v) };
 }
 
-async function library(t: Parameters<Parameters<typeof t.test>[1]>[0]) {
+async function library(t: Test) {
   const sim = await startLibraryServer({
     library: new SimLibrary({
       patrons: [
@@ -121,7 +121,7 @@ async function library(t: Parameters<Parameters<typeof t.test>[1]>[0]) {
   return { sim, service };
 }
 
-async function setup(t: Parameters<Parameters<typeof t.test>[1]>[0], o: { configured?: boolean } & Partial<LocalApiOptions> = {}) {
+async function setup(t: Test, o: { configured?: boolean } & Partial<LocalApiOptions> = {}) {
   const logs: string[] = [];
   const logger = pino({ level: 'trace' }, new Writable({ write(chunk, _e, cb) { logs.push(String(chunk)); cb(); } }));
   const readers = reader();

@@ -7,6 +7,7 @@
 import { call, openEvents } from './shared/api.js';
 import { errorMessage, formatDate, mask, maskName } from './shared/messages.js';
 import { createLogin } from './login.js';
+import { createHolder } from './holder.js';
 
 const IDLE_MS = 60_000;
 const TAKE_CARD_MS = 30_000;
@@ -125,6 +126,8 @@ function h(tag, attrs = {}, ...children) {
 const button = (label, onclick, attrs = {}) => h('button', { type: 'button', class: 'btn', onclick, ...attrs }, label);
 // "Log in to a service" (login.js): its screens render through show(); card insertion on its screen goes to it.
 const login = createLogin({ h, button, show, call, errorMessage, lang: () => lang, cardIn: () => cardIn, finish, say, failure, armIdle, screen: () => current.fn });
+// The holder's library, venue, event and data-tracker services (holder.js), after the PIN.
+const holder = createHolder({ h, button, show, call, errorMessage, lang: () => lang, finish, say, back: () => show(services) });
 
 function show(fn, ...args) {
   clearTimeout(screenTimer);
@@ -157,6 +160,9 @@ function armIdle() {
 /** Forgets every personal datum and PIN digit and empties the screen. */
 function wipe() {
   deliveryWatch++;
+  // The terminal's binding of the holder services to this card ends with the screen.
+  if (card?.verified === true) call('/v1/holder/end', {}).catch(() => undefined);
+  holder.wipe();
   card = null;
   ecard = null;
   login.wipe();
@@ -291,9 +297,11 @@ async function padFlow(purpose, problem) {
   show(padScreen, first, tries, problem);
   try {
     if (purpose === 'verify') {
-      await call('/v1/card/pinpad/verify', {});
+      await call('/v1/holder/pinpad/verify', {});
       if (card === null) return;
       card.verified = true;
+      await holder.refresh();
+      if (card === null) return;
       say(t().services);
       return show(services);
     }
@@ -338,6 +346,7 @@ function services() {
       button(t().changePin, () => { card.flow = { kind: 'change' }; enterPin('old'); }, { class: 'btn big' }),
       button(t().loss, () => show(lossConfirm), { class: 'btn big' }),
       button(t().transit, showTransit, { class: 'btn big', id: 'transit' }),
+      ...holder.menu(),
       button(t().finish, finish, { class: 'btn big' })),
   ];
 }
@@ -495,8 +504,12 @@ async function submitPin(purpose) {
   if (!/^[0-9]{4,16}$/.test(entered)) return enterPin(purpose, errorMessage('TERM_ERR_PIN_FORMAT', lang));
   try {
     if (purpose === 'verify') {
-      await call('/v1/card/pin/verify', { pin: entered });
+      // Verified through the holder services: the terminal binds this card to this page for them.
+      await call('/v1/holder/verify', { pin: entered });
+      if (card === null) return;
       card.verified = true;
+      await holder.refresh();
+      if (card === null) return;
       say(t().services);
       return show(services);
     }

@@ -61,6 +61,13 @@ export const ERRORS = {
   TERM_ERR_ECARD_REPLAYED: { zh: '此二维码已使用过，请刷新后重新出示。', en: 'This QR code was already used. Refresh it and show it again.' },
   TERM_ERR_ECARD_NOT_YET_VALID: { zh: '二维码时间有误，请联系工作人员检查本机时钟。', en: 'The QR code time is wrong. Please ask staff to check this machine\'s clock.' },
   TERM_ERR_ECARD_ONLINE_REJECTED: { zh: '电子社保卡平台拒绝了此二维码。', en: 'The e-card platform refused this QR code.' },
+  TERM_ERR_HOLDER_UNVERIFIED: { zh: '请先输入社保卡密码（插入的卡片已更换或操作时间过长）。', en: 'Please enter your card PIN first (the card was changed or too much time has passed).' },
+  TERM_ERR_HOLDER_OFFLINE: { zh: '此项服务需要连接服务中心，本机暂时无法连接，请稍后再试。', en: 'This service needs the service centre, which this machine cannot reach right now. Please try later.' },
+  TERM_ERR_HOLDER_REFUSED: { zh: '服务中心未受理此项业务，请到服务窗口咨询。', en: 'The service centre did not accept this request. Please ask at a service counter.' },
+  TERM_ERR_VENUE_NOT_CONFIGURED: { zh: '本机未开通场馆服务。', en: 'Venue services are not offered on this machine.' },
+  TERM_ERR_VENUE_OFFLINE: { zh: '此项服务需要连接服务中心，本机暂时无法连接，请稍后再试。', en: 'This service needs the service centre, which this machine cannot reach right now. Please try later.' },
+  TERM_ERR_VENUE_REGISTRATION_REFUSED: { zh: '报名未被受理（名额已满、不在报名时间内或卡片不可用）。', en: 'The registration was not accepted (event full, registration not open, or the card cannot be used).' },
+  TERM_ERR_VENUE_STATE_IO: { zh: '本机场馆数据无法保存，请联系工作人员。', en: 'This machine cannot store its venue data. Please ask staff.' },
   TERM_ERR_ECARD_ONLINE_UNAVAILABLE: { zh: '电子社保卡平台暂时无法连接，请稍后再试。', en: 'The e-card platform cannot be reached. Please try later.' },
 };
 
