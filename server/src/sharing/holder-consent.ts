@@ -166,8 +166,11 @@ async function holderConsentPlugin(app: FastifyInstance, opts: HolderConsentOpti
         // Another server created it at the same moment.
         if (!(e instanceof ServerError && e.code === 'SRV_ERR_CONFLICT')) throw e;
       }
-    } else if (cur.redirectUris[0] !== redirectUri || cur.status !== 'active' || cur.redirectUris.length !== 1) {
-      await store.oidc.updateRelyingParty(rec, entry('relying-party.update'));
+    } else if (cur.status !== 'active') {
+      // An admin disabled the pages' client: the pages stay closed until it is enabled again.
+      throw new ServerError('SRV_ERR_NOT_FOUND', 'the consent pages are disabled');
+    } else if (cur.redirectUris[0] !== redirectUri || cur.redirectUris.length !== 1) {
+      await store.oidc.updateRelyingParty({ ...cur, redirectUris: [redirectUri], updatedAt: now }, entry('relying-party.update'));
     }
     return redirectUri;
   };

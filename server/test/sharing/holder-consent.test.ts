@@ -198,4 +198,10 @@ t.test('a holder whose login card is not in the registry gets no session', async
   // A callback replayed without the login's state cookie is refused.
   const replay = await new Browser().get(at.url);
   t.equal(replay.status, 400);
+  // An admin who disables the pages' client closes the pages; they do not re-enable it.
+  const rp = await f.store.oidc.getRelyingParty(HOLDER_CLIENT_ID);
+  await f.store.oidc.updateRelyingParty({ ...rp!, status: 'disabled' });
+  const closed = await new Browser().get(`${f.base}/holder/consents/login`);
+  t.equal(closed.status, 404);
+  t.equal((await f.store.oidc.getRelyingParty(HOLDER_CLIENT_ID))?.status, 'disabled');
 });
