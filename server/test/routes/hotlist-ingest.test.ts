@@ -38,8 +38,15 @@ t.test('hotlist: report, cancel, search, list, audit, broadcast pointer', async 
   t.same((await app.inject({ method: 'POST', url: '/api/v1/hotlist/report', headers: auth(), payload: { cardNumbers: ['B00000001'], reason: 'again' } })).json().version, 2, 'no change, no new version');
   const c1 = (await app.inject({ method: 'POST', url: '/api/v1/hotlist/cancel', headers: auth(), payload: { cardNumbers: ['A12345678', 'C00000000'], reason: 'found' } })).json();
   t.same(c1, { version: 3, removed: ['A12345678'], notListed: ['C00000000'] });
-  t.same(pointers.map((p) => JSON.parse(p.body).version), [0, 1, 2, 3], 'one broadcast per change');
-  t.ok(pointers.every((p) => p.topic === 'fleet/broadcast/hotlist'));
+  // Announcements run after the commits, in order: wait for the fourth pointer.
+  for (let i = 0; i < 500 && pointers.filter((p) => p.topic === 'fleet/broadcast/hotlist').length < 4; i++) await new Promise((r) => setTimeout(r, 10));
+  t.same(pointers.filter((p) => p.topic === 'fleet/broadcast/hotlist').map((p) => JSON.parse(p.body).version), [0, 1, 2, 3], 'one broadcast per change');
+  t.same(pointers.filter((p) => p.topic === 'fleet/broadcast/hotlist/delta').map((p) => JSON.parse(p.body)), [
+    { v: 1, fromVersion: 0, version: 1, add: ['A12345678', 'X00000019'], remove: [] },
+    { v: 1, fromVersion: 1, version: 2, add: ['B00000001'], remove: [] },
+    { v: 1, fromVersion: 2, version: 3, add: [], remove: ['A12345678'] },
+  ], 'each change itself broadcast once, before its pointer');
+  t.same(pointers.map((p) => p.topic), ['fleet/broadcast/hotlist', ...Array.from({ length: 3 }, () => ['fleet/broadcast/hotlist/delta', 'fleet/broadcast/hotlist']).flat()]);
 
   t.match((await app.inject({ url: '/api/v1/hotlist/X00000019', headers: auth(viewer) })).json(), { cardNumber: 'X00000019', version: 1, source: 'admin', reason: 'lost at the counter' });
   t.equal((await app.inject({ url: '/api/v1/hotlist/A12345678', headers: auth() })).statusCode, 404);
