@@ -6,7 +6,11 @@
 # `onecard-terminal run --data-dir` process on a simulated reader is driven through the kiosk page
 # (code, portal name, card, PIN) and the portal receives an ID token whose signature and claims are
 # checked against the card. axe-core audits every kiosk login screen; the terminal's and the
-# simulator's output is scanned for the PIN and the full ID number. Screenshots in
+# simulator's output is scanned for the PIN and the full ID number. The e-card path
+# (terminal/test/login/ecard.browser.ts): the holder chooses the e-card method on the provider's
+# login page, the simulators' e-card app scans the page's QR code and confirms with SM2, consent,
+# ID token (acr substantial, amr swk, pairwise sub, allowed claims only); refusals shown on the page
+# (unknown key, unregistered e-card, out-of-date and replayed confirmations, hotlisted card). Screenshots in
 # $ONECARD_ARTEFACTS (default: artefacts/login in the repository).
 set -euo pipefail
 cd "$(dirname "$0")/../.."

@@ -87,8 +87,8 @@ export const DEFAULT_SETTINGS: ServerSettings = {
 /** Headers and body fields pino must never print. */
 export const REDACT_PATHS = ['req.headers.authorization', 'req.body.token', 'req.body.password', 'res.body.token', 'res.body.password'];
 
-/** Query parameters whose values are credentials (`?ticket=` of the live feed, `?token=`, …). */
-const SECRET_QUERY_PARAM = /^(token|access_token|ticket|password|secret|key|sig|signature|auth|code)$/i;
+/** Query parameters whose values are credentials (`?ticket=` of the live feed, `?token=`, the card login's `?code=` and `?id_token_hint=`, …). */
+const SECRET_QUERY_PARAM = /^(token|access_token|ticket|password|secret|key|sig|signature|auth|code|id_token|id_token_hint|refresh_token|client_secret|code_verifier|logout_hint|login_hint)$/i;
 
 /**
  * The request line as logged: credentials in the query string are replaced by `[redacted]`, so a

@@ -44,7 +44,7 @@ declare module 'oidc-provider' {
     readonly uid: string;
     readonly prompt: { readonly name: string; readonly reasons: readonly string[]; readonly details: Record<string, unknown> };
     readonly params: Record<string, unknown> & { readonly client_id: string; readonly scope?: string };
-    readonly session?: { readonly accountId: string };
+    readonly session?: { readonly accountId: string; readonly acr?: string };
     readonly grantId?: string;
   }
   export interface GrantInstance {

@@ -12,7 +12,7 @@ export const PAGE_CSP = "default-src 'self'; img-src 'self'; style-src 'self'; s
 const T = {
   zh: {
     title: '社保卡登录', loginFor: '登录到', code: '登录码', scan: '用电子社保卡扫码，或在自助终端、柜台选择“登录服务”，输入登录码，插卡并输入密码。',
-    qrAlt: '电子社保卡扫码登录二维码', waiting: '等待认证…', expires: '登录码 5 分钟内有效。', claims: '该服务将获得：',
+    qrAlt: '电子社保卡扫码登录二维码', waiting: '等待认证…', expires: '登录码 5 分钟内有效。', expiresQr: '二维码 5 分钟内有效。', claims: '该服务将获得：',
     consentTitle: '授权', consentAsk: '是否同意向该服务提供以下信息？', allow: '同意', deny: '拒绝',
     refusedTitle: '登录未成功', again: '重新开始', lang: 'English', errorTitle: '出错了',
     logoutTitle: '退出登录', logoutAsk: '是否退出社保卡登录？', logoutYes: '退出', logoutNo: '保持登录', loggedOut: '您已退出登录。',
@@ -24,7 +24,7 @@ const T = {
   },
   en: {
     title: 'Log in with the social security card', loginFor: 'Log in to', code: 'Login code', scan: 'Scan with your e-card app, or choose "log in to a service" at a OneCard kiosk or counter, type the code, insert your card and enter your PIN.',
-    qrAlt: 'QR code for e-card login', waiting: 'Waiting for you to authenticate…', expires: 'The code is valid for 5 minutes.', claims: 'This service will receive:',
+    qrAlt: 'QR code for e-card login', waiting: 'Waiting for you to authenticate…', expires: 'The code is valid for 5 minutes.', expiresQr: 'The QR code is valid for 5 minutes.', claims: 'This service will receive:',
     consentTitle: 'Consent', consentAsk: 'Do you agree to give this service the following?', allow: 'Allow', deny: 'Deny',
     refusedTitle: 'Login not completed', again: 'Start again', lang: '中文', errorTitle: 'Something went wrong',
     logoutTitle: 'Log out', logoutAsk: 'Log out of the card login?', logoutYes: 'Log out', logoutNo: 'Stay logged in', loggedOut: 'You are logged out.',
@@ -47,8 +47,8 @@ const REFUSALS: Record<Lang, Record<string, string>> = {
     SRV_ERR_LOGIN_METHOD: '该服务不接受这种登录方式。',
     SRV_ERR_LOGIN_UNKNOWN: '登录码无效或已过期。',
     SRV_ERR_LOGIN_REPLAYED: '该登录已完成或已被拒绝，不能再次使用。',
-    SRV_ERR_LOGIN_ECARD_HOLDER: '该电子社保卡未登记或已注销，不能用于登录。',
-    SRV_ERR_LOGIN_ASSERTION_SIGNATURE: '电子社保卡的确认签名无法验证（不是已登记的密钥），已拒绝。',
+    SRV_ERR_LOGIN_ECARD_HOLDER: '该电子社保卡未登记或已注销，不能用于登录。请用本人的电子社保卡扫码。',
+    SRV_ERR_LOGIN_ASSERTION_SIGNATURE: '电子社保卡的确认签名无法验证（不是已登记的密钥），已拒绝。请用本人的电子社保卡重新扫码。',
     SRV_ERR_LOGIN_NONCE: '收到的确认不属于本次登录，已拒绝。',
   },
   en: {
@@ -60,8 +60,8 @@ const REFUSALS: Record<Lang, Record<string, string>> = {
     SRV_ERR_LOGIN_METHOD: 'This service does not accept that way of logging in.',
     SRV_ERR_LOGIN_UNKNOWN: 'The login code is invalid or expired.',
     SRV_ERR_LOGIN_REPLAYED: 'This login was already completed or refused and cannot be used again.',
-    SRV_ERR_LOGIN_ECARD_HOLDER: 'This e-card is not registered or was revoked and cannot be used to log in.',
-    SRV_ERR_LOGIN_ASSERTION_SIGNATURE: 'An e-card confirmation was refused: its signature is not from a registered e-card key.',
+    SRV_ERR_LOGIN_ECARD_HOLDER: 'This e-card is not registered or was revoked and cannot be used to log in. Scan with your own e-card app.',
+    SRV_ERR_LOGIN_ASSERTION_SIGNATURE: 'An e-card confirmation was refused: its signature is not from a registered e-card key. Scan again with your own e-card app.',
     SRV_ERR_LOGIN_NONCE: 'A confirmation that belongs to another login was refused.',
   },
 };
@@ -134,7 +134,7 @@ ${showCode ? `<p class="code-label" id="code-label">${esc(t.code)}</p>
 <p class="code" aria-labelledby="code-label" aria-label="${esc(o.code.split('').join(' '))}">${esc(spaced)}</p>
 ` : ''}
 <p>${esc(!o.methods.includes('terminal') || chosen === 'ecard' ? t.ecardScan : chosen === 'terminal' || !o.methods.includes('ecard') ? t.terminalSteps : t.scan)}</p>
-<p class="hint">${esc(t.expires)}</p>
+<p class="hint">${esc(showCode ? t.expires : t.expiresQr)}</p>
 <p id="status" role="status" aria-live="polite">${esc(t.waiting)}</p>
 </div>
 <h2>${esc(t.claims)}</h2>${claimList(o.lang, o.claims)}`, { script: true, langHref: `${base}${q(o.lang === 'zh' ? 'en' : 'zh', chosen)}` });

@@ -9,11 +9,11 @@ import type { IncomingMessage } from 'node:http';
 import { parse as parseQuery } from 'node:querystring';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
-import QRCode from 'qrcode';
 import type Provider from 'oidc-provider';
 import { ServerError } from '../errors.ts';
 import { LoginService, methodAllowed } from './logins.ts';
 import { LoginKeys } from './seal.ts';
+import { ecardLoginQrText, loginQrSvg } from './qr.ts';
 import { buildProvider, keySetVersion, SCOPE_CLAIMS } from './provider.ts';
 import { LANG_COOKIE, LOGIN_CSS, LOGIN_JS, PAGE_CSP, pickLang, refusalMessage, renderConsentPage, renderErrorPage, renderLoginPage, renderRefusalPage, usedLoginMessage, type Lang, type PageMethod } from './pages.ts';
 
@@ -139,7 +139,9 @@ async function oidcPlugin(app: FastifyInstance, opts: OidcPluginOptions): Promis
       if (rp === undefined) return expired(req, reply);
       const requested = (d.params.scope ?? '').split(' ').filter((s): s is keyof typeof SCOPE_CLAIMS => s in SCOPE_CLAIMS);
       if (d.prompt.name === 'consent') {
-        return html(reply, 200, renderConsentPage({ lang, uid: d.uid, clientName: rp.name, claims: requested, acr: undefined }));
+        // The assurance of the session's login (the one this interaction completed, else the SSO session's).
+        const acr = (await store.oidc.getLoginByUid(d.uid))?.acr ?? d.session?.acr ?? undefined;
+        return html(reply, 200, renderConsentPage({ lang, uid: d.uid, clientName: rp.name, claims: requested, acr }));
       }
       let login = await store.oidc.getLoginByUid(d.uid);
       if (login !== undefined && login.status === 'refused' && req.query.restart === undefined) {
@@ -167,7 +169,7 @@ async function oidcPlugin(app: FastifyInstance, opts: OidcPluginOptions): Promis
       const login = await store.oidc.getLoginByUid(req.params.uid);
       if (login === undefined || login.status !== 'pending') return reply.code(404).send({ error: { code: 'SRV_ERR_LOGIN_UNKNOWN', message: 'no pending login' } });
       const base = issuer().slice(0, -MOUNT.length);
-      const svg = await QRCode.toString(`${base}/api/v1/ecard/logins/${login.code}`, { type: 'svg', errorCorrectionLevel: 'M', margin: 2 });
+      const svg = await loginQrSvg(ecardLoginQrText(base, login.code));
       return reply.header('content-type', 'image/svg+xml').header('cache-control', 'no-store').send(svg);
     });
 

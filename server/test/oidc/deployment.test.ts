@@ -5,9 +5,11 @@
  * peer that is not a configured proxy change nothing, and a client's own `X-Forwarded-For` entry
  * never becomes the audited address. A key rotated through one server signs and is published by
  * another server on the same store from its next request, with the previous key still published.
+ * The server's log of a whole login and logout holds no token, code, secret or verifier.
  */
 import t from 'tap';
 import { createPublicKey, verify } from 'node:crypto';
+import { PassThrough } from 'node:stream';
 import * as client from 'openid-client';
 import { assertionPayload, enrolTerminal, finishInBrowser, postAssertion, signAssertion, startFixture, startLogin, terminalLookup, type OidcFixture, type Portal } from './fixture.ts';
 
@@ -191,4 +193,28 @@ t.test('two servers on one store: a key rotated through A signs and is published
   const after = (await jwks(a)).map((k) => k.kid);
   t.equal(after.length, 2);
   t.notOk(after.includes(k0), 'the next rotation (through B) retires the first key on A as well');
+});
+
+t.test('the log of a whole login and logout holds no token, code, secret or PKCE verifier', async (t) => {
+  const log = new PassThrough();
+  let out = '';
+  log.on('data', (d: Buffer) => { out += d.toString(); });
+  const f = await startFixture({ logStream: log });
+  t.teardown(() => f.close());
+  const term = await enrolTerminal(f, 'hall');
+  const rp = (await f.admin('POST', '/api/v1/relying-parties', { name: '社保', redirectUris: ['http://127.0.0.1:1/cb'], postLogoutRedirectUris: ['http://127.0.0.1:1/bye'], allowedClaims: ['name'], methods: ['terminal'], minAcr: 'high' })).json();
+  const config = await client.discovery(new URL(f.issuer), rp.id, rp.clientSecret, undefined, { execute: [client.allowInsecureRequests] });
+  const s = await startLogin(f, { id: rp.id, secret: rp.clientSecret, redirectUri: 'http://127.0.0.1:1/cb', config }, 'openid name');
+  const look = await terminalLookup(f, term, s.code);
+  const assertion = signAssertion(term.key, term.id, assertionPayload(f, s.code, look.body.nonce));
+  t.equal((await postAssertion(f, assertion)).status, 200);
+  const { callback } = await finishInBrowser(f, s);
+  const tokens = await client.authorizationCodeGrant(config, new URL(callback), { pkceCodeVerifier: s.verifier, expectedState: s.state });
+  const end = client.buildEndSessionUrl(config, { id_token_hint: tokens.id_token!, post_logout_redirect_uri: 'http://127.0.0.1:1/bye' });
+  t.equal((await s.browser.get(end.href)).status, 200, 'the logout page');
+  await new Promise((r) => setTimeout(r, 50));
+  t.ok(out.includes('/oidc/session/end?id_token_hint=[redacted]'), 'the logout request is logged with its hint redacted');
+  const secrets = { 'ID token': tokens.id_token!, 'access token': tokens.access_token, 'authorization code': new URL(callback).searchParams.get('code')!, 'client secret': rp.clientSecret as string, 'PKCE verifier': s.verifier, 'login assertion': assertion, 'login nonce': look.body.nonce as string };
+  for (const [what, value] of Object.entries(secrets)) t.notOk(out.includes(value), `no ${what} in the log`);
+  t.notOk(out.includes(term.password), 'no terminal password');
 });

@@ -38,6 +38,8 @@ export interface FixtureOptions {
   readonly publicUrl?: string;
   /** The server's `trustedProxies`. */
   readonly trustedProxies?: readonly string[];
+  /** Log at info to this stream (tests scan the log). */
+  readonly logStream?: NodeJS.WritableStream;
 }
 
 export async function startFixture(o: FixtureOptions = {}): Promise<OidcFixture> {
@@ -46,7 +48,10 @@ export async function startFixture(o: FixtureOptions = {}): Promise<OidcFixture>
   const store = o.store ?? openSqliteStore(':memory:');
   const masterKey = o.masterKey ?? new Uint8Array(randomBytes(32));
   let issuer = '';
-  const app = await buildApp({ store, clock, masterKey, oidc: { issuer: () => issuer }, ...(o.trustedProxies !== undefined ? { trustedProxies: o.trustedProxies } : {}) });
+  const app = await buildApp({ store, clock, masterKey, oidc: { issuer: () => issuer },
+    ...(o.trustedProxies !== undefined ? { trustedProxies: o.trustedProxies } : {}),
+    ...(o.logStream !== undefined ? { logger: { level: 'info', stream: o.logStream } } : {}),
+  });
   const adminToken = o.adminToken ?? (await bootstrapAdminToken(store, clock))!;
   await app.listen({ host: '127.0.0.1', port: 0 });
   const addr = app.server.address();
