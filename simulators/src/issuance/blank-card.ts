@@ -110,7 +110,7 @@ export class BlankCard implements SimulatedCard {
       rec(0x01, this.cardId),
       rec(0x02, ascii(p.cardType)),
       rec(0x03, ascii(p.version)),
-      rec(0x04, bcdDigits(p.initOrg)),
+      rec(0x04, bcdDigits(p.initOrg.padEnd(24, 'F'))), // cn, 12 bytes [V2 table 10]
       fill(0x05, 4, true),
       fill(0x06, 4, true),
       fill(0x07, 9, false),

@@ -43,6 +43,7 @@ for (const [version, family] of [['2.00', 'des'], ['3.00', 'sm4']] as const) {
     t.equal(tx(card, selectByName(SSSE_DF_NAME)).sw, 0x9000);
     const ef05 = card.records('EF05');
     t.equal(toHex(ef05[0]!), '0110' + toHex(card.cardId));
+    t.equal(toHex(ef05[3]!), '040C639900000001FFFFFFFFFFFF', '[V2 table 10] initialising organisation, cn 12 bytes');
     t.equal(toHex(ef05[4]!), '0504FFFFFFFF', 'issue date fill');
     t.equal(toHex(card.records('EF06')[1]!), '091E' + '00'.repeat(30), 'name fill');
     const writes = iss.recordWrites(holder);
