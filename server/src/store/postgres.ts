@@ -15,9 +15,10 @@ import { PostgresOidcStore } from './postgres-oidc.ts';
 import { PostgresUpdatesStore } from './postgres-updates.ts';
 import { PostgresRegistryStore } from './postgres-registry.ts';
 import {
-  toAudit, toDoc, toEff, toEnrol, toEvent, toHot, toStatus, toTele, toTerminal, toToken,
-  type AuditRow, type DocRow, type EffRow, type EnrolRow, type EventRow, type HotlistRow, type StatusRow, type TeleRow, type TerminalRow, type TokenRow, type StaffRow, toStaff, STAFF_COLUMNS, type VersionRow,
+  toAssignment, toAudit, toDoc, toEff, toEnrol, toEvent, toGroup, toHot, toStatus, toTele, toTerminal, toToken, toVersion, toVersionMeta,
+  type AssignmentRow, type AuditRow, type DocRow, type EffRow, type EnrolRow, type EventRow, type GroupRow, type HotlistRow, type StatusRow, type TeleRow, type TerminalRow, type TokenRow, type StaffRow, toStaff, STAFF_COLUMNS, type VersionRow,
 } from './rows.ts';
+import { foldHotlistSteps, hotlistSteps, type AppliedHotlistChanges } from './hotlist-changes.ts';
 import type {
   AdminTokenRecord, AuditRecord, EnrolmentTokenRecord, GroupRecord, NewEnrolmentToken, NewAuditRecord, PresenceUpdate, Role, Store,
   TerminalFilter, TerminalPatch, TerminalRecord,
@@ -288,12 +289,12 @@ export class PostgresStore implements Store {
   }
 
   async getGroup(id: string): Promise<GroupRecord | undefined> {
-    const r = await this.#one<{ id: string; name: string; created_at: number }>('SELECT id, name, created_at FROM groups WHERE id = $1', [id]);
-    return r === undefined ? undefined : { id: r.id, name: r.name, createdAt: r.created_at };
+    const r = await this.#one<GroupRow>('SELECT id, name, created_at FROM groups WHERE id = $1', [id]);
+    return r === undefined ? undefined : toGroup(r);
   }
 
   async listGroups(): Promise<GroupRecord[]> {
-    return (await this.#rows<{ id: string; name: string; created_at: number }>('SELECT id, name, created_at FROM groups ORDER BY id')).map((r) => ({ id: r.id, name: r.name, createdAt: r.created_at }));
+    return (await this.#rows<GroupRow>('SELECT id, name, created_at FROM groups ORDER BY id')).map(toGroup);
   }
 
   async createEnrolmentToken(rec: NewEnrolmentToken, audit?: AuditOf<void>): Promise<void> {
@@ -456,12 +457,12 @@ export class PostgresStore implements Store {
   async getConfigVersion(version: number): Promise<ConfigVersionRecord | undefined> {
     if (!Number.isSafeInteger(version)) return undefined;
     const r = await this.#one<VersionRow>('SELECT version, doc_id, sha256, body, created_at, created_by FROM config_versions WHERE version = $1', [version]);
-    return r === undefined ? undefined : { version: r.version, docId: r.doc_id, sha256: r.sha256, body: r.body!, createdAt: r.created_at, createdBy: r.created_by };
+    return r === undefined ? undefined : toVersion(r);
   }
 
   async listConfigVersions(docId: string): Promise<Omit<ConfigVersionRecord, 'body'>[]> {
     return (await this.#rows<VersionRow>('SELECT version, doc_id, sha256, created_at, created_by FROM config_versions WHERE doc_id = $1 ORDER BY version DESC', [docId]))
-      .map((r) => ({ version: r.version, docId: r.doc_id, sha256: r.sha256, createdAt: r.created_at, createdBy: r.created_by }));
+      .map(toVersionMeta);
   }
 
   async assignConfig(a: ConfigAssignment, audit?: AuditOf<void>): Promise<void> {
@@ -484,9 +485,9 @@ export class PostgresStore implements Store {
 
   async listConfigAssignments(docId?: string): Promise<ConfigAssignment[]> {
     const rows = docId === undefined
-      ? await this.#rows<{ scope: ConfigScope; target: string; doc_id: string }>('SELECT scope, target, doc_id FROM config_assignments ORDER BY scope, target')
-      : await this.#rows<{ scope: ConfigScope; target: string; doc_id: string }>('SELECT scope, target, doc_id FROM config_assignments WHERE doc_id = $1 ORDER BY scope, target', [docId]);
-    return rows.map((r) => ({ scope: r.scope, target: r.target, docId: r.doc_id }));
+      ? await this.#rows<AssignmentRow>('SELECT scope, target, doc_id FROM config_assignments ORDER BY scope, target')
+      : await this.#rows<AssignmentRow>('SELECT scope, target, doc_id FROM config_assignments WHERE doc_id = $1 ORDER BY scope, target', [docId]);
+    return rows.map(toAssignment);
   }
 
   async listEffectiveConfigs(filter: { terminalIds?: readonly string[]; docId?: string; groupId?: string }): Promise<EffectiveConfig[]> {
@@ -586,32 +587,13 @@ export class PostgresStore implements Store {
   }
 
   /** Applies terminal hotlist changes in order: runs of reports as one version, each cancellation as its own. */
-  async #hotlistChangesTx(c: pg.PoolClient, changes: readonly HotlistChange[], at: number): Promise<HotlistChangeResult & { readonly ops: { cardNumber: string; op: 'add' | 'remove' }[] }> {
-    let version = (await this.#one<{ version: number }>('SELECT version FROM hotlist_meta WHERE id = 1 FOR UPDATE', [], c))!.version;
-    const changed: string[] = [];
-    const ops: { cardNumber: string; op: 'add' | 'remove' }[] = [];
-    let adds: HotlistAdd[] = [];
-    const flush = async (): Promise<void> => {
-      if (adds.length === 0) return;
-      const r = await this.#hotlistAddTx(c, adds, at);
-      version = r.version;
-      changed.push(...r.changed);
-      ops.push(...r.changed.map((cardNumber) => ({ cardNumber, op: 'add' as const })));
-      adds = [];
-    };
-    for (const ch of changes) {
-      if (!('cancel' in ch)) {
-        adds.push(ch);
-        continue;
-      }
-      await flush();
-      const r = await this.#hotlistRemoveTx(c, [ch.cardNumber], at, ch.by);
-      version = r.version;
-      changed.push(...r.changed);
-      ops.push(...r.changed.map((cardNumber) => ({ cardNumber, op: 'remove' as const })));
+  async #hotlistChangesTx(c: pg.PoolClient, changes: readonly HotlistChange[], at: number): Promise<AppliedHotlistChanges> {
+    const version = (await this.#one<{ version: number }>('SELECT version FROM hotlist_meta WHERE id = 1 FOR UPDATE', [], c))!.version;
+    const applied: { op: 'add' | 'remove'; result: HotlistChangeResult }[] = [];
+    for (const s of hotlistSteps(changes)) {
+      applied.push({ op: s.op, result: s.op === 'add' ? await this.#hotlistAddTx(c, s.adds, at) : await this.#hotlistRemoveTx(c, [s.cardNumber], at, s.by) });
     }
-    await flush();
-    return { version, changed, ops };
+    return foldHotlistSteps(version, applied);
   }
 
   async getHotlistEntry(cardNumber: string): Promise<HotlistEntry | undefined> {

@@ -4,7 +4,7 @@
  * as integers that both drivers return as JS numbers), so one mapper per table serves both.
  */
 import type {
-  AdminTokenRecord, AuditRecord, ConfigDocRecord, ConfigStatusRecord, EffectiveConfig, EnrolmentTokenRecord, EventRecord, HotlistEntry,
+  AdminTokenRecord, AuditRecord, ConfigAssignment, ConfigDocRecord, ConfigScope, ConfigStatusRecord, ConfigVersionRecord, EffectiveConfig, EnrolmentTokenRecord, EventRecord, GroupRecord, HotlistEntry,
   KeyApprovalRecord, KeyAssignmentRecord, KeyJobRecord, KeyJobStatus, KeyJobTerminalRecord, KeyRef, KeySetVersionRecord, KeySetVersionStatus,
   PackageRecord, Role, RolloutRecord, StaffCredentialRecord, StoredKey, TargetSelector, TelemetryRecord, TerminalRecord, TerminalStatus,
 } from './types.ts';
@@ -41,6 +41,14 @@ export const toEnrol = (r: EnrolRow): EnrolmentTokenRecord => ({
   id: r.id, groupId: r.group_id, tags: JSON.parse(r.tags) as string[], expiresAt: r.expires_at, createdAt: r.created_at,
   createdBy: r.created_by, usedAt: r.used_at, usedBy: r.used_by, forTerminal: r.for_terminal,
 });
+export interface GroupRow { id: string; name: string; created_at: number }
+export interface AssignmentRow { scope: ConfigScope; target: string; doc_id: string }
+export const toGroup = (r: GroupRow): GroupRecord => ({ id: r.id, name: r.name, createdAt: r.created_at });
+/** A version row selected with its body. */
+export const toVersion = (r: VersionRow): ConfigVersionRecord => ({ version: r.version, docId: r.doc_id, sha256: r.sha256, body: r.body!, createdAt: r.created_at, createdBy: r.created_by });
+/** A version row selected without its body (listings). */
+export const toVersionMeta = (r: VersionRow): Omit<ConfigVersionRecord, 'body'> => ({ version: r.version, docId: r.doc_id, sha256: r.sha256, createdAt: r.created_at, createdBy: r.created_by });
+export const toAssignment = (r: AssignmentRow): ConfigAssignment => ({ scope: r.scope, target: r.target, docId: r.doc_id });
 export const toDoc = (r: DocRow): ConfigDocRecord => ({ id: r.id, name: r.name, createdAt: r.created_at, version: r.version, sha256: r.sha256, updatedAt: r.updated_at, updatedBy: r.updated_by });
 export const toStatus = (r: StatusRow): ConfigStatusRecord => ({ terminalId: r.terminal_id, version: r.version, status: r.status as 'applied' | 'rejected', errorCode: r.error_code, errorMessage: r.error_message, at: r.at, ...(r.changes == null ? {} : { changes: JSON.parse(r.changes) as ConfigStatusRecord['changes'] & object }) });
 export const toHot = (r: HotlistRow): HotlistEntry => ({ cardNumber: r.card_number, version: r.version, reportedAt: r.reported_at, reportedBy: r.reported_by, source: r.source as 'admin' | 'terminal', reason: r.reason });

@@ -11,9 +11,10 @@ import { SqliteUpdatesStore } from './sqlite-updates.ts';
 import { REGISTRY_SQLITE_MIGRATION, SqliteRegistryStore } from './sqlite-registry.ts';
 import { VENUES_SQLITE_MIGRATION } from '../venues/store.ts';
 import {
-  toAudit, toDoc, toEff, toEnrol, toEvent, toHot, toStatus, toTele, toTerminal, toToken,
-  type AuditRow, type DocRow, type EffRow, type EnrolRow, type EventRow, type HotlistRow, type StatusRow, type TeleRow, type TerminalRow, type TokenRow, type StaffRow, toStaff, STAFF_COLUMNS, type VersionRow,
+  toAssignment, toAudit, toDoc, toEff, toEnrol, toEvent, toGroup, toHot, toStatus, toTele, toTerminal, toToken, toVersion, toVersionMeta,
+  type AssignmentRow, type AuditRow, type DocRow, type EffRow, type EnrolRow, type EventRow, type GroupRow, type HotlistRow, type StatusRow, type TeleRow, type TerminalRow, type TokenRow, type StaffRow, toStaff, STAFF_COLUMNS, type VersionRow,
 } from './rows.ts';
+import { foldHotlistSteps, hotlistSteps, type AppliedHotlistChanges } from './hotlist-changes.ts';
 import type { AdminRecovery, AuditOf, StaffCredentialRecord, IngestBatch } from './types.ts';
 import type {
   AdminTokenRecord, AuditRecord, EnrolmentTokenRecord, GroupRecord, NewEnrolmentToken, NewAuditRecord, PresenceUpdate, Role, Store,
@@ -354,12 +355,12 @@ export class SqliteStore implements Store {
   }
 
   async getGroup(id: string): Promise<GroupRecord | undefined> {
-    const r = this.#prep('SELECT id, name, created_at FROM groups WHERE id = ?').get(id) as { id: string; name: string; created_at: number } | undefined;
-    return r === undefined ? undefined : { id: r.id, name: r.name, createdAt: r.created_at };
+    const r = this.#prep('SELECT id, name, created_at FROM groups WHERE id = ?').get(id) as GroupRow | undefined;
+    return r === undefined ? undefined : toGroup(r);
   }
 
   async listGroups(): Promise<GroupRecord[]> {
-    return (this.#prep('SELECT id, name, created_at FROM groups ORDER BY id').all() as { id: string; name: string; created_at: number }[]).map((r) => ({ id: r.id, name: r.name, createdAt: r.created_at }));
+    return (this.#prep('SELECT id, name, created_at FROM groups ORDER BY id').all() as GroupRow[]).map(toGroup);
   }
 
   async createEnrolmentToken(rec: NewEnrolmentToken, audit?: AuditOf<void>): Promise<void> {
@@ -503,12 +504,12 @@ export class SqliteStore implements Store {
 
   async getConfigVersion(version: number): Promise<ConfigVersionRecord | undefined> {
     const r = this.#prep('SELECT version, doc_id, sha256, body, created_at, created_by FROM config_versions WHERE version = ?').get(version) as VersionRow | undefined;
-    return r === undefined ? undefined : { version: r.version, docId: r.doc_id, sha256: r.sha256, body: r.body!, createdAt: r.created_at, createdBy: r.created_by };
+    return r === undefined ? undefined : toVersion(r);
   }
 
   async listConfigVersions(docId: string): Promise<Omit<ConfigVersionRecord, 'body'>[]> {
     return (this.#prep('SELECT version, doc_id, sha256, created_at, created_by FROM config_versions WHERE doc_id = ? ORDER BY version DESC').all(docId) as VersionRow[])
-      .map((r) => ({ version: r.version, docId: r.doc_id, sha256: r.sha256, createdAt: r.created_at, createdBy: r.created_by }));
+      .map(toVersionMeta);
   }
 
   async rewriteConfigVersions(rows: readonly { readonly version: number; readonly body: string; readonly sha256: string }[], audit?: AuditOf<number>): Promise<number> {
@@ -541,8 +542,8 @@ export class SqliteStore implements Store {
   async listConfigAssignments(docId?: string): Promise<ConfigAssignment[]> {
     const rows = (docId === undefined
       ? this.#prep('SELECT scope, target, doc_id FROM config_assignments ORDER BY scope, target').all()
-      : this.#prep('SELECT scope, target, doc_id FROM config_assignments WHERE doc_id = ? ORDER BY scope, target').all(docId)) as { scope: ConfigScope; target: string; doc_id: string }[];
-    return rows.map((r) => ({ scope: r.scope, target: r.target, docId: r.doc_id }));
+      : this.#prep('SELECT scope, target, doc_id FROM config_assignments WHERE doc_id = ? ORDER BY scope, target').all(docId)) as AssignmentRow[];
+    return rows.map(toAssignment);
   }
 
   async listEffectiveConfigs(filter: { terminalIds?: readonly string[]; docId?: string; groupId?: string }): Promise<EffectiveConfig[]> {
@@ -644,32 +645,12 @@ export class SqliteStore implements Store {
   }
 
   /** Applies terminal hotlist changes in order: runs of reports as one version, each cancellation as its own. */
-  #hotlistChangesSync(changes: readonly HotlistChange[], at: number): HotlistChangeResult & { readonly ops: { cardNumber: string; op: 'add' | 'remove' }[] } {
-    let version = (this.#prep('SELECT version FROM hotlist_meta WHERE id = 1').get() as { version: number }).version;
-    const changed: string[] = [];
-    const ops: { cardNumber: string; op: 'add' | 'remove' }[] = [];
-    let adds: HotlistAdd[] = [];
-    const flush = (): void => {
-      if (adds.length === 0) return;
-      const r = this.#hotlistAddSync(adds, at);
-      version = r.version;
-      changed.push(...r.changed);
-      ops.push(...r.changed.map((cardNumber) => ({ cardNumber, op: 'add' as const })));
-      adds = [];
-    };
-    for (const ch of changes) {
-      if (!('cancel' in ch)) {
-        adds.push(ch);
-        continue;
-      }
-      flush();
-      const r = this.#hotlistRemoveSync([ch.cardNumber], at, ch.by);
-      version = r.version;
-      changed.push(...r.changed);
-      ops.push(...r.changed.map((cardNumber) => ({ cardNumber, op: 'remove' as const })));
-    }
-    flush();
-    return { version, changed, ops };
+  #hotlistChangesSync(changes: readonly HotlistChange[], at: number): AppliedHotlistChanges {
+    const version = (this.#prep('SELECT version FROM hotlist_meta WHERE id = 1').get() as { version: number }).version;
+    return foldHotlistSteps(version, hotlistSteps(changes).map((s) => ({
+      op: s.op,
+      result: s.op === 'add' ? this.#hotlistAddSync(s.adds, at) : this.#hotlistRemoveSync([s.cardNumber], at, s.by),
+    })));
   }
 
   async getHotlistEntry(cardNumber: string): Promise<HotlistEntry | undefined> {
