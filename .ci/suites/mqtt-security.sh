@@ -108,8 +108,11 @@ RC=$(pub "$A" "$A" "${PW[$A]}" "t/$B/down/config" '{"v":1,"version":666,"sha256"
 [ "$RC" != 0 ] && pass "A publishing to B's down/config is refused (rc $RC)" || fail "A published to B's down/config"
 RC=$(pub "$A" "$A" "${PW[$A]}" "fleet/broadcast/all" '{}')
 [ "$RC" != 0 ] && pass "A publishing to fleet/broadcast is refused (rc $RC)" || fail "A published to the broadcast tree"
+# The fleet-wide hotlist change (issue 17): a forged one would unlist a lost card on every terminal.
+RC=0; timeout 20 mosquitto_pub "${COMMON[@]}" -i "$A" -u "$A" -P "${PW[$A]}" -q 1 -r -t "fleet/broadcast/hotlist/delta" -m '{"v":1,"fromVersion":0,"version":1,"add":[],"remove":["X00000019"]}' 2>>"$WORK/clients.err" || RC=$?
+[ "$RC" != 0 ] && pass "A publishing a retained fleet/broadcast/hotlist/delta is refused (rc $RC)" || fail "A published a hotlist change"
 expect "B's epoch untouched by A" 0 "$(terminal_field "$B" .epoch)"
-expect "3 refused publishes counted" 3 "$(( $(refused publish topic-not-allowed) - R0 ))"
+expect "4 refused publishes counted" 4 "$(( $(refused publish topic-not-allowed) - R0 ))"
 
 echo "subscribe:"
 expect "A subscribes to its own down/#" 1 "$(suback "$A" "$A" "${PW[$A]}" "t/$A/down/#")"
@@ -120,7 +123,9 @@ expect "A subscribing to t/+/down/# gets 0x80" 128 "$(suback "$A" "$A" "${PW[$A]
 expect "A subscribing to t/$A/# gets 0x80" 128 "$(suback "$A" "$A" "${PW[$A]}" "t/$A/#")"
 expect "A subscribing to B's down/# gets 0x80" 128 "$(suback "$A" "$A" "${PW[$A]}" "t/$B/down/#")"
 expect "mixed SUBSCRIBE: own granted, C's refused" "1, 128" "$(suback "$A" "$A" "${PW[$A]}" "t/$A/down/#" "t/$C/down/#")"
-expect "5 refused subscriptions counted" 5 "$(( $(refused subscribe topic-not-allowed) - S0 ))"
+# B's pointer carries B's configuration document inline (issue 17): A may not read it.
+expect "A subscribing to B's down/config gets 0x80" 128 "$(suback "$A" "$A" "${PW[$A]}" "t/$B/down/config")"
+expect "6 refused subscriptions counted" 6 "$(( $(refused subscribe topic-not-allowed) - S0 ))"
 
 echo "no crossing:"
 # B listens on its own down tree (granted) while A tries to write into it; B must see nothing.
