@@ -88,13 +88,13 @@ async function oidcPlugin(app: FastifyInstance, opts: OidcPluginOptions): Promis
 
   // ── the provider itself: raw requests, no body parsing ─────────────────────────────────────
   await app.register(async (scope) => {
+    scope.addHook('onRequest', async (req) => { forwardedAsTrusted(req, opts.proxy === true); });
     scope.removeAllContentTypeParsers();
     scope.addContentTypeParser('*', (_req, _payload, done) => done(null, undefined));
     const handle = async (req: FastifyRequest, reply: FastifyReply): Promise<void> => {
       const p = await provider();
       reply.hijack();
       const raw = req.raw as IncomingMessage & { originalUrl?: string };
-      forwardedAsTrusted(req, opts.proxy === true);
       raw.originalUrl = req.url;
       raw.url = (req.url).slice(MOUNT.length) || '/';
       p.callback()(raw, reply.raw);
@@ -105,6 +105,8 @@ async function oidcPlugin(app: FastifyInstance, opts: OidcPluginOptions): Promis
 
   // ── interaction pages ─────────────────────────────────────────────────────────────────────
   await app.register(async (scope) => {
+    // The interaction routes hand the raw request to the provider too (details, results).
+    scope.addHook('onRequest', async (req) => { forwardedAsTrusted(req, opts.proxy === true); });
     scope.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: 4096 }, (_req, body, done) => done(null, parseQuery(body as string)));
     const html = (reply: FastifyReply, status: number, body: string): FastifyReply =>
       reply.code(status).header('content-type', 'text/html; charset=utf-8').header('content-security-policy', PAGE_CSP).header('cache-control', 'no-store').header('x-content-type-options', 'nosniff').send(body);
