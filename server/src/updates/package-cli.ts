@@ -7,7 +7,8 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { ServerError } from '../errors.ts';
 import { buildPackage, generateSigningKey, inspectPackage, isPublicKeyString, loadSigningKey, signPackage, verifyPackage } from './package-io.ts';
-import { keyIdOf, parseSignature } from './package-format.ts';
+import { keyIdOf } from '@onecard/protocol/update';
+import { parseSignature } from './package-format.ts';
 import { isSemver } from './semver.ts';
 
 export interface PackageCliIo {

@@ -2,19 +2,11 @@
  * The OneCard update package format as the server uses it: the one definition lives in
  * `@onecard/protocol/update` (docs/updates.md is the normative description); this module is its
  * edge, rethrowing the `PROTO_ERR_UPDATE_*` codes as `SRV_ERR_UPDATE_*` with the same message and
- * details. The terminal updater reads packages with the same definition.
+ * details; what does not throw is imported from `@onecard/protocol/update` directly. The terminal
+ * updater reads packages with the same definition.
  */
 import { updatePackageEdge, type TarReader as FormatTarReader, type PackageChecker as FormatPackageChecker } from '@onecard/protocol/update';
 import { ServerError } from '../errors.ts';
-
-export {
-  PACKAGE_FORMAT, SIGNATURE_FORMAT, MANIFEST_ENTRY, FILES_PREFIX, DEFAULT_PACKAGE_LIMITS, TAR_END,
-  unsafePathReason, canonicalJson, encodeManifest, sha256Hex, sha256OfChunks, signedStatement, keyIdOf, tarPadding, maxInflatedBytes,
-  verifyWithPublicKey,
-} from '@onecard/protocol/update';
-export type {
-  PackageLimits, ManifestFile, PackageManifest, SignatureAlg, PackageSignature, TarEvent, PackageCheckHooks,
-} from '@onecard/protocol/update';
 
 /**
  * The format's throwing parts under the server's codes: `validateManifest` and `tarHeader` throw

@@ -16,10 +16,11 @@ import { sm2GenerateKeyPair, sm2PublicKey, sm2Sign } from '@onecard/protocol/cry
 import { fromHex, toHex } from '@onecard/protocol/bytes';
 import { ServerError } from '../errors.ts';
 import {
-  DEFAULT_PACKAGE_LIMITS, FILES_PREFIX, MANIFEST_ENTRY, PACKAGE_FORMAT, PackageChecker, SIGNATURE_FORMAT, TAR_END,
-  encodeManifest, feedInflated, keyIdOf, sha256OfChunks, signedStatement, tarHeader, tarPadding, unsafePathReason, validateManifest, verifyWithPublicKey,
+  DEFAULT_PACKAGE_LIMITS, FILES_PREFIX, MANIFEST_ENTRY, PACKAGE_FORMAT, SIGNATURE_FORMAT, TAR_END,
+  encodeManifest, keyIdOf, sha256OfChunks, signedStatement, tarPadding, unsafePathReason, verifyWithPublicKey,
   type ManifestFile, type PackageLimits, type PackageManifest, type PackageSignature, type SignatureAlg,
-} from './package-format.ts';
+} from '@onecard/protocol/update';
+import { PackageChecker, feedInflated, tarHeader, validateManifest } from './package-format.ts';
 
 export { verifyWithPublicKey };
 

@@ -15,7 +15,7 @@ import { compareSemver } from './semver.ts';
 import { downloadWithResume, readBounded } from './download.ts';
 import { hashFile, verifyPackageFile } from './verify.ts';
 import { commit, currentVersion, initLayout, readPending, releasePath, rollback, switchTo, type PendingUpdate } from './install.ts';
-import type { PackageLimits } from './package-format.ts';
+import type { PackageLimits } from '@onecard/protocol/update';
 
 /** What the server's `GET /api/v1/terminal/jobs/{jobId}` says about an update job. */
 export interface UpdateJob {

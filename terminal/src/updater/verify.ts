@@ -11,7 +11,8 @@ import { dirname, join, resolve, sep } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import { TerminalError } from '../errors.ts';
-import { DEFAULT_PACKAGE_LIMITS, PackageChecker, feedInflated, keyIdOf, parseSignature, sha256OfChunks, signedStatement, verifyWithPublicKey, type PackageLimits, type PackageManifest, type PackageSignature } from './package-format.ts';
+import { DEFAULT_PACKAGE_LIMITS, keyIdOf, sha256OfChunks, signedStatement, verifyWithPublicKey, type PackageLimits, type PackageManifest, type PackageSignature } from '@onecard/protocol/update';
+import { PackageChecker, feedInflated, parseSignature } from './package-format.ts';
 
 /** Verifies a signature with a pinned public key string (`ed25519:<base64>` / `sm2:<hex>`); false for malformed keys. */
 export const verifyWithPinnedKey = verifyWithPublicKey;
