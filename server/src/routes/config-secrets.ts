@@ -209,7 +209,7 @@ async function configSecretsPlugin(app: FastifyInstance, opts: ConfigSecretsOpti
   app.addHook('onReady', async () => {
     let clear = 0;
     for (const d of await store.listConfigDocs()) {
-      const rows: { version: number; body: string; sha256: string }[] = [];
+      const rows: { version: number; body: string; sha256: string; previousSha256: string }[] = [];
       for (const meta of await store.listConfigVersions(d.id)) {
         const v = await store.getConfigVersion(meta.version);
         const doc = v === undefined ? undefined : JSON.parse(v.body) as unknown;
@@ -222,10 +222,12 @@ async function configSecretsPlugin(app: FastifyInstance, opts: ConfigSecretsOpti
           if (isClear(s)) sealed = withSecret(sealed, n, { sealed: vault.seal(d.id, n, s) });
         }
         const body = canonicalJson(sealed);
-        rows.push({ version: v.version, body, sha256: createHash('sha256').update(body, 'utf8').digest('hex') });
+        rows.push({ version: v.version, body, sha256: createHash('sha256').update(body, 'utf8').digest('hex'), previousSha256: v.sha256 });
       }
       if (rows.length === 0) continue;
-      await store.rewriteConfigVersions(rows, (n) => [systemEntry('config.secrets-sealed', d.id, { versions: rows.map((r) => r.version), rewritten: n, names: [...CONFIG_SECRET_NAMES] })]);
+      // Another server sharing the database may seal the same versions at the same start: each is rewritten once.
+      const n = await store.rewriteConfigVersions(rows, (count) => (count === 0 ? [] : [systemEntry('config.secrets-sealed', d.id, { versions: rows.map((r) => r.version), rewritten: count, names: [...CONFIG_SECRET_NAMES] })]));
+      if (n === 0) continue;
       for (const e of await store.listEffectiveConfigs({ docId: d.id })) {
         await app.publishDown(downTopic(e.terminalId, 'config'), encodeFleetMessage('config', { v: 1, version: e.version, sha256: e.sha256 }), true);
       }

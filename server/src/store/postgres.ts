@@ -436,10 +436,10 @@ export class PostgresStore implements Store {
     });
   }
 
-  async rewriteConfigVersions(rows: readonly { readonly version: number; readonly body: string; readonly sha256: string }[], audit?: AuditOf<number>): Promise<number> {
+  async rewriteConfigVersions(rows: readonly { readonly version: number; readonly body: string; readonly sha256: string; readonly previousSha256: string }[], audit?: AuditOf<number>): Promise<number> {
     return this.#tx(async (c) => {
       let n = 0;
-      for (const r of rows) n += (await c.query('UPDATE config_versions SET body = $1, sha256 = $2 WHERE version = $3', [r.body, r.sha256, r.version])).rowCount ?? 0;
+      for (const r of rows) n += (await c.query('UPDATE config_versions SET body = $1, sha256 = $2 WHERE version = $3 AND sha256 = $4', [r.body, r.sha256, r.version, r.previousSha256])).rowCount ?? 0;
       await this.#auditTx(c, audit, n);
       return n;
     });

@@ -512,10 +512,10 @@ export class SqliteStore implements Store {
       .map(toVersionMeta);
   }
 
-  async rewriteConfigVersions(rows: readonly { readonly version: number; readonly body: string; readonly sha256: string }[], audit?: AuditOf<number>): Promise<number> {
+  async rewriteConfigVersions(rows: readonly { readonly version: number; readonly body: string; readonly sha256: string; readonly previousSha256: string }[], audit?: AuditOf<number>): Promise<number> {
     return this.#db.transaction(() => {
       let n = 0;
-      for (const r of rows) n += this.#prep('UPDATE config_versions SET body = ?, sha256 = ? WHERE version = ?').run(r.body, r.sha256, r.version).changes;
+      for (const r of rows) n += this.#prep('UPDATE config_versions SET body = ?, sha256 = ? WHERE version = ? AND sha256 = ?').run(r.body, r.sha256, r.version, r.previousSha256).changes;
       this.#audit(audit, n);
       return n;
     })();

@@ -394,10 +394,11 @@ export interface Store {
   listConfigVersions(docId: string): Promise<Omit<ConfigVersionRecord, 'body'>[]>;
   /**
    * Replaces the body and digest of existing versions, in one commit with the audit entries: only
-   * for sealing a secret a version held in clear (`routes/config-secrets.ts`). Versions that do not
-   * exist are skipped; answers how many were rewritten.
+   * for sealing a secret a version held in clear (`routes/config-secrets.ts`). A version is
+   * rewritten only while its digest is still `previousSha256` (servers sharing a database that seal
+   * at the same start rewrite it once); others are skipped. Answers how many were rewritten.
    */
-  rewriteConfigVersions(rows: readonly { readonly version: number; readonly body: string; readonly sha256: string }[], audit?: AuditOf<number>): Promise<number>;
+  rewriteConfigVersions(rows: readonly { readonly version: number; readonly body: string; readonly sha256: string; readonly previousSha256: string }[], audit?: AuditOf<number>): Promise<number>;
   /** Assigns `docId` to a group or terminal (replacing any previous assignment of that target). @throws ServerError `SRV_ERR_NOT_FOUND` */
   assignConfig(a: ConfigAssignment, audit?: AuditOf<void>): Promise<void>;
   /** Removes an assignment; returns whether one existed (`audit` is written only then, in the same transaction). */

@@ -186,16 +186,18 @@ export function storeConformance(t: Test, open: () => Promise<Store>): void {
     t.teardown(() => s.close());
     const a = await s.createConfigDoc({ id: 'a', name: 'A', body: '{"p":"clear"}', sha256: sha('a'), at: 10, by: 'tok' });
     const a2 = await s.updateConfigDoc('a', { body: '{"p":"clear2"}', sha256: sha('b'), at: 11, by: 'tok' });
-    await t.rejects(s.rewriteConfigVersions([{ version: a.version, body: '{"p":{"sealed":"x"}}', sha256: sha('c') }], () => { throw new Error('audit failed'); }));
+    await t.rejects(s.rewriteConfigVersions([{ version: a.version, body: '{"p":{"sealed":"x"}}', sha256: sha('c'), previousSha256: sha('a') }], () => { throw new Error('audit failed'); }));
     t.equal((await s.getConfigVersion(a.version))?.body, '{"p":"clear"}', 'nothing rewritten without its audit entry');
     const n = await s.rewriteConfigVersions([
-      { version: a.version, body: '{"p":{"sealed":"x"}}', sha256: sha('c') },
-      { version: a2.version, body: '{"p":{"sealed":"y"}}', sha256: sha('d') },
-      { version: 9999, body: '{}', sha256: sha('e') },
+      { version: a.version, body: '{"p":{"sealed":"x"}}', sha256: sha('c'), previousSha256: sha('a') },
+      { version: a2.version, body: '{"p":{"sealed":"y"}}', sha256: sha('d'), previousSha256: sha('b') },
+      { version: 9999, body: '{}', sha256: sha('e'), previousSha256: sha('e') },
     ], (count) => [{ ts: 12, actor: 'system', action: 'config.secrets-sealed', target: 'a', ip: '', details: { count } }]);
     t.equal(n, 2, 'unknown versions skipped');
+    t.equal(await s.rewriteConfigVersions([{ version: a.version, body: '{"p":{"sealed":"z"}}', sha256: sha('f'), previousSha256: sha('a') }]), 0, 'rewritten meanwhile (another server): skipped');
     t.same(await s.getConfigVersion(a.version), { version: a.version, docId: 'a', sha256: sha('c'), body: '{"p":{"sealed":"x"}}', createdAt: 10, createdBy: 'tok' });
     t.equal((await s.getConfigDoc('a'))?.sha256, sha('d'), 'the document shows its current version\'s new digest');
+    t.equal((await s.getConfigVersion(a.version))?.body, '{"p":{"sealed":"x"}}');
     t.same((await s.listAudit({ limit: 10 })).map((e) => [e.action, e.details['count']]), [['config.secrets-sealed', 2]]);
   });
 
