@@ -191,6 +191,7 @@ t.test('departments: register, import, every call allowed and refused, consent l
   t.equal(tracker.consents.length, 2);
   const own = await app.inject({ method: 'POST', url: '/api/v1/terminal/sharing/tracker', headers: term, payload: { cardNumber: holder.cardNumber, pinVerified: true } });
   t.same((own.json() as { accesses: unknown[] }).accesses, tracker.accesses, 'the holder sees the same list at the kiosk');
+  t.ok((tracker.accesses as { department: string; departmentName?: string }[]).every((a) => a.departmentName === a.department), 'each access names its department (registered with its id as name here)');
   const otherTracker = (await app.inject({ url: `/api/v1/registry/cards/${other.cardNumber}/accesses`, headers: auth() })).json() as { accesses: { call: string }[] };
   t.same(otherTracker.accesses.map((a) => a.call), ['verify', 'batch-verify'], 'the other holder: only their own accesses (newest first: verify after the loss, the batch); the verify that used their name with another ID number is not theirs');
 

@@ -26,6 +26,8 @@ export interface OpenEvent {
 export interface TrackerAccess {
   readonly at: number;
   readonly department: string;
+  /** The department's registered name (when the server has it). */
+  readonly departmentName?: string;
   readonly purpose: string;
   readonly call: string;
   readonly released: readonly string[];
@@ -36,6 +38,7 @@ export interface TrackerAccess {
 export interface TrackerConsent {
   readonly id: string;
   readonly department: string;
+  readonly departmentName?: string;
   readonly purpose: string;
   readonly grantedAt: number;
   readonly expiresAt: number;
@@ -61,6 +64,7 @@ export interface HolderServerLink {
 const str = (v: unknown): string => (typeof v === 'string' ? v.slice(0, 256) : '');
 const num = (v: unknown): number => (typeof v === 'number' && Number.isFinite(v) ? v : 0);
 const list = (v: unknown): readonly unknown[] => (Array.isArray(v) ? v.slice(0, 500) : []);
+const named = (v: unknown): { departmentName?: string } => (typeof v === 'string' && v !== '' ? { departmentName: v.slice(0, 128) } : {});
 const obj = (v: unknown): Record<string, unknown> => (typeof v === 'object' && v !== null ? (v as Record<string, unknown>) : {});
 
 /**
@@ -104,11 +108,11 @@ export function httpHolderServerLink(o: { readonly serverUrl: string; readonly t
       return {
         accesses: list(b['accesses']).map((x) => {
           const a = obj(x);
-          return { at: num(a['at']), department: str(a['department']), purpose: str(a['purpose']), call: str(a['call']), released: list(a['released']).filter((r): r is string => typeof r === 'string').slice(0, 16), outcome: str(a['outcome']) };
+          return { at: num(a['at']), department: str(a['department']), ...named(a['departmentName']), purpose: str(a['purpose']), call: str(a['call']), released: list(a['released']).filter((r): r is string => typeof r === 'string').slice(0, 16), outcome: str(a['outcome']) };
         }),
         consents: list(b['consents']).map((x) => {
           const c = obj(x);
-          return { id: str(c['id']), department: str(c['department']), purpose: str(c['purpose']), grantedAt: num(c['grantedAt']), expiresAt: num(c['expiresAt']), revokedAt: typeof c['revokedAt'] === 'number' ? c['revokedAt'] : null, cardNumber: maskCardNumber(str(c['cardNumber'])) };
+          return { id: str(c['id']), department: str(c['department']), ...named(c['departmentName']), purpose: str(c['purpose']), grantedAt: num(c['grantedAt']), expiresAt: num(c['expiresAt']), revokedAt: typeof c['revokedAt'] === 'number' ? c['revokedAt'] : null, cardNumber: maskCardNumber(str(c['cardNumber'])) };
         }),
       };
     },

@@ -307,7 +307,7 @@ t.test('tracker: withdraw a consent, twice', async (t) => {
 
 t.test('the HTTP link: terminal credentials, card number from the terminal only, refusals and outages coded', async (t) => {
   const seen: { url: string; auth: string | null; body: unknown }[] = [];
-  let answer: { status: number; body: unknown } | Error = { status: 200, body: { accesses: [{ at: 1, department: 'civil', purpose: 'subsidy', call: 'verify', released: ['match'], outcome: 'released', idHash: 'ff' }], consents: [{ id: 'cns_1', department: 'civil', purpose: 'subsidy', cardNumber: 'X00000019', grantedAt: 1, expiresAt: 2, revokedAt: null, idHash: 'ff' }] } };
+  let answer: { status: number; body: unknown } | Error = { status: 200, body: { accesses: [{ at: 1, department: 'civil', departmentName: '民政局', purpose: 'subsidy', call: 'verify', released: ['match'], outcome: 'released', idHash: 'ff' }], consents: [{ id: 'cns_1', department: 'civil', purpose: 'subsidy', cardNumber: 'X00000019', grantedAt: 1, expiresAt: 2, revokedAt: null, idHash: 'ff' }] } };
   const fake = (async (url: string, init: RequestInit) => {
     seen.push({ url, auth: new Headers(init.headers).get('authorization'), body: init.body === undefined ? undefined : JSON.parse(String(init.body)) });
     if (answer instanceof Error) throw answer;
@@ -316,7 +316,7 @@ t.test('the HTTP link: terminal credentials, card number from the terminal only,
   const link = httpHolderServerLink({ serverUrl: 'http://fleet.test', terminalId: 'trm_1', password: 'pw', fetch: fake });
   const tr = await link.tracker('X00000019', 50);
   t.same(seen[0], { url: 'http://fleet.test/api/v1/terminal/sharing/tracker', auth: `Basic ${Buffer.from('trm_1:pw').toString('base64')}`, body: { cardNumber: 'X00000019', pinVerified: true, limit: 50 } });
-  t.same(tr.accesses[0], { at: 1, department: 'civil', purpose: 'subsidy', call: 'verify', released: ['match'], outcome: 'released' }, 'only the known fields');
+  t.same(tr.accesses[0], { at: 1, department: 'civil', departmentName: '民政局', purpose: 'subsidy', call: 'verify', released: ['match'], outcome: 'released' }, 'only the known fields');
   t.equal(tr.consents[0]!.cardNumber, 'X*******9', 'card number masked');
   answer = { status: 404, body: { error: { code: 'SRV_ERR_NOT_FOUND', message: 'x' } } };
   await t.rejects(link.revokeConsent('cns_1', 'X00000019'), { code: 'TERM_ERR_HOLDER_REFUSED', details: { serverCode: 'SRV_ERR_NOT_FOUND' } });

@@ -197,7 +197,10 @@ t.test('kiosk holder services: library account, venue status, event registration
   // events: register, already registered, window closed
   await kiosk.getByRole('button', { name: '查看可报名的活动' }).click();
   await waitScreen(kiosk, 'eventsScreen');
-  t.match(await text(kiosk), /元宵灯会[\s\S]*已报名 0 \/ 1 人[\s\S]*文物讲座/, 'both open events listed with their places');
+  const listed = await kiosk.locator('#events .event').allInnerTexts();
+  t.equal(listed.length, 2, 'both open events listed');
+  t.match(listed.find((e) => e.includes('元宵灯会')), /活动日期：\d{4}-\d\d-\d\d · 已报名 0 \/ 1 人/, 'with their date and places');
+  t.ok(listed.some((e) => e.includes('文物讲座')));
   await screen(t, kiosk, 'kiosk-33-events');
   await kiosk.getByRole('button', { name: '报名：元宵灯会' }).click();
   await waitScreen(kiosk, 'eventResult');
@@ -226,12 +229,12 @@ t.test('kiosk holder services: library account, venue status, event registration
   await waitScreen(kiosk, 'trackerScreen');
   const rows = await kiosk.locator('#accesses tbody tr').allInnerTexts();
   t.equal(rows.length, 3, 'exactly the three accesses made');
-  t.match(rows.join('\n'), /civil-affairs\s+办理公共服务\s+基本信息\s+已提供：姓名/, 'released basic information, with the fields');
+  t.match(rows.join('\n'), /民政局\s+办理公共服务\s+基本信息\s+已提供：姓名/, 'released basic information, with the fields');
   t.match(rows.join('\n'), /基本信息\s+已拒绝：您没有授权/, 'the refused call, with the reason');
   t.match(rows.join('\n'), /卡片状态\s+已提供/, 'the card status call');
-  t.match(await kiosk.locator('#consents').innerText(), /civil-affairs\s+办理公共服务[\s\S]*有效/, 'the consent, valid');
+  t.match(await kiosk.locator('#consents').innerText(), /民政局\s+办理公共服务[\s\S]*有效/, 'the consent, valid');
   await screen(t, kiosk, 'kiosk-36-tracker');
-  await kiosk.getByRole('button', { name: '撤回对 civil-affairs（办理公共服务）的授权' }).click();
+  await kiosk.getByRole('button', { name: '撤回对 民政局（办理公共服务）的授权' }).click();
   await waitScreen(kiosk, 'withdrawConfirm');
   await screen(t, kiosk, 'kiosk-37-withdraw-confirm');
   await kiosk.click('#withdraw-confirm');
@@ -258,7 +261,7 @@ t.test('kiosk holder services: library account, venue status, event registration
 
   await finishAndOut(kiosk);
   const after = await html(kiosk);
-  for (const v of ['civil-affairs', '元宵灯会', '张*', ZHANG['cardNumber']!, 'X*****019', SSN]) t.notMatch(after, v, `no ${v} left in the DOM`);
+  for (const v of ['民政局', '元宵灯会', '张*', ZHANG['cardNumber']!, 'X*****019', SSN]) t.notMatch(after, v, `no ${v} left in the DOM`);
 });
 
 t.test('kiosk holder services: refusals in words — blocked patron, fines, event full, card not in the registry', async (t) => {
@@ -333,11 +336,11 @@ t.test('kiosk holder services: keyboard only, and the idle timeout wipes a holde
   await tabTo('我的数据使用记录');
   await p.keyboard.press('Enter');
   await waitScreen(p, 'trackerScreen');
-  t.match(await html(p), 'civil-affairs');
+  t.match(await html(p), '民政局');
   await p.clock.fastForward(61_000);
   await waitScreen(p, 'notice');
   const wiped = await html(p);
-  for (const v of ['civil-affairs', '办理公共服务', '元宵灯会', '张*', 'accesses', 'consents']) t.notMatch(wiped, v, `no ${v} after the idle timeout`);
+  for (const v of ['民政局', '办理公共服务', '元宵灯会', '张*', 'accesses', 'consents']) t.notMatch(wiped, v, `no ${v} after the idle timeout`);
   await screen(t, p, 'kiosk-44-holder-idle');
   // The terminal ended the binding with the screen: the tracker needs the PIN again.
   t.equal(await p.evaluate<number>("fetch('/v1/holder/tracker', { credentials: 'same-origin' }).then((r) => r.status)"), 403, 'binding ended by the wipe');

@@ -33,7 +33,7 @@ const T = {
       'not-registered': '今日仅限已报名活动的持卡人入园，您尚未报名。', 'event-full': '今日活动人数已满。', 'daily-limit': '您今日入园次数已达上限。', 'capacity-full': '场馆人数已满，请稍后再来。',
       'not-configured': '本机未配置场馆规则。', exit: '已出园。',
     },
-    eventsTitle: '可报名的活动', noEvents: '目前没有开放报名的活动。', eventDate: '活动日期', places: (r, c) => (c > 0 ? `已报名 ${r} / ${c} 人` : `已报名 ${r} 人（不限名额）`), closes: (s) => `报名截止：${s}`,
+    eventsTitle: '可报名的活动', noEvents: '目前没有开放报名的活动。', eventDate: (d) => `活动日期：${d}`, places: (r, c) => (c > 0 ? `已报名 ${r} / ${c} 人` : `已报名 ${r} 人（不限名额）`), closes: (s) => `报名截止：${s}`,
     register: '报名', registerLabel: (n) => `报名：${n}`, alreadyBadge: '您已报名', registering: '正在报名……',
     registered: (n, d) => `报名成功：${n}（${d}）。活动当天刷社保卡入园。`, already: (n, d) => `您已报名过：${n}（${d}），无需重复报名。`,
     refusals: {
@@ -80,7 +80,7 @@ const T = {
       'not-registered': 'Today only holders registered for the event may enter, and you are not registered.', 'event-full': 'Today’s event is full.', 'daily-limit': 'You have used all your entries for today.', 'capacity-full': 'The venue is full. Please come back later.',
       'not-configured': 'This machine has no venue rules.', exit: 'Exit counted.',
     },
-    eventsTitle: 'Events open for registration', noEvents: 'No event is open for registration right now.', eventDate: 'Date', places: (r, c) => (c > 0 ? `${r} of ${c} places taken` : `${r} registered (no limit)`), closes: (s) => `Registration closes ${s}`,
+    eventsTitle: 'Events open for registration', noEvents: 'No event is open for registration right now.', eventDate: (d) => `Date: ${d}`, places: (r, c) => (c > 0 ? `${r} of ${c} places taken` : `${r} registered (no limit)`), closes: (s) => `Registration closes ${s}`,
     register: 'Register', registerLabel: (n) => `Register for ${n}`, alreadyBadge: 'You are registered', registering: 'Registering…',
     registered: (n, d) => `Registered: ${n} (${d}). On the day, enter with your card.`, already: (n, d) => `You were already registered for ${n} (${d}); nothing more to do.`,
     refusals: {
@@ -127,6 +127,8 @@ export function createHolder(k) {
   };
   const day = (ms) => time(ms).slice(0, 10);
   const purpose = (p) => t().purposes[p] ?? p;
+  /** A department as the holder reads it: its registered name, else its id. */
+  const dept = (x) => x.departmentName ?? x.department;
   const endActions = (...extra) => k.h('div', { class: 'actions' }, ...extra, k.button(t().back, k.back, { class: extra.length === 0 ? 'btn primary' : 'btn' }), k.button(t().finish, k.finish));
 
   /** Plain words for a failed holder call: the server's refusal reason where it gave one. */
@@ -196,7 +198,7 @@ export function createHolder(k) {
       k.h('h1', {}, t().eventsTitle),
       list.length === 0 ? k.h('p', { class: 'lead' }, t().noEvents) : k.h('ul', { class: 'events', id: 'events' }, list.map((e) => k.h('li', { class: 'event' },
         k.h('h2', {}, e.name),
-        k.h('p', {}, `${t().eventDate}: ${e.date} · ${t().places(e.registered, e.capacity)}`),
+        k.h('p', {}, `${t().eventDate(e.date)} · ${t().places(e.registered, e.capacity)}`),
         k.h('p', { class: 'hint' }, t().closes(time(e.closesAt))),
         e.registeredByHolder ? k.h('p', { class: 'status ok' }, t().alreadyBadge)
           : k.button(t().register, () => void register(e), { class: 'btn primary', 'aria-label': t().registerLabel(e.name), 'data-event': e.eventId })))),
@@ -223,7 +225,7 @@ export function createHolder(k) {
         k.h('caption', { class: 'sr-only' }, t().accessesTitle),
         k.h('thead', {}, k.h('tr', {}, [t().when, t().department, t().purpose, t().what, t().outcome].map((c) => k.h('th', { scope: 'col' }, c)))),
         k.h('tbody', {}, tr.accesses.map((a) => k.h('tr', {},
-          k.h('td', {}, time(a.at)), k.h('td', {}, a.department), k.h('td', {}, purpose(a.purpose)),
+          k.h('td', {}, time(a.at)), k.h('td', {}, dept(a)), k.h('td', {}, purpose(a.purpose)),
           k.h('td', {}, t().calls[a.call] ?? a.call),
           k.h('td', {}, a.outcome === 'released' ? t().released(a.released.map((f) => t().fields[f] ?? f).join(k.lang() === 'zh' ? '、' : ', ')) : (t().outcomes[a.outcome] ?? t().refusedAccess)))))),
       k.h('h2', {}, t().consentsTitle),
@@ -231,8 +233,8 @@ export function createHolder(k) {
         k.h('caption', { class: 'sr-only' }, t().consentsTitle),
         k.h('thead', {}, k.h('tr', {}, [t().department, t().purpose, t().granted, t().until, t().state, ''].map((c) => k.h('th', { scope: 'col' }, c)))),
         k.h('tbody', {}, tr.consents.map((c) => k.h('tr', {},
-          k.h('td', {}, c.department), k.h('td', {}, purpose(c.purpose)), k.h('td', {}, day(c.grantedAt)), k.h('td', {}, day(c.expiresAt)), k.h('td', {}, consentState(c)),
-          k.h('td', {}, c.revokedAt === null && c.expiresAt > now ? k.button(t().withdraw, () => k.show(withdrawConfirm, c.id), { class: 'btn small', 'aria-label': t().withdrawLabel(c.department, purpose(c.purpose)), 'data-consent': c.id }) : ''))))),
+          k.h('td', {}, dept(c)), k.h('td', {}, purpose(c.purpose)), k.h('td', {}, day(c.grantedAt)), k.h('td', {}, day(c.expiresAt)), k.h('td', {}, consentState(c)),
+          k.h('td', {}, c.revokedAt === null && c.expiresAt > now ? k.button(t().withdraw, () => k.show(withdrawConfirm, c.id), { class: 'btn small', 'aria-label': t().withdrawLabel(dept(c), purpose(c.purpose)), 'data-consent': c.id }) : ''))))),
       endActions(),
     ];
   }
@@ -242,7 +244,7 @@ export function createHolder(k) {
     if (c === undefined) return trackerScreen();
     return [
       k.h('h1', {}, t().withdrawTitle),
-      k.h('p', { class: 'lead' }, t().withdrawExplain(c.department, purpose(c.purpose))),
+      k.h('p', { class: 'lead' }, t().withdrawExplain(dept(c), purpose(c.purpose))),
       k.h('div', { class: 'actions' }, k.button(t().withdrawConfirm, () => void withdraw(id), { class: 'btn danger', id: 'withdraw-confirm' }), k.button(t().back, () => k.show(trackerScreen))),
     ];
   }
