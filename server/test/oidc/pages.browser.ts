@@ -1,6 +1,6 @@
 /**
  * Browser check of the card-login pages in Chromium (run by hand or from a browser suite:
- * `npx tsx test/oidc/pages.browser.e2e.ts`): the dashboard's Portals page registers a portal and
+ * `npx tsx test/oidc/pages.browser.ts`): the dashboard's Portals page registers a portal and
  * shows its secret once; the provider's login page renders under its CSP without console errors,
  * shows the code and the QR image, switches to English, and continues by itself to the consent
  * screen once a terminal assertion is accepted.
