@@ -59,6 +59,8 @@ export const STAFF_ROUTES: Readonly<Record<string, { readonly staffOnly: boolean
   '/v1/login/pinpad/approve': { staffOnly: false },
   '/v1/issuance/jobs': { staffOnly: true },
   '/v1/issuance/jobs/:jobId/resume': { staffOnly: true },
+  '/v1/issuance/holder-change': { staffOnly: true },
+  '/v1/issuance/block': { staffOnly: true },
 };
 
 export interface StaffOptions {

@@ -2,8 +2,9 @@
  * Card maintenance at the desk [issuance §1 "Maintenance", §2.1; issue 20]: information change
  * (信息变更: EF06 holder items rewritten with UPDATE RECORD after UKSSSE authentication, then read
  * back and compared) and APPLICATION BLOCK of a cancelled card (permanent: the caller must pass
- * {@link BLOCK_CONFIRMATION}). Both run on an issued card in a reader with the PSAM, reusing the
- * terminal's card services (SSSE opening, internal and external authentication, PSAM MAC).
+ * {@link BLOCK_CONFIRMATION}). Both run on an issued card in the desk's reader with the PSAM (card
+ * channels of one card session, e.g. from `CardAccess.withCard`), reusing the terminal's card
+ * services (SSSE opening, internal and external authentication, PSAM MAC).
  * Which key authorises the block (BK assumed) and which MACs it (STK assumed) is an open question
  * [issuance §11 item 3].
  */
@@ -15,8 +16,6 @@ import { TerminalError } from '../errors.ts';
 import { familyBlockSize, deliverSessionKey, psamMac, selectPsamEnvironment } from '../services/psam.ts';
 import { PSAM_KEYS, externalAuthentication, internalAuthentication, openSsse, type CardProfile, type SsseSession } from '../services/ssse.ts';
 import type { CardChannel } from '../card/channel.ts';
-import { channelOf } from './channel.ts';
-import type { ApduPort } from './device-client.ts';
 
 /** The words a member of staff confirms an APPLICATION BLOCK with (it cannot be undone). */
 export const BLOCK_CONFIRMATION = 'BLOCK-PERMANENTLY';
@@ -25,8 +24,8 @@ export const BLOCK_CONFIRMATION = 'BLOCK-PERMANENTLY';
 export type HolderChange = Partial<Pick<SscBasicData, 'ssn' | 'name' | 'sex' | 'ethnicGroup' | 'birthplace' | 'birthDate'>>;
 
 export interface MaintenanceContext {
-  readonly card: ApduPort;
-  readonly psam: ApduPort;
+  readonly card: CardChannel;
+  readonly psam: CardChannel;
   readonly logger?: Logger;
   readonly profile?: CardProfile;
 }
@@ -37,8 +36,7 @@ const BK = { cardKeyId: 0x05, psamKeyId: 0x11, keyType: 8, missing: 'TERM_ERR_PS
 const RKSSSE = { cardKeyId: 0x0a, psamKeyId: PSAM_KEYS.RKSSSE.keyId, keyType: PSAM_KEYS.RKSSSE.keyType, missing: 'TERM_ERR_PSAM_KEY_LEVEL' } as const;
 
 async function open(ctx: MaintenanceContext): Promise<{ card: CardChannel; psam: CardChannel; s: SsseSession }> {
-  const card = channelOf(ctx.card, await ctx.card.reset());
-  const psam = channelOf(ctx.psam, await ctx.psam.reset());
+  const { card, psam } = ctx;
   const s = await openSsse(card, ctx.profile ?? {}, ctx.logger);
   await internalAuthentication(card, psam, s, ctx.logger);
   return { card, psam, s };

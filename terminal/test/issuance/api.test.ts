@@ -59,3 +59,39 @@ t.test('[issue 20] desk issuance over the local API', async (t) => {
   const nr = await bare.inject({ method: 'POST', url: '/v1/issuance/jobs', headers: { 'x-onecard-token': TOKEN, 'x-onecard-staff': GOOD }, payload: body });
   t.equal(nr.statusCode, 501, 'no issuing device: not configured');
 });
+
+t.test('[issue 20] desk maintenance over the local API: information change, then the permanent block', async (t) => {
+  const { createMemoryChannel } = await import('../../src/card/memory-channel.ts');
+  const { t0Transmit } = await import('@onecard/simulators');
+  const { createIssuancePsam } = await import('@onecard/simulators/src/issuance/psam.ts');
+  const { roots } = await import('./fixtures.ts');
+  const s = site('2.00');
+  t.teardown(s.cleanup);
+  await s.service().start({ jobId: 'M1', region: '639900', ssn: holder.ssn, name: holder.name, kind: 'new' });
+  const card = s.core.takeCard()!;
+  const psam = createIssuancePsam({ roots, region: '639900' });
+  const ch = (c: Parameters<typeof t0Transmit>[0]) => createMemoryChannel(c, { t0: (tpdu) => t0Transmit(c, tpdu) });
+  const access: CardAccess = { events: new EventEmitter(), status: () => [], withCard: (fn) => fn({ card: ch(card), psam: ch(psam) }) };
+  const checkStaff: CheckStaff = async (c) => {
+    if (c !== GOOD) throw new TerminalError('TERM_ERR_STAFF_REFUSED', 'SRV_ERR_STAFF_CREDENTIAL');
+    return { staffId: 'E1001', name: '王芳' };
+  };
+  const app = await buildLocalApi({ readers: access, token: TOKEN, checkStaff });
+  t.teardown(() => app.close());
+  const post = (url: string, payload: unknown, staff?: string) => app.inject({ method: 'POST', url, headers: { 'x-onecard-token': TOKEN, ...(staff === undefined ? {} : { 'x-onecard-staff': staff }) }, payload: payload as Record<string, unknown> });
+  let r = await post('/v1/issuance/holder-change', { birthplace: '110108' });
+  t.equal(r.statusCode, 401, 'staff only');
+  r = await post('/v1/issuance/holder-change', {}, GOOD);
+  t.equal(r.statusCode, 400, 'something must change');
+  r = await post('/v1/issuance/holder-change', { birthplace: '110108', sex: '2' }, GOOD);
+  t.equal(r.statusCode, 200, r.body);
+  t.match(r.json(), { changed: ['0A', '0C'] });
+  t.notOk(r.body.includes(holder.ssn));
+  r = await post('/v1/issuance/block', { confirmation: 'yes' }, GOOD);
+  t.equal((r.json() as { error: { code: string } }).error.code, 'TERM_ERR_INVALID_ARGUMENT', 'the block needs the confirmation words');
+  t.notOk(card.blocked);
+  r = await post('/v1/issuance/block', { confirmation: 'BLOCK-PERMANENTLY' }, GOOD);
+  t.equal(r.statusCode, 200, r.body);
+  t.match(r.json(), { blocked: true });
+  t.ok(card.blocked);
+});

@@ -4,6 +4,8 @@ import type { SimulatedCard } from '@onecard/simulators';
 import { createIssuancePsam } from '@onecard/simulators/src/issuance/psam.ts';
 import { blockApplication, changeHolderInformation, BLOCK_CONFIRMATION } from '../../src/issuance/maintenance.ts';
 import type { ApduPort } from '../../src/issuance/device-client.ts';
+import { channelOf } from '../../src/issuance/channel.ts';
+import type { CardChannel } from '../../src/card/channel.ts';
 import { holder, roots, site } from './fixtures.ts';
 
 /** A card or PSAM on a desk reader. */
@@ -17,6 +19,12 @@ function reader(c: SimulatedCard): ApduPort {
   };
 }
 
+/** A card session on a desk reader: reset, then the channel. */
+async function session(c: SimulatedCard): Promise<CardChannel> {
+  const p = reader(c);
+  return channelOf(p, await p.reset());
+}
+
 async function issued(version: '2.00' | '3.00') {
   const s = site(version);
   await s.service().start({ jobId: 'J1', region: '639900', ssn: holder.ssn, name: holder.name, kind: 'new' });
@@ -28,7 +36,8 @@ async function issued(version: '2.00' | '3.00') {
 for (const version of ['2.00', '3.00'] as const) {
   t.test(`[issuance §1 maintenance] ${version}: information change under UKSSSE, read back`, async (t) => {
     const card = await issued(version);
-    const ctx = { card: reader(card), psam: reader(createIssuancePsam({ roots, region: '639900' })) };
+    const psamCard = createIssuancePsam({ roots, region: '639900' });
+    const ctx = { card: await session(card), psam: await session(psamCard) };
     const before = card.writeCount;
     const r = await changeHolderInformation(ctx, { name: '张三丰', birthplace: '110108' });
     t.same(r.tags, [0x09, 0x4e, 0x0c]);
@@ -41,7 +50,8 @@ for (const version of ['2.00', '3.00'] as const) {
 
   t.test(`[P5 §6.1; P7 §13.2] ${version}: APPLICATION BLOCK needs the confirmation, is permanent`, async (t) => {
     const card = await issued(version);
-    const ctx = { card: reader(card), psam: reader(createIssuancePsam({ roots, region: '639900' })) };
+    const psamCard = createIssuancePsam({ roots, region: '639900' });
+    const ctx = { card: await session(card), psam: await session(psamCard) };
     await t.rejects(blockApplication(ctx, 'yes'), { code: 'TERM_ERR_INVALID_ARGUMENT' });
     t.notOk(card.blocked);
     await blockApplication(ctx, BLOCK_CONFIRMATION);
@@ -55,7 +65,7 @@ t.test('a card of another key hierarchy is refused before any change', async (t)
   const card = await issued('2.00');
   const { fromHex } = await import('@onecard/protocol/bytes');
   const other = createIssuancePsam({ roots: { ...roots, irk: fromHex('11'.repeat(16)) }, region: '639900' });
-  await t.rejects(changeHolderInformation({ card: reader(card), psam: reader(other) }, { sex: '2' }), { code: 'TERM_ERR_CARD_NOT_GENUINE' });
+  await t.rejects(changeHolderInformation({ card: await session(card), psam: await session(other) }, { sex: '2' }), { code: 'TERM_ERR_CARD_NOT_GENUINE' });
 });
 
 for (const version of ['2.00', '3.00'] as const) {
