@@ -139,7 +139,7 @@ export default async function lossReportBench(): Promise<BenchRow[]> {
     rows.push({
       name: `per-terminal latency, report → refusal (${sorted.length} samples, ${rounds} rounds)`,
       figure: `p50 ${fmtMs(quantile(sorted, 0.5))} / p99 ${fmtMs(quantile(sorted, 0.99))} / max ${fmtMs(quantile(sorted, 1))}`,
-      note: `pointer → GET ?since=N delta → Set; ${hotlistErrors} hotlist fetch errors${hotlistErrors > 0 ? ` (last: ${lastError})` : ''}`,
+      note: `${process.env['BENCH_LEGACY'] === '1' ? 'legacy terminals: pointer → GET ?since=N delta → Set' : 'broadcast change → Set (GET ?since=N for a terminal not at its base)'}; ${hotlistErrors} hotlist fetch errors${hotlistErrors > 0 ? ` (last: ${lastError})` : ''}`,
     });
     rows.push({
       name: `loss report → refused on every one of ${online.length} online terminals (worst of ${rounds})`,

@@ -48,10 +48,32 @@ export function sendMaybeGzip(req: FastifyRequest, reply: FastifyReply, body: st
   return reply.send(body);
 }
 
+/** Largest delta (cards added + removed) kept for the fleet's identical requests. */
+const DELTA_CACHE_MAX_CARDS = 100_000;
+
 const Cards = { type: 'array', minItems: 1, maxItems: 1000, uniqueItems: true, items: { type: 'string', pattern: CARD_NUMBER_PATTERN } } as const;
 
 export default async function hotlistRoutes(app: FastifyInstance): Promise<void> {
   const { store, clock } = app.ctx;
+
+  /**
+   * Delta answers by base and target version. A delta from one version to another never changes,
+   * so after a change the whole fleet asking `since=N` (terminals not at the broadcast change's
+   * base, terminals that predate it) costs one store read of the change log instead of one per
+   * terminal; each request reads only the current version. Full snapshots are not kept.
+   */
+  const deltas = new Map<string, HotlistDelta>();
+  const hotlistSince = async (since: number | undefined): Promise<HotlistDelta> => {
+    if (since === undefined) return store.hotlistSince(undefined);
+    const hit = deltas.get(`${since}:${await store.hotlistVersion()}`);
+    if (hit !== undefined) return hit;
+    const d = await store.hotlistSince(since);
+    if (d.kind === 'delta' && d.add.length + d.remove.length <= DELTA_CACHE_MAX_CARDS) {
+      if (deltas.size >= 64) deltas.clear();
+      deltas.set(`${since}:${d.version}`, d);
+    }
+    return d;
+  };
 
   /** The version the last announcement carried (undefined before the start-up one). */
   let announced: number | undefined;
@@ -61,7 +83,7 @@ export default async function hotlistRoutes(app: FastifyInstance): Promise<void>
     let pointer = version;
     if (announced !== undefined && version > announced) {
       // The change since the previous announcement, read once for the whole fleet.
-      const d = await store.hotlistSince(announced);
+      const d = await hotlistSince(announced);
       if (d.kind === 'delta' && d.version > d.fromVersion && d.add.length + d.remove.length <= HOTLIST_DELTA_MAX_CARDS) {
         await app.publishDown(HOTLIST_DELTA_TOPIC, encodeFleetMessage('hotlist/delta', { v: 1, fromVersion: d.fromVersion, version: d.version, add: [...d.add], remove: [...d.remove] }), true);
       }
@@ -156,7 +178,7 @@ export default async function hotlistRoutes(app: FastifyInstance): Promise<void>
       querystring: { type: 'object', additionalProperties: false, properties: { since: { type: 'integer', minimum: 0 }, format: { type: 'string', enum: ['json', 'text'] } } },
     },
   }, async (req, reply) => {
-    const d = await store.hotlistSince(req.query.since);
+    const d = await hotlistSince(req.query.since);
     reply.header('x-hotlist-version', String(d.version)).header('x-hotlist-kind', d.kind).header('cache-control', 'no-store');
     if (req.query.format === 'text') return sendMaybeGzip(req, reply, hotlistText(d), 'text/plain; charset=utf-8');
     return sendMaybeGzip(req, reply, JSON.stringify({ v: 1, ...d }), 'application/json; charset=utf-8');

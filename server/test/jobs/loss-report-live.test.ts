@@ -116,3 +116,28 @@ t.test('[fleet-protocol §6] the change itself is broadcast before the pointer; 
   const http = (await ta.app.inject({ url: '/api/v1/terminal/hotlist?since=0', headers: { authorization: `Basic ${Buffer.from(`${honest.terminalId}:${honest.password}`).toString('base64')}` } })).json() as Record<string, unknown>;
   t.same({ v: 1, fromVersion: http['fromVersion'], version: http['version'], add: http['add'], remove: http['remove'] }, seen[0]!.body, 'broadcast change = HTTP delta');
 });
+
+t.test('terminals asking for the same change read the change log once; a newer change is read again', async (t) => {
+  const ta = await makeTestApp();
+  t.teardown(() => ta.app.close());
+  await ta.app.ready();
+  const e = await enrol(ta);
+  const store = ta.app.ctx.store;
+  const real = store.hotlistSince.bind(store);
+  const reads: (number | undefined)[] = [];
+  store.hotlistSince = async (since) => { reads.push(since); return real(since); };
+  const basic = { authorization: `Basic ${Buffer.from(`${e.terminalId}:${e.password}`).toString('base64')}` };
+  const get = async (since: number) => (await ta.app.inject({ url: `/api/v1/terminal/hotlist?since=${since}`, headers: basic })).json() as { kind: string; version: number; add: string[]; remove: string[] };
+  await ta.app.inject({ method: 'POST', url: '/api/v1/hotlist/report', headers: ta.auth(), payload: { cardNumbers: ['X00000019', 'A00000001', 'B00000002'], reason: 'lost' } });
+  for (let i = 0; i < 50 && reads.length === 0; i++) await new Promise((r) => setTimeout(r, 10)); // the announcement reads the change once
+  reads.length = 0;
+  const answers = await Promise.all(Array.from({ length: 20 }, () => get(0)));
+  t.ok(answers.every((a) => a.kind === 'delta' && a.version === 1 && a.add.join() === 'A00000001,B00000002,X00000019'), 'every terminal gets the change');
+  t.same(reads, [], 'answered without reading the change log again (the announcement read it)');
+  await ta.app.inject({ method: 'POST', url: '/api/v1/hotlist/cancel', headers: ta.auth(), payload: { cardNumbers: ['X00000019'], reason: 'found' } });
+  const from1 = await get(1);
+  t.same([from1.kind, from1.version, from1.add, from1.remove], ['delta', 2, [], ['X00000019']]);
+  const from0 = await get(0);
+  t.same([from0.kind, from0.version], ['full', 2], 'a newer version is never answered from the older entry');
+  t.ok(reads.includes(0) && reads.includes(1), 'read again for the new version');
+});
