@@ -1,5 +1,4 @@
 import t from 'tap';
-import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -7,9 +6,9 @@ import { fileURLToPath } from 'node:url';
 import { SerialPort } from 'serialport';
 import { maskCommand, describeResponse } from '../../src/cli/apdu-log.ts';
 import { ccid, frame, split } from './helpers.ts';
+import { runSim as run } from '../cli/run-sim.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const bin = path.join(here, '../../bin/onecard-sim.js');
 const cards = path.join(here, '../../cards');
 
 t.test('[reader-link §6.7] APDU log serializer masks secret-bearing data', async (t) => {
@@ -20,23 +19,6 @@ t.test('[reader-link §6.7] APDU log serializer masks secret-bearing data', asyn
   t.equal(maskCommand(Uint8Array.of(0, 0xb2, 1, 0, 0)), '00B2010000');
   t.same(describeResponse(Uint8Array.of(1, 2, 0x90, 0)), { sw: '9000', dataLength: 2 });
 });
-
-function run(args: string[]) {
-  const child = spawn(process.execPath, [bin, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  const exit = new Promise<number | null>((r) => child.on('exit', (c) => r(c)));
-  const line = async (re: RegExp): Promise<string> => {
-    for (;;) {
-      const m = stdout.split('\n').find((l) => re.test(l));
-      if (m !== undefined) return m;
-      await new Promise((r) => setTimeout(r, 20));
-    }
-  };
-  return { child, exit, line, out: () => stdout, err: () => stderr };
-}
 
 t.test('CLI: --help, --link hid refused, missing --pty refused', async (t) => {
   const h = run(['reader', '--help']);
