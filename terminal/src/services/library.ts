@@ -178,7 +178,8 @@ export class LibraryService {
       ...(view.feeAmount === undefined ? {} : { fees: view.feeAmount }),
       ...(view.currency === undefined ? {} : { currency: view.currency }),
       ...(expires === undefined ? {} : { expires }),
-      messages: view.screenMessages,
+      // Patron status and patron information often carry the same screen message: shown once.
+      messages: [...new Set(view.screenMessages)],
     };
     this.#o.logger?.info({ card: { cardNumber: summary.cardNumber }, mayBorrow: summary.mayBorrow, reason: refusal }, 'library patron status shown');
     return summary;

@@ -257,6 +257,7 @@ t.test('library account over SIP2: may borrow, blocked, fines — every refusal 
   const blocked = await account(LI);
   t.match(blocked, { mayBorrow: false, reason: 'blocked', name: '李*' });
   t.same(blocked['flags'], ['chargePrivilegesDenied', 'renewalPrivilegesDenied', 'holdPrivilegesDenied'], 'the flags the library set');
+  t.equal((blocked['messages'] as string[]).length, 1, 'the library\'s message once (23 and 63 both carry it)');
   const fines = await account(OUYANG);
   t.match(fines, { mayBorrow: false, reason: 'fines', fees: '35.50', currency: 'CNY', fineItems: 1 });
   t.ok((fines['flags'] as string[]).includes('excessiveOutstandingFines'));

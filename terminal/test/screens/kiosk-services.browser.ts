@@ -271,6 +271,7 @@ t.test('kiosk holder services: refusals in words — blocked patron, fines, even
   const blocked = await text(kiosk);
   t.match(blocked, /暂时不能借阅：借阅权限已被图书馆暂停/, 'blocked, in words');
   t.match(await kiosk.locator('#library-flags').innerText(), /不能借书[\s\S]*不能续借[\s\S]*不能预约图书/, 'every flag the library set');
+  t.equal(await kiosk.locator('#library-message').textContent(), '图书馆提示：读者证已停用 / borrowing suspended', 'the library\'s own message, once');
   await screen(t, kiosk, 'kiosk-39-library-blocked');
   await kiosk.getByRole('button', { name: '返回', exact: true }).click();
   await kiosk.getByRole('button', { name: '活动报名', exact: true }).click();

@@ -11,7 +11,7 @@ const T = {
   zh: {
     library: '图书馆借阅', venue: '场馆入园', events: '活动报名', tracker: '我的数据使用记录', loading: '正在查询，请稍候……',
     libTitle: '图书馆借阅状态', mayBorrow: '可以正常借阅。', mayNot: (r) => `暂时不能借阅：${r}`, reader: '读者', loans: '在借图书', overdue: '逾期图书', holds: '预约图书', fineItems: '有罚款的图书', fees: '欠款',
-    expires: '读者证有效期至', flagsTitle: '图书馆设置的限制', noFlags: '没有借阅限制。', libMessage: '图书馆提示', books: (n) => `${n} 本`,
+    expires: '读者证有效期至', flagsTitle: '图书馆设置的限制', noFlags: '没有借阅限制。', libMessage: (m) => `图书馆提示：${m}`, books: (n) => `${n} 本`,
     reasons: {
       hotlisted: '此卡已挂失或停用。', expired: '读者证已过期，请到图书馆服务台续期。', 'unknown-patron': '图书馆系统中没有此卡的读者记录，请到图书馆服务台办理读者证。',
       lost: '读者证已挂失，请到图书馆服务台办理。', fines: '有未缴罚款，请先缴清罚款。', blocked: '借阅权限已被图书馆暂停，请到图书馆服务台咨询。',
@@ -58,7 +58,7 @@ const T = {
   en: {
     library: 'Library account', venue: 'Venue entry', events: 'Event registration', tracker: 'Who used my data', loading: 'Looking it up, please wait…',
     libTitle: 'Library account', mayBorrow: 'You can borrow as usual.', mayNot: (r) => `You cannot borrow right now: ${r}`, reader: 'Reader', loans: 'Books on loan', overdue: 'Overdue books', holds: 'Books on hold', fineItems: 'Books with fines', fees: 'Amount owed',
-    expires: 'Library card valid until', flagsTitle: 'Limits set by the library', noFlags: 'No limits on borrowing.', libMessage: 'Message from the library', books: (n) => `${n} book${n === 1 ? '' : 's'}`,
+    expires: 'Library card valid until', flagsTitle: 'Limits set by the library', noFlags: 'No limits on borrowing.', libMessage: (m) => `Message from the library: ${m}`, books: (n) => `${n} book${n === 1 ? '' : 's'}`,
     reasons: {
       hotlisted: 'This card has been reported lost or is blocked.', expired: 'Your library registration has expired; renew it at the library desk.', 'unknown-patron': 'The library has no reader record for this card; register at the library desk.',
       lost: 'Your library card has been reported lost; please ask at the library desk.', fines: 'You have unpaid fines; please pay them first.', blocked: 'The library has suspended your borrowing; please ask at the library desk.',
@@ -171,7 +171,7 @@ export function createHolder(k) {
         l.expires === undefined ? null : field(t().expires, l.expires)),
       k.h('h2', {}, t().flagsTitle),
       l.flags.length === 0 ? k.h('p', {}, t().noFlags) : k.h('ul', { id: 'library-flags' }, l.flags.map((f) => k.h('li', {}, t().flags[f] ?? f))),
-      l.messages.length === 0 ? null : k.h('p', { class: 'hint' }, `${t().libMessage}: ${l.messages.join(' ')}`),
+      l.messages.length === 0 ? null : k.h('p', { class: 'hint', id: 'library-message' }, t().libMessage(l.messages.join(' '))),
       endActions(),
     ];
   }
