@@ -24,7 +24,7 @@ const T = {
     },
     venueTitle: (n) => `${n ?? '场馆'}：今日入园状态`, entries: '今日已入园', entriesOf: (n, max) => (max > 0 ? `${n} 次（每日最多 ${max} 次）` : `${n} 次（不限次数）`),
     fare: '您的票种', categories: { standard: '普通票', senior: '老年人优惠', child: '儿童免票', student: '学生优惠' }, price: (fen) => (fen === 0 ? '免费' : `${(fen / 100).toFixed(2)} 元`),
-    registeredFor: '已报名的活动', noRegistrations: '没有已报名的活动。', entryNow: '现在入园', admitNow: '现在可以入园。', stale: '本机的场馆数据暂未更新，入园以闸机判断为准。',
+    registeredFor: '已报名的活动', noRegistrations: '没有已报名的活动。', entryNow: (r) => `现在入园：${r}`, admitNow: '现在可以入园。', stale: '本机的场馆数据暂未更新，入园以闸机判断为准。',
     venueReasons: {
       admitted: '现在可以入园。', 'admitted-registered': '您已报名今日活动，现在可以入园。', hotlisted: '此卡已挂失或停用，不能入园。', 'hotlist-stale': '本机挂失名单未及时更新，暂不能刷卡入园。',
       expired: '此卡已过有效期。', 'not-yet-valid': '此卡尚未启用。', 'card-invalid': '卡片无法读取或验证未通过。', 'ecard-invalid': '电子社保卡二维码无效。',
@@ -71,7 +71,7 @@ const T = {
     },
     venueTitle: (n) => `${n ?? 'Venue'}: your entry today`, entries: 'Entries today', entriesOf: (n, max) => (max > 0 ? `${n} (at most ${max} a day)` : `${n} (no daily limit)`),
     fare: 'Your ticket', categories: { standard: 'Standard', senior: 'Senior discount', child: 'Child (free)', student: 'Student discount' }, price: (fen) => (fen === 0 ? 'free' : `¥${(fen / 100).toFixed(2)}`),
-    registeredFor: 'Events you registered for', noRegistrations: 'No event registrations.', entryNow: 'Entry now', admitNow: 'You can enter now.', stale: 'This machine’s venue data is not current; the gate decides.',
+    registeredFor: 'Events you registered for', noRegistrations: 'No event registrations.', entryNow: (r) => `Entry now: ${r}`, admitNow: 'You can enter now.', stale: 'This machine’s venue data is not current; the gate decides.',
     venueReasons: {
       admitted: 'You can enter now.', 'admitted-registered': 'You are registered for today’s event and can enter now.', hotlisted: 'This card is reported lost or blocked, so it cannot be used to enter.', 'hotlist-stale': 'This machine’s lost-card list is out of date; card entry is paused.',
       expired: 'This card has expired.', 'not-yet-valid': 'This card is not valid yet.', 'card-invalid': 'The card could not be read or verified.', 'ecard-invalid': 'The e-card QR code is not valid.',
@@ -181,7 +181,7 @@ export function createHolder(k) {
     const reason = v.entryNow?.reason;
     return [
       k.h('h1', {}, t().venueTitle(v.name)),
-      k.h('p', { class: v.entryNow?.admit ? 'lead status ok' : 'lead problem', id: 'venue-entry', role: 'status' }, `${t().entryNow}: ${t().venueReasons[reason] ?? t().admitNow}`),
+      k.h('p', { class: v.entryNow?.admit ? 'lead status ok' : 'lead problem', id: 'venue-entry', role: 'status' }, t().entryNow(t().venueReasons[reason] ?? t().admitNow)),
       v.fresh ? null : k.h('p', { class: 'hint' }, t().stale),
       k.h('dl', { class: 'fields', id: 'venue-fields' },
         field(t().entries, t().entriesOf(v.entriesToday, v.maxDailyEntries)),
