@@ -88,9 +88,11 @@ export const Ack = Type.Object({ v: V, upToSeq: Type.Integer({ minimum: 0 }) }, 
 
 /**
  * Largest configuration document (canonical JSON, UTF-8 bytes) the server puts inline in a
- * `down/config` pointer; a larger one is fetched over HTTP.
+ * `down/config` pointer; a larger one is fetched over HTTP. Typical documents are a few KiB. The
+ * pointer is retained per terminal: the embedded broker's retained messages share one payload per
+ * version, a Redis-shared layout stores each, so this bounds what a fleet's pointers hold there.
  */
-export const CONFIG_INLINE_MAX = 64 * 1024;
+export const CONFIG_INLINE_MAX = 16 * 1024;
 
 /**
  * `t/{id}/down/config`: the terminal's desired configuration `{v, version, sha256}`. `body`
