@@ -16,7 +16,7 @@ import { PostgresUpdatesStore } from './postgres-updates.ts';
 import { PostgresRegistryStore } from './postgres-registry.ts';
 import {
   toAssignment, toAudit, toDoc, toEff, toEnrol, toEvent, toGroup, toHot, toStatus, toTele, toTerminal, toToken, toVersion, toVersionMeta,
-  type AssignmentRow, type AuditRow, type DocRow, type EffRow, type EnrolRow, type EventRow, type GroupRow, type HotlistRow, type StatusRow, type TeleRow, type TerminalRow, type TokenRow, type StaffRow, toStaff, STAFF_COLUMNS, type VersionRow,
+  type AssignmentRow, type AuditRow, type DocRow, type EffRow, type EnrolRow, type EventRow, type GroupRow, type HotlistRow, type StatusRow, type TeleRow, type TerminalRow, type TokenRow, type StaffRow, toStaff, STAFF_COLUMNS, type VersionRow, DOC_SELECT, EFFECTIVE_SQL,
 } from './rows.ts';
 import { foldHotlistSteps, hotlistSteps, type AppliedHotlistChanges } from './hotlist-changes.ts';
 import type {
@@ -50,16 +50,7 @@ export interface PostgresStoreOptions {
   readonly max?: number;
 }
 
-const DOC_SELECT = 'SELECT d.id, d.name, d.created_at, d.version, v.sha256, d.updated_at, d.updated_by FROM config_docs d JOIN config_versions v ON v.version = d.version';
 const ENROL_COLS = 'id, group_id, tags, expires_at, created_at, created_by, used_at, used_by, for_terminal';
-
-/** Effective document per terminal: its own assignment, else its group's. */
-const EFFECTIVE_SQL = `SELECT t.id AS terminal_id, d.id AS doc_id, d.version AS version, v.sha256 AS sha256
-  FROM terminals t
-  LEFT JOIN config_assignments ta ON ta.scope = 'terminal' AND ta.target = t.id
-  LEFT JOIN config_assignments ga ON ga.scope = 'group' AND ga.target = t.group_id
-  JOIN config_docs d ON d.id = coalesce(ta.doc_id, ga.doc_id)
-  JOIN config_versions v ON v.version = d.version`;
 
 const clampLimit = (n: number | undefined, dflt: number, max: number): number => Math.min(Math.max(n ?? dflt, 1), max);
 

@@ -1,7 +1,8 @@
 /**
- * Row shapes and row → record mappers shared by the SQLite and PostgreSQL backends: both schemas
- * have the same tables and columns (snake_case, JSON documents as text, millisecond timestamps
- * as integers that both drivers return as JS numbers), so one mapper per table serves both.
+ * Row shapes, row → record mappers and the selects written alike for both backends, shared by
+ * the SQLite and PostgreSQL stores: both schemas have the same tables and columns (snake_case,
+ * JSON documents as text, millisecond timestamps as integers that both drivers return as JS
+ * numbers), so one mapper per table serves both.
  */
 import type {
   AdminTokenRecord, AuditRecord, ConfigAssignment, ConfigDocRecord, ConfigScope, ConfigStatusRecord, ConfigVersionRecord, EffectiveConfig, EnrolmentTokenRecord, EventRecord, GroupRecord, HotlistEntry,
@@ -49,6 +50,15 @@ export const toVersion = (r: VersionRow): ConfigVersionRecord => ({ version: r.v
 /** A version row selected without its body (listings). */
 export const toVersionMeta = (r: VersionRow): Omit<ConfigVersionRecord, 'body'> => ({ version: r.version, docId: r.doc_id, sha256: r.sha256, createdAt: r.created_at, createdBy: r.created_by });
 export const toAssignment = (r: AssignmentRow): ConfigAssignment => ({ scope: r.scope, target: r.target, docId: r.doc_id });
+/** A config document with its current version's digest (the select of {@link DocRow}). */
+export const DOC_SELECT = 'SELECT d.id, d.name, d.created_at, d.version, v.sha256, d.updated_at, d.updated_by FROM config_docs d JOIN config_versions v ON v.version = d.version';
+/** Effective document per terminal (the select of {@link EffRow}): its own assignment, else its group's. */
+export const EFFECTIVE_SQL = `SELECT t.id AS terminal_id, d.id AS doc_id, d.version AS version, v.sha256 AS sha256
+  FROM terminals t
+  LEFT JOIN config_assignments ta ON ta.scope = 'terminal' AND ta.target = t.id
+  LEFT JOIN config_assignments ga ON ga.scope = 'group' AND ga.target = t.group_id
+  JOIN config_docs d ON d.id = coalesce(ta.doc_id, ga.doc_id)
+  JOIN config_versions v ON v.version = d.version`;
 export const toDoc = (r: DocRow): ConfigDocRecord => ({ id: r.id, name: r.name, createdAt: r.created_at, version: r.version, sha256: r.sha256, updatedAt: r.updated_at, updatedBy: r.updated_by });
 export const toStatus = (r: StatusRow): ConfigStatusRecord => ({ terminalId: r.terminal_id, version: r.version, status: r.status as 'applied' | 'rejected', errorCode: r.error_code, errorMessage: r.error_message, at: r.at, ...(r.changes == null ? {} : { changes: JSON.parse(r.changes) as ConfigStatusRecord['changes'] & object }) });
 export const toHot = (r: HotlistRow): HotlistEntry => ({ cardNumber: r.card_number, version: r.version, reportedAt: r.reported_at, reportedBy: r.reported_by, source: r.source as 'admin' | 'terminal', reason: r.reason });

@@ -12,7 +12,7 @@ import { REGISTRY_SQLITE_MIGRATION, SqliteRegistryStore } from './sqlite-registr
 import { VENUES_SQLITE_MIGRATION } from '../venues/store.ts';
 import {
   toAssignment, toAudit, toDoc, toEff, toEnrol, toEvent, toGroup, toHot, toStatus, toTele, toTerminal, toToken, toVersion, toVersionMeta,
-  type AssignmentRow, type AuditRow, type DocRow, type EffRow, type EnrolRow, type EventRow, type GroupRow, type HotlistRow, type StatusRow, type TeleRow, type TerminalRow, type TokenRow, type StaffRow, toStaff, STAFF_COLUMNS, type VersionRow,
+  type AssignmentRow, type AuditRow, type DocRow, type EffRow, type EnrolRow, type EventRow, type GroupRow, type HotlistRow, type StatusRow, type TeleRow, type TerminalRow, type TokenRow, type StaffRow, toStaff, STAFF_COLUMNS, type VersionRow, DOC_SELECT, EFFECTIVE_SQL,
 } from './rows.ts';
 import { foldHotlistSteps, hotlistSteps, type AppliedHotlistChanges } from './hotlist-changes.ts';
 import type { AdminRecovery, AuditOf, StaffCredentialRecord, IngestBatch } from './types.ts';
@@ -129,15 +129,6 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
   VENUES_SQLITE_MIGRATION,
 ];
 
-const DOC_SELECT = 'SELECT d.id, d.name, d.created_at, d.version, v.sha256, d.updated_at, d.updated_by FROM config_docs d JOIN config_versions v ON v.version = d.version';
-
-/** Effective document per terminal: its own assignment, else its group's. */
-const EFFECTIVE_SQL = `SELECT t.id AS terminal_id, d.id AS doc_id, d.version AS version, v.sha256 AS sha256
-  FROM terminals t
-  LEFT JOIN config_assignments ta ON ta.scope = 'terminal' AND ta.target = t.id
-  LEFT JOIN config_assignments ga ON ga.scope = 'group' AND ga.target = t.group_id
-  JOIN config_docs d ON d.id = coalesce(ta.doc_id, ga.doc_id)
-  JOIN config_versions v ON v.version = d.version`;
 
 /** How often `ping()` (behind `/ready`) re-runs `PRAGMA quick_check`; an `ok` result is kept in between. */
 export const SQLITE_INTEGRITY_INTERVAL_MS = 60_000;
