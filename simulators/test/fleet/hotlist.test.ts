@@ -62,9 +62,13 @@ t.test('[fleet-protocol §6] pointer → delta → refusal, cancel → accepted,
     t.equal(term.hotlistSize, 2);
   }
   t.ok(events.some((e) => e.type === 'hotlist' && e.kind === 'delta' && e.version === r1.version), 'applied as a delta');
+  t.same(events.filter((e) => e.type === 'hotlist' && e.version === r1.version).map((e) => e.type === 'hotlist' && e.via), ['broadcast', 'broadcast', 'broadcast'], 'each took the broadcast change, no fetch');
 
+  // A terminal that predates the broadcast change follows the pointer and fetches.
+  fleet.terminals[0]!.legacy = true;
   const r2 = await post('/api/v1/hotlist/cancel', { cardNumbers: ['A00000001'], reason: 'found' });
   t.ok(await until(() => fleet.terminals.every((x) => x.hotlistVersion === r2.version)));
+  t.same(events.filter((e) => e.type === 'hotlist' && e.version === r2.version).map((e) => e.type === 'hotlist' && `${e.terminalId === fleet.terminals[0]!.id ? 'legacy' : 'current'}:${e.via}`).sort(), ['current:broadcast', 'current:broadcast', 'legacy:http']);
   for (const term of fleet.terminals) {
     t.equal(term.refuses('A00000001'), false, 'accepted again after the cancel');
     t.equal(term.refuses('B00000002'), true);
