@@ -74,7 +74,7 @@ export function createDeviceClient(port: DeviceLinkPort, opts: { readonly timeou
       };
       port.write(frameDeviceText(encodeDeviceCommand(cmd)));
     }).then((r) => {
-      if (!r.ok) throw new TerminalError('TERM_ERR_ISSUANCE_DEVICE', undefined, { error: r.error, meaning: DEVICE_ERRORS[r.error], command: cmd.kind });
+      if (!r.ok) throw new TerminalError('TERM_ERR_ISSUANCE_DEVICE', `${r.error} ${DEVICE_ERRORS[r.error]} (${cmd.kind})`, { error: r.error, meaning: DEVICE_ERRORS[r.error], command: cmd.kind });
       return r;
     });
   return {

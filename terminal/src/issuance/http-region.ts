@@ -33,19 +33,22 @@ export function httpRegionalServices(o: { readonly url: string; readonly region:
         signal: AbortSignal.timeout(o.timeoutMs ?? 15_000),
       });
     } catch (e) {
-      throw new TerminalError('TERM_ERR_ISSUANCE_BACK_OFFICE', undefined, { reason: 'unreachable' }, { cause: e });
+      throw new TerminalError('TERM_ERR_ISSUANCE_BACK_OFFICE', 'unreachable', { reason: 'unreachable' }, { cause: e });
     }
     const answer = await res.text();
     const sig = res.headers.get('x-onecard-signature') ?? '';
     const expected = sign(o.secret, nonce, answer);
-    if (sig.length !== expected.length || !timingSafeEqual(Buffer.from(sig), Buffer.from(expected))) throw new TerminalError('TERM_ERR_ISSUANCE_BACK_OFFICE', undefined, { reason: 'signature' });
+    if (sig.length !== expected.length || !timingSafeEqual(Buffer.from(sig), Buffer.from(expected))) throw new TerminalError('TERM_ERR_ISSUANCE_BACK_OFFICE', 'signature', { reason: 'signature' });
     let parsed: Record<string, unknown>;
     try {
       parsed = JSON.parse(answer) as Record<string, unknown>;
     } catch (e) {
-      throw new TerminalError('TERM_ERR_ISSUANCE_BACK_OFFICE', undefined, { reason: 'malformed' }, { cause: e });
+      throw new TerminalError('TERM_ERR_ISSUANCE_BACK_OFFICE', 'malformed', { reason: 'malformed' }, { cause: e });
     }
-    if (res.status !== 200) throw new TerminalError('TERM_ERR_ISSUANCE_BACK_OFFICE', undefined, { reason: typeof parsed['reason'] === 'string' ? parsed['reason'] : `http-${res.status}` });
+    if (res.status !== 200) {
+      const reason = typeof parsed['reason'] === 'string' ? parsed['reason'] : `http-${res.status}`;
+      throw new TerminalError('TERM_ERR_ISSUANCE_BACK_OFFICE', reason, { reason });
+    }
     return parsed;
   };
   return {
@@ -61,7 +64,7 @@ export function httpRegionalServices(o: { readonly url: string; readonly region:
     async hsmExternalAuth(req: HsmAuthRequest) {
       const a = await call('hsmExternalAuth', { jobId: req.jobId, region: req.region, cardId: req.cardId, historicalBytes: req.historicalBytes, step1: formatHsmStep1(req.step1) });
       const pKey = a['pKey'];
-      if (typeof pKey !== 'string' || !/^[0-9A-Fa-f]{32}$/.test(pKey)) throw new TerminalError('TERM_ERR_ISSUANCE_BACK_OFFICE', undefined, { reason: 'malformed' });
+      if (typeof pKey !== 'string' || !/^[0-9A-Fa-f]{32}$/.test(pKey)) throw new TerminalError('TERM_ERR_ISSUANCE_BACK_OFFICE', 'malformed', { reason: 'malformed' });
       return fromHex(pKey);
     },
   };

@@ -57,7 +57,7 @@ export async function changeHolderInformation(ctx: MaintenanceContext, change: H
   await externalAuthentication(card, psam, s, UKSSSE, ctx.logger);
   for (const w of writes) {
     const r = await card.transmit(w.apdu);
-    if (r.sw !== 0x9000) throw new TerminalError('TERM_ERR_ISSUANCE_CARD', undefined, { sw: r.sw.toString(16).toUpperCase(), step: `write${w.tag.toString(16)}` });
+    if (r.sw !== 0x9000) throw new TerminalError('TERM_ERR_ISSUANCE_CARD', `SW ${r.sw.toString(16).toUpperCase().padStart(4, '0')} at write${w.tag.toString(16)}`, { sw: r.sw, step: `write${w.tag.toString(16)}` });
   }
   // [ssc-card §6] EF06 reads need RKSSSE on 3.0 cards.
   if (s.generation === '3.0') await externalAuthentication(card, psam, s, RKSSSE, ctx.logger);
@@ -85,15 +85,15 @@ export async function blockApplication(ctx: MaintenanceContext, confirmation: st
   const { card, psam, s } = await open(ctx);
   await externalAuthentication(card, psam, s, BK, ctx.logger);
   const cr = await card.transmit(getChallenge(8));
-  if (cr.sw !== 0x9000) throw new TerminalError('TERM_ERR_ISSUANCE_CARD', undefined, { sw: cr.sw.toString(16).toUpperCase(), step: 'challenge' });
+  if (cr.sw !== 0x9000) throw new TerminalError('TERM_ERR_ISSUANCE_CARD', `SW ${cr.sw.toString(16).toUpperCase().padStart(4, '0')} at GET CHALLENGE`, { sw: cr.sw, step: 'challenge' });
   const c = parseChallenge(cr.data, 8);
   await selectPsamEnvironment(psam, s.family, ctx.logger);
   await deliverSessionKey(psam, { family: s.family, ...PSAM_KEYS.STK, factors: s.factors, random: c, missing: 'TERM_ERR_PSAM_KEY_LEVEL' }, ctx.logger);
   const mac = await psamMac(psam, s.family, secureMessagingMacInput({ cla: 0x84, ins: 0x1e, p1: 0x00, p2: 0x01 }, new Uint8Array(0), familyBlockSize(s.family)), ctx.logger);
   const r = await card.transmit(applicationBlock(mac));
-  if (r.sw !== 0x9000) throw new TerminalError('TERM_ERR_ISSUANCE_CARD', undefined, { sw: r.sw.toString(16).toUpperCase(), step: 'applicationBlock' });
+  if (r.sw !== 0x9000) throw new TerminalError('TERM_ERR_ISSUANCE_CARD', `SW ${r.sw.toString(16).toUpperCase().padStart(4, '0')} at APPLICATION BLOCK`, { sw: r.sw, step: 'applicationBlock' });
   const check = await card.transmit(selectSsse());
-  if (check.sw !== 0x9303) throw new TerminalError('TERM_ERR_ISSUANCE_CARD', 'the card still answers after APPLICATION BLOCK', { sw: check.sw.toString(16).toUpperCase(), step: 'verifyBlock' });
+  if (check.sw !== 0x9303) throw new TerminalError('TERM_ERR_ISSUANCE_CARD', 'the card still answers after APPLICATION BLOCK', { sw: check.sw, step: 'verifyBlock' });
   ctx.logger?.warn({ cardNumber: s.cardNumber }, 'social security application blocked');
   return { cardNumber: s.cardNumber };
 }

@@ -307,7 +307,8 @@ export class IssuanceService {
     } catch (err) {
       if (err instanceof TerminalError || err instanceof PowerCut) throw err;
       const reason = (err as { details?: { reason?: unknown } }).details?.reason;
-      throw new TerminalError('TERM_ERR_ISSUANCE_BACK_OFFICE', undefined, { reason: typeof reason === 'string' ? reason : 'refused' }, { cause: err });
+      const why = typeof reason === 'string' ? reason : 'refused';
+      throw new TerminalError('TERM_ERR_ISSUANCE_BACK_OFFICE', why, { reason: why }, { cause: err });
     }
   }
 
@@ -379,7 +380,7 @@ export class IssuanceService {
 
   async #tx(port: ApduPort, apdu: CommandApdu, step: string, ok: (sw: number) => boolean = (sw) => sw === 0x9000): Promise<Rsp> {
     const res = await port.transmit(apdu);
-    if (!ok(res.sw)) throw new TerminalError('TERM_ERR_ISSUANCE_CARD', undefined, { sw: res.sw.toString(16).toUpperCase().padStart(4, '0'), step });
+    if (!ok(res.sw)) throw new TerminalError('TERM_ERR_ISSUANCE_CARD', `SW ${res.sw.toString(16).toUpperCase().padStart(4, '0')} at ${step}`, { sw: res.sw, step });
     return { data: res.data, sw: res.sw };
   }
 
@@ -391,7 +392,7 @@ export class IssuanceService {
     const hist = decodeAtr(atr).historicalBytes;
     await this.#tx(card, selectByName(SSSE_DF_NAME), 'selectSsse');
     const id = await this.#tx(card, readRecordByTag(0x01, { sfi: 0x05 }), 'readCardId');
-    if (id.data.length !== 18 || id.data[0] !== 0x01 || id.data[1] !== 0x10) throw new TerminalError('TERM_ERR_ISSUANCE_CARD', 'card ID record', { sw: '9000', step: 'readCardId' });
+    if (id.data.length !== 18 || id.data[0] !== 0x01 || id.data[1] !== 0x10) throw new TerminalError('TERM_ERR_ISSUANCE_CARD', 'card ID record malformed', { sw: 0x9000, step: 'readCardId' });
     const cardId = id.data.slice(2);
     if (r.cardId !== undefined && r.cardId !== toHex(cardId)) throw new TerminalError('TERM_ERR_ISSUANCE_WRONG_CARD', undefined, { jobId: r.jobId });
     r.cardId = toHex(cardId);
@@ -465,6 +466,6 @@ export class IssuanceService {
       const res = await (effect.to === 'card' ? card : psam).transmit(effect.apdu);
       ({ state, effect } = stepUpdateKeyAuth(p, state, res));
     }
-    if (effect.kind === 'failed') throw new TerminalError('TERM_ERR_ISSUANCE_CARD', undefined, { sw: effect.sw.toString(16).toUpperCase().padStart(4, '0'), step: `${name}:${effect.at}` });
+    if (effect.kind === 'failed') throw new TerminalError('TERM_ERR_ISSUANCE_CARD', `SW ${effect.sw.toString(16).toUpperCase().padStart(4, '0')} at ${name}:${effect.at}`, { sw: effect.sw, step: `${name}:${effect.at}` });
   }
 }
