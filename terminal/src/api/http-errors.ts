@@ -56,6 +56,11 @@ const STATUS_BY_CODE: Partial<Record<TerminalErrorCode, number>> = {
   TERM_ERR_HOLDER_UNVERIFIED: 403,
   TERM_ERR_HOLDER_OFFLINE: 503,
   TERM_ERR_HOLDER_REFUSED: 403,
+  TERM_ERR_ISSUANCE_JOB: 404,
+  TERM_ERR_ISSUANCE_BUSY: 409,
+  TERM_ERR_ISSUANCE_DEVICE_LINK: 503,
+  TERM_ERR_ISSUANCE_BACK_OFFICE: 502,
+  TERM_ERR_ISSUANCE_JOURNAL: 500,
 };
 
 /** Detail keys that may reach a client (never PINs or keys; services put none in details anyway). */

@@ -50,6 +50,7 @@ t.test('[issue 20] desk issuance over the local API', async (t) => {
   r = await post(`/v1/issuance/jobs/${job.jobId}/resume`, {}, GOOD);
   t.equal((r.json() as { error: { code: string } }).error.code, 'TERM_ERR_ISSUANCE_JOB', 'a finished job does not resume');
   const unknown = await app.inject({ method: 'GET', url: '/v1/issuance/jobs/none', headers: { 'x-onecard-token': TOKEN } });
+  t.equal(unknown.statusCode, 404);
   t.equal((unknown.json() as { error: { code: string } }).error.code, 'TERM_ERR_ISSUANCE_JOB');
   const bad = await app.inject({ method: 'GET', url: '/v1/issuance/jobs/..%2Fx', headers: { 'x-onecard-token': TOKEN } });
   t.equal((bad.json() as { error: { code: string } }).error.code, 'TERM_ERR_ISSUANCE_JOB', 'no path games with the job id');
