@@ -40,8 +40,12 @@ const DocId = { type: 'string', pattern: '^[a-z0-9][a-z0-9_-]{0,63}$' } as const
 const TargetId = { type: 'string', pattern: '^[A-Za-z0-9_-]{1,64}$' } as const;
 const VersionParam = { type: 'object', required: ['version'], properties: { version: { type: 'integer', minimum: 1 } } } as const;
 
-/** Publishes in slices of this many, yielding to the event loop between slices. */
-export const PUSH_SLICE = 500;
+/**
+ * Publishes in slices of this many, yielding to the event loop between slices: the status reports
+ * of terminals that already have the pointer, and other requests, are served while a large group
+ * is still being published.
+ */
+export const PUSH_SLICE = 200;
 
 /** Most status reports stored in one commit. */
 const STATUS_GROUP_MAX = 2000;
