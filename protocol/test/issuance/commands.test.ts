@@ -70,3 +70,30 @@ t.test('bounded random bytes: decodeRecordAddress and compareReadBack never thro
   t.ok(r2.ok > 0);
   t.same([...r2.codes], ['PROTO_ERR_ISSUANCE_PARAM']);
 });
+
+t.test('round trip: record writes decode back to the same items (random holders)', async (t) => {
+  const { decodeBasicData, decodeSimpleTlvs } = await import('../../src/ssc/index.ts');
+  const bytes = rng(99);
+  const names = ['张三', '欧阳娜娜', '阿卜杜热合曼·买买提艾力·阿不都热依木', 'Li Lei', '王'];
+  const digits = (n: number): string => Array.from(bytes(n), (b) => String(b % 10)).join('');
+  for (let i = 0; i < 200; i++) {
+    const b = bytes(4);
+    const year = 1930 + (b[0]! % 90);
+    const date = `${year}${String(1 + (b[1]! % 12)).padStart(2, '0')}${String(1 + (b[2]! % 28)).padStart(2, '0')}`;
+    const items = {
+      ssn: `${digits(17)}X`,
+      name: names[b[3]! % names.length]!,
+      sex: ['1', '2', '9'][b[0]! % 3]!,
+      ethnicGroup: String(1 + (b[1]! % 56)).padStart(2, '0'),
+      birthplace: digits(6),
+      birthDate: date,
+      issueDate: '20261207',
+      expiryDate: '20361207',
+      cardNumber: `A${digits(8)}`,
+    };
+    const w = iss.recordWrites(items);
+    const back = decodeBasicData(w.flatMap((x) => decodeSimpleTlvs(x.record)));
+    t.same(back, items, `holder ${i}`);
+    t.same(iss.compareReadBack(w, Uint8Array.from(w.flatMap((x) => [...x.record]))), []);
+  }
+});
