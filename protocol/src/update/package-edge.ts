@@ -2,7 +2,8 @@
  * The edge where a package that reads or writes update packages (the server's package tools, the
  * terminal updater) takes the throwing parts of the package format under its own error codes:
  * every `PROTO_ERR_UPDATE_*` error that {@link validateManifest}, {@link parseSignature},
- * {@link tarHeader}, {@link TarReader}, {@link PackageChecker} and {@link feedInflated} throw is
+ * {@link checkArchiveSignature}, {@link tarHeader}, {@link TarReader}, {@link PackageChecker} and
+ * {@link feedInflated} throw is
  * rethrown as the caller's error with the same detail and details and the original as `cause`;
  * any other value (a hook's own error, a stream error) passes through unchanged.
  */
@@ -23,6 +24,7 @@ export interface UpdatePackageEdge {
   readonly mapError: (err: unknown) => unknown;
   readonly validateManifest: typeof fmt.validateManifest;
   readonly parseSignature: typeof fmt.parseSignature;
+  readonly checkArchiveSignature: typeof fmt.checkArchiveSignature;
   readonly tarHeader: typeof fmt.tarHeader;
   readonly TarReader: typeof fmt.TarReader;
   readonly PackageChecker: typeof fmt.PackageChecker;
@@ -98,6 +100,7 @@ export function updatePackageEdge<C extends string>(codes: Readonly<Record<Updat
     mapError,
     validateManifest: mapped(fmt.validateManifest),
     parseSignature: mapped(fmt.parseSignature),
+    checkArchiveSignature: mapped(fmt.checkArchiveSignature),
     tarHeader: mapped(fmt.tarHeader),
     TarReader,
     PackageChecker,

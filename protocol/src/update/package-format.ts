@@ -557,3 +557,20 @@ export function verifyWithPublicKey(publicKey: string, alg: SignatureAlg, messag
     return false;
   }
 }
+
+/**
+ * Checks a package archive against its signature file: the archive's measured SHA-256 and size
+ * against the signed ones, then the signature by the key of `keys` whose key id it names.
+ * `keyList` is how the caller names its list in the refusal (`trusted` on the server, `pinned`
+ * on the terminal). Returns that key.
+ * @throws ProtocolError `PROTO_ERR_UPDATE_HASH` (details.field `archive`); `PROTO_ERR_UPDATE_SIGNATURE` (details.keyId) when no key of the list has the id or the signature does not verify
+ */
+export function checkArchiveSignature(sig: PackageSignature, archive: { readonly sha256: string; readonly size: number }, keys: readonly string[], keyList: 'trusted' | 'pinned'): string {
+  if (archive.size !== sig.archiveSize || archive.sha256 !== sig.archiveSha256) throw new ProtocolError('PROTO_ERR_UPDATE_HASH', 'archive differs from the signed one', { field: 'archive' });
+  const key = keys.find((k) => keyIdOf(k) === sig.keyId);
+  if (key === undefined) throw new ProtocolError('PROTO_ERR_UPDATE_SIGNATURE', `key ${sig.keyId} is not ${keyList}`, { keyId: sig.keyId });
+  if (!verifyWithPublicKey(key, sig.alg, signedStatement(sig), new Uint8Array(Buffer.from(sig.signature, 'base64')))) {
+    throw new ProtocolError('PROTO_ERR_UPDATE_SIGNATURE', 'signature does not verify', { keyId: sig.keyId });
+  }
+  return key;
+}

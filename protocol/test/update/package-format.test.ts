@@ -7,9 +7,9 @@ import t from 'tap';
 import { gzipSync, gunzipSync } from 'node:zlib';
 import { generateKeyPairSync, sign } from 'node:crypto';
 import {
-  PackageChecker, TarReader, encodeManifest, feedInflated, maxInflatedBytes,
-  parseSignature, sha256Hex, sha256OfChunks, signedStatement, updateErrorDetail, validateManifest, verifyWithPublicKey,
-  DEFAULT_PACKAGE_LIMITS,
+  PackageChecker, SIGNATURE_FORMAT, TarReader, encodeManifest, feedInflated, maxInflatedBytes,
+  checkArchiveSignature, keyIdOf, parseSignature, sha256Hex, sha256OfChunks, signedStatement, updateErrorDetail, validateManifest, verifyWithPublicKey,
+  DEFAULT_PACKAGE_LIMITS, type PackageSignature,
 } from '@onecard/protocol/update';
 import { ProtocolError } from '@onecard/protocol/errors';
 import { archive, chunks, data, manifest } from './fixture.ts';
@@ -70,4 +70,23 @@ t.test('sha256OfChunks hashes and counts a stream in any chunking', async (t) =>
   for (const size of [1, 100, bytes.length]) t.same(await sha256OfChunks(chunks(bytes, size)), { sha256: sha256Hex(bytes), size: bytes.length }, `chunks of ${size}`);
   t.same(await sha256OfChunks(chunks(new Uint8Array(0), 1)), { sha256: sha256Hex(new Uint8Array(0)), size: 0 }, 'empty stream');
   await t.rejects(sha256OfChunks((async function* () { yield data; throw new Error('read failed'); })()), { message: 'read failed' }, 'a stream error rejects');
+});
+
+t.test('checkArchiveSignature: archive hash and size, then the signature by the named key of the list', async (t) => {
+  const { privateKey, publicKey } = generateKeyPairSync('ed25519');
+  const der = publicKey.export({ type: 'spki', format: 'der' });
+  const pub = `ed25519:${der.subarray(der.length - 32).toString('base64')}`;
+  const bytes = archive(data);
+  const base = { name: manifest.name, version: manifest.version, manifestSha256: sha256Hex(encodeManifest(manifest)), archiveSha256: sha256Hex(bytes) };
+  const sig: PackageSignature = {
+    format: SIGNATURE_FORMAT, alg: 'ed25519', keyId: keyIdOf(pub), ...base, archiveSize: bytes.length,
+    signature: sign(null, signedStatement(base), privateKey).toString('base64'),
+  };
+  const measured = { sha256: sha256Hex(bytes), size: bytes.length };
+  t.equal(checkArchiveSignature(sig, measured, ['ed25519:AAAA', pub], 'trusted'), pub, 'the key with the named id');
+  t.throws(() => checkArchiveSignature(sig, { ...measured, size: measured.size + 1 }, [pub], 'trusted'), { code: 'PROTO_ERR_UPDATE_HASH', details: { field: 'archive' } }, 'size differs');
+  t.throws(() => checkArchiveSignature(sig, { ...measured, sha256: '0'.repeat(64) }, [pub], 'trusted'), { code: 'PROTO_ERR_UPDATE_HASH', details: { field: 'archive' } }, 'hash differs');
+  t.throws(() => checkArchiveSignature(sig, measured, [], 'pinned'), { code: 'PROTO_ERR_UPDATE_SIGNATURE', message: /is not pinned/, details: { keyId: sig.keyId } }, 'no key with the id');
+  t.throws(() => checkArchiveSignature(sig, measured, [], 'trusted'), { message: /is not trusted/ }, 'the list named as the caller names it');
+  t.throws(() => checkArchiveSignature({ ...sig, version: '9.9.9' }, measured, [pub], 'trusted'), { code: 'PROTO_ERR_UPDATE_SIGNATURE', details: { keyId: sig.keyId } }, 'the statement binds the version');
 });

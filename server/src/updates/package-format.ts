@@ -10,11 +10,12 @@ import { ServerError } from '../errors.ts';
 
 /**
  * The format's throwing parts under the server's codes: `validateManifest` and `tarHeader` throw
- * `SRV_ERR_UPDATE_PACKAGE`, `parseSignature` `SRV_ERR_UPDATE_SIGNATURE`, `TarReader`,
+ * `SRV_ERR_UPDATE_PACKAGE`, `parseSignature` `SRV_ERR_UPDATE_SIGNATURE`, `checkArchiveSignature`
+ * `SRV_ERR_UPDATE_HASH` and `SRV_ERR_UPDATE_SIGNATURE`, `TarReader`,
  * `PackageChecker` and `feedInflated` `SRV_ERR_UPDATE_PACKAGE` and `SRV_ERR_UPDATE_HASH`;
  * `toServerError` maps one error (any other value unchanged).
  */
-export const { mapError: toServerError, validateManifest, parseSignature, tarHeader, TarReader, PackageChecker, feedInflated } = updatePackageEdge({
+export const { mapError: toServerError, validateManifest, parseSignature, checkArchiveSignature, tarHeader, TarReader, PackageChecker, feedInflated } = updatePackageEdge({
   PROTO_ERR_UPDATE_PACKAGE: 'SRV_ERR_UPDATE_PACKAGE', PROTO_ERR_UPDATE_HASH: 'SRV_ERR_UPDATE_HASH', PROTO_ERR_UPDATE_SIGNATURE: 'SRV_ERR_UPDATE_SIGNATURE',
 }, (code, detail, details, cause) => new ServerError(code, detail, details, { cause }));
 export type TarReader = FormatTarReader;

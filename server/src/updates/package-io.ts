@@ -20,7 +20,7 @@ import {
   encodeManifest, keyIdOf, sha256OfChunks, signedStatement, tarPadding, unsafePathReason, verifyWithPublicKey,
   type ManifestFile, type PackageLimits, type PackageManifest, type PackageSignature, type SignatureAlg,
 } from '@onecard/protocol/update';
-import { PackageChecker, feedInflated, tarHeader, validateManifest } from './package-format.ts';
+import { PackageChecker, checkArchiveSignature, feedInflated, tarHeader, validateManifest } from './package-format.ts';
 
 export { verifyWithPublicKey };
 
@@ -194,13 +194,7 @@ export async function signPackage(path: string, key: SigningKey): Promise<string
  * @throws ServerError `SRV_ERR_UPDATE_SIGNATURE`, `SRV_ERR_UPDATE_HASH`, `SRV_ERR_UPDATE_PACKAGE`
  */
 export async function verifyPackage(path: string, sig: PackageSignature, trustedKeys: readonly string[], limits: PackageLimits = DEFAULT_PACKAGE_LIMITS): Promise<PackageManifest> {
-  const { sha256, size } = await fileSha256(path);
-  if (size !== sig.archiveSize || sha256 !== sig.archiveSha256) throw new ServerError('SRV_ERR_UPDATE_HASH', 'archive differs from the signed one', { field: 'archive' });
-  const key = trustedKeys.find((k) => keyIdOf(k) === sig.keyId);
-  if (key === undefined) throw new ServerError('SRV_ERR_UPDATE_SIGNATURE', `key ${sig.keyId} is not trusted`, { keyId: sig.keyId });
-  if (!verifyWithPublicKey(key, sig.alg, signedStatement(sig), new Uint8Array(Buffer.from(sig.signature, 'base64')))) {
-    throw new ServerError('SRV_ERR_UPDATE_SIGNATURE', 'signature does not verify', { keyId: sig.keyId });
-  }
+  checkArchiveSignature(sig, await fileSha256(path), trustedKeys, 'trusted');
   const info = await inspectPackage(path, { limits, manifestSha256: sig.manifestSha256 });
   if (info.manifest.name !== sig.name || info.manifest.version !== sig.version) throw new ServerError('SRV_ERR_UPDATE_SIGNATURE', 'signature names another package', { field: 'version' });
   return info.manifest;

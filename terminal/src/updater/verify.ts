@@ -11,8 +11,8 @@ import { dirname, join, resolve, sep } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import { TerminalError } from '../errors.ts';
-import { DEFAULT_PACKAGE_LIMITS, keyIdOf, sha256OfChunks, signedStatement, verifyWithPublicKey, type PackageLimits, type PackageManifest, type PackageSignature } from '@onecard/protocol/update';
-import { PackageChecker, feedInflated, parseSignature } from './package-format.ts';
+import { DEFAULT_PACKAGE_LIMITS, sha256OfChunks, verifyWithPublicKey, type PackageLimits, type PackageManifest, type PackageSignature } from '@onecard/protocol/update';
+import { PackageChecker, checkArchiveSignature, feedInflated, parseSignature } from './package-format.ts';
 
 /** Verifies a signature with a pinned public key string (`ed25519:<base64>` / `sm2:<hex>`); false for malformed keys. */
 export const verifyWithPinnedKey = verifyWithPublicKey;
@@ -28,13 +28,7 @@ export async function hashFile(path: string): Promise<{ sha256: string; size: nu
  */
 export async function checkSignature(archivePath: string, sigText: string, pinnedKeys: readonly string[]): Promise<PackageSignature> {
   const sig = parseSignature(sigText);
-  const { sha256, size } = await hashFile(archivePath);
-  if (size !== sig.archiveSize || sha256 !== sig.archiveSha256) throw new TerminalError('TERM_ERR_UPDATE_HASH', 'archive differs from the signed one', { field: 'archive' });
-  const key = pinnedKeys.find((k) => keyIdOf(k) === sig.keyId);
-  if (key === undefined) throw new TerminalError('TERM_ERR_UPDATE_SIGNATURE', `key ${sig.keyId} is not pinned`, { keyId: sig.keyId });
-  if (!verifyWithPinnedKey(key, sig.alg, signedStatement(sig), new Uint8Array(Buffer.from(sig.signature, 'base64')))) {
-    throw new TerminalError('TERM_ERR_UPDATE_SIGNATURE', 'signature does not verify', { keyId: sig.keyId });
-  }
+  checkArchiveSignature(sig, await hashFile(archivePath), pinnedKeys, 'pinned');
   return sig;
 }
 
