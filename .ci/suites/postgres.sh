@@ -38,7 +38,7 @@ echo "postgres: cluster on 127.0.0.1:$PGPORT"
 
 export ONECARD_TEST_PG_URL="postgres://postgres@127.0.0.1:$PGPORT/onecard_ci"
 cd server
-OUT=$(timeout 300 npx tap --reporter=terse test/store/postgres.test.ts test/store/registry.test.ts 2>&1) || { echo "$OUT" >&2; echo "postgres suite FAILED" >&2; exit 1; }
+OUT=$(timeout 300 npx tap --reporter=terse test/store/postgres.test.ts test/store/registry.test.ts test/venues/venues.test.ts 2>&1) || { echo "$OUT" >&2; echo "postgres suite FAILED" >&2; exit 1; }
 echo "$OUT" | tail -n 5
 # The conformance suite must really have run (not skipped for lack of a database).
 if echo "$OUT" | grep -q 'skip: [1-9]'; then echo "$OUT" >&2; echo "postgres suite skipped tests" >&2; exit 1; fi

@@ -6,9 +6,10 @@
  */
 import type pg from 'pg';
 import { ServerError } from '../errors.ts';
-import type { AuditOf, NewAuditRecord } from './types.ts';
+import type { AuditOf } from './types.ts';
 import type { EcardHolderRecord, LoginGroupRecord, LoginOutcome, LoginRecord, OidcStore, ProviderKeyRecord, ProviderPayloadRecord, RelyingPartyRecord } from './oidc-types.ts';
 import { finishedLogin, type PayloadRow } from './oidc-rows.ts';
+import { insertAudit, withTransaction } from './pg-tx.ts';
 
 const UNIQUE_VIOLATION = '23505';
 const isUnique = (e: unknown): boolean => (e as { code?: string }).code === UNIQUE_VIOLATION;
@@ -19,32 +20,15 @@ export class PostgresOidcStore implements OidcStore {
   readonly #pool: pg.Pool;
   constructor(pool: pg.Pool) { this.#pool = pool; }
 
-  async #tx<R>(fn: (c: pg.PoolClient) => Promise<R>): Promise<R> {
-    const c = await this.#pool.connect();
-    try {
-      await c.query('BEGIN');
-      const r = await fn(c);
-      await c.query('COMMIT');
-      return r;
-    } catch (e) {
-      await c.query('ROLLBACK').catch(() => {});
-      throw e;
-    } finally {
-      c.release();
-    }
-  }
-  async #audit(c: pg.PoolClient, entries: readonly NewAuditRecord[]): Promise<void> {
-    for (const a of entries) await c.query('INSERT INTO audit (ts, actor, action, target, ip, details) VALUES ($1, $2, $3, $4, $5, $6)', [a.ts, a.actor, a.action, a.target, a.ip, JSON.stringify(a.details)]);
-  }
   async #bodies<T>(sql: string, args: unknown[] = []): Promise<T[]> {
     return (await this.#pool.query<{ body: string }>(sql, args)).rows.map((r) => JSON.parse(r.body) as T);
   }
 
   async createRelyingParty(rec: RelyingPartyRecord, audit?: AuditOf<void>): Promise<void> {
     try {
-      await this.#tx(async (c) => {
+      await withTransaction(this.#pool, async (c) => {
         await c.query('INSERT INTO oidc_relying_parties (id, body, created_at, updated_at) VALUES ($1, $2, $3, $4)', [rec.id, JSON.stringify(rec), rec.createdAt, rec.updatedAt]);
-        await this.#audit(c, audit?.(undefined) ?? []);
+        await insertAudit(c, audit?.(undefined) ?? []);
       });
     } catch (e) {
       if (isUnique(e)) throw new ServerError('SRV_ERR_CONFLICT', `relying party ${rec.id} exists`);
@@ -52,10 +36,10 @@ export class PostgresOidcStore implements OidcStore {
     }
   }
   async updateRelyingParty(rec: RelyingPartyRecord, audit?: AuditOf<void>): Promise<void> {
-    await this.#tx(async (c) => {
+    await withTransaction(this.#pool, async (c) => {
       const r = await c.query('UPDATE oidc_relying_parties SET body = $1, updated_at = $2 WHERE id = $3', [JSON.stringify(rec), rec.updatedAt, rec.id]);
       if (r.rowCount !== 1) throw new ServerError('SRV_ERR_NOT_FOUND', `relying party ${rec.id}`);
-      await this.#audit(c, audit?.(undefined) ?? []);
+      await insertAudit(c, audit?.(undefined) ?? []);
     });
   }
   async getRelyingParty(id: string): Promise<RelyingPartyRecord | undefined> {
@@ -80,22 +64,22 @@ export class PostgresOidcStore implements OidcStore {
     return (await this.#bodies<LoginRecord>('SELECT body FROM oidc_logins WHERE uid = $1 ORDER BY created_at DESC, code DESC LIMIT 1', [uid]))[0];
   }
   async finishLogin(code: string, outcome: LoginOutcome, at: number, audit?: AuditOf<LoginRecord>): Promise<LoginRecord | undefined> {
-    return this.#tx(async (c) => {
+    return withTransaction(this.#pool, async (c) => {
       const row = (await c.query<{ body: string }>("SELECT body FROM oidc_logins WHERE code = $1 AND status = 'pending' FOR UPDATE", [code])).rows[0];
       if (row === undefined) return undefined;
       const next = finishedLogin(JSON.parse(row.body) as LoginRecord, outcome, at);
       await c.query("UPDATE oidc_logins SET status = $1, body = $2 WHERE code = $3 AND status = 'pending'", [next.status, JSON.stringify(next), code]);
-      await this.#audit(c, audit?.(next) ?? []);
+      await insertAudit(c, audit?.(next) ?? []);
       return next;
     });
   }
   async noteLoginAttempt(code: string, error: string, audit?: AuditOf<LoginRecord>): Promise<boolean> {
-    return this.#tx(async (c) => {
+    return withTransaction(this.#pool, async (c) => {
       const row = (await c.query<{ body: string }>("SELECT body FROM oidc_logins WHERE code = $1 AND status = 'pending' FOR UPDATE", [code])).rows[0];
       if (row === undefined) return false;
       const next: LoginRecord = { ...(JSON.parse(row.body) as LoginRecord), notice: error };
       await c.query("UPDATE oidc_logins SET body = $1 WHERE code = $2 AND status = 'pending'", [JSON.stringify(next), code]);
-      await this.#audit(c, audit?.(next) ?? []);
+      await insertAudit(c, audit?.(next) ?? []);
       return true;
     });
   }
@@ -107,7 +91,7 @@ export class PostgresOidcStore implements OidcStore {
     return this.#bodies<ProviderKeyRecord>('SELECT body FROM oidc_provider_keys ORDER BY created_at DESC, kid DESC');
   }
   async rotateProviderKeys(key: ProviderKeyRecord, at: number, audit?: AuditOf<void>): Promise<void> {
-    await this.#tx(async (c) => {
+    await withTransaction(this.#pool, async (c) => {
       // One rotation at a time across servers: the table is locked for the transaction.
       await c.query('LOCK TABLE oidc_provider_keys IN EXCLUSIVE MODE');
       for (const [from, to] of [['retiring', 'retired'], ['current', 'retiring']] as const) {
@@ -118,15 +102,15 @@ export class PostgresOidcStore implements OidcStore {
         }
       }
       await c.query('INSERT INTO oidc_provider_keys (kid, status, body, created_at) VALUES ($1, $2, $3, $4)', [key.kid, 'current', JSON.stringify({ ...key, status: 'current' }), key.createdAt]);
-      await this.#audit(c, audit?.(undefined) ?? []);
+      await insertAudit(c, audit?.(undefined) ?? []);
     });
   }
 
   async putLoginGroup(rec: LoginGroupRecord, audit?: AuditOf<void>): Promise<void> {
-    await this.#tx(async (c) => {
+    await withTransaction(this.#pool, async (c) => {
       await c.query(`INSERT INTO oidc_login_groups (group_id, allowed, updated_at, updated_by) VALUES ($1, $2, $3, $4)
         ON CONFLICT (group_id) DO UPDATE SET allowed = excluded.allowed, updated_at = excluded.updated_at, updated_by = excluded.updated_by`, [rec.groupId, rec.allowed ? 1 : 0, rec.updatedAt, rec.updatedBy]);
-      await this.#audit(c, audit?.(undefined) ?? []);
+      await insertAudit(c, audit?.(undefined) ?? []);
     });
   }
   async getLoginGroup(groupId: string): Promise<LoginGroupRecord | undefined> {
@@ -138,10 +122,10 @@ export class PostgresOidcStore implements OidcStore {
   }
 
   async putEcardHolder(rec: EcardHolderRecord, audit?: AuditOf<void>): Promise<void> {
-    await this.#tx(async (c) => {
+    await withTransaction(this.#pool, async (c) => {
       await c.query(`INSERT INTO oidc_ecard_holders (holder_ref, body, registered_at, revoked_at) VALUES ($1, $2, $3, $4)
         ON CONFLICT (holder_ref) DO UPDATE SET body = excluded.body, registered_at = excluded.registered_at, revoked_at = excluded.revoked_at`, [rec.holderRef, JSON.stringify(rec), rec.registeredAt, rec.revokedAt]);
-      await this.#audit(c, audit?.(undefined) ?? []);
+      await insertAudit(c, audit?.(undefined) ?? []);
     });
   }
   async getEcardHolder(holderRef: string): Promise<EcardHolderRecord | undefined> {
@@ -151,11 +135,11 @@ export class PostgresOidcStore implements OidcStore {
     return this.#bodies<EcardHolderRecord>('SELECT body FROM oidc_ecard_holders ORDER BY holder_ref');
   }
   async revokeEcardHolder(holderRef: string, at: number, audit?: AuditOf<boolean>): Promise<boolean> {
-    return this.#tx(async (c) => {
+    return withTransaction(this.#pool, async (c) => {
       const r = (await c.query<{ body: string }>('SELECT body FROM oidc_ecard_holders WHERE holder_ref = $1 AND revoked_at IS NULL FOR UPDATE', [holderRef])).rows[0];
       if (r === undefined) return false;
       await c.query('UPDATE oidc_ecard_holders SET body = $1, revoked_at = $2 WHERE holder_ref = $3', [JSON.stringify({ ...(JSON.parse(r.body) as EcardHolderRecord), revokedAt: at }), at, holderRef]);
-      await this.#audit(c, audit?.(true) ?? []);
+      await insertAudit(c, audit?.(true) ?? []);
       return true;
     });
   }

@@ -9,6 +9,7 @@ import type Database from 'better-sqlite3';
 import type pg from 'pg';
 import { ServerError } from '../errors.ts';
 import type { NewAuditRecord, Store } from '../store/types.ts';
+import { insertAudit, withTransaction } from '../store/pg-tx.ts';
 
 /** SQLite tables (the PostgreSQL migration has the same schema). */
 export const VENUES_SQLITE_MIGRATION = `CREATE TABLE venue_events (
@@ -127,29 +128,12 @@ class SqliteVenueStore implements VenueStore {
 class PostgresVenueStore implements VenueStore {
   readonly #pool: pg.Pool;
   constructor(pool: pg.Pool) { this.#pool = pool; }
-  async #tx<R>(fn: (c: pg.PoolClient) => Promise<R>): Promise<R> {
-    const c = await this.#pool.connect();
-    try {
-      await c.query('BEGIN');
-      const r = await fn(c);
-      await c.query('COMMIT');
-      return r;
-    } catch (e) {
-      await c.query('ROLLBACK').catch(() => {});
-      throw e;
-    } finally {
-      c.release();
-    }
-  }
-  async #audit(c: pg.PoolClient, recs: readonly NewAuditRecord[]): Promise<void> {
-    for (const a of recs) await c.query('INSERT INTO audit (ts, actor, action, target, ip, details) VALUES ($1, $2, $3, $4, $5, $6)', [a.ts, a.actor, a.action, a.target, a.ip, JSON.stringify(a.details)]);
-  }
   async createEvent(rec: VenueEventRecord, audit: readonly NewAuditRecord[]): Promise<void> {
     try {
-      await this.#tx(async (c) => {
+      await withTransaction(this.#pool, async (c) => {
         await c.query('INSERT INTO venue_events (id, venue_id, name, date, capacity, opens_at, closes_at, created_at, created_by) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)',
           [rec.id, rec.venueId, rec.name, rec.date, rec.capacity, rec.opensAt, rec.closesAt, rec.createdAt, rec.createdBy]);
-        await this.#audit(c, audit);
+        await insertAudit(c, audit);
       });
     } catch (err) {
       if ((err as { code?: string }).code === '23505') throw new ServerError('SRV_ERR_CONFLICT', `event ${rec.id} exists`);
@@ -166,7 +150,7 @@ class PostgresVenueStore implements VenueStore {
     return rows.map(toEvent);
   }
   async register(eventId: string, holderKey: string, now: number, terminalId: string, audit: (e: VenueEventRecord) => readonly NewAuditRecord[]): Promise<RegisterOutcome> {
-    return this.#tx(async (c) => {
+    return withTransaction(this.#pool, async (c) => {
       // The event row lock serialises registrations of one event (capacity).
       const locked = await c.query('SELECT id FROM venue_events WHERE id = $1 FOR UPDATE', [eventId]);
       if (locked.rowCount === 0) throw new ServerError('SRV_ERR_NOT_FOUND', `event ${eventId}`);
@@ -175,7 +159,7 @@ class PostgresVenueStore implements VenueStore {
       checkWindow(e, now);
       if (e.capacity > 0 && e.registered >= e.capacity) throw new ServerError('SRV_ERR_VENUE_EVENT_FULL', eventId, { capacity: e.capacity });
       await c.query('INSERT INTO venue_registrations (event_id, holder_key, registered_at, terminal_id) VALUES ($1, $2, $3, $4)', [eventId, holderKey, now, terminalId]);
-      await this.#audit(c, audit(e));
+      await insertAudit(c, audit(e));
       return { status: 'registered' as const, registered: e.registered + 1 };
     });
   }
