@@ -74,6 +74,8 @@ t.test('a loss report taken at a desk names the member of staff in the audit ent
   t.teardown(() => app.close());
   await app.ready();
   const desk = await enrol(ta, 'branch-a');
+  // The server believes a staff id only for a credential it issued for the desk's group (desk-staff-audit.test.ts has the refusals).
+  t.equal((await app.inject({ method: 'POST', url: '/api/v1/staff-credentials', headers: auth(), payload: { staffId: 'E1001', name: 'Li Wei', groups: ['branch-a'] } })).statusCode, 201);
   const rec = (i: number, body: Record<string, unknown>) => ({ eventId: `evt-${String(i).padStart(8, '0')}`, seq: i, ts: 1_764_000_000_000 + i, type: 'card.loss-report', body });
   await app.uplink.dispatch('events', desk.terminalId, { v: 1, records: [rec(1, { cardNumber: 'X00000019', pinVerified: true, reason: 'lost', staffId: 'E1001' }), rec(2, { cardNumber: 'A00000001', pinVerified: true, reason: 'lost' })] }, '');
   const audit = ((await app.inject({ url: '/api/v1/audit?action=hotlist.report', headers: auth() })).json() as { entries: AuditEntry[] }).entries;
