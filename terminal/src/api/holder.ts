@@ -26,8 +26,8 @@ import { maskCardNumber } from '@onecard/protocol/ssc';
 import { TerminalError } from '../errors.ts';
 import type { BasicInfo } from '../services/basic-info.ts';
 import type { HolderServerLink } from '../services/holder-link.ts';
-import type { PinEntry } from '../pinpad/index.ts';
 import type { LocalApiAuth, LocalApiOptions, LocalApiServices } from './app.ts';
+import { readPadPin } from './pad-pin.ts';
 
 /** A PIN verification binds the holder services for at most this long (ms). */
 export const HOLDER_BINDING_MS = 5 * 60_000;
@@ -181,7 +181,7 @@ export function registerHolder(app: FastifyInstance, opts: LocalApiOptions, svc:
     return verifyAndBind(req, async () => {
       const st = await opts.readers.withCard(({ card }) => svc.pinStatus({ card, hotlist: opts.hotlist, logger: opts.logger }));
       if (st.locked) throw new TerminalError('TERM_ERR_PIN_LOCKED');
-      return padPin(pad, opts, reply.raw);
+      return readPadPin(pad, opts, reply.raw);
     });
   });
 
@@ -284,26 +284,3 @@ export function registerHolder(app: FastifyInstance, opts: LocalApiOptions, svc:
   return bindings;
 }
 
-/**
- * One PIN from the pad; the entry ends when the user card leaves the reader
- * (`TERM_ERR_CARD_REMOVED`) or the page's request closes (`TERM_ERR_PINPAD_CANCELLED`).
- */
-async function padPin(pad: PinEntry, opts: LocalApiOptions, raw: { once(e: 'close', f: () => void): unknown; off(e: 'close', f: () => void): unknown }): Promise<string> {
-  let active = true;
-  const onRemoved = (e: { readerId?: unknown; slot?: unknown }): void => {
-    const r = (opts.readers.status() as { readerId?: unknown; slots?: { slot?: unknown; role?: unknown }[] }[]).find((x) => x.readerId === e.readerId);
-    if (active && r?.slots?.find((x) => x.slot === e.slot)?.role !== 'psam') pad.cancel(new TerminalError('TERM_ERR_CARD_REMOVED', 'card taken out during PIN entry'));
-  };
-  const onClose = (): void => {
-    if (active) pad.cancel(new TerminalError('TERM_ERR_PINPAD_CANCELLED', 'the page went away'));
-  };
-  opts.readers.events.on('card-removed', onRemoved);
-  raw.once('close', onClose);
-  try {
-    return await pad.read('verify');
-  } finally {
-    active = false;
-    opts.readers.events.off('card-removed', onRemoved);
-    raw.off('close', onClose);
-  }
-}

@@ -12,8 +12,8 @@
 import type { FastifyInstance } from 'fastify';
 import { TerminalError } from '../errors.ts';
 import { approveLogin, lookupLogin, type LoginServer, type LoginSigner } from '../login/index.ts';
-import type { PinEntry } from '../pinpad/index.ts';
 import type { LocalApiOptions, LocalApiServices } from './app.ts';
+import { readPadPin } from './pad-pin.ts';
 
 /** What the runtime gives the API for card logins (a fleet member's server link and identity key). */
 export interface LocalApiLogin {
@@ -92,26 +92,3 @@ export function registerLogin(app: FastifyInstance, opts: LocalApiOptions, servi
   });
 }
 
-/**
- * One PIN from the pad for a login; the entry ends when the user card leaves the reader
- * (`TERM_ERR_CARD_REMOVED`) or the page's request closes (`TERM_ERR_PINPAD_CANCELLED`).
- */
-async function readPadPin(pad: PinEntry, opts: LocalApiOptions, raw: { once(e: 'close', f: () => void): unknown; off(e: 'close', f: () => void): unknown }): Promise<string> {
-  let active = true;
-  const onRemoved = (e: { readerId?: unknown; slot?: unknown }): void => {
-    const r = (opts.readers.status() as { readerId?: unknown; slots?: { slot?: unknown; role?: unknown }[] }[]).find((x) => x.readerId === e.readerId);
-    if (active && r?.slots?.find((x) => x.slot === e.slot)?.role !== 'psam') pad.cancel(new TerminalError('TERM_ERR_CARD_REMOVED', 'card taken out during PIN entry'));
-  };
-  const onClose = (): void => {
-    if (active) pad.cancel(new TerminalError('TERM_ERR_PINPAD_CANCELLED', 'the page went away'));
-  };
-  opts.readers.events.on('card-removed', onRemoved);
-  raw.once('close', onClose);
-  try {
-    return await pad.read('verify');
-  } finally {
-    active = false;
-    opts.readers.events.off('card-removed', onRemoved);
-    raw.off('close', onClose);
-  }
-}
