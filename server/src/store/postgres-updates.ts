@@ -7,6 +7,7 @@ import type pg from 'pg';
 import { ServerError } from '../errors.ts';
 import type { RolloutStatus } from '../updates/rollout.ts';
 import { toPackage, toRollout, type PackageRow, type RolloutRow } from './rows.ts';
+import { auditEntriesOf, insertAudit, withTransaction } from './pg-tx.ts';
 import type { AuditOf, PackageRecord, RolloutRecord, UpdatesStore } from './types.ts';
 
 const UNIQUE_VIOLATION = '23505';
@@ -18,22 +19,12 @@ export class PostgresUpdatesStore implements UpdatesStore {
   async init(): Promise<void> {}
 
   /** Runs `fn` in one transaction with the audit entries it returns (see `AuditOf`). */
-  async #audited<R>(fn: (c: pg.PoolClient) => Promise<R>, audit: AuditOf<R> | undefined): Promise<R> {
-    const c = await this.#pool.connect();
-    try {
-      await c.query('BEGIN');
+  #audited<R>(fn: (c: pg.PoolClient) => Promise<R>, audit: AuditOf<R> | undefined): Promise<R> {
+    return withTransaction(this.#pool, async (c) => {
       const r = await fn(c);
-      for (const a of audit?.(r) ?? []) {
-        await c.query('INSERT INTO audit (ts, actor, action, target, ip, details) VALUES ($1, $2, $3, $4, $5, $6)', [a.ts, a.actor, a.action, a.target, a.ip, JSON.stringify(a.details)]);
-      }
-      await c.query('COMMIT');
+      await insertAudit(c, auditEntriesOf(audit, r));
       return r;
-    } catch (e) {
-      await c.query('ROLLBACK').catch(() => {});
-      throw e;
-    } finally {
-      c.release();
-    }
+    });
   }
 
   async addPackage(rec: Omit<PackageRecord, 'seq'>, audit?: AuditOf<PackageRecord>): Promise<PackageRecord> {
